@@ -1,0 +1,86 @@
+"""authserver: an OAuth 2.0 authorization server with revocable device sessions."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+from flask import Flask
+from flask_migrate import Migrate
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import database
+from .clock import SystemClock
+from .database import db
+from .errors import register_error_handlers
+from .keys import KeyRing
+from .keys import load_or_create_secret
+from .passwords import Passwords
+from .services import Services
+from .sessions import DeviceSessions
+from .settings import Settings
+
+
+
+def migrations_dir() -> str:
+    # migrations/ is mapped into the package by pyproject.toml (editable or not).
+    spec = importlib.util.find_spec("authserver.migrations")
+    if spec is None:  # running from a source tree that was never installed
+        return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
+    return list(spec.submodule_search_locations)[0]
+
+
+def create_app(settings: Settings | None = None, clock=None) -> Flask:
+    settings = settings or Settings.from_env()
+    clock = clock or SystemClock()
+    app = Flask(__name__)
+
+    # Relative SQLite paths are relative to the working directory (Flask-SQLAlchemy would use instance/).
+    database_url = settings.database_url
+    path = database.sqlite_path(database_url)
+    if path and not os.path.isabs(path):
+        database_url = "sqlite:///" + os.path.abspath(path)
+    if path:
+        database.prepare_sqlite_file(database_url)
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=database.engine_options(settings),
+        SECRET_KEY=load_or_create_secret(settings.keys_dir, "web-secret.key"),
+        SESSION_COOKIE_SECURE=settings.cookie_secure,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        JSON_SORT_KEYS=False,
+    )
+    if settings.proxy_hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops)
+    # Authlib refuses plain HTTP unless told; the issuer setting decides what is public.
+    os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
+
+    db.init_app(app)
+    with app.app_context():
+        if settings.is_sqlite:
+            database.install_sqlite_pragmas(db.engine)
+    Migrate(app, db, directory=migrations_dir())
+
+    keyring = KeyRing(settings.keys_dir, settings.access_token_ttl_seconds, settings.key_rotation_lead_seconds)
+    keyring.ensure_key()
+    services = Services(
+        settings=settings,
+        clock=clock,
+        passwords=Passwords(settings),
+        keyring=keyring,
+        sessions=DeviceSessions(settings, clock, load_or_create_secret(settings.keys_dir, "refresh-hmac.key")),
+    )
+    app.extensions["authserver"] = services
+
+    from .oauth.endpoints import bp as oauth_bp
+    from .oauth.server import create_authorization_server
+
+    app.extensions["authserver.oauth"] = create_authorization_server(app, services)
+    app.register_blueprint(oauth_bp)
+    register_error_handlers(app)
+
+    from .cli import register_commands
+
+    register_commands(app)
+    return app

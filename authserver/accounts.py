@@ -1,0 +1,89 @@
+"""Users and OAuth clients: creating them, checking passwords, disabling users."""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import select
+
+from . import audit
+from .database import db
+from .models import AUTH_METHODS
+from .models import Client
+from .models import User
+from .models import sha256_hex
+from .sessions import ENDED_USER_DISABLED
+
+
+class AccountError(ValueError):
+    """A request to create or change an account that cannot be honoured (message is for people)."""
+
+
+def find_user(username: str) -> User | None:
+    return db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+
+
+def create_user(services, username: str, password: str, email: str | None = None, admin: bool = False) -> User:
+    username = username.strip()
+    if not username or len(username) > 150 or any(c.isspace() for c in username):
+        raise AccountError("usernames are 1 to 150 characters without spaces")
+    if not password:
+        raise AccountError("the password must not be empty")
+    if find_user(username) is not None:
+        raise AccountError(f"user {username!r} already exists")
+    user = User(username=username, email=email, password_hash=services.passwords.hash(password),
+                is_admin=admin, created_at=services.clock.now())
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def authenticate_user(services, username: str, password: str, ip: str | None = None) -> User | None:
+    """The user if the password is right and the account enabled; failures are logged (and committed).
+
+    An unknown username costs the same argon2 verification as a wrong password."""
+    user = find_user(username)
+    ok = services.passwords.verify(user.password_hash if user else None, password)
+    if ok and not user.is_disabled:
+        if services.passwords.needs_rehash(user.password_hash):
+            user.password_hash = services.passwords.hash(password)
+        return user
+    reason = "disabled" if ok else "bad_credentials"
+    audit.record_event(audit.LOGIN_FAILED, services.clock.now(), user=user, username=username[:150], ip=ip,
+                       reason=reason)
+    db.session.commit()
+    return None
+
+
+def disable_user(services, user: User, actor: str | None, ip: str | None = None) -> int:
+    """Disable a user and end every session of theirs at once. Returns how many sessions ended."""
+    now = services.clock.now()
+    if user.disabled_at is None:
+        user.disabled_at = now
+        audit.record_event(audit.USER_DISABLED, now, user=user, actor=actor, ip=ip)
+    return services.sessions.end_user_sessions(user.id, ENDED_USER_DISABLED, actor=actor, ip=ip)
+
+
+def create_client(services, name: str, grant_types: list[str], scope: str, auth_method: str,
+                  redirect_uris: list[str] = (), introspect: bool = False) -> tuple[Client, str | None]:
+    """Register a client; returns it with its secret (shown once, stored only as a digest)."""
+    if auth_method not in AUTH_METHODS:
+        raise AccountError(f"auth method must be one of {', '.join(AUTH_METHODS)}")
+    if not name.strip():
+        raise AccountError("the client needs a name")
+    if introspect and auth_method == "none":
+        raise AccountError("a public client (auth method none) cannot introspect tokens")
+    secret = None if auth_method == "none" else secrets.token_urlsafe(32)
+    client = Client(
+        name=name.strip(),
+        secret_digest=sha256_hex(secret) if secret else None,
+        auth_method=auth_method,
+        grant_types=" ".join(dict.fromkeys(grant_types)),
+        scope=" ".join(dict.fromkeys(scope.split())),
+        redirect_uris=" ".join(redirect_uris),
+        can_introspect=introspect,
+        created_at=services.clock.now(),
+    )
+    db.session.add(client)
+    db.session.commit()
+    return client, secret

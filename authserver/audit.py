@@ -1,0 +1,47 @@
+"""The append-only security event log (sign-ins, failures, reuse detections, ended sessions...)."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import or_
+from sqlalchemy import select
+
+from .database import db
+from .models import SecurityEvent
+
+LOGIN_SUCCEEDED = "login_succeeded"
+LOGIN_FAILED = "login_failed"
+REFRESH_TOKEN_REUSED = "refresh_token_reused"
+SESSION_ENDED = "session_ended"
+USER_DISABLED = "user_disabled"
+ACCESS_TOKEN_REVOKED = "access_token_revoked"
+
+
+def record_event(kind: str, now, *, user=None, user_id=None, username=None, session_id=None, client_id=None, ip=None,
+                 actor=None, **detail) -> SecurityEvent:
+    """Add an event to the current transaction (the caller commits)."""
+    event = SecurityEvent(
+        kind=kind,
+        created_at=now,
+        user_id=getattr(user, "id", None) or user_id,
+        username=getattr(user, "username", None) or username,
+        session_id=session_id,
+        client_id=client_id,
+        ip=ip,
+        actor=actor,
+        detail=json.dumps(detail, sort_keys=True) if detail else None,
+    )
+    db.session.add(event)
+    return event
+
+
+def recent_events(user, limit: int = 50) -> list[SecurityEvent]:
+    """A user's latest events, including failed sign-ins recorded only by username."""
+    query = (
+        select(SecurityEvent)
+        .where(or_(SecurityEvent.user_id == user.id, SecurityEvent.username == user.username))
+        .order_by(SecurityEvent.created_at.desc(), SecurityEvent.id.desc())
+        .limit(limit)
+    )
+    return list(db.session.scalars(query))

@@ -1,0 +1,210 @@
+"""The `authserver` command: users, clients, keys, sessions, serve (and `db` from Flask-Migrate)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup
+from flask.cli import with_appcontext
+
+from . import accounts
+from .services import current_services
+from .settings import Settings
+from .settings import SettingsError
+
+GRANT_TYPES = ("password", "refresh_token", "authorization_code", "client_credentials",
+               "urn:ietf:params:oauth:grant-type:device_code")
+DEFAULT_GRANT_TYPES = ("authorization_code", "refresh_token")
+
+
+def fail(message: str):
+    click.echo(f"authserver: {message}", err=True)
+    sys.exit(1)
+
+
+def emit(as_json: bool, data: dict, text: str) -> None:
+    click.echo(json.dumps(data) if as_json else text)
+
+
+def _user_or_fail(username):
+    user = accounts.find_user(username)
+    if user is None:
+        fail(f"no user named {username!r}")
+    return user
+
+
+# -- users ---------------------------------------------------------------------------------
+users = click.Group("users", help="Create and disable users.")
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--email")
+@click.option("--admin", is_flag=True, help="The user may be granted the `admin` scope.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@with_appcontext
+def users_create(username, password_stdin, email, admin, as_json):
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = accounts.create_user(current_services(), username, password, email=email, admin=admin)
+    except accounts.AccountError as error:
+        fail(str(error))
+    emit(as_json, {"id": user.id, "username": user.username}, f"created user {user.username} ({user.id})")
+
+
+@users.command("disable")
+@click.argument("username")
+@with_appcontext
+def users_disable(username):
+    user = _user_or_fail(username)
+    ended = accounts.disable_user(current_services(), user, actor="cli")
+    click.echo(f"disabled {username}; ended {ended} session(s)")
+
+
+# -- clients -------------------------------------------------------------------------------
+clients = click.Group("clients", help="Register OAuth clients.")
+
+
+@clients.command("create")
+@click.option("--name", required=True)
+@click.option("--grant-type", "grant_types", multiple=True, type=click.Choice(GRANT_TYPES),
+              help=f"Repeatable. Default: {' '.join(DEFAULT_GRANT_TYPES)}.")
+@click.option("--scope", default="", help='Space-separated scopes the client may ask for, e.g. "profile admin".')
+@click.option("--auth-method", default="client_secret_basic",
+              type=click.Choice(["client_secret_basic", "client_secret_post", "none"]))
+@click.option("--redirect-uri", "redirect_uris", multiple=True)
+@click.option("--introspect", is_flag=True, help="The client may call the introspection endpoint.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@with_appcontext
+def clients_create(name, grant_types, scope, auth_method, redirect_uris, introspect, as_json):
+    try:
+        client, secret = accounts.create_client(
+            current_services(), name, list(grant_types or DEFAULT_GRANT_TYPES), scope, auth_method,
+            list(redirect_uris), introspect)
+    except accounts.AccountError as error:
+        fail(str(error))
+    data = {"client_id": client.client_id}
+    if secret:
+        data["client_secret"] = secret
+    text = f"client_id: {client.client_id}" + (f"\nclient_secret: {secret}" if secret else "")
+    emit(as_json, data, text)
+
+
+# -- keys ----------------------------------------------------------------------------------
+keys = click.Group("keys", help="Manage the signing keys.")
+
+
+@keys.command("rotate")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@with_appcontext
+def keys_rotate(as_json):
+    key = current_services().keyring.rotate()
+    emit(as_json, {"kid": key.kid}, f"new signing key {key.kid} published")
+
+
+# -- sessions ------------------------------------------------------------------------------
+sessions = click.Group("sessions", help="Inspect and end device sessions.")
+
+
+@sessions.command("list")
+@click.argument("username")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@with_appcontext
+def sessions_list(username, as_json):
+    from .api.serializers import session_json
+
+    user = _user_or_fail(username)
+    rows = current_services().sessions.list_sessions(user.id)
+    if as_json:
+        click.echo(json.dumps({"sessions": [session_json(s, None) for s in rows]}))
+        return
+    for s in rows:
+        click.echo(f"{s.id}  {s.client_id}  {s.device_name or '-'}  {s.ip or '-'}  "
+                   f"last active {s.last_active_at.isoformat()}")
+    if not rows:
+        click.echo("no live sessions")
+
+
+@sessions.command("revoke")
+@click.argument("session_id", required=False)
+@click.option("--user", "username", help="End every session of this user.")
+@with_appcontext
+def sessions_revoke(session_id, username):
+    from .sessions import ENDED_BY_ADMIN
+
+    service = current_services().sessions
+    if bool(session_id) == bool(username):
+        fail("give either a SESSION_ID or --user NAME")
+    if username:
+        user = _user_or_fail(username)
+        click.echo(f"ended {service.end_user_sessions(user.id, ENDED_BY_ADMIN, actor='cli')} session(s)")
+        return
+    if service.find_user_session(session_id) is None:
+        fail(f"no session {session_id!r}")
+    ended = service.end_session(session_id, ENDED_BY_ADMIN, actor="cli")
+    click.echo("ended 1 session" if ended else "that session had already ended")
+
+
+@sessions.command("prune")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@with_appcontext
+def sessions_prune(as_json):
+    counts = current_services().sessions.prune()
+    emit(as_json, counts, ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items()))
+
+
+# -- serve ---------------------------------------------------------------------------------
+@click.command("serve", help="Serve with gunicorn (production WSGI server).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+def serve(host, port, workers):
+    from gunicorn.app.base import BaseApplication
+
+    class Gunicorn(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("accesslog", "-")
+            # Never log query strings or bodies: tokens must not reach logs.
+            self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss')
+
+        def load(self):
+            from . import create_app
+
+            return create_app()
+
+    Gunicorn().run()
+
+
+def register_commands(app) -> None:
+    for group in (users, clients, keys, sessions):
+        app.cli.add_command(group)
+
+
+def _create_app(*_args):
+    from . import create_app
+
+    return create_app()
+
+
+cli = FlaskGroup(name="authserver", create_app=_create_app, add_default_commands=False,
+                 add_version_option=False, load_dotenv=False,
+                 help="authserver: OAuth 2.0 authorization server with device sessions.")
+cli.add_command(serve)
+
+
+def main() -> None:
+    try:
+        Settings.from_env()
+    except SettingsError as error:
+        click.echo(f"authserver: {error}", err=True)
+        sys.exit(2)
+    cli.main(prog_name="authserver")

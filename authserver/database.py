@@ -1,0 +1,86 @@
+"""The database handle and the engine settings that make concurrent refreshes safe.
+
+SQLite: WAL journal, a busy timeout, and every transaction opened with ``BEGIN IMMEDIATE`` so
+two writers never both read a refresh token as unused (Python's sqlite3 would otherwise begin
+lazily, after the read). PostgreSQL: a ``lock_timeout`` so a contended ``SELECT ... FOR UPDATE``
+gives up with a retryable answer instead of hanging the worker.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.types import DateTime
+from sqlalchemy.types import TypeDecorator
+
+db = SQLAlchemy()
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores naive UTC, hands back aware UTC: the same on SQLite and PostgreSQL."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.timezone.utc)
+
+
+def engine_options(settings) -> dict:
+    if settings.is_sqlite:
+        return {"connect_args": {"timeout": settings.lock_timeout_seconds, "check_same_thread": False}}
+    lock_ms = settings.lock_timeout_seconds * 1000
+    return {
+        "pool_pre_ping": True,
+        "connect_args": {"options": f"-c lock_timeout={lock_ms}"},
+    }
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file behind a sqlite:/// URL, or None for an in-memory database."""
+    path = url.split(":///", 1)[1] if ":///" in url else ""
+    return None if path in ("", ":memory:") else path.split("?", 1)[0]
+
+
+def prepare_sqlite_file(url: str) -> None:
+    path = sqlite_path(url)
+    if path:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+
+
+def install_sqlite_pragmas(engine) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):
+        # Hand transaction control to us (see the module docstring).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def is_lock_contention(error: DBAPIError) -> bool:
+    """True when the database gave up waiting for a lock (the caller may retry)."""
+    orig = getattr(error, "orig", None)
+    if getattr(orig, "sqlstate", None) in ("55P03", "40001", "40P01"):
+        return True
+    message = str(orig or error).lower()
+    return "database is locked" in message or "database table is locked" in message

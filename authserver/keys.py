@@ -1,0 +1,183 @@
+"""The signing key ring (RS256 keys in ``keys/``) and the other server secrets kept beside it.
+
+Keys are parsed once per process and re-read only when the folder changes (``keys rotate`` in
+another process): importing an RSA PEM costs tens of milliseconds, far too much per token.
+
+A key file is ``signing-<created unix time>.pem``. A key becomes the signer
+``key_rotation_lead_seconds`` after it is created (so resource servers that cache the JWKS see it
+first) and stays published until every token it signed has expired: ``access_token_ttl_seconds``
+after its successor took over.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+from joserfc.jwk import KeySet
+from joserfc.jwk import RSAKey
+
+KEY_FILE = re.compile(r"^signing-(\d+)\.pem$")
+RELOAD_CHECK_SECONDS = 1.0
+
+
+def write_secret_file(path: str, data: bytes) -> None:
+    """Create a file only its owner can read; never overwrite an existing one."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+def load_or_create_secret(directory: str, name: str, size: int = 32) -> bytes:
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, name)
+    try:
+        write_secret_file(path, secrets.token_bytes(size))
+    except FileExistsError:
+        pass
+    with open(path, "rb") as handle:
+        data = handle.read()
+    if len(data) < 32:
+        raise RuntimeError(f"{path} holds fewer than 32 bytes; delete it to have a new one generated")
+    return data
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    created_at: int
+    key: RSAKey
+
+    @property
+    def kid(self) -> str:
+        return self.key.kid
+
+
+class KeyRing:
+    def __init__(self, directory: str, access_token_ttl_seconds: int, lead_seconds: int = 0, now=time.time):
+        self.directory = directory
+        self.ttl = access_token_ttl_seconds
+        self.lead = lead_seconds
+        self._now = now
+        self._lock = threading.Lock()
+        self._stamp = None
+        self._checked_at = 0.0
+        self._keys: list[SigningKey] = []
+        self._signing_set: KeySet | None = None
+        self._jwks: dict | None = None
+        self._verify_set: KeySet | None = None
+        self._built_at = 0.0
+
+    # -- public API ----------------------------------------------------------------------
+    def signing_key_set(self) -> KeySet:
+        """A set holding only the active key, so joserfc signs with it and sets its `kid`."""
+        self._refresh()
+        return self._signing_set
+
+    def verification_key_set(self) -> KeySet:
+        """Every published public key, for checking tokens this server issued."""
+        self._refresh()
+        return self._verify_set
+
+    def jwks(self) -> dict:
+        self._refresh()
+        return self._jwks
+
+    def rotate(self) -> SigningKey:
+        """Generate a new key; it is published at once and signs after the lead time."""
+        os.makedirs(self.directory, exist_ok=True)
+        created = int(self._now())
+        newest = max((k.created_at for k in self._read_keys()), default=0)
+        created = max(created, newest + 1)  # file names must stay unique and ordered
+        key = RSAKey.generate_key(2048, private=True)
+        write_secret_file(os.path.join(self.directory, f"signing-{created}.pem"), key.as_pem(private=True))
+        self._stamp = None
+        self._refresh(force=True)
+        return next(k for k in self._keys if k.created_at == created)
+
+    def ensure_key(self) -> None:
+        """Generate the first key if the folder has none (first start)."""
+        if not self._read_keys():
+            try:
+                self.rotate_now()
+            except FileExistsError:  # another worker won the race
+                pass
+        self._refresh(force=True)
+
+    def rotate_now(self) -> SigningKey:
+        """Like rotate, but the key signs immediately (first key ever)."""
+        lead, self.lead = self.lead, 0
+        try:
+            return self.rotate()
+        finally:
+            self.lead = lead
+
+    # -- internals -----------------------------------------------------------------------
+    def _read_keys(self) -> list[SigningKey]:
+        keys = []
+        if not os.path.isdir(self.directory):
+            return keys
+        for name in os.listdir(self.directory):
+            match = KEY_FILE.match(name)
+            if not match:
+                continue
+            with open(os.path.join(self.directory, name), "rb") as handle:
+                pem = handle.read()
+            key = RSAKey.import_key(pem, parameters={"use": "sig", "alg": "RS256"})
+            key.ensure_kid()
+            keys.append(SigningKey(int(match.group(1)), key))
+        return sorted(keys, key=lambda k: k.created_at)
+
+    def _folder_stamp(self):
+        try:
+            st = os.stat(self.directory)
+        except FileNotFoundError:
+            return None
+        return (st.st_mtime_ns, st.st_ino)
+
+    def _refresh(self, force: bool = False) -> None:
+        monotonic = time.monotonic()
+        if not force and self._signing_set is not None and monotonic - self._checked_at < RELOAD_CHECK_SECONDS:
+            return
+        with self._lock:
+            self._checked_at = monotonic
+            stamp = self._folder_stamp()
+            if force or stamp != self._stamp:
+                self._keys = self._read_keys()
+                self._stamp = stamp
+                self._built_at = 0
+            if not self._keys:
+                raise RuntimeError(f"no signing key in {self.directory!r}; run the server once or `authserver keys rotate`")
+            # Key sets depend on the time too (a pending key starts signing); rebuild now and then.
+            if force or self._signing_set is None or self._now() - self._built_at >= RELOAD_CHECK_SECONDS:
+                self._build(self._now())
+
+    def _build(self, now: float) -> None:
+        keys = self._keys
+        active_index = 0
+        for index, key in enumerate(keys):
+            if key.created_at + self.lead <= now or index == 0:
+                active_index = index
+        published = []
+        for index, key in enumerate(keys):
+            if index > active_index:
+                published.append(key)  # pending: announced before it signs
+            elif index == active_index:
+                published.append(key)
+            else:
+                successor_started = keys[index + 1].created_at + self.lead
+                if successor_started + self.ttl > now:
+                    published.append(key)
+        active = keys[active_index]
+        self._signing_set = KeySet([active.key])
+        self._verify_set = KeySet([k.key for k in published])
+        self._jwks = {
+            "keys": [
+                {**k.key.as_dict(private=False), "use": "sig", "alg": "RS256", "kid": k.kid} for k in published
+            ]
+        }
+        self._built_at = now
+        self.active_kid = active.kid

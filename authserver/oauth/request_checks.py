@@ -1,0 +1,44 @@
+"""Checks every request to the token, revocation and introspection endpoints passes before
+Authlib sees it (RFC 6749 §3.2 and §2.3): POST, a UTF-8 form body, no repeated parameter,
+one client authentication method. Authlib leaves these to the application."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from authlib.oauth2.rfc6749.errors import OAuth2Error
+
+from .server import basic_credentials
+
+
+class MethodNotAllowedError(OAuth2Error):
+    error = "invalid_request"
+    status_code = 405
+
+    def get_headers(self):
+        return super().get_headers() + [("Allow", "POST")]
+
+
+def check_token_request(request) -> None:
+    """Raise an OAuth2Error for a request no grant or endpoint should even look at."""
+    if request.method != "POST":
+        raise MethodNotAllowedError(description="Use POST.")
+    if request.mimetype != "application/x-www-form-urlencoded":
+        raise InvalidRequestError("The body must be application/x-www-form-urlencoded.")
+    try:
+        body = request.get_data(cache=True).decode("utf-8")
+        pairs = parse_qsl(body, keep_blank_values=True, encoding="utf-8", errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidRequestError("The body is not valid UTF-8 form data.") from None
+    names = [name for name, _ in pairs] + [name for name, _ in request.args.items(multi=True)]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise InvalidRequestError(f"Repeated parameter: {repeated[0]}.")
+    form = dict(pairs)
+    basic_id, _ = basic_credentials(request.headers)
+    if basic_id is not None:
+        if "client_secret" in form:
+            raise InvalidRequestError("Use one client authentication method, not Basic and the body.")
+        if "client_id" in form and form["client_id"] != basic_id:
+            raise InvalidRequestError("The client_id in the body differs from the one in Basic.")
