@@ -73,11 +73,15 @@ def create_app(settings: Settings | None = None, clock=None) -> Flask:
     )
     app.extensions["authserver"] = services
 
+    from .api import register_api
     from .oauth.endpoints import bp as oauth_bp
     from .oauth.server import create_authorization_server
+    from .web import register_web
 
     app.extensions["authserver.oauth"] = create_authorization_server(app, services)
     app.register_blueprint(oauth_bp)
+    register_api(app)
+    register_web(app)
     register_error_handlers(app)
 
     from .cli import register_commands
