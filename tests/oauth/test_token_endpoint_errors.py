@@ -1,0 +1,182 @@
+"""Bad input at the token endpoint gets RFC 6749 §5.2 errors, never a 500, and is never cached."""
+
+import base64
+import time
+from urllib.parse import quote_plus
+
+import pytest
+
+from authserver.database import db
+from authserver.models import Client
+from authserver.models import sha256_hex
+from tests.conftest import PASSWORD
+from tests.conftest import password_login
+from tests.conftest import token_request
+
+
+@pytest.fixture
+def registered(factory):
+    factory.user()
+    return factory.client()
+
+
+def assert_error(response, status, error):
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.json["error"] == error
+    # RFC 6749 §5.1: the no-store rule covers error responses too.
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Pragma"] == "no-cache"
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_unknown_grant_type_is_unsupported_grant_type(client, registered):
+    assert_error(token_request(client, registered, grant_type="magic"), 400, "unsupported_grant_type")
+
+
+def test_missing_grant_type_is_refused(client, registered):
+    response = token_request(client, registered, username="alice", password=PASSWORD)
+    assert response.status_code == 400
+    assert response.json["error"] in ("invalid_request", "unsupported_grant_type")
+
+
+@pytest.mark.parametrize("missing", ["username", "password"])
+def test_missing_parameter_is_invalid_request(client, registered, missing):
+    form = {"grant_type": "password", "username": "alice", "password": PASSWORD}
+    del form[missing]
+    assert_error(token_request(client, registered, **form), 400, "invalid_request")
+
+
+@pytest.mark.parametrize("repeated", ["grant_type", "username", "password", "scope", "client_id"])
+def test_rfc6749_3_2_repeated_parameter_is_invalid_request(client, registered, repeated):
+    form, headers = registered.auth({"grant_type": "password", "username": "alice", "password": PASSWORD,
+                                     "scope": "profile", "client_id": registered.client_id})
+    body = "&".join(f"{k}={quote_plus(v)}" for k, v in form.items()) + f"&{repeated}={quote_plus(form[repeated])}"
+    response = client.post("/oauth/token", data=body, headers={
+        **headers, "Content-Type": "application/x-www-form-urlencoded"})
+    assert_error(response, 400, "invalid_request")
+    assert repeated in response.json["error_description"]
+
+
+def test_grant_type_repeated_in_query_and_body_is_invalid_request(client, registered):
+    form, headers = registered.auth({"grant_type": "password", "username": "alice", "password": PASSWORD})
+    response = client.post("/oauth/token?grant_type=password", data=form, headers=headers)
+    assert_error(response, 400, "invalid_request")
+
+
+def test_rfc6749_2_3_credentials_in_basic_and_body_is_invalid_request(client, registered):
+    form, headers = registered.auth({"grant_type": "password", "username": "alice", "password": PASSWORD})
+    form.update(client_id=registered.client_id, client_secret=registered.client_secret)
+    assert_error(client.post("/oauth/token", data=form, headers=headers), 400, "invalid_request")
+
+
+@pytest.mark.parametrize("username,password", [("alice", "wrong"), ("nobody", PASSWORD)])
+def test_wrong_password_and_unknown_user_get_the_same_invalid_grant(client, registered, username, password):
+    response = password_login(client, registered, username=username, password=password)
+    assert_error(response, 400, "invalid_grant")
+    assert response.json == {"error": "invalid_grant", "error_description": "The username or password is incorrect."}
+
+
+def test_unknown_user_and_wrong_password_take_similar_time(client, registered):
+    def timed(username, password):
+        start = time.perf_counter()
+        password_login(client, registered, username=username, password=password)
+        return time.perf_counter() - start
+
+    timed("alice", "warm-up")
+    unknown = min(timed("nobody", PASSWORD) for _ in range(3))
+    wrong = min(timed("alice", "wrong") for _ in range(3))
+    # Both run one argon2 verification; without the decoy the unknown user would be ~10x faster.
+    assert unknown > wrong / 3
+
+
+def test_disabled_user_gets_invalid_grant(app, client, registered):
+    from authserver import accounts
+
+    with app.app_context():
+        accounts.disable_user(app.extensions["authserver"], accounts.find_user("alice"), actor="test")
+    assert_error(password_login(client, registered), 400, "invalid_grant")
+
+
+def basic(client_id, secret):
+    raw = f"{quote_plus(client_id)}:{quote_plus(secret)}"
+    return {"Authorization": "Basic " + base64.b64encode(raw.encode()).decode()}
+
+
+def test_bad_secret_and_unknown_client_get_the_same_401(client, registered):
+    form = {"grant_type": "password", "username": "alice", "password": PASSWORD}
+    wrong_secret = client.post("/oauth/token", data=form, headers=basic(registered.client_id, "nope"))
+    unknown = client.post("/oauth/token", data=form, headers=basic("client_unknown", "nope"))
+    for response in (wrong_secret, unknown):
+        assert_error(response, 401, "invalid_client")
+        assert response.headers["WWW-Authenticate"].startswith("Basic")
+    assert wrong_secret.json == unknown.json
+
+
+def test_unknown_client_with_post_auth_is_401_too(client, registered):
+    response = client.post("/oauth/token", data={"grant_type": "password", "username": "alice",
+                                                  "password": PASSWORD, "client_id": "x", "client_secret": "y"})
+    assert_error(response, 401, "invalid_client")
+
+
+def test_rfc6749_2_3_1_basic_credentials_are_form_urlencoded(app, client, registered):
+    secret = "s:e%c+r t/ü"
+    with app.app_context():
+        db.session.get(Client, registered.client_id).secret_digest = sha256_hex(secret)
+        db.session.commit()
+    form = {"grant_type": "password", "username": "alice", "password": PASSWORD}
+    response = client.post("/oauth/token", data=form, headers=basic(registered.client_id, secret))
+    assert response.status_code == 200, response.json
+    # Without form-decoding, '+' would stay '+' instead of a space and the secret would not match.
+    raw = base64.b64encode(f"{registered.client_id}:{secret}".encode()).decode()
+    response = client.post("/oauth/token", data=form, headers={"Authorization": "Basic " + raw})
+    assert_error(response, 401, "invalid_client")
+
+
+def test_scope_beyond_the_clients_is_invalid_scope(client, registered):
+    assert_error(password_login(client, registered, scope="profile payments"), 400, "invalid_scope")
+
+
+def test_client_without_password_grant_is_unauthorized_client(client, factory):
+    factory.user("bob")
+    third_party = factory.client(name="zapier", grant_types=("authorization_code", "refresh_token"))
+    assert_error(password_login(client, third_party, username="bob"), 400, "unauthorized_client")
+
+
+def test_json_body_is_invalid_request(client, registered):
+    _, headers = registered.auth()
+    response = client.post("/oauth/token", json={"grant_type": "password", "username": "alice",
+                                                  "password": PASSWORD}, headers=headers)
+    assert_error(response, 400, "invalid_request")
+
+
+def test_non_utf8_body_is_invalid_request(client, registered):
+    _, headers = registered.auth()
+    for body in (b"grant_type=password&username=%ff%fe&password=x", b"grant_type=password&username=\xff"):
+        response = client.post("/oauth/token", data=body, headers={
+            **headers, "Content-Type": "application/x-www-form-urlencoded"})
+        assert_error(response, 400, "invalid_request")
+
+
+def test_get_is_refused_with_allow_post(client, registered):
+    response = client.get("/oauth/token?grant_type=password&username=alice&password=x")
+    assert_error(response, 405, "invalid_request")
+    assert response.headers["Allow"] == "POST"
+
+
+def test_successful_response_is_not_cacheable(client, registered):
+    response = password_login(client, registered)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Pragma"] == "no-cache"
+
+
+def test_unexpected_failure_is_a_json_500_without_details(app, client, registered, monkeypatch):
+    from authserver.oauth import tokens
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(tokens.AccessTokenGenerator, "get_jwks", explode)
+    response = password_login(client, registered)
+    assert_error(response, 500, "server_error")
+    assert "secret internal detail" not in response.get_data(as_text=True)
