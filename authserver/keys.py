@@ -3,7 +3,7 @@
 Keys are parsed once per process and re-read only when the folder changes (``keys rotate`` in
 another process): importing an RSA PEM costs tens of milliseconds, far too much per token.
 
-A key file is ``signing-<created unix time>.pem``. A key becomes the signer
+A key file is ``signing-<created unix time in milliseconds>.pem``. A key becomes the signer
 ``key_rotation_lead_seconds`` after it is created (so resource servers that cache the JWKS see it
 first) and stays published until every token it signed has expired: ``access_token_ttl_seconds``
 after its successor took over.
@@ -48,8 +48,12 @@ def load_or_create_secret(directory: str, name: str, size: int = 32) -> bytes:
 
 @dataclass(frozen=True)
 class SigningKey:
-    created_at: int
+    created_ms: int
     key: RSAKey
+
+    @property
+    def created_at(self) -> float:
+        return self.created_ms / 1000
 
     @property
     def kid(self) -> str:
@@ -89,14 +93,14 @@ class KeyRing:
     def rotate(self) -> SigningKey:
         """Generate a new key; it is published at once and signs after the lead time."""
         os.makedirs(self.directory, exist_ok=True)
-        created = int(self._now())
-        newest = max((k.created_at for k in self._read_keys()), default=0)
+        created = int(self._now() * 1000)
+        newest = max((k.created_ms for k in self._read_keys()), default=0)
         created = max(created, newest + 1)  # file names must stay unique and ordered
         key = RSAKey.generate_key(2048, private=True)
         write_secret_file(os.path.join(self.directory, f"signing-{created}.pem"), key.as_pem(private=True))
         self._stamp = None
         self._refresh(force=True)
-        return next(k for k in self._keys if k.created_at == created)
+        return next(k for k in self._keys if k.created_ms == created)
 
     def ensure_key(self) -> None:
         """Generate the first key if the folder has none (first start)."""
@@ -129,7 +133,7 @@ class KeyRing:
             key = RSAKey.import_key(pem, parameters={"use": "sig", "alg": "RS256"})
             key.ensure_kid()
             keys.append(SigningKey(int(match.group(1)), key))
-        return sorted(keys, key=lambda k: k.created_at)
+        return sorted(keys, key=lambda k: k.created_ms)
 
     def _folder_stamp(self):
         try:

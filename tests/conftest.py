@@ -105,8 +105,8 @@ def settings_overrides():
 
 @pytest.fixture
 def app(database_url, keys_dir, clock, settings_overrides, backend):
-    settings = Settings(database_url=database_url, keys_dir=keys_dir, cookie_secure=False,
-                        **settings_overrides)
+    settings = Settings(**{"database_url": database_url, "keys_dir": keys_dir, "cookie_secure": False,
+                           **settings_overrides})
     app = create_app(settings, clock=clock)
     app.config["TESTING"] = True
     app.config["WTF_CSRF_ENABLED"] = app.config.get("WTF_CSRF_ENABLED", True)

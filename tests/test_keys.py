@@ -1,0 +1,98 @@
+"""The signing key ring: generated once with 0600 permissions, parsed once, rotated safely."""
+
+import os
+import stat
+
+import jwt
+import pytest
+
+from authserver.keys import KeyRing
+from authserver.keys import load_or_create_secret
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1_000_000.0
+
+    def __call__(self):
+        return self.now
+
+
+def signing_kid(ring):
+    return next(iter(ring.signing_key_set().keys)).kid
+
+
+def test_first_key_is_generated_private_and_only_once(tmp_path):
+    ring = KeyRing(str(tmp_path / "keys"), access_token_ttl_seconds=900)
+    ring.ensure_key()
+    ring.ensure_key()
+    files = os.listdir(tmp_path / "keys")
+    assert len(files) == 1 and files[0].startswith("signing-")
+    mode = stat.S_IMODE(os.stat(tmp_path / "keys" / files[0]).st_mode)
+    assert mode == 0o600
+    assert [k["kid"] for k in ring.jwks()["keys"]] == [signing_kid(ring)]
+    public = ring.jwks()["keys"][0]
+    assert "d" not in public and public["alg"] == "RS256" and public["use"] == "sig"
+
+
+def test_secret_files_are_created_0600_and_reused(tmp_path):
+    first = load_or_create_secret(str(tmp_path), "refresh-hmac.key")
+    assert load_or_create_secret(str(tmp_path), "refresh-hmac.key") == first
+    assert stat.S_IMODE(os.stat(tmp_path / "refresh-hmac.key").st_mode) == 0o600
+
+
+def test_keys_are_parsed_once_not_per_token(tmp_path, monkeypatch):
+    from joserfc.jwk import RSAKey
+
+    ring = KeyRing(str(tmp_path), access_token_ttl_seconds=900)
+    ring.ensure_key()
+    calls = []
+    original = RSAKey.import_key.__func__
+    monkeypatch.setattr(RSAKey, "import_key", classmethod(lambda cls, *a, **k: calls.append(1) or original(cls, *a, **k)))
+    for _ in range(50):
+        ring.signing_key_set()
+        ring.verification_key_set()
+    assert calls == []
+
+
+def test_rotation_publishes_first_and_retires_after_the_last_token_expired(tmp_path):
+    clock = Clock()
+    ring = KeyRing(str(tmp_path), access_token_ttl_seconds=900, lead_seconds=300, now=clock)
+    ring.ensure_key()
+    old = signing_kid(ring)
+    clock.now += 10
+    new = ring.rotate().kid
+    published = lambda: {k["kid"] for k in ring.jwks()["keys"]}  # noqa: E731
+    # Published at once, signing only after the lead time (cached JWKS catch up first).
+    assert published() == {old, new} and signing_kid(ring) == old
+    clock.now += 301
+    ring._refresh(force=True)
+    assert signing_kid(ring) == new and published() == {old, new}
+    clock.now += 898  # tokens signed by the old key may still be alive
+    ring._refresh(force=True)
+    assert published() == {old, new}
+    clock.now += 1
+    ring._refresh(force=True)
+    assert published() == {new}
+
+
+@pytest.fixture
+def settings_overrides(tmp_path):
+    return {"keys_dir": str(tmp_path / "own-keys")}
+
+
+def test_keys_rotate_command_switches_the_signer_of_a_running_app(app, factory, client, runner):
+    from tests.conftest import password_login
+
+    factory.user()
+    registered = factory.client()
+    before = jwt.get_unverified_header(password_login(client, registered).json["access_token"])["kid"]
+    result = runner.invoke(args=["keys", "rotate", "--json"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    new_kid = json.loads(result.output)["kid"]
+    after = jwt.get_unverified_header(password_login(client, registered).json["access_token"])["kid"]
+    assert after == new_kid != before
+    kids = {k["kid"] for k in client.get("/oauth/jwks").json["keys"]}
+    assert {before, new_kid} <= kids
