@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 
 from flask import Flask
@@ -53,8 +54,10 @@ def create_app(settings: Settings | None = None, clock=None) -> Flask:
     )
     if settings.proxy_hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops)
-    # Authlib refuses plain HTTP unless told; the issuer setting decides what is public.
+    # Authlib refuses plain HTTP unless told; TLS is terminated in front of us (see AUTHSERVER_ISSUER).
     os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
+    # Authlib logs whole token responses at DEBUG: keep tokens out of logs whatever the root level.
+    logging.getLogger("authlib").setLevel(logging.INFO)
 
     db.init_app(app)
     with app.app_context():

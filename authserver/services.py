@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from .clock import SystemClock
 from .keys import KeyRing
 from .passwords import Passwords
 from .sessions import DeviceSessions
