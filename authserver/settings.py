@@ -98,6 +98,9 @@ class Settings:
     key_rotation_lead_seconds: int = 0
     # How long resource servers may cache the JWKS (Cache-Control max-age).
     jwks_max_age_seconds: int = 300
+    # Wrong passwords allowed per username and IP inside the window before sign-in answers 429.
+    login_max_failures: int = 10
+    login_failure_window_seconds: int = 900
     # Reverse proxies in front of the server whose X-Forwarded-For is trusted (0: use the socket address).
     proxy_hops: int = 0
     # Session cookies get `Secure`; turn off only for plain-HTTP local use.
@@ -153,6 +156,8 @@ PARSERS = {
     "password_parallelism": _positive_int,
     "key_rotation_lead_seconds": _non_negative_int,
     "jwks_max_age_seconds": _non_negative_int,
+    "login_max_failures": _positive_int,
+    "login_failure_window_seconds": _positive_int,
     "proxy_hops": _non_negative_int,
     "cookie_secure": _boolean,
     "lock_timeout_seconds": _positive_int,

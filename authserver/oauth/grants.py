@@ -10,6 +10,7 @@ from __future__ import annotations
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidGrantError
 from authlib.oauth2.rfc6749.errors import InvalidScopeError
+from authlib.oauth2.rfc6749.errors import OAuth2Error
 from flask import g
 from flask import request as http_request
 
@@ -20,6 +21,7 @@ from ..services import current_services
 from ..sessions import DeviceContext
 from ..sessions import RefreshTokenInvalid
 from ..sessions import ScopeNotGranted
+from ..throttle import login_retry_after
 
 ADMIN_SCOPE = "admin"
 
@@ -51,13 +53,29 @@ def issue_session_tokens(grant, user, session, refresh_token: str, scope: str) -
     return token
 
 
+class TooManyFailedLogins(OAuth2Error):
+    error = "temporarily_unavailable"
+    status_code = 429
+
+    def __init__(self, retry_after: int):
+        super().__init__("Too many failed sign-ins; retry later.")
+        self.retry_after = retry_after
+
+    def get_headers(self):
+        return super().get_headers() + [("Retry-After", str(self.retry_after))]
+
+
 class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):
     """First-party apps only: a client must be registered with the password grant."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
 
     def authenticate_user(self, username, password):
-        user = accounts.authenticate_user(current_services(), username, password, ip=http_request.remote_addr)
+        services = current_services()
+        retry_after = login_retry_after(services, username, http_request.remote_addr)
+        if retry_after:
+            raise TooManyFailedLogins(retry_after)
+        user = accounts.authenticate_user(services, username, password, ip=http_request.remote_addr)
         if user is None:
             # Same answer for an unknown user, a wrong password and a disabled account.
             raise InvalidGrantError("The username or password is incorrect.")

@@ -148,3 +148,24 @@ def test_login_success_and_failure_are_security_events(app, factory, client):
     with app.app_context():
         kinds = [(e.kind, e.username) for e in SecurityEvent.query.order_by(SecurityEvent.id)]
     assert kinds == [(audit.LOGIN_SUCCEEDED, "alice"), (audit.LOGIN_FAILED, "alice"), (audit.LOGIN_FAILED, "mallory")]
+
+
+@pytest.mark.parametrize("settings_overrides", [{"login_max_failures": 3, "login_failure_window_seconds": 600}])
+def test_repeated_wrong_passwords_are_throttled_per_username_and_ip(app, factory, client, clock):
+    factory.user()
+    registered = factory.client()
+    for _ in range(3):
+        assert password_login(client, registered, password="guess").json["error"] == "invalid_grant"
+    clock.advance(60)
+    throttled = password_login(client, registered)  # even the right password waits
+    assert throttled.status_code == 429
+    assert throttled.json["error"] == "temporarily_unavailable"
+    assert throttled.headers["Retry-After"] == "541"
+    assert throttled.headers["Cache-Control"] == "no-store"
+    # Another address is not locked out by the guesser.
+    other = registered.auth({"grant_type": "password", "username": "alice", "password": PASSWORD})
+    response = client.post("/oauth/token", data=other[0], headers=other[1],
+                           environ_base={"REMOTE_ADDR": "198.51.100.7"})
+    assert response.status_code == 200
+    clock.advance(541)
+    assert password_login(client, registered).status_code == 200
