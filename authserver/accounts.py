@@ -11,6 +11,7 @@ from .database import db
 from .models import AUTH_METHODS
 from .models import Client
 from .models import User
+from .models import new_client_id
 from .models import sha256_hex
 from .sessions import ENDED_USER_DISABLED
 
@@ -21,6 +22,13 @@ class AccountError(ValueError):
 
 def find_user(username: str) -> User | None:
     return db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+
+
+def search_users(fragment: str, limit: int = 20) -> list[User]:
+    """Users whose name contains the fragment (case-insensitive), for the operators' console."""
+    pattern = "%" + fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    query = select(User).where(User.username.ilike(pattern, escape="\\")).order_by(User.username).limit(limit)
+    return list(db.session.scalars(query))
 
 
 def create_user(services, username: str, password: str, email: str | None = None, admin: bool = False) -> User:
@@ -65,8 +73,11 @@ def disable_user(services, user: User, actor: str | None, ip: str | None = None)
 
 
 def create_client(services, name: str, grant_types: list[str], scope: str, auth_method: str,
-                  redirect_uris: list[str] = (), introspect: bool = False) -> tuple[Client, str | None]:
-    """Register a client; returns it with its secret (shown once, stored only as a digest)."""
+                  redirect_uris: list[str] = (), introspect: bool = False,
+                  client_id: str | None = None) -> tuple[Client, str | None]:
+    """Register a client; returns it with its secret (shown once, stored only as a digest).
+
+    ``client_id`` is for the server's own first-party clients; registered clients get a random one."""
     if auth_method not in AUTH_METHODS:
         raise AccountError(f"auth method must be one of {', '.join(AUTH_METHODS)}")
     if not name.strip():
@@ -75,6 +86,7 @@ def create_client(services, name: str, grant_types: list[str], scope: str, auth_
         raise AccountError("a public client (auth method none) cannot introspect tokens")
     secret = None if auth_method == "none" else secrets.token_urlsafe(32)
     client = Client(
+        client_id=client_id or new_client_id(),
         name=name.strip(),
         secret_digest=sha256_hex(secret) if secret else None,
         auth_method=auth_method,

@@ -196,6 +196,11 @@ class DeviceSessions:
         if device.user_agent:
             session.user_agent = device.user_agent
 
+    def touch_session(self, session: DeviceSession, device: DeviceContext) -> None:
+        """Record that a live session was just used (a page load of the web client). Commits."""
+        self._touch(session, device, self.now())
+        db.session.commit()
+
     # -- look up -------------------------------------------------------------------------
     def expiry_reason(self, session: DeviceSession, now) -> str | None:
         if now >= session.expires_at:

@@ -1,0 +1,113 @@
+"""The operators' sessions console (``/console``, admins only): find a user, see their sessions and
+security events, end one session or all of them, disable the user."""
+
+from __future__ import annotations
+
+from flask import abort
+from flask import flash
+from flask import g
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+
+from .. import accounts
+from .. import audit
+from ..services import current_services
+from ..sessions import ENDED_BY_ADMIN
+from . import bp
+from .browser import admin_required
+from .devices import device_label
+
+EVENT_LABELS = {
+    audit.LOGIN_SUCCEEDED: "Signed in",
+    audit.LOGIN_FAILED: "Failed sign-in",
+    audit.REFRESH_TOKEN_REUSED: "Refresh token reuse detected",
+    audit.SESSION_ENDED: "Session ended",
+    audit.USER_DISABLED: "User disabled",
+    audit.ACCESS_TOKEN_REVOKED: "Access token revoked",
+}
+ALERT_EVENTS = {audit.LOGIN_FAILED, audit.REFRESH_TOKEN_REUSED, audit.USER_DISABLED}
+REASON_LABELS = {
+    "bad_credentials": "wrong username or password",
+    "disabled": "account disabled",
+    "user": "signed out by the user",
+    "admin": "ended by an operator",
+    "revocation": "token revoked",
+    "refresh_token_reuse": "refresh token reused",
+    "idle_timeout": "unused for too long",
+    "max_age": "reached its maximum age",
+    "user_disabled": "user disabled",
+}
+
+
+def user_or_404(username):
+    user = accounts.find_user(username)
+    if user is None:
+        abort(404)
+    return user
+
+
+def back_to(user):
+    return redirect(url_for("web.console", username=user.username))
+
+
+@bp.get("/console")
+@admin_required
+def console():
+    query = request.args.get("username", "").strip()
+    user = accounts.find_user(query) if query else None
+    return render_template(
+        "console.html",
+        query=query,
+        user=user,
+        matches=accounts.search_users(query) if query and user is None else [],
+        sessions=current_services().sessions.list_sessions(user.id) if user else [],
+        events=audit.recent_events(user) if user else [],
+        current_id=g.device_session.id,
+        event_labels=EVENT_LABELS,
+        alert_events=ALERT_EVENTS,
+        reason_labels=REASON_LABELS,
+    )
+
+
+@bp.post("/console/users/<username>/sessions/<sid>/end")
+@admin_required
+def end_user_session(username, sid):
+    user = user_or_404(username)
+    target = current_services().sessions.find_user_session(sid, user.id)
+    if target is None:
+        abort(404)
+    if current_services().sessions.end_session(target.id, ENDED_BY_ADMIN, actor=g.device_session.user.username,
+                                               ip=request.remote_addr):
+        flash(f"Ended {user.username}'s session on {device_label(target)}.", "success")
+    else:
+        flash("That session had already ended.", "info")
+    return back_to(user)
+
+
+@bp.post("/console/users/<username>/sessions/end")
+@admin_required
+def end_all_user_sessions(username):
+    user = user_or_404(username)
+    count = current_services().sessions.end_user_sessions(user.id, ENDED_BY_ADMIN,
+                                                          actor=g.device_session.user.username,
+                                                          ip=request.remote_addr)
+    flash(f"Ended {count} session{'' if count == 1 else 's'} of {user.username}.", "success")
+    return back_to(user)
+
+
+@bp.post("/console/users/<username>/disable")
+@admin_required
+def disable_user(username):
+    user = user_or_404(username)
+    admin = g.device_session.user
+    if user.id == admin.id:
+        flash("You cannot disable your own account here.", "error")
+        return back_to(user)
+    if user.is_disabled:
+        flash(f"{user.username} was already disabled.", "info")
+        return back_to(user)
+    count = accounts.disable_user(current_services(), user, actor=admin.username, ip=request.remote_addr)
+    flash(f"Disabled {user.username} and ended {count} session{'' if count == 1 else 's'}.", "success")
+    return back_to(user)

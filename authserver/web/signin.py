@@ -1,0 +1,55 @@
+"""Signing in and out of the first-party web client (``/signin``, ``/account/signout``)."""
+
+from __future__ import annotations
+
+from flask import flash
+from flask import g
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+
+from .. import accounts
+from ..services import current_services
+from . import bp
+from .browser import safe_next
+from .browser import sign_in
+from .browser import sign_out
+from .browser import signin_required
+
+BAD_CREDENTIALS = "The username or password is incorrect."
+
+
+@bp.get("/")
+def home():
+    return redirect(url_for("web.my_devices"))
+
+
+@bp.route("/signin", methods=["GET", "POST"])
+def signin():
+    target = safe_next(request.values.get("next"))
+    if request.method == "GET":
+        if g.device_session is not None:
+            return redirect(target)
+        return render_template("signin.html", next=request.args.get("next", ""))
+
+    username = request.form.get("username", "").strip()
+    password = request.form.get("password", "")
+    if not username or not password:
+        error = "Enter your username and password."
+    else:
+        # Same message for an unknown user, a wrong password and a disabled account; failures are logged.
+        user = accounts.authenticate_user(current_services(), username, password, ip=request.remote_addr)
+        if user is not None:
+            sign_in(user)
+            return redirect(target)
+        error = BAD_CREDENTIALS
+    return render_template("signin.html", error=error, username=username, next=request.form.get("next", ""))
+
+
+@bp.post("/account/signout")
+@signin_required
+def signout():
+    sign_out()
+    flash("You have signed out.", "success")
+    return redirect(url_for("web.signin"))

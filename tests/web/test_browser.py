@@ -1,0 +1,180 @@
+"""My devices and the sessions console in a real browser: Playwright driving Debian's Chromium
+against the live server. Screenshots of both pages, at desktop and phone width, are written to
+tests/output/screenshots/ for people to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import PASSWORD
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "output" / "screenshots"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+DESKTOP_UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+              "Chrome/124.0.0.0 Safari/537.36")
+IPHONE_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+             "Version/17.1 Mobile/15E148 Safari/604.1")
+MAC_UA = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+          "Version/17.4 Safari/605.1.15")
+
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                                reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def sqlite_only(backend):
+    if backend != "sqlite":
+        pytest.skip("browser tests run on SQLite only; test_pages.py covers the same views on PostgreSQL")
+
+
+@pytest.fixture
+def expect():
+    from playwright.sync_api import expect
+
+    return expect
+
+
+def api_login(live_server, registered, username, user_agent, password=PASSWORD, **extra):
+    """A password-grant sign-in from a native app, over real HTTP."""
+    data, headers = registered.auth({"grant_type": "password", "username": username, "password": password,
+                                     **extra})
+    return requests.post(live_server + "/oauth/token", data=data, headers={**headers, "User-Agent": user_agent},
+                         timeout=10)
+
+
+def api_refresh(live_server, registered, refresh_token):
+    data, headers = registered.auth({"grant_type": "refresh_token", "refresh_token": refresh_token})
+    return requests.post(live_server + "/oauth/token", data=data, headers=headers, timeout=10)
+
+
+def screenshot(page, name):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(size)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
+    page.set_viewport_size(DESKTOP)
+
+
+def sign_in_with_keyboard(page, expect, username):
+    """Sign in the way a keyboard user does: type, Tab, type, Enter."""
+    expect(page.get_by_role("heading", name="Sign in", level=1)).to_be_visible()
+    expect(page.get_by_label("Username")).to_be_focused()
+    page.keyboard.type(username)
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Password")).to_be_focused()
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+
+
+def test_user_signs_out_another_device(sqlite_only, app, factory, clock, live_server, chromium, expect):
+    factory.user("alice")
+    notes = factory.client(name="Notes for iPhone")
+    phone = api_login(live_server, notes, "alice", IPHONE_UA)
+    assert phone.status_code == 200, phone.text
+    clock.advance(2 * 3600)
+
+    context = chromium.new_context(user_agent=DESKTOP_UA, viewport=DESKTOP)
+    page = context.new_page()
+    page.goto(live_server + "/account/devices")
+    expect(page).to_have_url(re.compile(r"/signin\?next=/account/devices$"))
+    screenshot(page, "signin")
+    sign_in_with_keyboard(page, expect, "alice")
+
+    expect(page.get_by_role("heading", name="My devices", level=1)).to_be_visible()
+    cards = page.locator("ul.devices > li")
+    expect(cards).to_have_count(2)
+    this_device = cards.filter(has_text="This device")
+    expect(this_device).to_contain_text("Chrome 124 on Windows 10")
+    expect(this_device).to_contain_text("Desktop · via authserver web")
+    iphone = cards.filter(has_text="iOS 17")
+    expect(iphone).to_contain_text("Mobile Safari 17 on iOS 17")
+    expect(iphone).to_contain_text("Phone · via Notes for iPhone")
+    expect(iphone).to_contain_text("2 hours ago")
+    expect(iphone).to_contain_text("127.0.0.1")
+    assert phone.json()["refresh_token"] not in page.content()
+    screenshot(page, "my-devices")
+
+    # The skip link is the first stop for the keyboard, and focus is visible.
+    page.locator("body").focus()
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to main content")
+    expect(skip).to_be_focused()
+    assert skip.evaluate("e => getComputedStyle(e).outlineStyle") == "solid"
+    assert skip.bounding_box()["y"] >= 0
+
+    iphone.get_by_role("button", name=re.compile(r"^Sign out")).click()
+    expect(page.get_by_role("status")).to_contain_text("Signed out Mobile Safari 17 on iOS 17.")
+    expect(cards).to_have_count(1)
+    expect(page.get_by_role("button", name="Sign out all other devices")).to_have_count(0)
+
+    refused = api_refresh(live_server, notes, phone.json()["refresh_token"])
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_grant"
+
+    page.get_by_role("button", name="Sign out", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text("You have signed out.")
+    page.goto(live_server + "/account/devices")
+    expect(page).to_have_url(re.compile(r"/signin"))
+    context.close()
+
+
+def test_admin_ends_all_sessions_of_a_user_from_the_console(sqlite_only, app, factory, clock, live_server,
+                                                            chromium, expect):
+    factory.user("root", admin=True)
+    factory.user("bob", email="bob@example.com")
+    notes = factory.client(name="Notes")
+    assert api_login(live_server, notes, "bob", IPHONE_UA, password="guess").status_code == 400
+    bobs = [api_login(live_server, notes, "bob", IPHONE_UA).json()["refresh_token"],
+            api_login(live_server, notes, "bob", MAC_UA, device_name="Bob's MacBook").json()["refresh_token"]]
+    clock.advance(45 * 60)
+
+    context = chromium.new_context(user_agent=DESKTOP_UA, viewport=DESKTOP)
+    page = context.new_page()
+    page.goto(live_server + "/console")
+    sign_in_with_keyboard(page, expect, "root")
+    expect(page.get_by_role("heading", name="Sessions console", level=1)).to_be_visible()
+
+    search = page.get_by_role("search")
+    search.get_by_label("Username").fill("bob")
+    search.get_by_label("Username").press("Enter")
+    expect(page.get_by_role("heading", name=re.compile(r"^bob"), level=2)).to_be_visible()
+    cards = page.locator("ul.devices > li")
+    expect(cards).to_have_count(2)
+    expect(cards.filter(has_text="Bob's MacBook")).to_contain_text("Safari 17 on Mac OS X 10 · Desktop")
+    events = page.get_by_role("table")
+    expect(events).to_contain_text("Failed sign-in")
+    expect(events).to_contain_text("wrong username or password")
+    expect(events.get_by_role("rowheader", name="Signed in")).to_have_count(2)
+    screenshot(page, "console")
+
+    page.get_by_role("button", name="End all sessions").click()
+    expect(page.get_by_role("status")).to_contain_text("Ended 2 sessions of bob.")
+    expect(cards).to_have_count(0)
+    expect(page.get_by_text("bob is not signed in anywhere.")).to_be_visible()
+    expect(events.get_by_role("rowheader", name="Session ended")).to_have_count(2)
+
+    for refresh_token in bobs:
+        refused = api_refresh(live_server, notes, refresh_token)
+        assert refused.status_code == 400
+        assert refused.json()["error"] == "invalid_grant"
+    context.close()
