@@ -11,6 +11,7 @@ from flask import url_for
 
 from .. import accounts
 from ..services import current_services
+from ..throttle import login_retry_after
 from . import bp
 from .browser import safe_next
 from .browser import sign_in
@@ -35,6 +36,13 @@ def signin():
 
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
+    retry_after = login_retry_after(current_services(), username, request.remote_addr) if username else None
+    if retry_after:
+        # The token endpoint's throttle, so the page is no way around it.
+        minutes = -(-retry_after // 60)
+        error = f"Too many failed sign-ins. Try again in {minutes} minute{'' if minutes == 1 else 's'}."
+        page = render_template("signin.html", error=error, username=username, next=request.form.get("next", ""))
+        return page, 429, {"Retry-After": str(retry_after)}
     if not username or not password:
         error = "Enter your username and password."
     else:

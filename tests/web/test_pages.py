@@ -166,6 +166,23 @@ def test_disabled_user_cannot_sign_in(app, factory, client):
     assert "sid" not in cookie_contents(app, client)
 
 
+@pytest.mark.parametrize("settings_overrides", [{"login_max_failures": 3, "login_failure_window_seconds": 600}])
+def test_signin_page_shares_the_failed_login_throttle(app, factory, client, clock):
+    factory.user()
+    registered = factory.client()
+    for _ in range(2):
+        sign_in(client, password="guess")
+    password_login(client, registered, password="guess")  # failures count wherever they happen
+    clock.advance(60)
+    throttled = sign_in(client)  # even the right password waits
+    assert throttled.status_code == 429
+    assert throttled.headers["Retry-After"] == "541"
+    assert "Too many failed sign-ins. Try again in 10 minutes." in throttled.text
+    assert "sid" not in cookie_contents(app, client)
+    clock.advance(541)
+    assert sign_in(client).headers["Location"] == "/account/devices"
+
+
 def test_signin_follows_next_only_within_the_site(factory, client):
     factory.user("root", admin=True)
     assert sign_in(client, "root", next="/console").headers["Location"] == "/console"
