@@ -118,6 +118,7 @@ sessions = click.Group("sessions", help="Inspect and end device sessions.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @with_appcontext
 def sessions_list(username, as_json):
+    from .api.serializers import iso_utc
     from .api.serializers import session_json
 
     user = _user_or_fail(username)
@@ -127,7 +128,7 @@ def sessions_list(username, as_json):
         return
     for s in rows:
         click.echo(f"{s.id}  {s.client_id}  {s.device_name or '-'}  {s.ip or '-'}  "
-                   f"last active {s.last_active_at.isoformat()}")
+                   f"last active {iso_utc(s.last_active_at)}")
     if not rows:
         click.echo("no live sessions")
 

@@ -24,6 +24,7 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import delete
+from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
 
@@ -33,6 +34,7 @@ from .devices import describe_user_agent
 from .models import DeviceSession
 from .models import RefreshToken
 from .models import RevokedAccessToken
+from .models import User
 from .models import sha256_hex
 
 # Why a session ended (stored in device_sessions.ended_reason).
@@ -203,11 +205,18 @@ class DeviceSessions:
 
     # -- look up -------------------------------------------------------------------------
     def expiry_reason(self, session: DeviceSession, now) -> str | None:
-        if now >= session.expires_at:
-            return ENDED_MAX_AGE
-        if (now - session.last_active_at).total_seconds() >= self.settings.session_idle_timeout_seconds:
-            return ENDED_IDLE
-        return None
+        """Why the session has expired by ``now`` (the deadline it reached first), or None."""
+        idle_end = self._idle_end(session)
+        if now < min(session.expires_at, idle_end):
+            return None
+        return ENDED_MAX_AGE if session.expires_at <= idle_end else ENDED_IDLE
+
+    def ends_at(self, session: DeviceSession) -> dt.datetime:
+        """When the session ends if it is not used again: idle timeout or max age, whichever is first."""
+        return min(session.expires_at, self._idle_end(session))
+
+    def _idle_end(self, session: DeviceSession) -> dt.datetime:
+        return session.last_active_at + dt.timedelta(seconds=self.settings.session_idle_timeout_seconds)
 
     def live_session(self, session_id: str) -> DeviceSession | None:
         """The session if it is still usable; a session found expired is ended on the spot."""
@@ -274,9 +283,13 @@ class DeviceSessions:
             .returning(DeviceSession.id, DeviceSession.user_id, DeviceSession.client_id)
             .execution_options(synchronize_session="fetch")
         ).all()
+        usernames = {}  # the log names the user too, so it reads on its own
+        if rows:
+            query = select(User.id, User.username).where(User.id.in_({user_id for _, user_id, _ in rows}))
+            usernames = dict(db.session.execute(query).all())
         for session_id, user_id, client_id in rows:
             audit.record_event(audit.SESSION_ENDED, now, session_id=session_id, client_id=client_id, ip=ip,
-                               actor=actor, user_id=user_id, reason=reason)
+                               actor=actor, user_id=user_id, username=usernames.get(user_id), reason=reason)
         return rows
 
     def _end_locked(self, session: DeviceSession, now, reason: str, actor: str | None) -> None:
@@ -301,18 +314,30 @@ class DeviceSessions:
         """End sessions past their lifetime, then delete what is past retention. Commits."""
         now = self.now()
         idle_cutoff = now - dt.timedelta(seconds=self.settings.session_idle_timeout_seconds)
-        expired = self._end_where(now, ENDED_MAX_AGE, None, None, DeviceSession.expires_at <= now)
-        idle = self._end_where(now, ENDED_IDLE, None, None, DeviceSession.last_active_at <= idle_cutoff)
+        past_deadline = (DeviceSession.expires_at <= now) | (DeviceSession.last_active_at <= idle_cutoff)
+        expired = db.session.scalars(
+            select(DeviceSession).where(DeviceSession.ended_at.is_(None), past_deadline)
+        ).unique().all()
+        # Each ends for the deadline it reached first; the deadline is checked again in the UPDATE
+        # so a session refreshed meanwhile survives.
+        by_reason = {}
+        for session in expired:
+            by_reason.setdefault(self.expiry_reason(session, now), []).append(session.id)
+        ended = 0
+        for reason, ids in by_reason.items():
+            for start in range(0, len(ids), 500):
+                batch = DeviceSession.id.in_(ids[start:start + 500])
+                ended += len(self._end_where(now, reason, None, None, batch, past_deadline))
         cutoff = now - dt.timedelta(seconds=self.settings.retention_seconds)
-        old_sessions = select(DeviceSession.id).where(DeviceSession.ended_at <= cutoff)
-        tokens = db.session.execute(
-            delete(RefreshToken).where(RefreshToken.session_id.in_(old_sessions))
-        ).rowcount
+        old_tokens = RefreshToken.session_id.in_(select(DeviceSession.id).where(DeviceSession.ended_at <= cutoff))
+        # Counted first: deleting a parent token cascades to its child, which rowcount misses.
+        tokens = db.session.scalar(select(func.count()).select_from(RefreshToken).where(old_tokens))
+        db.session.execute(delete(RefreshToken).where(old_tokens))
         sessions = db.session.execute(delete(DeviceSession).where(DeviceSession.ended_at <= cutoff)).rowcount
         denied = db.session.execute(delete(RevokedAccessToken).where(RevokedAccessToken.expires_at <= now)).rowcount
         db.session.commit()
         return {
-            "ended": len(expired) + len(idle),
+            "ended": ended,
             "deleted_sessions": sessions,
             "deleted_refresh_tokens": tokens,
             "deleted_denied_access_tokens": denied,

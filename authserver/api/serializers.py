@@ -1,0 +1,34 @@
+"""The JSON shape of a device session, shared by the sessions API, the admin API and the CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from ..services import current_services
+
+
+def iso_utc(instant: dt.datetime) -> str:
+    """ISO 8601 in UTC to the second, e.g. ``2026-11-23T19:41:14Z``."""
+    return instant.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def session_json(session, current_session_id: str | None) -> dict:
+    """``current`` marks the caller's own session; ``expires_at`` is when the session ends if it is
+    not used again (idle timeout or max age, whichever comes first)."""
+    return {
+        "id": session.id,
+        "client_id": session.client_id,
+        "client_name": session.client.name,
+        "device_name": session.device_name,
+        "user_agent": session.user_agent,
+        "ip": session.ip,
+        "created_at": iso_utc(session.created_at),
+        "last_active_at": iso_utc(session.last_active_at),
+        "expires_at": iso_utc(current_services().sessions.ends_at(session)),
+        "current": session.id == current_session_id,
+        "restricted": session.restricted,
+    }
+
+
+def sessions_json(sessions, current_session_id: str | None) -> dict:
+    return {"sessions": [session_json(session, current_session_id) for session in sessions]}

@@ -1,0 +1,283 @@
+"""The `authserver` command: what operators' scripts rely on (the contract's CLI table).
+
+In-process commands run through Flask's CLI runner against the test app (and its clock); the last
+tests run the installed console script in a subprocess, the way an operator does."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy import inspect
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from authserver import audit
+from authserver.sessions import ENDED_BY_ADMIN
+from authserver.sessions import ENDED_IDLE
+from authserver.sessions import ENDED_USER_DISABLED
+from tests.conftest import PASSWORD
+from tests.conftest import RegisteredClient
+from tests.conftest import password_login
+from tests.conftest import refresh
+from tests.session_helpers import PHONE_UA
+from tests.session_helpers import security_events
+from tests.session_helpers import session_row
+from tests.session_helpers import sign_in
+
+AUTHSERVER = shutil.which("authserver", path=os.path.dirname(sys.executable))
+
+
+def run(runner, *args, input=None):
+    return runner.invoke(args=list(args), input=input, catch_exceptions=False)
+
+
+def run_json(runner, *args, input=None):
+    result = run(runner, *args, input=input)
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.splitlines()) == 1, result.stdout
+    return json.loads(result.stdout)
+
+
+@pytest.fixture
+def registered(factory):
+    factory.user("alice")
+    factory.user("bob")
+    return factory.client(name="Notes app")
+
+
+# -- users -----------------------------------------------------------------------------------
+def test_users_create_json_prints_exactly_id_and_username(runner, factory, client):
+    created = run_json(runner, "users", "create", "carol", "--password-stdin", "--json", input="s3cret pass\n")
+    assert set(created) == {"id", "username"}
+    assert created["username"] == "carol"
+    assert str(uuid.UUID(created["id"])) == created["id"]
+    # The password came from standard input; the token's `sub` is the printed id.
+    registered = factory.client()
+    signed_in = sign_in(client, registered, username="carol", password="s3cret pass")
+    assert signed_in.claims["sub"] == created["id"]
+
+
+def test_users_create_admin_may_be_granted_the_admin_scope(runner, factory, client):
+    run_json(runner, "users", "create", "root", "--password-stdin", "--admin", "--json", input=PASSWORD + "\n")
+    registered = factory.client(scope="profile admin")
+    assert sign_in(client, registered, username="root").scope == "profile admin"
+
+
+def test_users_create_refuses_a_duplicate_with_one_line_on_stderr(runner, registered):
+    result = run(runner, "users", "create", "alice", "--password-stdin", "--json", input="other\n")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == "authserver: user 'alice' already exists\n"
+
+
+def test_users_disable_ends_every_session_at_once(app, runner, client, registered):
+    laptop = sign_in(client, registered)
+    phone = sign_in(client, registered, user_agent=PHONE_UA)
+    bob = sign_in(client, registered, username="bob")
+
+    result = run(runner, "users", "disable", "alice")
+    assert result.exit_code == 0
+    assert result.stdout == "disabled alice; ended 2 session(s)\n"
+    for ended in (laptop, phone):
+        assert client.get("/api/sessions", headers=ended.headers).status_code == 401
+        assert refresh(client, registered, ended.refresh_token).json["error"] == "invalid_grant"
+        assert session_row(app, ended.sid).ended_reason == ENDED_USER_DISABLED
+    assert password_login(client, registered).json["error"] == "invalid_grant"
+    assert client.get("/api/sessions", headers=bob.headers).status_code == 200
+
+    disabled = security_events(app, audit.USER_DISABLED)
+    assert [(e["username"], e["actor"]) for e in disabled] == [("alice", "cli")]
+    ended = security_events(app, audit.SESSION_ENDED)
+    assert sorted(e["session_id"] for e in ended) == sorted([laptop.sid, phone.sid])
+    assert {(e["actor"], e["detail"]["reason"]) for e in ended} == {("cli", ENDED_USER_DISABLED)}
+
+
+def test_users_disable_an_unknown_user_fails(runner, registered):
+    result = run(runner, "users", "disable", "nobody")
+    assert result.exit_code == 1
+    assert result.stderr == "authserver: no user named 'nobody'\n"
+
+
+# -- clients ---------------------------------------------------------------------------------
+def test_clients_create_json_prints_exactly_id_and_secret_that_work(runner, client, registered):
+    created = run_json(runner, "clients", "create", "--name", "CLI app", "--grant-type", "password",
+                       "--grant-type", "refresh_token", "--scope", "profile", "--json")
+    assert set(created) == {"client_id", "client_secret"}
+    cli_client = RegisteredClient(created["client_id"], created["client_secret"], "client_secret_basic")
+    assert sign_in(client, cli_client).scope == "profile"
+    wrong = RegisteredClient(created["client_id"], created["client_secret"] + "x", "client_secret_basic")
+    assert password_login(client, wrong).status_code == 401
+
+
+def test_clients_create_public_client_json_has_no_secret(runner, client, registered):
+    created = run_json(runner, "clients", "create", "--name", "Mobile", "--grant-type", "password",
+                       "--auth-method", "none", "--json")
+    assert set(created) == {"client_id"}
+    assert password_login(client, RegisteredClient(created["client_id"], None, "none")).status_code == 200
+
+
+# -- sessions --------------------------------------------------------------------------------
+def test_sessions_list_json_has_the_api_shape(runner, client, registered):
+    laptop = sign_in(client, registered)
+    phone = sign_in(client, registered, user_agent=PHONE_UA, device_name="Alice's phone")
+    sign_in(client, registered, username="bob")
+
+    listed = run_json(runner, "sessions", "list", "alice", "--json")
+    from_api = client.get("/api/sessions", headers=laptop.headers).json
+    for row in from_api["sessions"]:
+        row["current"] = False  # the CLI has no caller
+    assert listed == from_api
+    assert {s["id"] for s in listed["sessions"]} == {laptop.sid, phone.sid}
+
+
+def test_sessions_list_text(runner, client, registered):
+    assert run(runner, "sessions", "list", "alice").stdout == "no live sessions\n"
+    phone = sign_in(client, registered, user_agent=PHONE_UA, device_name="Alice's phone")
+    lines = run(runner, "sessions", "list", "alice").stdout.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(phone.sid) and "Alice's phone" in lines[0] and "127.0.0.1" in lines[0]
+
+
+def test_sessions_list_unknown_user_fails(runner, registered):
+    result = run(runner, "sessions", "list", "nobody", "--json")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+
+
+def test_sessions_revoke_one_session(app, runner, client, registered):
+    laptop = sign_in(client, registered)
+    phone = sign_in(client, registered, user_agent=PHONE_UA)
+
+    result = run(runner, "sessions", "revoke", phone.sid)
+    assert (result.exit_code, result.stdout) == (0, "ended 1 session\n")
+    assert client.get("/api/sessions", headers=phone.headers).status_code == 401
+    assert refresh(client, registered, phone.refresh_token).json["error"] == "invalid_grant"
+    assert client.get("/api/sessions", headers=laptop.headers).status_code == 200
+    row = session_row(app, phone.sid)
+    assert (row.ended_reason, row.ended_by) == (ENDED_BY_ADMIN, "cli")
+    assert [(e["session_id"], e["actor"]) for e in security_events(app, audit.SESSION_ENDED)] == [(phone.sid, "cli")]
+
+    again = run(runner, "sessions", "revoke", phone.sid)
+    assert (again.exit_code, again.stdout) == (0, "that session had already ended\n")
+    assert len(security_events(app, audit.SESSION_ENDED)) == 1
+
+
+def test_sessions_revoke_all_of_a_users_sessions(runner, client, registered):
+    laptop = sign_in(client, registered)
+    phone = sign_in(client, registered, user_agent=PHONE_UA)
+    bob = sign_in(client, registered, username="bob")
+
+    result = run(runner, "sessions", "revoke", "--user", "alice")
+    assert (result.exit_code, result.stdout) == (0, "ended 2 session(s)\n")
+    assert [client.get("/api/sessions", headers=s.headers).status_code for s in (laptop, phone, bob)] == [401, 401, 200]
+
+
+@pytest.mark.parametrize("args, message", [
+    ((), "give either a SESSION_ID or --user NAME"),
+    (("some-id", "--user", "alice"), "give either a SESSION_ID or --user NAME"),
+    (("00000000-0000-0000-0000-000000000000",), "no session '00000000-0000-0000-0000-000000000000'"),
+    (("--user", "nobody"), "no user named 'nobody'"),
+])
+def test_sessions_revoke_refuses_bad_arguments(runner, client, registered, args, message):
+    signed_in = sign_in(client, registered)
+    result = run(runner, "sessions", "revoke", *args)
+    assert result.exit_code == 1
+    assert result.stderr == f"authserver: {message}\n"
+    assert client.get("/api/sessions", headers=signed_in.headers).status_code == 200
+
+
+@pytest.mark.parametrize("settings_overrides", [{"retention_seconds": 1000, "session_idle_timeout_seconds": 5000}])
+def test_sessions_prune_ends_idle_sessions_and_deletes_old_ended_ones(app, runner, client, registered, clock):
+    kept = sign_in(client, registered)
+    ended = sign_in(client, registered, user_agent=PHONE_UA)
+    run(runner, "sessions", "revoke", ended.sid)
+
+    clock.advance(999)
+    assert run_json(runner, "sessions", "prune", "--json") == {
+        "ended": 0, "deleted_sessions": 0, "deleted_refresh_tokens": 0, "deleted_denied_access_tokens": 0}
+    assert session_row(app, ended.sid) is not None
+
+    clock.advance(1)
+    assert run_json(runner, "sessions", "prune", "--json") == {
+        "ended": 0, "deleted_sessions": 1, "deleted_refresh_tokens": 1, "deleted_denied_access_tokens": 0}
+    assert session_row(app, ended.sid) is None
+    assert session_row(app, kept.sid).ended_at is None
+
+    clock.advance(4000)  # `kept` has now been idle for 5000 s
+    result = run(runner, "sessions", "prune")
+    assert result.stdout.startswith("ended: 1, deleted sessions: 0")
+    assert session_row(app, kept.sid).ended_reason == ENDED_IDLE
+    assert client.get("/api/sessions", headers=kept.headers).status_code == 401
+    assert security_events(app, audit.SESSION_ENDED)[-1]["session_id"] == kept.sid
+
+
+# -- the installed console script ------------------------------------------------------------
+@pytest.fixture
+def fresh_database_url(backend, tmp_path, request):
+    """An empty database nobody has migrated: a new SQLite file, or a new PostgreSQL database."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    server = make_url(request.getfixturevalue("postgres_url"))
+    name = f"authserver_cli_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield server.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def console(args, env, input=None):
+    assert AUTHSERVER, "the authserver console script is not installed next to this Python"
+    return subprocess.run([AUTHSERVER, *args], env=env, input=input, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def console_env(tmp_path, fresh_database_url):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHSERVER_")}
+    env.update(AUTHSERVER_DATABASE_URL=fresh_database_url, AUTHSERVER_KEYS_DIR=str(tmp_path / "keys"))
+    return env
+
+
+def test_console_script_db_upgrade_twice_then_create_and_list(console_env, fresh_database_url):
+    for _ in range(2):
+        upgraded = console(["db", "upgrade"], console_env)
+        assert upgraded.returncode == 0, upgraded.stderr
+    engine = create_engine(fresh_database_url)
+    try:
+        tables = set(inspect(engine).get_table_names())
+        with engine.connect() as connection:
+            versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    finally:
+        engine.dispose()
+    assert {"users", "clients", "device_sessions", "refresh_tokens", "security_events"} <= tables
+    assert len(versions) == 1
+
+    created = console(["users", "create", "dora", "--password-stdin", "--json"], console_env, input="pw pw\n")
+    assert created.returncode == 0, created.stderr
+    assert list(json.loads(created.stdout)) == ["id", "username"]
+    listed = console(["sessions", "list", "dora", "--json"], console_env)
+    assert (listed.returncode, json.loads(listed.stdout)) == (0, {"sessions": []})
+
+
+@pytest.mark.parametrize("name, value", [("ACCESS_TOKEN_TTL_SECONDS", "abc"), ("SESSION_IDLE_TIMEOUT_SECONDS", "-5"),
+                                         ("ISSUER", "ftp://example")])
+def test_console_script_stops_on_a_bad_setting_with_one_line_naming_it(console_env, fresh_database_url, name, value):
+    result = console(["db", "upgrade"], {**console_env, f"AUTHSERVER_{name}": value})
+    assert result.returncode != 0
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"AUTHSERVER_{name}" in lines[0]
+    engine = create_engine(fresh_database_url)
+    try:
+        assert inspect(engine).get_table_names() == []  # nothing was done half-configured
+    finally:
+        engine.dispose()

@@ -1,0 +1,203 @@
+"""Device-session rules (authserver/sessions.py): who may find a session, how sessions end, lazy
+idle and max-age expiry wherever a session is touched, and what `prune` keeps and deletes."""
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import func
+from sqlalchemy import select
+
+from authserver import audit
+from authserver.database import db
+from authserver.models import DeviceSession
+from authserver.models import RefreshToken
+from authserver.models import RevokedAccessToken
+from authserver.models import SecurityEvent
+from authserver.sessions import ENDED_BY_ADMIN
+from authserver.sessions import ENDED_BY_REUSE
+from authserver.sessions import ENDED_BY_USER
+from authserver.sessions import ENDED_IDLE
+from authserver.sessions import ENDED_MAX_AGE
+from tests.conftest import refresh
+from tests.session_helpers import PHONE_UA
+from tests.session_helpers import security_events
+from tests.session_helpers import session_row
+from tests.session_helpers import sign_in
+
+IDLE = 1000
+MAX_AGE = 3000
+
+
+@pytest.fixture
+def settings_overrides():
+    return {"session_idle_timeout_seconds": IDLE, "session_max_age_seconds": MAX_AGE, "retention_seconds": 500}
+
+
+@pytest.fixture
+def registered(factory):
+    factory.user("alice")
+    factory.user("bob")
+    return factory.client()
+
+
+class Domain:
+    """Calls DeviceSessions methods each in its own app context, as a request or command would.
+    Sessions come back as their ids (rows do not outlive the context)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __getattr__(self, name):
+        def call(*args, **kwargs):
+            with self.app.app_context():
+                result = getattr(self.app.extensions["authserver"].sessions, name)(*args, **kwargs)
+                if isinstance(result, list):
+                    return [item.id if isinstance(item, DeviceSession) else item for item in result]
+                return result.id if isinstance(result, DeviceSession) else result
+
+        return call
+
+
+@pytest.fixture
+def service(app):
+    return Domain(app)
+
+
+def user_id(signed_in):
+    return signed_in.claims["sub"]
+
+
+def keep_alive(client, registered, signed_in):
+    signed_in.refresh_token = refresh(client, registered, signed_in.refresh_token).json["refresh_token"]
+
+
+def test_ends_at_is_the_idle_deadline_or_the_max_age_whichever_is_first(app, service, client, registered, clock):
+    start = clock.now()
+    signed_in = sign_in(client, registered)
+    assert service.ends_at(session_row(app, signed_in.sid)) == start + dt.timedelta(seconds=IDLE)
+    for _ in range(3):
+        clock.advance(900)
+        keep_alive(client, registered, signed_in)
+    assert service.ends_at(session_row(app, signed_in.sid)) == start + dt.timedelta(seconds=MAX_AGE)
+
+
+def test_find_user_session_finds_only_the_users_own(service, client, registered):
+    alice = sign_in(client, registered)
+    bob = sign_in(client, registered, username="bob")
+    assert service.find_user_session(alice.sid, user_id(alice)) == alice.sid
+    assert service.find_user_session(bob.sid, user_id(alice)) is None
+    assert service.find_user_session("no-such-id", user_id(alice)) is None
+    assert service.find_user_session(bob.sid) == bob.sid  # operators look up any session
+
+
+def test_end_session_is_true_once_and_records_one_event(app, service, client, registered):
+    signed_in = sign_in(client, registered)
+    assert service.end_session(signed_in.sid, ENDED_BY_USER, actor="alice", ip="192.0.2.1") is True
+    assert service.end_session(signed_in.sid, ENDED_BY_ADMIN, actor="root") is False
+    row = session_row(app, signed_in.sid)
+    assert (row.ended_reason, row.ended_by) == (ENDED_BY_USER, "alice")  # the first ending stands
+    assert [(e["actor"], e["ip"]) for e in security_events(app, audit.SESSION_ENDED)] == [("alice", "192.0.2.1")]
+
+
+def test_end_user_sessions_may_keep_one_and_skips_ended_ones(app, service, client, registered):
+    keep = sign_in(client, registered)
+    gone = sign_in(client, registered, user_agent=PHONE_UA)
+    already = sign_in(client, registered)
+    bob = sign_in(client, registered, username="bob")
+    service.end_session(already.sid, ENDED_BY_USER, actor="alice")
+
+    assert service.end_user_sessions(user_id(keep), ENDED_BY_ADMIN, actor="root", keep_session_id=keep.sid) == 1
+    assert session_row(app, gone.sid).ended_reason == ENDED_BY_ADMIN
+    assert session_row(app, already.sid).ended_reason == ENDED_BY_USER
+    assert session_row(app, keep.sid).ended_at is None
+    assert session_row(app, bob.sid).ended_at is None
+    assert service.end_user_sessions(user_id(keep), ENDED_BY_ADMIN, actor="root") == 1
+
+
+def test_list_sessions_ends_sessions_past_their_max_age(app, service, client, registered, clock):
+    old = sign_in(client, registered)
+    for _ in range(3):
+        clock.advance(900)
+        keep_alive(client, registered, old)
+    young = sign_in(client, registered)
+    clock.advance(300)  # old reached MAX_AGE, though it was used 300 s ago
+    assert service.list_sessions(user_id(old)) == [young.sid]
+    assert session_row(app, old.sid).ended_reason == ENDED_MAX_AGE
+    assert [e["detail"]["reason"] for e in security_events(app, audit.SESSION_ENDED)] == [ENDED_MAX_AGE]
+
+
+def test_idle_timeout_is_enforced_when_an_access_token_is_used(app, client, registered, clock):
+    signed_in = sign_in(client, registered)
+    clock.advance(IDLE - 1)
+    assert client.get("/api/sessions", headers=signed_in.headers).status_code == 200
+    clock.advance(1)
+    # The JWT itself is still unexpired; the resource protector ends the idle session and refuses it.
+    assert client.get("/api/sessions", headers=signed_in.headers).status_code == 401
+    assert session_row(app, signed_in.sid).ended_reason == ENDED_IDLE
+    events = security_events(app, audit.SESSION_ENDED)
+    assert [(e["session_id"], e["actor"], e["detail"]["reason"]) for e in events] == [(signed_in.sid, None, ENDED_IDLE)]
+
+
+def test_using_an_access_token_does_not_count_as_activity(app, client, registered, clock):
+    # Only sign-in and refresh move last_active_at; an app that never refreshes goes idle.
+    signed_in = sign_in(client, registered)
+    clock.advance(IDLE // 2)
+    client.get("/api/sessions", headers=signed_in.headers)
+    assert session_row(app, signed_in.sid).last_active_at == session_row(app, signed_in.sid).created_at
+
+
+def count(app, model):
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_prune_ends_expired_sessions_with_their_reasons(app, service, client, registered, clock):
+    idle = sign_in(client, registered)
+    aged = sign_in(client, registered, user_agent=PHONE_UA)
+    clock.advance(900)
+    keep_alive(client, registered, aged)
+    live = sign_in(client, registered, username="bob")
+    for _ in range(2):
+        clock.advance(900)
+        keep_alive(client, registered, aged)
+        keep_alive(client, registered, live)
+    clock.advance(300)  # aged reached MAX_AGE; live was used 300 s ago
+
+    assert service.prune()["ended"] == 2
+    assert session_row(app, idle.sid).ended_reason == ENDED_IDLE
+    assert session_row(app, aged.sid).ended_reason == ENDED_MAX_AGE
+    assert session_row(app, live.sid).ended_at is None
+    assert sorted((e["session_id"], e["detail"]["reason"]) for e in security_events(app, audit.SESSION_ENDED)) \
+        == sorted([(idle.sid, ENDED_IDLE), (aged.sid, ENDED_MAX_AGE)])
+
+
+def test_prune_deletes_ended_sessions_only_after_the_retention(app, service, client, registered, clock):
+    ended = sign_in(client, registered)
+    keep_alive(client, registered, ended)
+    live = sign_in(client, registered, user_agent=PHONE_UA)
+    first_of_live = live.refresh_token
+    keep_alive(client, registered, live)  # leaves a used tombstone in a live session
+    service.end_session(ended.sid, ENDED_BY_USER, actor="alice")
+    events_before = count(app, SecurityEvent)
+
+    clock.advance(499)
+    assert service.prune()["deleted_sessions"] == 0
+    clock.advance(1)
+    counts = service.prune()
+    assert (counts["deleted_sessions"], counts["deleted_refresh_tokens"]) == (1, 2)
+    assert session_row(app, ended.sid) is None
+    # The live session keeps its used tokens, so a replay of one is still caught as reuse.
+    assert count(app, RefreshToken) == 2
+    assert count(app, SecurityEvent) == events_before  # the log is append-only
+    assert refresh(client, registered, first_of_live).json["error"] == "invalid_grant"
+    assert session_row(app, live.sid).ended_reason == ENDED_BY_REUSE
+
+
+def test_prune_drops_deny_list_entries_once_the_token_would_have_expired(app, service, clock):
+    service.deny_access_token("jti-1", clock.now() + dt.timedelta(seconds=900))
+    clock.advance(899)
+    assert service.prune()["deleted_denied_access_tokens"] == 0
+    assert service.is_access_token_denied("jti-1")
+    clock.advance(1)
+    assert service.prune()["deleted_denied_access_tokens"] == 1
+    assert count(app, RevokedAccessToken) == 0
