@@ -1,4 +1,5 @@
-"""HTTP endpoints: token (RFC 6749), JWKS (RFC 7517) and server metadata (RFC 8414)."""
+"""HTTP endpoints: token (RFC 6749), revocation (RFC 7009), introspection (RFC 7662), JWKS (RFC 7517)
+and server metadata (RFC 8414)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,20 @@ from flask import request
 from ..database import db
 from ..models import Client
 from ..services import current_services
+from .introspection import IntrospectionEndpoint
 from .request_checks import check_token_request
+from .revocation import RevocationEndpoint
 from .server import supported_auth_methods
 from .server import supported_grant_types
 
 bp = Blueprint("oauth", __name__)
 
 TOKEN_PATH = "/oauth/token"
+REVOCATION_PATH = "/oauth/revoke"
+INTROSPECTION_PATH = "/oauth/introspect"
 JWKS_PATH = "/oauth/jwks"
+# Every method is routed so that a wrong one gets an OAuth error (405 with Allow: POST), not HTML.
+ANY_METHOD = ["GET", "POST", "PUT", "DELETE", "PATCH"]
 
 
 def authorization_server():
@@ -31,13 +38,30 @@ def oauth_error_response(error: OAuth2Error):
     return server.handle_response(*error())
 
 
-@bp.route(TOKEN_PATH, methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
-def token():
+def checked_form_request(respond):
+    """Refuse what no endpoint should see (``request_checks.py``), else let Authlib answer."""
     try:
         check_token_request(request)
     except OAuth2Error as error:
         return oauth_error_response(error)
-    return authorization_server().create_token_response()
+    return respond()
+
+
+@bp.route(TOKEN_PATH, methods=ANY_METHOD)
+def token():
+    return checked_form_request(authorization_server().create_token_response)
+
+
+@bp.route(REVOCATION_PATH, methods=ANY_METHOD)
+def revoke():
+    return checked_form_request(
+        lambda: authorization_server().create_endpoint_response(RevocationEndpoint.ENDPOINT_NAME))
+
+
+@bp.route(INTROSPECTION_PATH, methods=ANY_METHOD)
+def introspect():
+    return checked_form_request(
+        lambda: authorization_server().create_endpoint_response(IntrospectionEndpoint.ENDPOINT_NAME))
 
 
 @bp.route(JWKS_PATH)
@@ -59,6 +83,10 @@ def server_metadata() -> dict:
         jwks_uri=issuer + JWKS_PATH,
         grant_types_supported=supported_grant_types(),
         token_endpoint_auth_methods_supported=supported_auth_methods(),
+        revocation_endpoint=issuer + REVOCATION_PATH,
+        revocation_endpoint_auth_methods_supported=supported_auth_methods(RevocationEndpoint.ENDPOINT_NAME),
+        introspection_endpoint=issuer + INTROSPECTION_PATH,
+        introspection_endpoint_auth_methods_supported=supported_auth_methods(IntrospectionEndpoint.ENDPOINT_NAME),
         scopes_supported=sorted(scopes),
         # RFC 8414 requires the member; empty until the authorization endpoint exists.
         response_types_supported=[],

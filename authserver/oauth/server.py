@@ -14,9 +14,12 @@ from ..models import AUTH_METHODS
 from ..models import Client
 from .grants import PasswordGrant
 from .grants import RefreshGrant
+from .introspection import IntrospectionEndpoint
+from .revocation import RevocationEndpoint
 from .tokens import AccessTokenGenerator
 
 GRANTS = (PasswordGrant, RefreshGrant)
+ENDPOINTS = (RevocationEndpoint, IntrospectionEndpoint)
 
 
 def query_client(client_id):
@@ -88,6 +91,8 @@ def create_authorization_server(app, services) -> Server:
     server.register_client_auth_method("none", authenticate_none)
     for grant in GRANTS:
         server.register_grant(grant)
+    for endpoint in ENDPOINTS:
+        server.register_endpoint(endpoint)
     return server
 
 
@@ -95,5 +100,8 @@ def supported_grant_types() -> list[str]:
     return [grant.GRANT_TYPE for grant in GRANTS]
 
 
-def supported_auth_methods() -> list[str]:
+def supported_auth_methods(endpoint: str = "token") -> list[str]:
+    """What RFC 8414 metadata advertises: public clients (``none``) can never introspect."""
+    if endpoint == IntrospectionEndpoint.ENDPOINT_NAME:
+        return [method for method in AUTH_METHODS if method != "none"]
     return list(AUTH_METHODS)

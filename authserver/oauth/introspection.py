@@ -1,0 +1,125 @@
+"""Token introspection (RFC 7662) for resource servers, answering from the device sessions.
+
+Only clients registered with ``--introspect`` may call it (``Client.check_endpoint_auth_method``
+refuses every other client, public ones always, with 401 ``invalid_client``).
+
+A live access token (see ``access_tokens.py``) or a live refresh token (the current, unused one of
+a live session) is answered ``active: true`` with ``scope client_id username sub token_type exp
+iat nbf aud iss jti sid``. Anything else is answered exactly ``{"active": false}`` (§2.2), so the
+answer tells nothing about why.
+
+- Access tokens: the JWT's claims; ``token_type`` is ``Bearer`` (RFC 6749 §7.1), ``nbf`` is the
+  JWT's ``nbf`` or, as ours carry none, its ``iat``.
+- Refresh tokens: ``token_type`` ``refresh_token``; ``exp`` is when the session ends if nothing
+  uses it (idle timeout or max age, whichever comes first; rotation or revocation ends the token
+  sooner), ``iat`` and ``nbf`` when this generation was issued, ``aud`` the issuer (only the token
+  endpoint accepts refresh tokens), ``jti`` the id of the token's row (unique and no secret: only
+  a digest of the token is stored), ``scope`` the session's.
+
+``token_type_hint`` only decides which kind is looked up first; an unknown hint is ignored.
+"""
+
+from __future__ import annotations
+
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
+
+from ..models import AUTH_METHODS
+from ..services import current_services
+from .access_tokens import live_access_token
+from .revocation import ACCESS_TOKEN
+from .revocation import lookup_order
+
+
+def epoch(instant) -> int:
+    return int(instant.timestamp())
+
+
+class IntrospectedToken:
+    """A token already found live; ``payload`` is the §2.2 answer."""
+
+    def __init__(self, payload: dict):
+        self.payload = payload
+
+    def is_expired(self) -> bool:
+        return False  # only live tokens are ever built
+
+    def is_revoked(self) -> bool:
+        return False
+
+
+def access_token_payload(live) -> dict:
+    claims, session = live.claims, live.session
+    return {
+        "active": True,
+        "scope": claims.get("scope", ""),
+        "client_id": claims["client_id"],
+        "username": session.user.username,
+        "sub": claims["sub"],
+        "token_type": "Bearer",
+        "exp": claims["exp"],
+        "iat": claims["iat"],
+        "nbf": claims.get("nbf", claims["iat"]),
+        "aud": claims["aud"],
+        "iss": claims["iss"],
+        "jti": claims["jti"],
+        "sid": claims["sid"],
+    }
+
+
+def refresh_token_payload(services, row, session) -> dict:
+    issued_at = epoch(row.issued_at)
+    return {
+        "active": True,
+        "scope": session.scope,
+        "client_id": row.client_id,
+        "username": session.user.username,
+        "sub": session.user_id,
+        "token_type": "refresh_token",
+        "exp": epoch(services.sessions.ends_at(session)),
+        "iat": issued_at,
+        "nbf": issued_at,
+        "aud": services.settings.issuer,
+        "iss": services.settings.issuer,
+        "jti": str(row.id),
+        "sid": session.id,
+    }
+
+
+def live_refresh_token(services, token_string: str):
+    """(row, session) for the current refresh token of a live session; None otherwise."""
+    found = services.sessions.session_for_refresh_token(token_string)
+    if found is None or found[0].used_at is not None:
+        return None
+    row = found[0]
+    session = services.sessions.live_session(row.session_id)
+    return None if session is None else (row, session)
+
+
+class IntrospectionEndpoint(_IntrospectionEndpoint):
+    CLIENT_AUTH_METHODS = list(AUTH_METHODS)
+
+    def check_params(self, request, client):
+        # Only `token` is required; an unknown token_type_hint is ignored.
+        if not request.form.get("token"):
+            raise InvalidRequestError("The 'token' parameter is required.")
+
+    def check_permission(self, token, client, request):
+        # Client authentication already refused clients without the permission; kept as a guard.
+        return bool(client.can_introspect)
+
+    def query_token(self, token_string, token_type_hint):
+        services = current_services()
+        for kind in lookup_order(token_type_hint):
+            if kind == ACCESS_TOKEN:
+                live = live_access_token(services, token_string)
+                if live is not None:
+                    return IntrospectedToken(access_token_payload(live))
+            else:
+                live = live_refresh_token(services, token_string)
+                if live is not None:
+                    return IntrospectedToken(refresh_token_payload(services, *live))
+        return None
+
+    def introspect_token(self, token):
+        return token.payload

@@ -1,0 +1,98 @@
+"""Token revocation (RFC 7009) that knows about device sessions.
+
+- A refresh token (any generation of the session's chain) ends its device session: a logout.
+  Its access tokens die with the session, since every liveness check looks the session up.
+- An access token of ours (signature valid, not expired) has its ``jti`` put on the deny list until
+  its ``exp``, and the revocation is recorded in the security event log. Its session lives on.
+- ``token_type_hint`` only decides which kind is looked up first (§2.1); an unknown hint is
+  ignored rather than answered with ``unsupported_token_type``, which §2.2.1 leaves optional.
+- An unknown, expired or already revoked token is answered 200 and nothing happens (§2.2).
+- A token issued to another client is answered 200 as well, and nothing happens. §2.1 lets the
+  server refuse it, but an error would tell the caller that the token it holds is valid and whose
+  it is; to a client, a token that is not its own is as good as an invalid one (§2.2).
+
+Revoking an old generation of a refresh token still ends the session: presenting it at the token
+endpoint would end the session anyway (reuse detection), so this grants nobody a new power, and a
+client that lost its latest refresh token can still log out.
+"""
+
+from __future__ import annotations
+
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
+from flask import request as http_request
+
+from .. import audit
+from ..models import AUTH_METHODS
+from ..services import current_services
+from ..sessions import ENDED_BY_REVOCATION
+from .access_tokens import verify_access_token
+
+ACCESS_TOKEN = "access_token"
+REFRESH_TOKEN = "refresh_token"
+
+
+class RevocableAccessToken:
+    def __init__(self, claims):
+        self.claims = claims
+
+    def check_client(self, client) -> bool:
+        return self.claims["client_id"] == client.get_client_id()
+
+
+class RevocableRefreshToken:
+    def __init__(self, row, session):
+        self.row = row
+        self.session = session
+
+    def check_client(self, client) -> bool:
+        return self.row.client_id == client.get_client_id()
+
+
+def lookup_order(hint: str | None) -> tuple[str, str]:
+    """Which kind of token to try first: the hint's, if it names one we issue."""
+    return (REFRESH_TOKEN, ACCESS_TOKEN) if hint == REFRESH_TOKEN else (ACCESS_TOKEN, REFRESH_TOKEN)
+
+
+class RevocationEndpoint(_RevocationEndpoint):
+    CLIENT_AUTH_METHODS = list(AUTH_METHODS)
+
+    def check_params(self, request, client):
+        # Only `token` is required; an unknown token_type_hint is ignored (see module docstring).
+        if not request.form.get("token"):
+            raise InvalidRequestError("The 'token' parameter is required.")
+
+    def authenticate_token(self, request, client):
+        self.check_params(request, client)
+        token = self.query_token(request.form["token"], request.form.get("token_type_hint"))
+        if token is None or not token.check_client(client):
+            return None  # answered 200 and left alone, like an invalid token
+        return token
+
+    def query_token(self, token_string, token_type_hint):
+        services = current_services()
+        for kind in lookup_order(token_type_hint):
+            if kind == ACCESS_TOKEN:
+                claims = verify_access_token(services, token_string)
+                if claims is not None:
+                    return RevocableAccessToken(claims)
+            else:
+                found = services.sessions.session_for_refresh_token(token_string)
+                if found is not None:
+                    return RevocableRefreshToken(*found)
+        return None
+
+    def revoke_token(self, token, request):
+        services = current_services()
+        client_id = request.client.get_client_id()
+        ip = http_request.remote_addr
+        if isinstance(token, RevocableRefreshToken):
+            services.sessions.end_session(token.session.id, ENDED_BY_REVOCATION, actor=client_id, ip=ip)
+            return
+        claims = token.claims
+        if services.sessions.is_access_token_denied(claims["jti"]):
+            return
+        audit.record_event(audit.ACCESS_TOKEN_REVOKED, services.clock.now(), user_id=claims["sub"],
+                           session_id=claims["sid"], client_id=client_id, ip=ip, actor=client_id,
+                           jti=claims["jti"])
+        services.sessions.deny_access_token(claims["jti"], claims.expires_at)  # commits the event too

@@ -1,0 +1,330 @@
+"""Token introspection (RFC 7662): live tokens are described, everything else is exactly
+{"active": false}, and only clients registered with --introspect may ask."""
+
+import datetime as dt
+import json
+import time
+
+import pytest
+from joserfc.jwk import RSAKey
+
+from authserver import accounts
+from authserver.database import db
+from authserver.models import RefreshToken
+from authserver.models import User
+from authserver.models import sha256_hex
+from authserver.sessions import ENDED_BY_USER
+from authserver.sessions import ENDED_IDLE
+from authserver.sessions import ENDED_MAX_AGE
+from tests.conftest import password_login
+from tests.conftest import refresh
+from tests.token_helpers import INTROSPECT
+from tests.token_helpers import b64url
+from tests.token_helpers import claims_of
+from tests.token_helpers import expired_copy
+from tests.token_helpers import hmac_signed
+from tests.token_helpers import introspect
+from tests.token_helpers import is_active
+from tests.token_helpers import mint
+from tests.token_helpers import revoke
+from tests.token_helpers import session_row
+from tests.token_helpers import signing_key
+from tests.token_helpers import unsigned
+
+INACTIVE = {"active": False}
+
+
+@pytest.fixture
+def user_id(factory):
+    return factory.user()
+
+
+@pytest.fixture
+def registered(factory, user_id):
+    return factory.client()
+
+
+@pytest.fixture
+def introspector(factory):
+    return factory.client(name="notes-api", grant_types=(), scope="", introspect=True)
+
+
+@pytest.fixture
+def tokens(client, registered):
+    response = password_login(client, registered, scope="profile")
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def assert_inactive(client, introspector, token, hint=None):
+    response = introspect(client, introspector, token, hint=hint)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    # RFC 7662 §2.2: nothing but "active" for a token that is not active.
+    assert response.json == INACTIVE
+
+
+def assert_error(response, status, error):
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.json["error"] == error
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+# -- live tokens ----------------------------------------------------------------------------------
+def test_rfc7662_2_2_a_live_access_token_is_described(app, client, registered, introspector, tokens, user_id):
+    claims = claims_of(tokens["access_token"])
+    response = introspect(client, introspector, tokens["access_token"])
+    assert response.status_code == 200
+    issuer = app.extensions["authserver"].settings.issuer
+    assert response.json == {
+        "active": True,
+        "scope": "profile",
+        "client_id": registered.client_id,
+        "username": "alice",
+        "sub": user_id,
+        "token_type": "Bearer",
+        "exp": claims["exp"],
+        "iat": claims["iat"],
+        "nbf": claims["iat"],
+        "aud": issuer,
+        "iss": issuer,
+        "jti": claims["jti"],
+        "sid": claims["sid"],
+    }
+
+
+def test_rfc7662_2_2_a_live_refresh_token_is_described(app, client, registered, introspector, tokens, user_id):
+    sid = claims_of(tokens["access_token"])["sid"]
+    session = session_row(app, sid)
+    with app.app_context():
+        row = db.session.query(RefreshToken).filter_by(token_hash=sha256_hex(tokens["refresh_token"])).one()
+    response = introspect(client, introspector, tokens["refresh_token"])
+    settings = app.extensions["authserver"].settings
+    issuer = settings.issuer
+    assert response.json == {
+        "active": True,
+        "scope": "profile",
+        "client_id": registered.client_id,
+        "username": "alice",
+        "sub": user_id,
+        "token_type": "refresh_token",
+        "exp": int(session.last_active_at.timestamp()) + settings.session_idle_timeout_seconds,
+        "iat": int(row.issued_at.timestamp()),
+        "nbf": int(row.issued_at.timestamp()),
+        "aud": issuer,
+        "iss": issuer,
+        "jti": str(row.id),
+        "sid": sid,
+    }
+
+
+def test_a_refresh_tokens_exp_is_its_sessions_max_age_once_that_comes_before_idle_expiry(
+        app, client, clock, registered, introspector, tokens):
+    settings = app.extensions["authserver"].settings
+    current, elapsed = tokens, 0
+    step = settings.session_idle_timeout_seconds // 2
+    while elapsed <= settings.session_max_age_seconds - settings.session_idle_timeout_seconds:
+        clock.advance(step)
+        elapsed += step
+        current = refresh(client, registered, current["refresh_token"]).json
+    session = session_row(app, claims_of(current["access_token"])["sid"])
+    assert session.expires_at < session.last_active_at + dt.timedelta(seconds=settings.session_idle_timeout_seconds)
+    assert introspect(client, introspector, current["refresh_token"]).json["exp"] == int(
+        session.expires_at.timestamp())
+
+
+def test_any_introspecting_client_may_introspect_any_clients_tokens(client, factory, tokens):
+    other_api = factory.client(name="billing-api", grant_types=(), scope="", introspect=True,
+                               auth_method="client_secret_post")
+    assert is_active(client, other_api, tokens["access_token"])
+    assert is_active(client, other_api, tokens["refresh_token"])
+
+
+# -- token_type_hint ------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind,hint", [
+    ("access_token", "refresh_token"), ("refresh_token", "access_token"),  # wrong hint
+    ("access_token", "id_token"), ("refresh_token", "magic"),  # a hint the server does not know
+])
+def test_rfc7662_2_1_the_hint_is_only_a_hint(client, introspector, tokens, kind, hint):
+    response = introspect(client, introspector, tokens[kind], hint=hint)
+    assert response.status_code == 200
+    assert response.json["active"] is True
+    assert response.json["token_type"] == {"access_token": "Bearer", "refresh_token": "refresh_token"}[kind]
+
+
+# -- revoked, rotated, ended ----------------------------------------------------------------------
+def test_a_revoked_access_token_is_inactive_while_the_jwt_is_unexpired(client, registered, introspector, tokens):
+    assert revoke(client, registered, tokens["access_token"]).status_code == 200
+    assert claims_of(tokens["access_token"])["exp"] > time.time()
+    assert_inactive(client, introspector, tokens["access_token"])
+    assert is_active(client, introspector, tokens["refresh_token"])  # the session lives on
+
+
+def test_a_revoked_refresh_token_and_its_sessions_access_tokens_are_inactive(client, registered, introspector,
+                                                                             tokens):
+    renewed = refresh(client, registered, tokens["refresh_token"]).json
+    assert revoke(client, registered, renewed["refresh_token"]).status_code == 200
+    for token in (renewed["refresh_token"], renewed["access_token"], tokens["access_token"]):
+        assert_inactive(client, introspector, token)
+
+
+def test_a_rotated_refresh_token_is_inactive_and_its_successor_active(client, registered, introspector, tokens):
+    renewed = refresh(client, registered, tokens["refresh_token"]).json
+    # Still inside the grace window, where re-presenting it would return the same successor.
+    assert_inactive(client, introspector, tokens["refresh_token"])
+    assert is_active(client, introspector, renewed["refresh_token"])
+    assert is_active(client, introspector, tokens["access_token"])  # access tokens live until exp
+
+
+def test_tokens_of_a_session_the_user_ended_are_inactive(app, client, introspector, tokens):
+    with app.app_context():
+        app.extensions["authserver"].sessions.end_session(claims_of(tokens["access_token"])["sid"], ENDED_BY_USER,
+                                                          actor="alice")
+    assert_inactive(client, introspector, tokens["access_token"])
+    assert_inactive(client, introspector, tokens["refresh_token"])
+
+
+def test_tokens_of_an_idle_expired_session_are_inactive(app, client, clock, introspector, tokens):
+    clock.advance(app.extensions["authserver"].settings.session_idle_timeout_seconds - 1)
+    assert is_active(client, introspector, tokens["refresh_token"])
+    clock.advance(1)
+    assert_inactive(client, introspector, tokens["access_token"])
+    assert_inactive(client, introspector, tokens["refresh_token"])
+    assert session_row(app, claims_of(tokens["access_token"])["sid"]).ended_reason == ENDED_IDLE
+
+
+def test_tokens_of_a_session_past_its_max_age_are_inactive(app, client, clock, registered, introspector, tokens):
+    settings = app.extensions["authserver"].settings
+    step = settings.session_idle_timeout_seconds // 2
+    current = tokens
+    elapsed = 0
+    while elapsed + step < settings.session_max_age_seconds:  # kept busy, never idle
+        clock.advance(step)
+        elapsed += step
+        current = refresh(client, registered, current["refresh_token"]).json
+    assert is_active(client, introspector, current["refresh_token"])
+    clock.advance(settings.session_max_age_seconds - elapsed)
+    assert_inactive(client, introspector, current["access_token"])
+    assert_inactive(client, introspector, current["refresh_token"])
+    assert session_row(app, claims_of(tokens["access_token"])["sid"]).ended_reason == ENDED_MAX_AGE
+
+
+def test_tokens_of_a_disabled_user_are_inactive(app, client, introspector, tokens):
+    with app.app_context():
+        services = app.extensions["authserver"]
+        accounts.disable_user(services, accounts.find_user("alice"), actor="admin")
+    assert_inactive(client, introspector, tokens["access_token"])
+    assert_inactive(client, introspector, tokens["refresh_token"])
+
+
+def test_a_disabled_user_is_inactive_even_if_the_session_row_was_not_ended(app, client, introspector, tokens):
+    # Belt and braces: disabling ends the sessions, but the user check stands on its own.
+    with app.app_context():
+        db.session.query(User).update({"disabled_at": dt.datetime.now(dt.timezone.utc)})
+        db.session.commit()
+    assert session_row(app, claims_of(tokens["access_token"])["sid"]).ended_at is None
+    assert_inactive(client, introspector, tokens["access_token"])
+    assert_inactive(client, introspector, tokens["refresh_token"])
+
+
+# -- JWTs that are not ours, or not any more ------------------------------------------------------
+def test_a_token_minted_with_the_real_key_is_active(app, client, introspector, tokens):
+    # The control for the cases below: the minting helper itself yields a live token.
+    assert is_active(client, introspector, mint(signing_key(app), claims_of(tokens["access_token"])))
+
+
+@pytest.fixture(scope="module")
+def other_key():
+    return RSAKey.generate_key(2048, private=True)
+
+
+def tampered(token, **changes):
+    """The real token with its payload edited and the real signature kept."""
+    header, _, signature = token.split(".")
+    return f"{header}.{b64url(json.dumps({**claims_of(token), **changes}).encode())}.{signature}"
+
+
+# Each builds, from the real key, the real token's claims, the real token and another key, a token
+# that must not be accepted.
+FORGERIES = {
+    "expired": lambda real, claims, token, other: mint(real, expired_copy(claims)),
+    "another RSA key, same kid": lambda real, claims, token, other: mint(other, claims, kid=real.kid),
+    "another RSA key, unknown kid": lambda real, claims, token, other: mint(other, claims, kid="not-ours"),
+    "no kid": lambda real, claims, token, other: mint(real, claims, kid=None),
+    "alg none": lambda real, claims, token, other: unsigned(claims, kid=real.kid),
+    "HS256 keyed with the public key PEM":
+        lambda real, claims, token, other: hmac_signed(real.as_pem(private=False), claims, kid=real.kid),
+    "typ JWT": lambda real, claims, token, other: mint(real, claims, typ="JWT"),
+    "no typ": lambda real, claims, token, other: mint(real, claims, typ=None),
+    "another issuer": lambda real, claims, token, other: mint(real, {**claims, "iss": "https://evil.example"}),
+    "another audience": lambda real, claims, token, other: mint(real, {**claims, "aud": "https://api.example"}),
+    "issued in the future": lambda real, claims, token, other: mint(real, {**claims, "iat": int(time.time()) + 3600}),
+    "no sid": lambda real, claims, token, other: mint(real, {k: v for k, v in claims.items() if k != "sid"}),
+    "someone else's sub":
+        lambda real, claims, token, other: mint(real, {**claims, "sub": "00000000-0000-0000-0000-000000000000"}),
+    "another client's client_id": lambda real, claims, token, other: mint(real, {**claims, "client_id": "client_x"}),
+    "unknown session":
+        lambda real, claims, token, other: mint(real, {**claims, "sid": "00000000-0000-0000-0000-000000000000"}),
+    "payload edited after signing": lambda real, claims, token, other: tampered(token, scope="profile admin"),
+    "garbage": lambda real, claims, token, other: "not.a.jwt",
+}
+
+
+@pytest.mark.parametrize("name", list(FORGERIES))
+def test_rfc7662_2_2_a_forged_or_expired_jwt_is_exactly_inactive(app, client, introspector, tokens, other_key,
+                                                                  name):
+    token = tokens["access_token"]
+    forged = FORGERIES[name](signing_key(app), claims_of(token), token, other_key)
+    assert_inactive(client, introspector, forged)
+    assert_inactive(client, introspector, forged, hint="access_token")
+
+
+# -- who may introspect ---------------------------------------------------------------------------
+def test_rfc7662_2_1_an_unauthenticated_caller_gets_401(client, tokens):
+    response = client.post(INTROSPECT, data={"token": tokens["access_token"]})
+    assert_error(response, 401, "invalid_client")
+
+
+def test_rfc7662_2_1_a_wrong_secret_gets_401(client, introspector, tokens):
+    introspector.client_secret = "wrong"
+    response = introspect(client, introspector, tokens["access_token"])
+    assert_error(response, 401, "invalid_client")
+    assert response.headers["WWW-Authenticate"].startswith("Basic ")
+
+
+def test_rfc7662_2_1_a_client_not_registered_with_introspect_gets_401(client, registered, tokens):
+    # The token's own client, authenticating correctly, is still not a resource server.
+    response = introspect(client, registered, tokens["access_token"])
+    assert_error(response, 401, "invalid_client")
+    assert "active" not in response.json
+
+
+def test_rfc7662_2_1_a_public_client_gets_401(client, factory, tokens):
+    public = factory.client(name="cli", auth_method="none")
+    assert_error(introspect(client, public, tokens["access_token"]), 401, "invalid_client")
+
+
+def test_an_introspecting_client_must_use_its_registered_auth_method(client, introspector, tokens):
+    response = client.post(INTROSPECT, data={"token": tokens["access_token"], "client_id": introspector.client_id,
+                                             "client_secret": introspector.client_secret})
+    assert_error(response, 401, "invalid_client")
+
+
+# -- malformed requests ---------------------------------------------------------------------------
+@pytest.mark.parametrize("form", [{}, {"token": ""}, {"token_type_hint": "access_token"}])
+def test_rfc7662_2_1_a_missing_token_is_invalid_request(client, introspector, form):
+    data, headers = introspector.auth(form)
+    assert_error(client.post(INTROSPECT, data=data, headers=headers), 400, "invalid_request")
+
+
+def test_rfc7662_2_1_introspection_is_post_only(client, introspector, tokens):
+    data, headers = introspector.auth({"token": tokens["access_token"]})
+    response = client.get(INTROSPECT, query_string=data, headers=headers)
+    assert_error(response, 405, "invalid_request")
+    assert response.headers["Allow"] == "POST"
+
+
+def test_credentials_in_basic_and_in_the_body_are_invalid_request(client, introspector, tokens):
+    data, headers = introspector.auth({"token": tokens["access_token"]})
+    data.update(client_id=introspector.client_id, client_secret=introspector.client_secret)
+    assert_error(client.post(INTROSPECT, data=data, headers=headers), 400, "invalid_request")
