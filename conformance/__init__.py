@@ -1,0 +1,1 @@
+"""Third-party OAuth client libraries against a live authserver (see README.md)."""
