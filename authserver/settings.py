@@ -88,7 +88,7 @@ class Settings:
     session_idle_timeout_seconds: int = 2_592_000
     # A device session ends this long after sign-in however active it is (90 days).
     session_max_age_seconds: int = 7_776_000
-    # Ended sessions, used refresh tokens and security events are deleted by `sessions prune` after this (30 days).
+    # `sessions prune` deletes ended sessions and their used refresh tokens this long after they ended (30 days).
     retention_seconds: int = 2_592_000
     # argon2id parameters for user passwords; defaults are OWASP's minimum (19 MiB, t=2, p=1).
     password_memory_kib: int = 19_456

@@ -13,22 +13,18 @@ import requests
 from authlib.integrations.base_client import OAuthError
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 
-# requests-oauthlib belongs in the `test` extra; until a machine has it, skip with a reason rather
-# than break collection of the whole suite.
-pytest.importorskip("requests_oauthlib", reason="requests-oauthlib is not installed (pip install -e '.[test]')")
+from oauthlib.oauth2 import LegacyApplicationClient
+from oauthlib.oauth2.rfc6749.errors import InvalidClientError
+from oauthlib.oauth2.rfc6749.errors import InvalidGrantError
+from requests_oauthlib import OAuth2Session as RequestsOAuthlibSession
 
-from oauthlib.oauth2 import LegacyApplicationClient  # noqa: E402
-from oauthlib.oauth2.rfc6749.errors import InvalidClientError  # noqa: E402
-from oauthlib.oauth2.rfc6749.errors import InvalidGrantError  # noqa: E402
-from requests_oauthlib import OAuth2Session as RequestsOAuthlibSession  # noqa: E402
-
-from conformance.clients import AuthlibClient  # noqa: E402
-from conformance.clients import RequestsOAuthlibClient  # noqa: E402
-from conformance.clients import discover  # noqa: E402
-from conformance.clients import insecure_transport_allowed  # noqa: E402
-from conformance.clients import used_auth_method  # noqa: E402
-from conformance.clients import verify_with_pyjwt  # noqa: E402
-from tests.conftest import PASSWORD  # noqa: E402
+from conformance.clients import AuthlibClient
+from conformance.clients import RequestsOAuthlibClient
+from conformance.clients import discover
+from conformance.clients import insecure_transport_allowed
+from conformance.clients import used_auth_method
+from conformance.clients import verify_with_pyjwt
+from tests.conftest import PASSWORD
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
 GRACE_SECONDS = 10  # the default AUTHSERVER_REFRESH_GRACE_SECONDS
