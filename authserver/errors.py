@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 
+from flask import abort
 from flask import jsonify
 from flask import request
+from sqlalchemy.exc import DataError
 from sqlalchemy.exc import DBAPIError
+from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import HTTPException
 
 from .database import db
@@ -15,6 +18,7 @@ from .database import is_lock_contention
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = "1"
+FORM = "application/x-www-form-urlencoded"
 
 
 def wants_json() -> bool:
@@ -32,7 +36,30 @@ def json_error(status: int, error: str, description: str, headers=None):
     return response
 
 
+def has_nul(values) -> bool:
+    return any("\x00" in value for value in values)
+
+
 def register_error_handlers(app) -> None:
+    @app.before_request
+    def refuse_nul_characters():
+        # No parameter of ours contains NUL, and PostgreSQL cannot store or even look one up:
+        # refuse it up front as bad input rather than fail later as a database error.
+        args = request.args.items(multi=True)
+        form = ()
+        if request.mimetype == FORM:
+            request.get_data(cache=True)  # keep the raw body: request_checks.py reads it after the form
+            form = request.form.items(multi=True)
+        if "\x00" in request.path or has_nul(value for pair in (*args, *form) for value in pair):
+            abort(400, "Parameters must not contain NUL characters.")
+
+    @app.errorhandler(DataError)
+    def unstorable_value(error):
+        # A value the database refuses (e.g. too long for its column): bad input, retrying won't help.
+        db.session.rollback()
+        log.warning("value refused by the database on %s: %s", request.path, type(error.orig).__name__)
+        return http_error(BadRequest("A value in the request cannot be stored."))
+
     @app.errorhandler(DBAPIError)
     def database_error(error):
         db.session.rollback()

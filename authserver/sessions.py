@@ -71,8 +71,7 @@ class ScopeNotGranted(Exception):
 @dataclass
 class Rotation:
     session: DeviceSession
-    refresh_token: str
-    retried: bool  # a grace-window retry that returned the existing successor
+    refresh_token: str  # the successor: new, or the existing one for a grace-window retry
 
 
 class DeviceSessions:
@@ -126,9 +125,12 @@ class DeviceSessions:
         if token is None or token.client_id != client_id:
             raise RefreshTokenInvalid("unknown refresh token")
         session = self._lock_session(token.session_id)
+        # Read again under the lock: a parallel request may have rotated it meanwhile.
         token = db.session.execute(
             select(RefreshToken).where(RefreshToken.id == token.id).execution_options(populate_existing=True)
-        ).scalar_one()
+        ).scalar_one_or_none()
+        if session is None or token is None:  # pruned between the lookup and the lock
+            raise RefreshTokenInvalid("session deleted")
         if session.is_ended or session.user.is_disabled:
             raise RefreshTokenInvalid("session ended")
         reason = self.expiry_reason(session, now)
@@ -136,11 +138,20 @@ class DeviceSessions:
             self._end_locked(session, now, reason, actor=None)
             db.session.commit()
             raise RefreshTokenInvalid("session expired")
+        fresh = token.used_at is None
+        if not fresh and not self._is_grace_retry(token, now):
+            # Reuse is decided before anything else about the request (e.g. its scope), so a
+            # replayed token always ends the session, whatever else it asks for.
+            self._end_locked(session, now, ENDED_BY_REUSE, actor=None)
+            audit.record_event(audit.REFRESH_TOKEN_REUSED, now, user=session.user, session_id=session.id,
+                               client_id=client_id, ip=device.ip, generation=token.generation)
+            db.session.commit()
+            raise RefreshTokenReused("refresh token reused")
         if requested_scope and not set(requested_scope.split()) <= set(session.scope.split()):
             raise ScopeNotGranted()
 
         successor = self.successor_of(refresh_token)
-        if token.used_at is None:
+        if fresh:
             token.used_at = now
             db.session.add(
                 RefreshToken(
@@ -152,18 +163,9 @@ class DeviceSessions:
                     issued_at=now,
                 )
             )
-            retried = False
-        elif self._is_grace_retry(token, now):
-            retried = True
-        else:
-            self._end_locked(session, now, ENDED_BY_REUSE, actor=None)
-            audit.record_event(audit.REFRESH_TOKEN_REUSED, now, user=session.user, session_id=session.id,
-                               client_id=client_id, ip=device.ip, generation=token.generation)
-            db.session.commit()
-            raise RefreshTokenReused("refresh token reused")
         self._touch(session, device, now)
         db.session.flush()
-        return Rotation(session=session, refresh_token=successor, retried=retried)
+        return Rotation(session=session, refresh_token=successor)
 
     def successor_of(self, refresh_token: str) -> str:
         digest = hmac.new(self._refresh_key, b"refresh-successor:" + refresh_token.encode(), hashlib.sha256)
@@ -183,13 +185,13 @@ class DeviceSessions:
             select(RefreshToken).where(RefreshToken.token_hash == sha256_hex(refresh_token))
         ).scalar_one_or_none()
 
-    def _lock_session(self, session_id: str) -> DeviceSession:
+    def _lock_session(self, session_id: str) -> DeviceSession | None:
         return db.session.execute(
             select(DeviceSession)
             .where(DeviceSession.id == session_id)
             .with_for_update(of=DeviceSession)
             .execution_options(populate_existing=True)
-        ).unique().scalar_one()
+        ).unique().scalar_one_or_none()
 
     def _touch(self, session: DeviceSession, device: DeviceContext, now) -> None:
         session.last_active_at = now
@@ -206,17 +208,20 @@ class DeviceSessions:
     # -- look up -------------------------------------------------------------------------
     def expiry_reason(self, session: DeviceSession, now) -> str | None:
         """Why the session has expired by ``now`` (the deadline it reached first), or None."""
-        idle_end = self._idle_end(session)
-        if now < min(session.expires_at, idle_end):
+        return self._expiry_reason(session.expires_at, session.last_active_at, now)
+
+    def _expiry_reason(self, expires_at, last_active_at, now) -> str | None:
+        idle_end = self._idle_end_of(last_active_at)
+        if now < min(expires_at, idle_end):
             return None
-        return ENDED_MAX_AGE if session.expires_at <= idle_end else ENDED_IDLE
+        return ENDED_MAX_AGE if expires_at <= idle_end else ENDED_IDLE
 
     def ends_at(self, session: DeviceSession) -> dt.datetime:
         """When the session ends if it is not used again: idle timeout or max age, whichever is first."""
-        return min(session.expires_at, self._idle_end(session))
+        return min(session.expires_at, self._idle_end_of(session.last_active_at))
 
-    def _idle_end(self, session: DeviceSession) -> dt.datetime:
-        return session.last_active_at + dt.timedelta(seconds=self.settings.session_idle_timeout_seconds)
+    def _idle_end_of(self, last_active_at: dt.datetime) -> dt.datetime:
+        return last_active_at + dt.timedelta(seconds=self.settings.session_idle_timeout_seconds)
 
     def live_session(self, session_id: str) -> DeviceSession | None:
         """The session if it is still usable; a session found expired is ended on the spot."""
@@ -238,17 +243,15 @@ class DeviceSessions:
         return token, db.session.get(DeviceSession, token.session_id)
 
     def list_sessions(self, user_id: str) -> list[DeviceSession]:
+        """The user's live sessions, most recently used first; expired ones are ended on the way."""
+        if self._end_expired(self.now(), DeviceSession.user_id == user_id):
+            db.session.commit()
         query = (
             select(DeviceSession)
             .where(DeviceSession.user_id == user_id, DeviceSession.ended_at.is_(None))
             .order_by(DeviceSession.last_active_at.desc())
         )
-        sessions = list(db.session.scalars(query).unique())
-        now = self.now()
-        expired = [s for s in sessions if self.expiry_reason(s, now)]
-        for session in expired:
-            self.end_session(session.id, self.expiry_reason(session, now), actor=None)
-        return [s for s in sessions if s not in expired]
+        return list(db.session.scalars(query).unique())
 
     def find_user_session(self, session_id: str, user_id: str | None = None) -> DeviceSession | None:
         session = db.session.get(DeviceSession, session_id)
@@ -259,21 +262,47 @@ class DeviceSessions:
     # -- end -----------------------------------------------------------------------------
     def end_session(self, session_id: str, reason: str, actor: str | None, ip: str | None = None) -> bool:
         """End one session (its refresh tokens die with it). True if it was live. Commits."""
-        now = self.now()
-        ended = self._end_where(now, reason, actor, ip, DeviceSession.id == session_id)
+        ended = self._end_live_where(reason, actor, ip, DeviceSession.id == session_id)
         db.session.commit()
         return bool(ended)
 
     def end_user_sessions(self, user_id: str, reason: str, actor: str | None, ip: str | None = None,
                           keep_session_id: str | None = None) -> int:
         """End every live session of a user, optionally but one. Returns how many. Commits."""
-        now = self.now()
         conditions = [DeviceSession.user_id == user_id]
         if keep_session_id:
             conditions.append(DeviceSession.id != keep_session_id)
-        ended = self._end_where(now, reason, actor, ip, *conditions)
+        ended = self._end_live_where(reason, actor, ip, *conditions)
         db.session.commit()
         return len(ended)
+
+    def _end_live_where(self, reason, actor, ip, *conditions) -> list:
+        """End the sessions matching ``conditions`` for ``reason``. Those that had already expired
+        unnoticed end for their expiry instead: the log says why they really ended, and nobody
+        is told they ended a session that was already over."""
+        now = self.now()
+        self._end_expired(now, *conditions)
+        return self._end_where(now, reason, actor, ip, *conditions)
+
+    def _end_expired(self, now, *conditions) -> int:
+        """End the sessions matching ``conditions`` that are past a deadline, each for the deadline
+        it reached first. Returns how many. The caller commits."""
+        idle_cutoff = now - dt.timedelta(seconds=self.settings.session_idle_timeout_seconds)
+        past_deadline = (DeviceSession.expires_at <= now) | (DeviceSession.last_active_at <= idle_cutoff)
+        expired = db.session.execute(
+            select(DeviceSession.id, DeviceSession.expires_at, DeviceSession.last_active_at)
+            .where(DeviceSession.ended_at.is_(None), past_deadline, *conditions)
+        ).all()
+        by_reason = {}
+        for session_id, expires_at, last_active_at in expired:
+            by_reason.setdefault(self._expiry_reason(expires_at, last_active_at, now), []).append(session_id)
+        ended = 0
+        # The deadline is checked again in the UPDATE, so a session refreshed meanwhile survives.
+        for reason, ids in by_reason.items():
+            for start in range(0, len(ids), 500):
+                batch = DeviceSession.id.in_(ids[start:start + 500])
+                ended += len(self._end_where(now, reason, None, None, batch, past_deadline))
+        return ended
 
     def _end_where(self, now, reason, actor, ip, *conditions) -> list:
         rows = db.session.execute(
@@ -313,21 +342,7 @@ class DeviceSessions:
     def prune(self) -> dict:
         """End sessions past their lifetime, then delete what is past retention. Commits."""
         now = self.now()
-        idle_cutoff = now - dt.timedelta(seconds=self.settings.session_idle_timeout_seconds)
-        past_deadline = (DeviceSession.expires_at <= now) | (DeviceSession.last_active_at <= idle_cutoff)
-        expired = db.session.scalars(
-            select(DeviceSession).where(DeviceSession.ended_at.is_(None), past_deadline)
-        ).unique().all()
-        # Each ends for the deadline it reached first; the deadline is checked again in the UPDATE
-        # so a session refreshed meanwhile survives.
-        by_reason = {}
-        for session in expired:
-            by_reason.setdefault(self.expiry_reason(session, now), []).append(session.id)
-        ended = 0
-        for reason, ids in by_reason.items():
-            for start in range(0, len(ids), 500):
-                batch = DeviceSession.id.in_(ids[start:start + 500])
-                ended += len(self._end_where(now, reason, None, None, batch, past_deadline))
+        ended = self._end_expired(now)
         cutoff = now - dt.timedelta(seconds=self.settings.retention_seconds)
         old_tokens = RefreshToken.session_id.in_(select(DeviceSession.id).where(DeviceSession.ended_at <= cutoff))
         # Counted first: deleting a parent token cascades to its child, which rowcount misses.

@@ -114,6 +114,24 @@ def test_end_user_sessions_may_keep_one_and_skips_ended_ones(app, service, clien
     assert service.end_user_sessions(user_id(keep), ENDED_BY_ADMIN, actor="root") == 1
 
 
+def test_ending_sessions_that_had_already_expired_records_their_expiry(app, service, client, registered, clock):
+    idle = sign_in(client, registered, user_agent=PHONE_UA)
+    clock.advance(IDLE - 100)
+    also_idle = sign_in(client, registered)
+    live = sign_in(client, registered)
+    clock.advance(100)  # `idle` has been idle IDLE seconds: it is over, though nobody noticed yet
+    # Ending "all the others" ends only live ones; the expired one ends for its expiry.
+    assert service.end_user_sessions(user_id(live), ENDED_BY_USER, actor="alice", keep_session_id=live.sid) == 1
+    assert session_row(app, idle.sid).ended_reason == ENDED_IDLE
+    assert session_row(app, idle.sid).ended_by is None
+    assert session_row(app, also_idle.sid).ended_reason == ENDED_BY_USER
+    clock.advance(IDLE)
+    assert service.end_session(live.sid, ENDED_BY_ADMIN, actor="root") is False
+    assert session_row(app, live.sid).ended_reason == ENDED_IDLE
+    reasons = {e["session_id"]: e["detail"]["reason"] for e in security_events(app, audit.SESSION_ENDED)}
+    assert reasons == {idle.sid: ENDED_IDLE, also_idle.sid: ENDED_BY_USER, live.sid: ENDED_IDLE}
+
+
 def test_list_sessions_ends_sessions_past_their_max_age(app, service, client, registered, clock):
     old = sign_in(client, registered)
     for _ in range(3):

@@ -25,8 +25,9 @@ TOKEN_PATH = "/oauth/token"
 REVOCATION_PATH = "/oauth/revoke"
 INTROSPECTION_PATH = "/oauth/introspect"
 JWKS_PATH = "/oauth/jwks"
-# Every method is routed so that a wrong one gets an OAuth error (405 with Allow: POST), not HTML.
-ANY_METHOD = ["GET", "POST", "PUT", "DELETE", "PATCH"]
+# Every method is routed so that a wrong one gets an OAuth error (405 with Allow: POST), not HTML;
+# OPTIONS too, instead of Flask's automatic answer (these endpoints are not for browsers' CORS).
+ANY_METHOD = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 
 
 def authorization_server():
@@ -38,27 +39,27 @@ def oauth_error_response(error: OAuth2Error):
     return server.handle_response(*error())
 
 
-def checked_form_request(respond):
+def checked_form_request(respond, token_endpoint: bool = False):
     """Refuse what no endpoint should see (``request_checks.py``), else let Authlib answer."""
     try:
-        check_token_request(request)
+        check_token_request(request, token_endpoint=token_endpoint)
     except OAuth2Error as error:
         return oauth_error_response(error)
     return respond()
 
 
-@bp.route(TOKEN_PATH, methods=ANY_METHOD)
+@bp.route(TOKEN_PATH, methods=ANY_METHOD, provide_automatic_options=False)
 def token():
-    return checked_form_request(authorization_server().create_token_response)
+    return checked_form_request(authorization_server().create_token_response, token_endpoint=True)
 
 
-@bp.route(REVOCATION_PATH, methods=ANY_METHOD)
+@bp.route(REVOCATION_PATH, methods=ANY_METHOD, provide_automatic_options=False)
 def revoke():
     return checked_form_request(
         lambda: authorization_server().create_endpoint_response(RevocationEndpoint.ENDPOINT_NAME))
 
 
-@bp.route(INTROSPECTION_PATH, methods=ANY_METHOD)
+@bp.route(INTROSPECTION_PATH, methods=ANY_METHOD, provide_automatic_options=False)
 def introspect():
     return checked_form_request(
         lambda: authorization_server().create_endpoint_response(IntrospectionEndpoint.ENDPOINT_NAME))

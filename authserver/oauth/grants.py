@@ -27,10 +27,16 @@ ADMIN_SCOPE = "admin"
 
 
 def device_context(device_name: str | None = None) -> DeviceContext:
-    """What the current HTTP request tells about the device."""
-    name = (device_name or "").strip()[:200] or None
-    return DeviceContext(ip=http_request.remote_addr, user_agent=(http_request.user_agent.string or None),
-                         device_name=name)
+    """What the current HTTP request tells about the device, cut to fit its columns (models.py):
+    anyone can send a long User-Agent, and it must not stop them from signing in."""
+    return DeviceContext(ip=storable(http_request.remote_addr, 64),
+                         user_agent=storable(http_request.user_agent.string, 512),
+                         device_name=storable(device_name, 200))
+
+
+def storable(text: str | None, length: int) -> str | None:
+    """Text as a column can hold it: no NUL, at most ``length`` characters; None if nothing is left."""
+    return (text or "").replace("\x00", "").strip()[:length] or None
 
 
 def scope_for_user(client, user, requested: str | None) -> str:

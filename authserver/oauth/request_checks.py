@@ -1,9 +1,11 @@
 """Checks every request to the token, revocation and introspection endpoints passes before
 Authlib sees it (RFC 6749 §3.2 and §2.3): POST, a UTF-8 form body, no repeated parameter,
-one client authentication method. Authlib leaves these to the application."""
+one client authentication method, and at the token endpoint a ``grant_type``.
+Authlib leaves these to the application."""
 
 from __future__ import annotations
 
+from collections import Counter
 from urllib.parse import parse_qsl
 
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
@@ -20,7 +22,7 @@ class MethodNotAllowedError(OAuth2Error):
         return super().get_headers() + [("Allow", "POST")]
 
 
-def check_token_request(request) -> None:
+def check_token_request(request, token_endpoint: bool = False) -> None:
     """Raise an OAuth2Error for a request no grant or endpoint should even look at."""
     if request.method != "POST":
         raise MethodNotAllowedError(description="Use POST.")
@@ -31,11 +33,15 @@ def check_token_request(request) -> None:
         pairs = parse_qsl(body, keep_blank_values=True, encoding="utf-8", errors="strict")
     except (UnicodeDecodeError, ValueError):
         raise InvalidRequestError("The body is not valid UTF-8 form data.") from None
-    names = [name for name, _ in pairs] + [name for name, _ in request.args.items(multi=True)]
-    repeated = sorted({name for name in names if names.count(name) > 1})
+    pairs += request.args.items(multi=True)
+    # Counted in one pass: the check runs before client authentication, so it must stay linear.
+    repeated = sorted(name for name, count in Counter(name for name, _ in pairs).items() if count > 1)
     if repeated:
         raise InvalidRequestError(f"Repeated parameter: {repeated[0]}.")
     form = dict(pairs)
+    if token_endpoint and not form.get("grant_type"):
+        # Authlib would call a missing grant_type unsupported; RFC 6749 §5.2 calls it invalid_request.
+        raise InvalidRequestError("The 'grant_type' parameter is required.")
     basic_id, _ = basic_credentials(request.headers)
     if basic_id is not None:
         if "client_secret" in form:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 from urllib.parse import unquote_plus
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
@@ -48,8 +47,10 @@ def basic_credentials(headers):
         return None, None
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not base64 (binascii.Error), not ASCII, or not UTF-8 once decoded
         return None, None
+    if "\x00" in decoded:
+        return None, None  # no client id or secret holds NUL (and PostgreSQL could not look it up)
     raw_id, sep, raw_secret = decoded.partition(":")
     if not sep:
         return unquote_plus(raw_id), None

@@ -181,6 +181,12 @@ def csrf_failed(error):
                                    "in again. Go back, reload the page and try once more."), 400
 
 
+@bp.errorhandler(400)
+def bad_request(error):
+    return render_template("error.html", code=400, title="This request could not be understood",
+                           message="Go back, check what you typed and try again."), 400
+
+
 @bp.errorhandler(403)
 def forbidden(error):
     return render_template("error.html", code=403, title="You don't have access to this page",

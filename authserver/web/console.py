@@ -71,7 +71,7 @@ def console():
     )
 
 
-@bp.post("/console/users/<username>/sessions/<sid>/end")
+@bp.post("/console/users/<path:username>/sessions/<sid>/end")
 @admin_required
 def end_user_session(username, sid):
     user = user_or_404(username)
@@ -86,7 +86,7 @@ def end_user_session(username, sid):
     return back_to(user)
 
 
-@bp.post("/console/users/<username>/sessions/end")
+@bp.post("/console/users/<path:username>/sessions/end")
 @admin_required
 def end_all_user_sessions(username):
     user = user_or_404(username)
@@ -97,7 +97,7 @@ def end_all_user_sessions(username):
     return back_to(user)
 
 
-@bp.post("/console/users/<username>/disable")
+@bp.post("/console/users/<path:username>/disable")
 @admin_required
 def disable_user(username):
     user = user_or_404(username)

@@ -167,6 +167,33 @@ def test_another_users_session_can_be_neither_seen_nor_ended(app, client, regist
     assert security_events(app, audit.SESSION_ENDED) == []
 
 
+def test_a_nul_character_in_a_session_id_is_a_400_not_a_retry(client, registered):
+    alice = sign_in(client, registered)
+    response = client.delete("/api/sessions/%00", headers=alice.headers)
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid_request"
+    assert "Retry-After" not in response.headers
+
+
+def test_a_value_the_database_refuses_is_a_400_not_a_retry(app, client, registered, monkeypatch):
+    # Whatever slips past input checks and is refused by the database as data (too long, bad
+    # encoding) is the request's fault: retrying it would fail the same way.
+    from sqlalchemy.exc import DataError
+
+    from authserver import sessions
+
+    alice = sign_in(client, registered)
+
+    def refuse(*args, **kwargs):
+        raise DataError("UPDATE device_sessions ...", {}, Exception("value too long"))
+
+    monkeypatch.setattr(sessions.DeviceSessions, "find_user_session", refuse)
+    response = client.delete(f"/api/sessions/{alice.sid}", headers=alice.headers)
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid_request"
+    assert "Retry-After" not in response.headers
+
+
 def test_revoke_others_ends_every_session_of_the_user_but_the_callers(app, client, registered):
     laptop = sign_in(client, registered)
     phone = sign_in(client, registered, user_agent=PHONE_UA)

@@ -1,5 +1,6 @@
 """The password grant (RFC 6749 §4.3) end to end, verified the way a resource server would."""
 
+import logging
 import time
 
 import jwt
@@ -169,3 +170,21 @@ def test_repeated_wrong_passwords_are_throttled_per_username_and_ip(app, factory
     assert response.status_code == 200
     clock.advance(541)
     assert password_login(client, registered).status_code == 200
+
+
+def test_tokens_passwords_and_secrets_are_never_logged(factory, client, clock, caplog):
+    # Authlib logs whole token responses at DEBUG; the app keeps that logger quiet whatever the
+    # root level is. This fails if it ever stops doing so.
+    caplog.set_level(logging.DEBUG)
+    factory.user()
+    registered = factory.client(auth_method="client_secret_post")
+    login = password_login(client, registered, device_name="Alice's phone")
+    clock.advance(60)
+    refreshed = client.post("/oauth/token", data=registered.auth(
+        {"grant_type": "refresh_token", "refresh_token": login.json["refresh_token"]})[0])
+    wrong = password_login(client, registered, password="not-the-password-at-all")
+    assert (login.status_code, refreshed.status_code, wrong.status_code) == (200, 200, 400)
+    logged = caplog.text
+    for secret in (PASSWORD, "not-the-password-at-all", registered.client_secret, login.json["access_token"],
+                   login.json["refresh_token"], refreshed.json["access_token"], refreshed.json["refresh_token"]):
+        assert secret not in logged

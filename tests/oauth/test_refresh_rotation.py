@@ -20,6 +20,7 @@ from authserver.sessions import ENDED_IDLE
 from authserver.sessions import ENDED_MAX_AGE
 from tests.conftest import password_login
 from tests.conftest import refresh
+from tests.token_helpers import introspect
 
 
 def claims(token_response):
@@ -94,6 +95,27 @@ def test_reuse_after_the_grace_window_ends_the_whole_session(app, client, regist
         assert (event.session_id, event.client_id, event.ip) == (sid, registered.client_id, "127.0.0.1")
         assert event.created_at == clock.now()
         assert event.username == "alice"
+
+
+def test_reuse_kills_the_sessions_access_tokens_too(app, factory, client, registered, login, clock):
+    resource_server = factory.client(name="notes api", introspect=True)
+    successor = refresh(client, registered, login.json["refresh_token"])
+    access_tokens = [login.json["access_token"], successor.json["access_token"]]
+    assert all(introspect(client, resource_server, token).json["active"] for token in access_tokens)
+    clock.advance(11)
+    assert refresh(client, registered, login.json["refresh_token"]).json["error"] == "invalid_grant"
+    # The JWTs have not expired, but their session is gone: resource servers that ask are told so.
+    assert [introspect(client, resource_server, token).json for token in access_tokens] == [{"active": False}] * 2
+
+
+def test_a_replay_asking_for_more_scope_is_still_reuse(app, client, registered, login, clock):
+    old = login.json["refresh_token"]
+    refresh(client, registered, old)
+    clock.advance(11)
+    # The scope would be refused anyway; the replay must not dodge reuse detection by asking for it.
+    reused = refresh(client, registered, old, scope="profile email admin")
+    assert reused.status_code == 400 and reused.json["error"] == "invalid_grant"
+    assert session_row(app, claims(login)["sid"]).ended_reason == ENDED_BY_REUSE
 
 
 def test_grace_retry_of_the_immediate_predecessor_returns_the_same_successor(app, client, registered, login, clock):
@@ -205,12 +227,46 @@ def test_another_client_cannot_use_the_token_and_does_no_harm(app, factory, clie
     assert session_row(app, claims(login)["sid"]).ended_at is None
 
 
+def test_another_client_inside_the_grace_window_gets_nothing_and_does_no_harm(
+        app, factory, client, registered, login, clock):
+    other = factory.client(name="other")
+    token = login.json["refresh_token"]
+    successor = refresh(client, registered, token).json["refresh_token"]
+    clock.advance(2)  # inside the window, where the owner's retry would get the successor
+    assert refresh(client, other, token).json["error"] == "invalid_grant"
+    assert refresh(client, registered, token).json["refresh_token"] == successor
+    assert session_row(app, claims(login)["sid"]).ended_at is None
+
+
 def test_a_disabled_users_refresh_fails(app, client, registered, login):
     from authserver import accounts
 
     with app.app_context():
         accounts.disable_user(app.extensions["authserver"], accounts.find_user("alice"), actor="test")
     assert refresh(client, registered, login.json["refresh_token"]).json["error"] == "invalid_grant"
+
+
+def test_a_disabled_user_cannot_refresh_even_a_session_left_open(app, client, registered, login):
+    # Disabling ends the sessions too; this checks the refresh refuses the user on its own account,
+    # e.g. for an account disabled directly in the database.
+    from authserver.models import User
+
+    with app.app_context():
+        db.session.execute(db.update(User).values(disabled_at=app.extensions["authserver"].clock.now()))
+        db.session.commit()
+    assert session_row(app, claims(login)["sid"]).ended_at is None
+    assert refresh(client, registered, login.json["refresh_token"]).json["error"] == "invalid_grant"
+
+
+def test_a_long_user_agent_is_recorded_cut_and_never_refused(app, client, registered, clock):
+    # Real devices send long User-Agents; the column holds 512 characters (PostgreSQL enforces it).
+    long_agent = "Mozilla/5.0 " + "x" * 1000
+    login = password_login(client, registered, headers={"User-Agent": long_agent})
+    assert login.status_code == 200, login.json
+    clock.advance(60)
+    refreshed = refresh(client, registered, login.json["refresh_token"], headers={"User-Agent": long_agent + "y"})
+    assert refreshed.status_code == 200, refreshed.json
+    assert session_row(app, claims(login)["sid"]).user_agent == long_agent[:512]
 
 
 def test_unknown_or_missing_refresh_token(client, registered):
@@ -240,6 +296,7 @@ def test_database_fault_mid_rotation_rolls_back_and_the_old_token_still_works(
     failed = refresh(client, registered, token)
     assert failed.status_code in (500, 503)
     assert failed.json["error"] in ("server_error", "temporarily_unavailable")
+    assert (failed.headers["Cache-Control"], failed.headers["Pragma"]) == ("no-store", "no-cache")
     monkeypatch.undo()
     clock.advance(60)  # well past the grace window: a committed rotation would now count as reuse
     retried = refresh(client, registered, token)
@@ -310,5 +367,6 @@ def test_unresolvable_lock_contention_is_a_retryable_409_not_invalid_grant(
     assert blocked.status_code == 409, blocked.json
     assert blocked.json["error"] == "temporarily_unavailable"
     assert blocked.headers["Retry-After"] == "1"
+    assert (blocked.headers["Cache-Control"], blocked.headers["Pragma"]) == ("no-store", "no-cache")
     clock.advance(60)
     assert refresh(client, registered, login.json["refresh_token"]).status_code == 200

@@ -33,10 +33,41 @@ def test_unknown_grant_type_is_unsupported_grant_type(client, registered):
     assert_error(token_request(client, registered, grant_type="magic"), 400, "unsupported_grant_type")
 
 
-def test_missing_grant_type_is_refused(client, registered):
-    response = token_request(client, registered, username="alice", password=PASSWORD)
-    assert response.status_code == 400
-    assert response.json["error"] in ("invalid_request", "unsupported_grant_type")
+def test_missing_grant_type_is_invalid_request(client, registered):
+    assert_error(token_request(client, registered, username="alice", password=PASSWORD), 400, "invalid_request")
+    assert_error(token_request(client, registered), 400, "invalid_request")  # an empty form
+
+
+def test_options_is_refused_like_any_other_method(client):
+    response = client.options("/oauth/token")
+    assert_error(response, 405, "invalid_request")
+    assert response.headers["Allow"] == "POST"
+
+
+def test_a_body_over_64_kib_is_refused_unread(client, registered):
+    form, headers = registered.auth({"grant_type": "password", "username": "alice", "password": "x" * 70_000})
+    assert_error(client.post("/oauth/token", data=form, headers=headers), 413, "invalid_request")
+
+
+@pytest.mark.parametrize("field", ["username", "password", "device_name", "scope"])
+def test_a_nul_character_is_invalid_request_on_every_database(client, registered, field):
+    form = {"grant_type": "password", "username": "alice", "password": PASSWORD, field: "al\x00ice"}
+    assert_error(token_request(client, registered, **form), 400, "invalid_request")
+
+
+@pytest.mark.parametrize("auth_method", ["client_secret_post", "none"])
+def test_a_nul_character_in_a_client_id_in_the_body_is_invalid_request(client, factory, auth_method):
+    factory.user()
+    registered = factory.client(auth_method=auth_method)
+    registered.client_id += "\x00"
+    assert_error(password_login(client, registered), 400, "invalid_request")
+
+
+@pytest.mark.parametrize("credentials", ["\xe9\xe9\xe9\xe9", base64.b64encode(b"client\x00:secret").decode()])
+def test_basic_credentials_that_are_not_ascii_or_hold_nul_are_invalid_client(client, registered, credentials):
+    form = {"grant_type": "password", "username": "alice", "password": PASSWORD}
+    response = client.post("/oauth/token", data=form, headers={"Authorization": "Basic " + credentials})
+    assert_error(response, 401, "invalid_client")
 
 
 @pytest.mark.parametrize("missing", ["username", "password"])

@@ -425,7 +425,7 @@ def admin_client(app, factory):
     return http
 
 
-def test_console_is_for_admins_only(factory, client):
+def test_console_is_for_admins_only(app, factory, client):
     factory.user()
     sign_in(client)
     response = client.get("/console")
@@ -436,6 +436,10 @@ def test_console_is_for_admins_only(factory, client):
     factory.user("bob")
     assert post_form(client, "/account/devices", "/console/users/bob/sessions/end").status_code == 403
     assert post_form(client, "/account/devices", "/console/users/bob/disable").status_code == 403
+    registered = factory.client()
+    bobs = token_sid(password_login(client, registered, username="bob").json["access_token"])
+    assert post_form(client, "/account/devices", f"/console/users/bob/sessions/{bobs}/end").status_code == 403
+    assert session_row(app, bobs).ended_at is None
 
 
 def test_console_shows_a_users_sessions_and_events(app, factory, admin_client):
@@ -525,3 +529,41 @@ def test_admin_cannot_disable_themselves(app, admin_client):
     assert response.status_code == 302
     assert "You cannot disable your own account here." in admin_client.get("/console?username=root").text
     assert admin_client.get("/account/devices").status_code == 200
+
+
+def test_console_forms_refuse_a_missing_or_foreign_csrf_token(app, factory, admin_client):
+    factory.user("bob")
+    registered = factory.client()
+    sid = token_sid(password_login(admin_client, registered, username="bob").json["access_token"])
+    for action in (f"/console/users/bob/sessions/{sid}/end", "/console/users/bob/sessions/end",
+                   "/console/users/bob/disable"):
+        assert admin_client.post(action).status_code == 400
+        assert admin_client.post(action, data={"csrf_token": "forged"}).status_code == 400
+    assert session_row(app, sid).ended_at is None
+    with app.app_context():
+        assert SecurityEvent.query.filter_by(kind=audit.USER_DISABLED).count() == 0
+
+
+def test_console_manages_a_user_whose_name_has_a_slash(app, factory, admin_client):
+    factory.user("sales/eu")
+    registered = factory.client()
+    first, second = (token_sid(password_login(admin_client, registered, username="sales/eu").json["access_token"])
+                     for _ in range(2))
+    page = "/console?username=sales/eu"
+    assert post_form(admin_client, page, f"/console/users/sales/eu/sessions/{first}/end").status_code == 302
+    assert session_row(app, first).ended_reason == "admin"
+    assert post_form(admin_client, page, "/console/users/sales/eu/sessions/end").status_code == 302
+    assert session_row(app, second).ended_reason == "admin"
+    assert post_form(admin_client, page, "/console/users/sales/eu/disable").status_code == 302
+    assert "Disabled sales/eu" in admin_client.get(page).text
+
+
+def test_a_nul_character_is_a_400_page_on_every_database(app, factory, admin_client):
+    for response in (admin_client.get("/console?username=a%00b"),
+                     post_form(admin_client, "/account/devices", "/account/devices/%00/signout")):
+        assert response.status_code == 400
+        assert "<!doctype html>" in response.text and "could not be understood" in response.text
+    signed_out = browser(app)
+    response = signed_out.post("/signin", data={"username": "al\x00ice", "password": PASSWORD,
+                                               "csrf_token": csrf_token(signed_out.get("/signin").text)})
+    assert response.status_code == 400
