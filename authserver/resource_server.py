@@ -1,10 +1,12 @@
 """Protect another Flask app's API with authserver's access tokens (RFC 6750, RFC 9068, RFC 7662).
 
-Offline, a token is checked against the server's published keys (``jwks_uri``, RFC 7517): the same
-checks authserver makes itself (``oauth/access_tokens.py``: RS256 only, ``typ`` at+jwt, ``iss``,
-``aud``, ``exp``). That is cheap, but a revoked token or an ended device session stays accepted
-until the token expires (15 minutes by default). Configure introspection as well and every token
-that passes offline is then confirmed with the server (RFC 7662), which knows about revocation::
+The validator is the one authserver's own API uses (``resource.AccessTokenValidator``: the same
+steps and the same checks, ``oauth/access_tokens.py``: RS256 only, ``typ`` at+jwt, ``iss``,
+``aud``, ``exp``); only where the keys come from and how liveness is confirmed differ. Here the
+keys are the server's published ones (``jwks_uri``, RFC 7517), so a token is checked offline.
+That is cheap, but a revoked token or an ended device session stays accepted until the token
+expires (15 minutes by default). Configure introspection as well and every token that passes
+offline is then confirmed with the server (RFC 7662), which knows about revocation::
 
     from authserver.resource_server import current_token, resource_protector
 
@@ -39,15 +41,11 @@ import requests
 from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.integrations.flask_oauth2 import current_token
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6750 import BearerTokenValidator
-from authlib.oauth2.rfc6750.errors import InsufficientScopeError
-from authlib.oauth2.rfc6750.errors import InvalidTokenError
-from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from .oauth.access_tokens import claims_registry
-from .oauth.access_tokens import decode_access_token
+from .oauth import access_tokens
+from .resource import AccessTokenValidator
 
 __all__ = ["resource_protector", "current_token", "RemoteJWKS", "IntrospectionClient", "RemoteTokenValidator",
            "AuthorizationServerUnavailable"]
@@ -143,7 +141,7 @@ class IntrospectionClient:
         return answer
 
 
-class RemoteTokenValidator(BearerTokenValidator):
+class RemoteTokenValidator(AccessTokenValidator):
     """Bearer tokens checked offline against the JWKS, then (if configured) by introspection."""
 
     def __init__(self, issuer: str, jwks: RemoteJWKS, *, audience: str | None = None,
@@ -156,38 +154,22 @@ class RemoteTokenValidator(BearerTokenValidator):
         # Clock skew between this host and the server: tolerated for `exp` and `iat`.
         self.leeway_seconds = leeway_seconds
 
-    def authenticate_token(self, token_string):
-        kid = unverified_kid(token_string)
-        claims = None
-        if kid is not None:
-            registry = claims_registry(self.issuer, self.audience, leeway=self.leeway_seconds)
-            claims = decode_access_token(token_string, self.jwks.key_set_for(kid), registry)
-        if claims is None:
-            raise self.invalid_token()
+    def key_set_for(self, kid):
+        return self.jwks.key_set_for(kid)
+
+    def claims_registry(self):
+        return access_tokens.claims_registry(self.issuer, self.audience, leeway=self.leeway_seconds)
+
+    def confirm_live(self, token_string, claims):
         claims.introspection = None
-        if self.introspection is not None:
-            answer = self.introspection.introspect(token_string)
-            # The same token, still active: revoked, logged out or disabled answers active false.
-            if answer.get("active") is not True or answer.get("jti") != claims["jti"]:
-                raise self.invalid_token()
-            claims.introspection = answer
-        return claims
-
-    def validate_token(self, token, scopes, request, **kwargs):
-        if self.scope_insufficient(token.get("scope"), scopes):
-            raise InsufficientScopeError()
-
-    def invalid_token(self) -> InvalidTokenError:
-        return InvalidTokenError(realm=self.realm, description="The access token is invalid, expired or revoked.")
-
-
-def unverified_kid(token_string: str) -> str | None:
-    """The `kid` a token names, read before any check, only to pick (or refetch) keys."""
-    try:
-        kid = jws.extract_compact(token_string.encode("utf-8")).headers().get("kid")
-    except (JoseError, ValueError, TypeError, KeyError, AttributeError):
-        return None
-    return kid if isinstance(kid, str) else None
+        if self.introspection is None:
+            return True
+        answer = self.introspection.introspect(token_string)
+        # The same token, still active: revoked, logged out or disabled answers active false.
+        if answer.get("active") is not True or answer.get("jti") != claims["jti"]:
+            return False
+        claims.introspection = answer
+        return True
 
 
 def resource_protector(issuer: str, jwks_uri: str, *, audience: str | None = None,

@@ -1,5 +1,6 @@
 """Protecting APIs with authserver's tokens: the in-process ``resource.require_oauth`` (RFC 6750)
-and ``resource_server.resource_protector`` for other Flask apps (JWKS offline, RFC 7662 online)."""
+and ``resource_server.resource_protector`` for other Flask apps (JWKS offline, RFC 7662 online),
+one validator (``resource.AccessTokenValidator``) with different keys and liveness checks."""
 
 import time
 
@@ -11,6 +12,9 @@ from joserfc.jwk import KeySet
 from joserfc.jwk import RSAKey
 
 from authserver import accounts
+from authserver.resource import AccessTokenValidator
+from authserver.resource import SessionBoundTokenValidator
+from authserver.resource import require_oauth
 from authserver.resource_server import RemoteJWKS
 from authserver.resource_server import RemoteTokenValidator
 from authserver.resource_server import current_token
@@ -23,6 +27,7 @@ from tests.token_helpers import add_protected_route
 from tests.token_helpers import bearer
 from tests.token_helpers import claims_of
 from tests.token_helpers import expired_copy
+from tests.token_helpers import hmac_signed
 from tests.token_helpers import mint
 from tests.token_helpers import revoke
 from tests.token_helpers import signing_key
@@ -233,6 +238,49 @@ def unused_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+# == one validator for both ===================================================================
+def test_both_protectors_share_the_token_steps_and_differ_only_in_keys_and_liveness():
+    validators = {
+        SessionBoundTokenValidator: require_oauth.get_token_validator("bearer"),
+        RemoteTokenValidator: resource_protector(ISSUER, JWKS_URI).get_token_validator("bearer"),
+    }
+    for kind, validator in validators.items():
+        assert type(validator) is kind
+        assert isinstance(validator, AccessTokenValidator)
+        # The steps are written once, in the base class; subclasses only supply the hooks.
+        for step in ("authenticate_token", "validate_token"):
+            assert getattr(kind, step) is getattr(AccessTokenValidator, step), (kind, step)
+
+
+@pytest.mark.parametrize("forge", ["typ JWT", "no typ", "no kid", "HS256 with the public key", "alg none",
+                                   "another issuer", "another audience"])
+@pytest.mark.parametrize("protector", ["sessions API", "other app"])
+def test_a_token_that_is_not_one_of_ours_is_refused_by_the_sessions_api_and_other_apps_alike(
+        request, app, client, tokens, protector, forge):
+    if protector == "sessions API":
+        def call(token):
+            return client.get("/api/sessions", headers=bearer(token))
+    else:
+        api = request.getfixturevalue("offline_api")
+
+        def call(token):
+            return call_notes(api, token)
+
+    real, claims = signing_key(app), claims_of(tokens["access_token"])
+    token = {
+        "typ JWT": lambda: mint(real, claims, typ="JWT"),
+        "no typ": lambda: mint(real, claims, typ=None),
+        "no kid": lambda: mint(real, claims, kid=None),
+        "HS256 with the public key": lambda: hmac_signed(real.as_pem(private=False), claims, kid=real.kid),
+        "alg none": lambda: unsigned(claims, kid=real.kid),
+        "another issuer": lambda: mint(real, {**claims, "iss": "https://evil.example"}),
+        "another audience": lambda: mint(real, {**claims, "aud": "https://api.example"}),
+    }[forge]()
+    # The genuine token passes, so the refusal is the forgery's doing, not the endpoint's.
+    assert call(tokens["access_token"]).status_code == 200
+    assert_invalid_token(call(token))
 
 
 # == the JWKS cache, offline (requests-mock) =====================================================

@@ -1,15 +1,17 @@
-"""Is this JWT one of ours, and is it still live? The one answer used by the resource protector
-(``resource.py``), introspection (RFC 7662) and revocation (RFC 7009).
+"""Is this JWT one of ours, and is it still live? The one answer used by the resource protectors
+(``resource.py``, ``resource_server.py``), introspection (RFC 7662) and revocation (RFC 7009).
 
-Two steps, because revocation needs only the first:
+Two steps, because revocation needs only the first and other apps can make only the first:
 
-1. :func:`verify_access_token`, offline: a JWS signed with RS256 by a key we publish, header
-   ``typ`` ``at+jwt`` (RFC 9068 §4), ``iss`` and ``aud`` ours, not expired, not issued in the
-   future, and every claim we put in present. Anything else (``alg`` none, HS256, an unknown
-   ``kid``, another key, garbage) is simply not ours.
-2. :func:`live_access_token`: its device session is live (not ended, not idle or past its max
-   age, its user not disabled), belongs to the token's user and client, and its ``jti`` is not
-   on the deny list. A JWT that has not expired is dead once any of these fails.
+1. :func:`decode_access_token`, offline, given the keys: a JWS signed with RS256 by one of them,
+   header ``typ`` ``at+jwt`` (RFC 9068 §4) and a ``kid``; ``iss`` and ``aud`` ours, not expired,
+   not issued in the future, and every claim we put in present. Anything else (``alg`` none,
+   HS256, an unknown ``kid``, another key, garbage) is simply not ours. In this process
+   :func:`verify_access_token` runs it with the key ring; other apps with keys from our JWKS.
+2. :func:`live_session_for`: its device session is live (not ended, not idle or past its max age,
+   its user not disabled), belongs to the token's user and client, and its ``jti`` is not on the
+   deny list. A JWT that has not expired is dead once any of these fails.
+   :func:`live_access_token` is both steps at once.
 
 Neither step logs or returns the token string.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from joserfc import jws
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwt import JWTClaimsRegistry
@@ -32,8 +35,9 @@ TOKEN_TYPE = "at+jwt"  # RFC 9068 §2.1; the "application/" prefix is never sent
 class AccessTokenClaims(dict):
     """The verified claims, with the protected header beside them.
 
-    A plain dict to callers (``claims["sub"]``); ``resource.py`` hangs ``device_session`` on it,
-    ``resource_server.py`` the introspection answer as ``introspection``."""
+    A plain dict to callers (``claims["sub"]``); the resource protectors hang what confirmed it
+    live on it: ``device_session`` in this process (``resource.py``), the introspection answer as
+    ``introspection`` in other apps (``resource_server.py``)."""
 
     def __init__(self, claims: dict, header: dict):
         super().__init__(claims)
@@ -61,10 +65,25 @@ def claims_registry(issuer: str, audience: str, leeway: int = 0) -> JWTClaimsReg
     )
 
 
+def own_claims_registry(settings) -> JWTClaimsRegistry:
+    """The registry for our tokens checked in this process: no leeway, we set the clock."""
+    return claims_registry(settings.issuer, settings.token_audience)
+
+
+def unverified_kid(token_string: str) -> str | None:
+    """The `kid` a token names, read before any check, only to pick (or refetch) keys."""
+    try:
+        kid = jws.extract_compact(token_string.encode("utf-8")).headers().get("kid")
+    except (JoseError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+    return kid if isinstance(kid, str) else None
+
+
 def decode_access_token(token_string: str, key_set, registry: JWTClaimsRegistry) -> AccessTokenClaims | None:
     """Signature, algorithm, `typ` and claims against the given keys; None for anything that fails.
 
-    No database: ``resource_server.py`` runs it in other apps with keys fetched from our JWKS."""
+    No database: ``resource.AccessTokenValidator`` runs it here with the key ring and in other apps
+    with keys fetched from our JWKS."""
     if not isinstance(token_string, str) or token_string.count(".") != 2:
         return None  # not a JWS compact serialization (e.g. one of our opaque refresh tokens)
     try:
@@ -83,9 +102,19 @@ def decode_access_token(token_string: str, key_set, registry: JWTClaimsRegistry)
 
 def verify_access_token(services, token_string: str) -> AccessTokenClaims | None:
     """The claims of an unexpired access token this server signed; None otherwise. No database."""
-    settings = services.settings
     return decode_access_token(token_string, services.keyring.verification_key_set(),
-                               claims_registry(settings.issuer, settings.token_audience))
+                               own_claims_registry(services.settings))
+
+
+def live_session_for(services, claims: AccessTokenClaims) -> DeviceSession | None:
+    """The live device session of verified claims, unless their `jti` was revoked; None otherwise."""
+    sessions = services.sessions
+    if sessions.is_access_token_denied(claims["jti"]):
+        return None
+    session = sessions.live_session(claims["sid"])
+    if session is None or session.user_id != claims["sub"] or session.client_id != claims["client_id"]:
+        return None
+    return session
 
 
 def live_access_token(services, token_string: str) -> LiveAccessToken | None:
@@ -93,10 +122,5 @@ def live_access_token(services, token_string: str) -> LiveAccessToken | None:
     claims = verify_access_token(services, token_string)
     if claims is None:
         return None
-    sessions = services.sessions
-    if sessions.is_access_token_denied(claims["jti"]):
-        return None
-    session = sessions.live_session(claims["sid"])
-    if session is None or session.user_id != claims["sub"] or session.client_id != claims["client_id"]:
-        return None
-    return LiveAccessToken(claims, session)
+    session = live_session_for(services, claims)
+    return None if session is None else LiveAccessToken(claims, session)
