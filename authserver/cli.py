@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -11,9 +12,12 @@ from flask.cli import FlaskGroup
 from flask.cli import with_appcontext
 
 from . import accounts
+from . import database
 from .services import current_services
 from .settings import Settings
 from .settings import SettingsError
+from .settings import path_error
+from .settings import unknown_variables
 
 GRANT_TYPES = ("password", "refresh_token", "authorization_code", "client_credentials",
                "urn:ietf:params:oauth:grant-type:device_code")
@@ -23,6 +27,12 @@ DEFAULT_GRANT_TYPES = ("authorization_code", "refresh_token")
 def fail(message: str):
     click.echo(f"authserver: {message}", err=True)
     sys.exit(1)
+
+
+def stop_on_bad_setting(error: SettingsError):
+    """The contract: a bad setting stops start-up with one line naming it, exit status 2."""
+    click.echo(f"authserver: {error}", err=True)
+    sys.exit(2)
 
 
 def emit(as_json: bool, data: dict, text: str) -> None:
@@ -178,10 +188,13 @@ def serve(host, port, workers):
             self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss')
 
         def load(self):
-            from . import create_app
+            # Each worker builds its own app: nothing built before the fork (a pooled database
+            # connection, a lock) is shared between workers.
+            return load_app()
 
-            return create_app()
-
+    # Build once here too, so a bad setting or keys folder stops `serve` with one line before
+    # gunicorn starts (not a traceback per worker), and the first signing key is made once.
+    load_app()
     Gunicorn().run()
 
 
@@ -190,10 +203,33 @@ def register_commands(app) -> None:
         app.cli.add_command(group)
 
 
-def _create_app(*_args):
+def prepare_sqlite_folder(settings: Settings) -> None:
+    """Make the SQLite file's folder (as create_app would); one that cannot be made is a bad AUTHSERVER_DATABASE_URL."""
+    path = database.sqlite_path(settings.database_url)
+    if not path:
+        return
+    try:
+        database.prepare_sqlite_file(settings.database_url)
+    except OSError as error:
+        raise path_error("DATABASE_URL", error) from error
+    if os.path.isdir(path):
+        raise SettingsError(f"AUTHSERVER_DATABASE_URL names a folder, not a SQLite file: {path!r}")
+
+
+def load_app():
+    """The app built from the environment; a bad setting or unusable path stops with one line, exit 2."""
     from . import create_app
 
-    return create_app()
+    try:
+        settings = Settings.from_env()
+        prepare_sqlite_folder(settings)
+        return create_app(settings)
+    except SettingsError as error:
+        stop_on_bad_setting(error)
+
+
+def _create_app(*_args):
+    return load_app()
 
 
 cli = FlaskGroup(name="authserver", create_app=_create_app, add_default_commands=False,
@@ -203,9 +239,10 @@ cli.add_command(serve)
 
 
 def main() -> None:
+    for line in unknown_variables():
+        click.echo(f"authserver: warning: {line}", err=True)
     try:
         Settings.from_env()
     except SettingsError as error:
-        click.echo(f"authserver: {error}", err=True)
-        sys.exit(2)
+        stop_on_bad_setting(error)
     cli.main(prog_name="authserver")

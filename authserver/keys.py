@@ -7,6 +7,10 @@ A key file is ``signing-<created unix time in milliseconds>.pem``. A key becomes
 ``key_rotation_lead_seconds`` after it is created (so resource servers that cache the JWKS see it
 first) and stays published until every token it signed has expired: ``access_token_ttl_seconds``
 after its successor took over.
+
+A keys folder that cannot be made, read or written is a bad ``AUTHSERVER_KEYS_DIR``: start-up
+(``load_or_create_secret``, ``KeyRing.ensure_key``) and ``keys rotate`` raise :class:`SettingsError`
+naming it, so the command line stops with one line instead of a traceback.
 """
 
 from __future__ import annotations
@@ -16,10 +20,14 @@ import re
 import secrets
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from joserfc.jwk import KeySet
 from joserfc.jwk import RSAKey
+
+from .settings import SettingsError
+from .settings import path_error
 
 KEY_FILE = re.compile(r"^signing-(\d+)\.pem$")
 RELOAD_CHECK_SECONDS = 1.0
@@ -32,17 +40,40 @@ def write_secret_file(path: str, data: bytes) -> None:
         handle.write(data)
 
 
-def load_or_create_secret(directory: str, name: str, size: int = 32) -> bytes:
-    os.makedirs(directory, exist_ok=True)
-    path = os.path.join(directory, name)
+@contextmanager
+def keys_dir_errors():
+    """Turn an OSError on the keys folder into a SettingsError naming AUTHSERVER_KEYS_DIR.
+
+    FileExistsError passes through: it is how two processes creating the same file tell who won
+    (write_secret_file); a file standing where the folder should be is caught by make_keys_dir."""
     try:
-        write_secret_file(path, secrets.token_bytes(size))
+        yield
     except FileExistsError:
-        pass
-    with open(path, "rb") as handle:
-        data = handle.read()
+        raise
+    except OSError as error:
+        raise path_error("KEYS_DIR", error) from error
+
+
+def make_keys_dir(directory: str) -> None:
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as error:
+        raise path_error("KEYS_DIR", error) from error
+
+
+def load_or_create_secret(directory: str, name: str, size: int = 32) -> bytes:
+    make_keys_dir(directory)
+    path = os.path.join(directory, name)
+    with keys_dir_errors():
+        try:
+            write_secret_file(path, secrets.token_bytes(size))
+        except FileExistsError:
+            pass
+        with open(path, "rb") as handle:
+            data = handle.read()
     if len(data) < 32:
-        raise RuntimeError(f"{path} holds fewer than 32 bytes; delete it to have a new one generated")
+        raise SettingsError(f"AUTHSERVER_KEYS_DIR: {path} holds fewer than 32 bytes; "
+                            "delete it to have a new one generated")
     return data
 
 
@@ -92,24 +123,26 @@ class KeyRing:
 
     def rotate(self) -> SigningKey:
         """Generate a new key; it is published at once and signs after the lead time."""
-        os.makedirs(self.directory, exist_ok=True)
+        make_keys_dir(self.directory)
         created = int(self._now() * 1000)
-        newest = max((k.created_ms for k in self._read_keys()), default=0)
-        created = max(created, newest + 1)  # file names must stay unique and ordered
-        key = RSAKey.generate_key(2048, private=True)
-        write_secret_file(os.path.join(self.directory, f"signing-{created}.pem"), key.as_pem(private=True))
+        with keys_dir_errors():
+            newest = max((k.created_ms for k in self._read_keys()), default=0)
+            created = max(created, newest + 1)  # file names must stay unique and ordered
+            key = RSAKey.generate_key(2048, private=True)
+            write_secret_file(os.path.join(self.directory, f"signing-{created}.pem"), key.as_pem(private=True))
         self._stamp = None
         self._refresh(force=True)
         return next(k for k in self._keys if k.created_ms == created)
 
     def ensure_key(self) -> None:
         """Generate the first key if the folder has none (first start)."""
-        if not self._read_keys():
-            try:
-                self.rotate_now()
-            except FileExistsError:  # another worker won the race
-                pass
-        self._refresh(force=True)
+        with keys_dir_errors():
+            if not self._read_keys():
+                try:
+                    self.rotate_now()
+                except FileExistsError:  # another worker won the race
+                    pass
+            self._refresh(force=True)
 
     def rotate_now(self) -> SigningKey:
         """Like rotate, but the key signs immediately (first key ever)."""

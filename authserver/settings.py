@@ -1,42 +1,71 @@
 """Every setting authserver reads, with its one documented default.
 
-Settings come from ``AUTHSERVER_*`` environment variables. A bad value stops start-up with
-:class:`SettingsError`, whose message is one line naming the variable: the server never
-starts half-configured. The README's settings table mirrors :data:`SETTINGS`.
+Settings come from ``AUTHSERVER_*`` environment variables. A bad value or a value outside its
+bounds stops start-up with :class:`SettingsError`, whose message is one line naming the variable:
+the server never starts half-configured. An ``AUTHSERVER_*`` variable that is not a setting (most
+likely a misspelling) is reported by :func:`unknown_variables`, and the command line warns about it. Defaults are on :class:`Settings`, bounds in :data:`PARSERS`; the
+README's settings table mirrors both.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 PREFIX = "AUTHSERVER_"
+# Variables under these prefixes are not settings but the test suite's own switches
+# (AUTHSERVER_TEST_DB, AUTHSERVER_TEST_POSTGRES_URL): unknown_variables leaves them alone.
+NOT_SETTINGS_PREFIXES = ("AUTHSERVER_TEST_",)
 
 
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names it in one line."""
 
 
-def _positive_int(name, raw):
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{PREFIX}{name} must be a whole number, got {raw!r}") from None
-    if value <= 0:
-        raise SettingsError(f"{PREFIX}{name} must be greater than 0, got {raw!r}")
-    return value
+def path_error(name: str, error: OSError) -> SettingsError:
+    """A folder or file named by a setting cannot be made or read: one line naming the setting."""
+    where = error.filename
+    if isinstance(error, FileExistsError):  # from os.makedirs: something that is not a folder is in the way
+        return SettingsError(f"{PREFIX}{name} cannot be used: {where!r} exists and is not a folder")
+    reason = error.strerror or str(error)
+    return SettingsError(f"{PREFIX}{name} cannot be used: {reason}" + (f": {where!r}" if where else ""))
 
 
-def _non_negative_int(name, raw):
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{PREFIX}{name} must be a whole number, got {raw!r}") from None
-    if value < 0:
-        raise SettingsError(f"{PREFIX}{name} must be 0 or more, got {raw!r}")
-    return value
+# Upper bounds: a value past them is a typo (a few zeros too many), and stopping start-up beats
+# failing later on every request (a session expiry past year 9999 answers 500 at each login).
+# Ten years is far beyond any sane lifetime or window, and far below datetime's year 9999.
+MAX_SECONDS = 315_360_000
+# A lock wait is measured in seconds (gunicorn kills a worker silent for 30 s); PostgreSQL's
+# lock_timeout and SQLite's busy timeout are C ints of milliseconds and overflow past 24.8 days.
+MAX_LOCK_TIMEOUT_SECONDS = 86_400
+# argon2id: 4 GiB is twice RFC 9106's largest recommendation (2 GiB, t=1, p=4); argon2 itself
+# overflows at 2**32 KiB. Per hash, so per sign-in: even the bound needs a big machine.
+MAX_PASSWORD_MEMORY_KIB = 4_194_304
+# RFC 9106 and OWASP recommend time costs of 1 to 5; a hundred passes is already seconds per sign-in.
+MAX_PASSWORD_TIME_COST = 100
+# One thread per lane; RFC 9106 recommends 4, and few servers have more than 64 cores.
+MAX_PASSWORD_PARALLELISM = 64
+
+
+def _whole(low, high=None):
+    """A parser for a whole number from low to high (inclusive; no upper bound if high is None)."""
+
+    def parse(name, raw):
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{PREFIX}{name} must be a whole number, got {raw!r}") from None
+        if value < low:
+            floor = "greater than 0" if low == 1 else f"{low} or more"
+            raise SettingsError(f"{PREFIX}{name} must be {floor}, got {raw!r}")
+        if high is not None and value > high:
+            raise SettingsError(f"{PREFIX}{name} must be at most {high}, got {raw!r}")
+        return value
+
+    return parse
 
 
 def _boolean(name, raw):
@@ -72,6 +101,8 @@ def _text(name, raw):
 
 @dataclass(frozen=True)
 class Settings:
+    """Each setting with its default; PARSERS says how each is read and within which bounds."""
+
     # SQLAlchemy URL; postgresql+psycopg://user@host/db in production.
     database_url: str = "sqlite:///instance/authserver.db"
     # The issuer: `iss` of every token and the base of every URL in the metadata.
@@ -141,24 +172,44 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
 
+def unknown_variables(environ=None) -> list[str]:
+    """One line for each AUTHSERVER_* variable that is not a setting: a misspelled one is otherwise silently ignored.
+
+    A warning, not a stop: deployments set variables of their own under the prefix, and the
+    server's behaviour does not depend on them."""
+    environ = os.environ if environ is None else environ
+    known = {PREFIX + name.upper() for name in PARSERS}
+    lines = []
+    for variable in sorted(environ):
+        upper = variable.upper()
+        if variable in known or not upper.startswith(PREFIX) or upper.startswith(NOT_SETTINGS_PREFIXES):
+            continue
+        # Compare without the shared prefix, which would make every name look close.
+        close = difflib.get_close_matches(upper[len(PREFIX):], [k[len(PREFIX):] for k in sorted(known)], n=1)
+        hint = f" (did you mean {PREFIX}{close[0]}?)" if close else ""
+        lines.append(f"{variable} is not a setting and is ignored{hint}")
+    return lines
+
+
+# How each setting is read, and its bounds (see the MAX_* constants for why).
 PARSERS = {
     "database_url": _database_url,
     "issuer": _url,
     "audience": _text,
     "keys_dir": _text,
-    "access_token_ttl_seconds": _positive_int,
-    "refresh_grace_seconds": _non_negative_int,
-    "session_idle_timeout_seconds": _positive_int,
-    "session_max_age_seconds": _positive_int,
-    "retention_seconds": _positive_int,
-    "password_memory_kib": _positive_int,
-    "password_time_cost": _positive_int,
-    "password_parallelism": _positive_int,
-    "key_rotation_lead_seconds": _non_negative_int,
-    "jwks_max_age_seconds": _non_negative_int,
-    "login_max_failures": _positive_int,
-    "login_failure_window_seconds": _positive_int,
-    "proxy_hops": _non_negative_int,
+    "access_token_ttl_seconds": _whole(1, MAX_SECONDS),
+    "refresh_grace_seconds": _whole(0, MAX_SECONDS),
+    "session_idle_timeout_seconds": _whole(1, MAX_SECONDS),
+    "session_max_age_seconds": _whole(1, MAX_SECONDS),
+    "retention_seconds": _whole(1, MAX_SECONDS),
+    "password_memory_kib": _whole(1, MAX_PASSWORD_MEMORY_KIB),  # and at least 8 x parallelism: Settings.check
+    "password_time_cost": _whole(1, MAX_PASSWORD_TIME_COST),
+    "password_parallelism": _whole(1, MAX_PASSWORD_PARALLELISM),
+    "key_rotation_lead_seconds": _whole(0, MAX_SECONDS),
+    "jwks_max_age_seconds": _whole(0, MAX_SECONDS),
+    "login_max_failures": _whole(1),
+    "login_failure_window_seconds": _whole(1, MAX_SECONDS),
+    "proxy_hops": _whole(0),
     "cookie_secure": _boolean,
-    "lock_timeout_seconds": _positive_int,
+    "lock_timeout_seconds": _whole(1, MAX_LOCK_TIMEOUT_SECONDS),
 }
