@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 import click
@@ -12,11 +11,9 @@ from flask.cli import FlaskGroup
 from flask.cli import with_appcontext
 
 from . import accounts
-from . import database
 from .services import current_services
 from .settings import Settings
 from .settings import SettingsError
-from .settings import path_error
 from .settings import unknown_variables
 
 GRANT_TYPES = ("password", "refresh_token", "authorization_code", "client_credentials",
@@ -203,27 +200,12 @@ def register_commands(app) -> None:
         app.cli.add_command(group)
 
 
-def prepare_sqlite_folder(settings: Settings) -> None:
-    """Make the SQLite file's folder (as create_app would); one that cannot be made is a bad AUTHSERVER_DATABASE_URL."""
-    path = database.sqlite_path(settings.database_url)
-    if not path:
-        return
-    try:
-        database.prepare_sqlite_file(settings.database_url)
-    except OSError as error:
-        raise path_error("DATABASE_URL", error) from error
-    if os.path.isdir(path):
-        raise SettingsError(f"AUTHSERVER_DATABASE_URL names a folder, not a SQLite file: {path!r}")
-
-
 def load_app():
     """The app built from the environment; a bad setting or unusable path stops with one line, exit 2."""
     from . import create_app
 
     try:
-        settings = Settings.from_env()
-        prepare_sqlite_folder(settings)
-        return create_app(settings)
+        return create_app(Settings.from_env())
     except SettingsError as error:
         stop_on_bad_setting(error)
 

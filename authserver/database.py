@@ -17,6 +17,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import DateTime
 from sqlalchemy.types import TypeDecorator
 
+from .settings import SettingsError
+from .settings import path_error
+
 db = SQLAlchemy()
 
 
@@ -56,9 +59,16 @@ def sqlite_path(url: str) -> str | None:
 
 
 def prepare_sqlite_file(url: str) -> None:
+    """Make the SQLite file's folder; one that cannot be made is a bad AUTHSERVER_DATABASE_URL (one line, not a traceback)."""
     path = sqlite_path(url)
-    if path:
+    if not path:
+        return
+    try:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    except OSError as error:
+        raise path_error("DATABASE_URL", error) from error
+    if os.path.isdir(path):
+        raise SettingsError(f"AUTHSERVER_DATABASE_URL names a folder, not a SQLite file: {path!r}")
 
 
 def install_sqlite_pragmas(engine) -> None:

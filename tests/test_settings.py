@@ -208,3 +208,10 @@ def test_serve_stops_before_gunicorn_starts_on_an_unusable_keys_dir(operator_env
     result = console(["serve", "--port", "1", "--workers", "1"], {**operator_env, "AUTHSERVER_KEYS_DIR": blocked},
                      tmp_path)
     assert_stopped_with_one_line(result, "AUTHSERVER_KEYS_DIR cannot be used")
+
+
+def test_console_script_stops_when_the_database_url_names_a_folder(operator_env, tmp_path):
+    (tmp_path / "data").mkdir()
+    result = console(["db", "upgrade"], {**operator_env, "AUTHSERVER_DATABASE_URL": f"sqlite:///{tmp_path}/data"},
+                     tmp_path)
+    assert_stopped_with_one_line(result, "AUTHSERVER_DATABASE_URL names a folder, not a SQLite file")
