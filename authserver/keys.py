@@ -15,6 +15,7 @@ naming it, so the command line stops with one line instead of a traceback.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import secrets
@@ -28,6 +29,8 @@ from joserfc.jwk import RSAKey
 
 from .settings import SettingsError
 from .settings import path_error
+
+log = logging.getLogger(__name__)
 
 KEY_FILE = re.compile(r"^signing-(\d+)\.pem$")
 RELOAD_CHECK_SECONDS = 1.0
@@ -161,12 +164,23 @@ class KeyRing:
             match = KEY_FILE.match(name)
             if not match:
                 continue
-            with open(os.path.join(self.directory, name), "rb") as handle:
-                pem = handle.read()
-            key = RSAKey.import_key(pem, parameters={"use": "sig", "alg": "RS256"})
-            key.ensure_kid()
-            keys.append(SigningKey(int(match.group(1)), key))
+            keys.append(SigningKey(int(match.group(1)), self._read_key(os.path.join(self.directory, name))))
         return sorted(keys, key=lambda k: k.created_ms)
+
+    @staticmethod
+    def _read_key(path: str) -> RSAKey:
+        with keys_dir_errors():
+            with open(path, "rb") as handle:
+                pem = handle.read()
+        try:
+            key = RSAKey.import_key(pem, parameters={"use": "sig", "alg": "RS256"})
+        except Exception as error:  # joserfc and cryptography raise several types for a bad PEM
+            raise SettingsError(f"AUTHSERVER_KEYS_DIR: {path} is not an RSA private key in PEM "
+                                f"({type(error).__name__}); restore it or move it away") from None
+        if not key.is_private:
+            raise SettingsError(f"AUTHSERVER_KEYS_DIR: {path} holds a public key; a signing key must be private")
+        key.ensure_kid()
+        return key
 
     def _folder_stamp(self):
         try:
@@ -183,7 +197,15 @@ class KeyRing:
             self._checked_at = monotonic
             stamp = self._folder_stamp()
             if force or stamp != self._stamp:
-                self._keys = self._read_keys()
+                try:
+                    self._keys = self._read_keys()
+                except SettingsError as error:
+                    if force or not self._keys:
+                        raise
+                    # A bad file dropped into the folder of a running server: keep signing with the
+                    # keys we have (every request failing would be worse) and say so until it is fixed.
+                    log.error("signing keys not reloaded: %s", error)
+                    return
                 self._stamp = stamp
                 self._built_at = 0
             if not self._keys:

@@ -8,6 +8,7 @@ import pytest
 
 from authserver.keys import KeyRing
 from authserver.keys import load_or_create_secret
+from authserver.settings import SettingsError
 
 
 class Clock:
@@ -74,6 +75,41 @@ def test_rotation_publishes_first_and_retires_after_the_last_token_expired(tmp_p
     clock.now += 1
     ring._refresh(force=True)
     assert published() == {new}
+
+
+@pytest.mark.parametrize("content,problem", [
+    (b"garbage", "is not an RSA private key in PEM"),
+    (b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", "is not an RSA private key in PEM"),
+    ("public", "holds a public key"),
+])
+def test_a_bad_key_file_stops_start_up_naming_it(tmp_path, content, problem):
+    if content == "public":
+        from joserfc.jwk import RSAKey
+
+        content = RSAKey.generate_key(2048).as_pem(private=False)
+    (tmp_path / "signing-1.pem").write_bytes(content)
+    with pytest.raises(SettingsError) as error:
+        KeyRing(str(tmp_path), access_token_ttl_seconds=900).ensure_key()
+    message = str(error.value)
+    assert message.startswith("AUTHSERVER_KEYS_DIR: ") and "signing-1.pem" in message and problem in message
+    assert "\n" not in message
+
+
+def test_a_bad_key_file_appearing_later_does_not_stop_a_running_server(tmp_path, caplog):
+    clock = Clock()
+    ring = KeyRing(str(tmp_path), access_token_ttl_seconds=900, now=clock)
+    ring.ensure_key()
+    kid = signing_kid(ring)
+    bad = tmp_path / "signing-99999999999999.pem"
+    bad.write_bytes(b"garbage")
+    ring._checked_at = 0.0  # the next call looks at the folder again
+    assert signing_kid(ring) == kid  # still signing with the key it had
+    assert [k["kid"] for k in ring.jwks()["keys"]] == [kid]
+    assert "signing keys not reloaded" in caplog.text and "signing-99999999999999.pem" in caplog.text
+    bad.unlink()
+    clock.now += 10
+    new = ring.rotate().kid  # once the folder is sound again, changes are picked up
+    assert {k["kid"] for k in ring.jwks()["keys"]} == {kid, new}
 
 
 @pytest.fixture
