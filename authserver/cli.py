@@ -9,6 +9,8 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup
 from flask.cli import with_appcontext
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import ProgrammingError
 
 from . import accounts
 from .services import current_services
@@ -227,4 +229,13 @@ def main() -> None:
         Settings.from_env()
     except SettingsError as error:
         stop_on_bad_setting(error)
-    cli.main(prog_name="authserver")
+    try:
+        cli.main(prog_name="authserver")
+    except (OperationalError, ProgrammingError) as error:
+        # Down, unreachable, refusing us or without our tables: an operator needs the reason, not a
+        # traceback. The driver's first line names host and cause, never the password.
+        reason = str(error.orig or error).strip().splitlines()[0]
+        if "no such table" in reason or ("relation" in reason and "does not exist" in reason):
+            reason += "; run `authserver db upgrade` first"
+        click.echo(f"authserver: the database (AUTHSERVER_DATABASE_URL) cannot be used: {reason}", err=True)
+        sys.exit(1)

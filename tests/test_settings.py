@@ -215,3 +215,41 @@ def test_console_script_stops_when_the_database_url_names_a_folder(operator_env,
     result = console(["db", "upgrade"], {**operator_env, "AUTHSERVER_DATABASE_URL": f"sqlite:///{tmp_path}/data"},
                      tmp_path)
     assert_stopped_with_one_line(result, "AUTHSERVER_DATABASE_URL names a folder, not a SQLite file")
+
+
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["sessions", "list", "alice"]])
+def test_console_script_names_an_unreachable_database_in_one_line(operator_env, tmp_path, command):
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql+psycopg://auth:hunter2@127.0.0.1:{port}/auth"
+    result = console(command, {**operator_env, "AUTHSERVER_DATABASE_URL": url}, tmp_path)
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("authserver: the database (AUTHSERVER_DATABASE_URL) cannot be used: ")
+    assert str(port) in lines[0] and "hunter2" not in result.stderr
+
+
+def test_console_script_before_db_upgrade_says_to_run_it(operator_env, tmp_path, backend, request):
+    if backend == "postgresql":  # a second, empty database on the suite's server
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        suite = make_url(request.getfixturevalue("postgres_url"))
+        with psycopg.connect(suite.set(drivername="postgresql").render_as_string(hide_password=False),
+                             autocommit=True) as connection:
+            connection.execute("DROP DATABASE IF EXISTS authserver_empty")
+            connection.execute("CREATE DATABASE authserver_empty")
+        url = suite.set(database="authserver_empty").render_as_string(hide_password=False)
+        missing = 'relation "users" does not exist'
+    else:
+        url = f"sqlite:///{tmp_path}/empty.db"
+        missing = "no such table: users"
+    result = console(["sessions", "list", "alice"], {**operator_env, "AUTHSERVER_DATABASE_URL": url}, tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.splitlines() == [
+        f"authserver: the database (AUTHSERVER_DATABASE_URL) cannot be used: {missing}; "
+        "run `authserver db upgrade` first"]
