@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import secrets
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
@@ -20,6 +22,38 @@ class AccountError(ValueError):
     """A request to create or change an account that cannot be honoured (message is for people)."""
 
 
+# RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), no quote, backslash or space.
+SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]+")
+# Schemes a browser would run rather than navigate to: never a place to send a code or token.
+EXECUTABLE_SCHEMES = {"javascript", "data", "vbscript", "file", "blob", "about"}
+
+
+def check_email(email: str | None) -> None:
+    if email is None:
+        return
+    local, at, domain = email.partition("@")
+    if not (at and local and domain) or len(email) > 254 or not email.isprintable() or " " in email:
+        raise AccountError(f"{email!r} is not an email address")
+
+
+def check_scope(scope: str) -> None:
+    for token in scope.split():
+        if not SCOPE_TOKEN.fullmatch(token):
+            raise AccountError(f"{token!r} is not a scope: RFC 6749 scopes are printable ASCII without '\"' or '\\'")
+
+
+def check_redirect_uri(uri: str) -> None:
+    """RFC 6749 §3.1.2: absolute, no fragment; RFC 8252 private-use schemes are fine for native apps."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        parts = None
+    if (parts is None or not parts.scheme or parts.fragment or "#" in uri or not uri.isprintable() or " " in uri
+            or parts.scheme.lower() in EXECUTABLE_SCHEMES
+            or (parts.scheme.lower() in ("http", "https") and not parts.hostname)):
+        raise AccountError(f"{uri!r} is not a redirect URI: it must be absolute, without a fragment")
+
+
 def find_user(username: str) -> User | None:
     return db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
 
@@ -33,8 +67,9 @@ def search_users(fragment: str, limit: int = 20) -> list[User]:
 
 def create_user(services, username: str, password: str, email: str | None = None, admin: bool = False) -> User:
     username = username.strip()
-    if not username or len(username) > 150 or any(c.isspace() for c in username):
-        raise AccountError("usernames are 1 to 150 characters without spaces")
+    if not username or len(username) > 150 or any(c.isspace() for c in username) or not username.isprintable():
+        raise AccountError("usernames are 1 to 150 printable characters without spaces")
+    check_email(email)
     if not password:
         raise AccountError("the password must not be empty")
     if find_user(username) is not None:
@@ -82,6 +117,11 @@ def create_client(services, name: str, grant_types: list[str], scope: str, auth_
         raise AccountError(f"auth method must be one of {', '.join(AUTH_METHODS)}")
     if not name.strip():
         raise AccountError("the client needs a name")
+    if len(name.strip()) > 200 or not name.isprintable():
+        raise AccountError("a client name is at most 200 printable characters")
+    check_scope(scope)
+    for uri in redirect_uris:
+        check_redirect_uri(uri)
     if introspect and auth_method == "none":
         raise AccountError("a public client (auth method none) cannot introspect tokens")
     secret = None if auth_method == "none" else secrets.token_urlsafe(32)

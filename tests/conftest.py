@@ -197,3 +197,10 @@ def live_server(app):
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=5)
+
+
+@pytest.fixture
+def blocked(tmp_path):
+    """A path whose parent is a regular file: no folder can be made there (even as root)."""
+    (tmp_path / "file").write_text("")
+    return str(tmp_path / "file" / "keys")

@@ -121,6 +121,46 @@ def test_clients_create_public_client_json_has_no_secret(runner, client, registe
     assert password_login(client, RegisteredClient(created["client_id"], None, "none")).status_code == 200
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--scope", 'profile bad"scope'], "'bad\"scope' is not a scope"),
+    (["--scope", "back\\slash"], "is not a scope"),
+    (["--redirect-uri", "javascript:alert(1)"], "'javascript:alert(1)' is not a redirect URI"),
+    (["--redirect-uri", "https://app.example/cb#frag"], "is not a redirect URI"),
+    (["--redirect-uri", "/relative/cb"], "is not a redirect URI"),
+    (["--redirect-uri", "https:///no-host"], "is not a redirect URI"),
+    (["--redirect-uri", "https://app.example/a b"], "is not a redirect URI"),
+    (["--name", "x" * 201], "a client name is at most 200 printable characters"),
+    (["--name", "tab\tname"], "a client name is at most 200 printable characters"),
+])
+def test_clients_create_refuses_what_rfc_6749_does_not_allow(runner, registered, args, message):
+    arguments = ["clients", "create", "--name", "app", *args, "--json"]
+    if "--name" in args:
+        arguments = ["clients", "create", *args, "--json"]
+    result = run(runner, *arguments)
+    assert result.exit_code == 1, result.output
+    assert result.stdout == ""
+    assert result.stderr.startswith("authserver: ") and message in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("uri", ["https://app.example/callback", "http://127.0.0.1:8080/cb",
+                                 "com.example.app:/oauth2redirect"])  # RFC 8252 private-use scheme
+def test_clients_create_accepts_absolute_redirect_uris(runner, registered, uri):
+    assert set(run_json(runner, "clients", "create", "--name", "app", "--redirect-uri", uri, "--json")) == {
+        "client_id", "client_secret"}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["bell\x07name"], "usernames are 1 to 150 printable characters without spaces"),
+    (["erin", "--email", "not-an-email"], "'not-an-email' is not an email address"),
+    (["erin", "--email", "a@" + "b" * 300], "is not an email address"),
+])
+def test_users_create_refuses_unprintable_names_and_bad_emails(runner, registered, args, message):
+    result = run(runner, "users", "create", *args, "--password-stdin", input="long enough password\n")
+    assert result.exit_code == 1, result.output
+    assert message in result.stderr and result.stdout == ""
+
+
 # -- sessions --------------------------------------------------------------------------------
 def test_sessions_list_json_has_the_api_shape(runner, client, registered):
     laptop = sign_in(client, registered)
@@ -267,17 +307,85 @@ def test_console_script_db_upgrade_twice_then_create_and_list(console_env, fresh
     assert (listed.returncode, json.loads(listed.stdout)) == (0, {"sessions": []})
 
 
-@pytest.mark.parametrize("name, value", [("ACCESS_TOKEN_TTL_SECONDS", "abc"), ("SESSION_IDLE_TIMEOUT_SECONDS", "-5"),
-                                         ("ISSUER", "ftp://example")])
-def test_console_script_stops_on_a_bad_setting_with_one_line_naming_it(console_env, fresh_database_url, name, value):
-    result = console(["db", "upgrade"], {**console_env, f"AUTHSERVER_{name}": value})
-    assert result.returncode != 0
+def assert_stopped_with_one_line(result, *expected, status=2):
+    """The contract: one line on stderr naming the problem; exit 2 for a bad setting, 1 for a failure."""
+    assert result.returncode == status, result.stderr
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
-    assert f"AUTHSERVER_{name}" in lines[0]
-    engine = create_engine(fresh_database_url)
+    assert lines[0].startswith("authserver: ")
+    for text in expected:
+        assert text in lines[0]
+
+
+def assert_nothing_created(database_url):
+    """Nothing was done half-configured: the fresh database is still empty."""
+    engine = create_engine(database_url)
     try:
-        assert inspect(engine).get_table_names() == []  # nothing was done half-configured
+        assert inspect(engine).get_table_names() == []
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("name, value", [("ACCESS_TOKEN_TTL_SECONDS", "abc"), ("SESSION_IDLE_TIMEOUT_SECONDS", "-5"),
+                                         ("ISSUER", "ftp://example"),
+                                         ("PASSWORD_MEMORY_KIB", "99999999999")])  # past its bound
+def test_console_script_stops_on_a_bad_setting_with_one_line_naming_it(console_env, fresh_database_url, name, value):
+    result = console(["db", "upgrade"], {**console_env, f"AUTHSERVER_{name}": value})
+    assert_stopped_with_one_line(result, f"AUTHSERVER_{name}")
+    assert_nothing_created(fresh_database_url)
+
+
+@pytest.mark.parametrize("variable", ["AUTHSERVER_KEYS_DIR", "AUTHSERVER_DATABASE_URL"])
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["keys", "rotate"]])
+def test_console_script_stops_on_an_unusable_folder(console_env, fresh_database_url, blocked, variable, command):
+    value = blocked if variable == "AUTHSERVER_KEYS_DIR" else f"sqlite:///{blocked}/auth.db"
+    result = console(command, {**console_env, variable: value})
+    assert_stopped_with_one_line(result, f"{variable} cannot be used", blocked)
+    assert_nothing_created(fresh_database_url)
+
+
+def test_console_script_stops_when_the_database_url_names_a_folder(console_env, tmp_path):
+    (tmp_path / "data").mkdir()
+    result = console(["db", "upgrade"], {**console_env, "AUTHSERVER_DATABASE_URL": f"sqlite:///{tmp_path}/data"})
+    assert_stopped_with_one_line(result, "AUTHSERVER_DATABASE_URL names a folder, not a SQLite file")
+
+
+def test_serve_stops_before_gunicorn_starts_on_an_unusable_keys_dir(console_env, blocked):
+    result = console(["serve", "--port", "1", "--workers", "1"], {**console_env, "AUTHSERVER_KEYS_DIR": blocked})
+    assert_stopped_with_one_line(result, "AUTHSERVER_KEYS_DIR cannot be used")
+
+
+def test_console_script_warns_about_an_unknown_variable_and_goes_on(console_env, fresh_database_url):
+    result = console(["db", "upgrade"], {**console_env, "AUTHSERVER_ISSUR": "https://auth.example.com"})
+    assert result.returncode == 0, result.stderr
+    assert ("authserver: warning: AUTHSERVER_ISSUR is not a setting and is ignored "
+            "(did you mean AUTHSERVER_ISSUER?)") in result.stderr.splitlines()
+    engine = create_engine(fresh_database_url)
+    try:
+        assert "users" in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["sessions", "list", "alice"]])
+def test_console_script_names_an_unreachable_database_in_one_line(console_env, command):
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql+psycopg://auth:hunter2@127.0.0.1:{port}/auth"
+    result = console(command, {**console_env, "AUTHSERVER_DATABASE_URL": url})
+    assert_stopped_with_one_line(result, "the database (AUTHSERVER_DATABASE_URL) cannot be used: ", str(port),
+                                 status=1)
+    assert "hunter2" not in result.stderr
+
+
+def test_console_script_before_db_upgrade_says_to_run_it(console_env, backend):
+    missing = 'relation "users" does not exist' if backend == "postgresql" else "no such table: users"
+    result = console(["sessions", "list", "alice"], console_env)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.splitlines() == [
+        f"authserver: the database (AUTHSERVER_DATABASE_URL) cannot be used: {missing}; "
+        "run `authserver db upgrade` first"]
