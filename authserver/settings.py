@@ -3,8 +3,9 @@
 Settings come from ``AUTHSERVER_*`` environment variables. A bad value or a value outside its
 bounds stops start-up with :class:`SettingsError`, whose message is one line naming the variable:
 the server never starts half-configured. An ``AUTHSERVER_*`` variable that is not a setting (most
-likely a misspelling) is reported by :func:`unknown_variables`, and the command line warns about it. Defaults are on :class:`Settings`, bounds in :data:`PARSERS`; the
-README's settings table mirrors both.
+likely a misspelling) is reported by :func:`unknown_variables`, and the command line warns about
+it. Defaults are on :class:`Settings`, bounds in :data:`PARSERS`; the README's settings table
+mirrors both.
 """
 
 from __future__ import annotations
