@@ -229,9 +229,10 @@ class DeviceSessions:
         if session is None or session.is_ended or session.user.is_disabled:
             return None
         now = self.now()
-        reason = self.expiry_reason(session, now)
-        if reason:
-            self.end_session(session.id, reason, actor=None)
+        if self.expiry_reason(session, now):
+            # Ended for the deadline it reached, as prune would (one UPDATE, re-checked there).
+            self._end_expired(now, DeviceSession.id == session.id)
+            db.session.commit()
             return None
         return session
 
