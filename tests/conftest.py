@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import os
 import shutil
+import socket
 import threading
 from dataclasses import dataclass
 from urllib.parse import quote_plus
@@ -204,3 +205,10 @@ def blocked(tmp_path):
     """A path whose parent is a regular file: no folder can be made there (even as root)."""
     (tmp_path / "file").write_text("")
     return str(tmp_path / "file" / "keys")
+
+
+def free_port() -> int:
+    """A 127.0.0.1 port nothing listens on (for a server to start on, or a connection to be refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

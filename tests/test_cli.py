@@ -22,6 +22,7 @@ from authserver.sessions import ENDED_IDLE
 from authserver.sessions import ENDED_USER_DISABLED
 from tests.conftest import PASSWORD
 from tests.conftest import RegisteredClient
+from tests.conftest import free_port
 from tests.conftest import password_login
 from tests.conftest import refresh
 from tests.session_helpers import PHONE_UA
@@ -370,11 +371,7 @@ def test_console_script_warns_about_an_unknown_variable_and_goes_on(console_env,
 
 @pytest.mark.parametrize("command", [["db", "upgrade"], ["sessions", "list", "alice"]])
 def test_console_script_names_an_unreachable_database_in_one_line(console_env, command):
-    import socket
-
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     url = f"postgresql+psycopg://auth:hunter2@127.0.0.1:{port}/auth"
     result = console(command, {**console_env, "AUTHSERVER_DATABASE_URL": url})
     assert_stopped_with_one_line(result, "the database (AUTHSERVER_DATABASE_URL) cannot be used: ", str(port),

@@ -20,6 +20,7 @@ from authserver.resource_server import RemoteTokenValidator
 from authserver.resource_server import current_token
 from authserver.resource_server import resource_protector
 from authlib.integrations.flask_oauth2 import ResourceProtector
+from tests.conftest import free_port
 from tests.conftest import password_login
 from tests.conftest import refresh
 from tests.token_helpers import PROTECTED
@@ -233,11 +234,7 @@ def test_introspection_needs_client_credentials():
 
 @pytest.fixture
 def unused_port():
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_port()
 
 
 # == one validator for both ===================================================================

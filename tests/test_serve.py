@@ -2,7 +2,6 @@
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -10,13 +9,9 @@ import time
 import pytest
 import requests
 
+from tests.conftest import free_port
+
 AUTHSERVER = shutil.which("authserver", path=os.path.dirname(sys.executable))
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.skipif(AUTHSERVER is None, reason="the authserver console script is not installed")
