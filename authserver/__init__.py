@@ -1,4 +1,9 @@
-"""authserver: an OAuth 2.0 authorization server with revocable device sessions."""
+"""authserver: an OAuth 2.0 authorization server with revocable device sessions.
+
+:func:`create_app` builds the server in this order: settings → database → the per-process
+services (clock, passwords, key ring, device sessions) → the authorization server (Authlib) →
+blueprints (OAuth endpoints, JSON APIs, web pages) → the one error handler → the command line.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,8 @@ from .errors import register_error_handlers
 from .keys import KeyRing
 from .keys import load_or_create_secret
 from .passwords import Passwords
+from .refresh_tokens import RefreshTokens
+from .request_context import register_input_checks
 from .services import Services
 from .sessions import DeviceSessions
 from .settings import Settings
@@ -34,18 +41,30 @@ def migrations_dir() -> str:
 
 def create_app(settings: Settings | None = None, clock=None) -> Flask:
     settings = settings or Settings.from_env()
-    clock = clock or SystemClock()
     app = Flask(__name__)
+    configure(app, settings)
+    database.init_database(app, settings)
+    Migrate(app, db, directory=migrations_dir())
+    services = build_services(settings, clock or SystemClock())
+    app.extensions["authserver"] = services
 
-    # Relative SQLite paths are relative to the working directory (Flask-SQLAlchemy would use instance/).
-    database_url = settings.database_url
-    path = database.sqlite_path(database_url)
-    if path and not os.path.isabs(path):
-        database_url = "sqlite:///" + os.path.abspath(path)
-    if path:
-        database.prepare_sqlite_file(database_url)
+    from .api import register_api
+    from .cli import register_commands
+    from .oauth import register_oauth
+    from .web import register_web
+
+    register_oauth(app, services)
+    register_api(app)
+    register_web(app)
+    register_input_checks(app)
+    register_error_handlers(app)
+    register_commands(app)
+    return app
+
+
+def configure(app: Flask, settings: Settings) -> None:
     app.config.update(
-        SQLALCHEMY_DATABASE_URI=database_url,
+        SQLALCHEMY_DATABASE_URI=database.database_uri(settings),
         SQLALCHEMY_ENGINE_OPTIONS=database.engine_options(settings),
         SECRET_KEY=load_or_create_secret(settings.keys_dir, "web-secret.key"),
         SESSION_COOKIE_SECURE=settings.cookie_secure,
@@ -62,35 +81,12 @@ def create_app(settings: Settings | None = None, clock=None) -> Flask:
     # Authlib logs whole token responses at DEBUG: keep tokens out of logs whatever the root level.
     logging.getLogger("authlib").setLevel(logging.INFO)
 
-    db.init_app(app)
-    with app.app_context():
-        if settings.is_sqlite:
-            database.install_sqlite_pragmas(db.engine)
-    Migrate(app, db, directory=migrations_dir())
 
-    keyring = KeyRing(settings.keys_dir, settings.access_token_ttl_seconds, settings.key_rotation_lead_seconds)
+def build_services(settings: Settings, clock) -> Services:
+    keyring = KeyRing(settings.keys_dir, settings.access_token_ttl_seconds, settings.key_rotation_lead_seconds,
+                      now=lambda: clock.now().timestamp())
     keyring.ensure_key()
-    services = Services(
-        settings=settings,
-        clock=clock,
-        passwords=Passwords(settings),
-        keyring=keyring,
-        sessions=DeviceSessions(settings, clock, load_or_create_secret(settings.keys_dir, "refresh-hmac.key")),
-    )
-    app.extensions["authserver"] = services
-
-    from .api import register_api
-    from .oauth.endpoints import bp as oauth_bp
-    from .oauth.server import create_authorization_server
-    from .web import register_web
-
-    app.extensions["authserver.oauth"] = create_authorization_server(app, services)
-    app.register_blueprint(oauth_bp)
-    register_api(app)
-    register_web(app)
-    register_error_handlers(app)
-
-    from .cli import register_commands
-
-    register_commands(app)
-    return app
+    sessions = DeviceSessions(settings, clock)
+    refresh_key = load_or_create_secret(settings.keys_dir, "refresh-hmac.key")
+    return Services(settings=settings, clock=clock, passwords=Passwords(settings), keyring=keyring,
+                    sessions=sessions, refresh_tokens=RefreshTokens(settings, sessions, refresh_key))

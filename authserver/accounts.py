@@ -1,4 +1,4 @@
-"""Users and OAuth clients: creating them, checking passwords, disabling users."""
+"""Users and OAuth clients: creating them, checking passwords, disabling users. Nothing here commits."""
 
 from __future__ import annotations
 
@@ -77,12 +77,12 @@ def create_user(services, username: str, password: str, email: str | None = None
     user = User(username=username, email=email, password_hash=services.passwords.hash(password),
                 is_admin=admin, created_at=services.clock.now())
     db.session.add(user)
-    db.session.commit()
+    db.session.flush()
     return user
 
 
 def authenticate_user(services, username: str, password: str, ip: str | None = None) -> User | None:
-    """The user if the password is right and the account enabled; failures are logged (and committed).
+    """The user if the password is right and the account enabled; failures are recorded as security events.
 
     An unknown username costs the same argon2 verification as a wrong password."""
     user = find_user(username)
@@ -94,7 +94,6 @@ def authenticate_user(services, username: str, password: str, ip: str | None = N
     reason = "disabled" if ok else "bad_credentials"
     audit.record_event(audit.LOGIN_FAILED, services.clock.now(), user=user, username=username[:150], ip=ip,
                        reason=reason)
-    db.session.commit()
     return None
 
 
@@ -137,5 +136,5 @@ def create_client(services, name: str, grant_types: list[str], scope: str, auth_
         created_at=services.clock.now(),
     )
     db.session.add(client)
-    db.session.commit()
+    db.session.flush()
     return client, secret

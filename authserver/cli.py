@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 
 import click
-from flask import current_app
 from flask.cli import FlaskGroup
 from flask.cli import with_appcontext
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import ProgrammingError
 
 from . import accounts
+from . import retention
+from .database import db
 from .services import current_services
 from .settings import Settings
 from .settings import SettingsError
@@ -38,6 +40,18 @@ def emit(as_json: bool, data: dict, text: str) -> None:
     click.echo(json.dumps(data) if as_json else text)
 
 
+def unit_of_work(command):
+    """A command that writes commits once, when it has done everything (``database.py``)."""
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        result = command(*args, **kwargs)
+        db.session.commit()
+        return result
+
+    return run
+
+
 def _user_or_fail(username):
     user = accounts.find_user(username)
     if user is None:
@@ -56,6 +70,7 @@ users = click.Group("users", help="Create and disable users.")
 @click.option("--admin", is_flag=True, help="The user may be granted the `admin` scope.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @with_appcontext
+@unit_of_work
 def users_create(username, password_stdin, email, admin, as_json):
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -71,6 +86,7 @@ def users_create(username, password_stdin, email, admin, as_json):
 @users.command("disable")
 @click.argument("username")
 @with_appcontext
+@unit_of_work
 def users_disable(username):
     user = _user_or_fail(username)
     ended = accounts.disable_user(current_services(), user, actor="cli")
@@ -92,6 +108,7 @@ clients = click.Group("clients", help="Register OAuth clients.")
 @click.option("--introspect", is_flag=True, help="The client may call the introspection endpoint.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @with_appcontext
+@unit_of_work
 def clients_create(name, grant_types, scope, auth_method, redirect_uris, introspect, as_json):
     try:
         client, secret = accounts.create_client(
@@ -126,6 +143,7 @@ sessions = click.Group("sessions", help="Inspect and end device sessions.")
 @click.argument("username")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @with_appcontext
+@unit_of_work
 def sessions_list(username, as_json):
     from .api.serializers import iso_utc
     from .api.serializers import session_json
@@ -146,6 +164,7 @@ def sessions_list(username, as_json):
 @click.argument("session_id", required=False)
 @click.option("--user", "username", help="End every session of this user.")
 @with_appcontext
+@unit_of_work
 def sessions_revoke(session_id, username):
     from .sessions import ENDED_BY_ADMIN
 
@@ -165,8 +184,9 @@ def sessions_revoke(session_id, username):
 @sessions.command("prune")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @with_appcontext
+@unit_of_work
 def sessions_prune(as_json):
-    counts = current_services().sessions.prune()
+    counts = retention.prune(current_services())
     emit(as_json, counts, ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items()))
 
 

@@ -1,4 +1,11 @@
-"""The database handle and the engine settings that make concurrent refreshes safe.
+"""The database handle, the unit of work, and the engine settings that make concurrent refreshes safe.
+
+Unit of work: domain code (``sessions.py``, ``refresh_tokens.py``, ``accounts.py``...) only adds
+and flushes; each request commits once, in :func:`register_unit_of_work`, and each command of
+the command line once when it finishes. A request answered below 500 commits, refusals included:
+what a refused request wrote is the record of its refusal (a failed sign-in that the throttle
+counts, a reused refresh token that ended its session), and everything else refuses before it
+writes. A 5xx or an exception rolls back.
 
 SQLite: WAL journal, a busy timeout, and every transaction opened with ``BEGIN IMMEDIATE`` so
 two writers never both read a refresh token as unused (Python's sqlite3 would otherwise begin
@@ -42,6 +49,16 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=dt.timezone.utc)
 
 
+def register_unit_of_work(app) -> None:
+    @app.after_request
+    def commit_unit_of_work(response):
+        if response.status_code < 500:
+            db.session.commit()
+        else:
+            db.session.rollback()
+        return response
+
+
 def engine_options(settings) -> dict:
     if settings.is_sqlite:
         return {"connect_args": {"timeout": settings.lock_timeout_seconds, "check_same_thread": False}}
@@ -50,6 +67,27 @@ def engine_options(settings) -> dict:
         "pool_pre_ping": True,
         "connect_args": {"options": f"-c lock_timeout={lock_ms}"},
     }
+
+
+def database_uri(settings) -> str:
+    """The SQLAlchemy URL to connect to. A relative SQLite path is relative to the working directory
+    (Flask-SQLAlchemy would use instance/), and its folder is made."""
+    url = settings.database_url
+    path = sqlite_path(url)
+    if not path:
+        return url
+    if not os.path.isabs(path):
+        url = "sqlite:///" + os.path.abspath(path)
+    prepare_sqlite_file(url)
+    return url
+
+
+def init_database(app, settings) -> None:
+    db.init_app(app)
+    if settings.is_sqlite:
+        with app.app_context():
+            install_sqlite_pragmas(db.engine)
+    register_unit_of_work(app)
 
 
 def sqlite_path(url: str) -> str | None:

@@ -1,64 +1,188 @@
-"""Error pages and JSON errors: clients get RFC 6749 / 6750 shaped JSON, never a stack trace."""
+"""Every error a caller can see, and the one handler that renders them.
+
+Errors are Authlib ``OAuth2Error`` classes, one per RFC 6749 / RFC 6750 code (re-exported here so
+the rest of the server imports them from one place), plus the few this server adds: a 404, a 405
+with ``Allow``, ``temporarily_unavailable`` with ``Retry-After`` for 409/429/503, and
+``server_error``. Code raises them; :func:`register_error_handlers` renders them once for the whole
+app: JSON ``{"error", "error_description"}`` with ``Cache-Control: no-store`` for programs, an HTML
+page for requests of the ``web`` blueprint (browsers). Werkzeug's HTTP errors, database failures
+and unexpected exceptions are turned into one of these first, so no caller ever sees a stack trace
+and the detail goes to the log only.
+"""
 
 from __future__ import annotations
 
 import logging
 
-from flask import abort
-from flask import jsonify
+from authlib.oauth2.base import OAuth2Error
+from authlib.oauth2.base import invalid_error_characters
+from authlib.oauth2.rfc6749.errors import AccessDeniedError
+from authlib.oauth2.rfc6749.errors import InvalidClientError
+from authlib.oauth2.rfc6749.errors import InvalidGrantError
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from authlib.oauth2.rfc6749.errors import InvalidScopeError
+from authlib.oauth2.rfc6749.errors import MissingAuthorizationError
+from authlib.oauth2.rfc6749.errors import UnauthorizedClientError
+from authlib.oauth2.rfc6749.errors import UnsupportedGrantTypeError
+from authlib.oauth2.rfc6749.errors import UnsupportedResponseTypeError
+from authlib.oauth2.rfc6749.errors import UnsupportedTokenTypeError
+from authlib.oauth2.rfc6750.errors import InsufficientScopeError
+from authlib.oauth2.rfc6750.errors import InvalidTokenError
+from flask import Response
+from flask import json
+from flask import render_template
 from flask import request
+from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError
 from sqlalchemy.exc import DBAPIError
-from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import HTTPException
 
 from .database import db
 from .database import is_lock_contention
 
+__all__ = [
+    "OAuth2Error", "AccessDeniedError", "InvalidClientError", "InvalidGrantError", "InvalidRequestError",
+    "InvalidScopeError", "MissingAuthorizationError", "UnauthorizedClientError", "UnsupportedGrantTypeError",
+    "UnsupportedResponseTypeError", "UnsupportedTokenTypeError", "InvalidTokenError", "InsufficientScopeError",
+    "MissingTokenError", "ScopeRequiredError", "NotFoundError", "MethodNotAllowedError", "TemporarilyUnavailable",
+    "ServerError", "register_error_handlers",
+]
+
 log = logging.getLogger(__name__)
 
-RETRY_AFTER_SECONDS = "1"
-FORM = "application/x-www-form-urlencoded"
+WEB_BLUEPRINT = "web"
 
 
-def wants_json() -> bool:
-    return not request.path.startswith("/account") and not request.path.startswith("/console") \
-        and not request.path.startswith("/signin")
+class NotFoundError(OAuth2Error):
+    error = "not_found"
+    status_code = 404
 
 
-def json_error(status: int, error: str, description: str, headers=None):
-    response = jsonify(error=error, error_description=description)
-    response.status_code = status
+class MethodNotAllowedError(OAuth2Error):
+    """RFC 9110 §15.5.6: a 405 names the methods that are allowed."""
+
+    error = "invalid_request"
+    status_code = 405
+
+    def __init__(self, description="Use POST.", allowed=("POST",)):
+        super().__init__(description)
+        self.allowed = allowed
+
+    def get_headers(self):
+        return super().get_headers() + [("Allow", ", ".join(self.allowed))]
+
+
+class TemporarilyUnavailable(OAuth2Error):
+    """Retry later: 409 (a conflicting request held the lock), 429 (throttled) or 503."""
+
+    error = "temporarily_unavailable"
+
+    def __init__(self, description: str, status_code: int = 503, retry_after: int = 1):
+        super().__init__(description, status_code=status_code)
+        self.retry_after = retry_after
+
+    def get_headers(self):
+        return super().get_headers() + [("Retry-After", str(self.retry_after))]
+
+
+class ServerError(OAuth2Error):
+    error = "server_error"
+    status_code = 500
+    description = "The server encountered an unexpected condition."
+
+
+class MissingTokenError(InvalidTokenError):
+    """No bearer token: the challenge carries no error code (RFC 6750 §3.1); the body still does."""
+
+    description = "The request carries no bearer access token."
+
+    def get_headers(self):
+        return [*OAuth2Error.get_headers(self), ("WWW-Authenticate", "Bearer")]
+
+
+class ScopeRequiredError(InsufficientScopeError):
+    """403 with the challenge RFC 6750 §3 allows, naming the scope the endpoint needs."""
+
+    def __init__(self, description: str, scope: str | None = None):
+        super().__init__(description)
+        self.scope = scope
+
+    def get_headers(self):
+        challenge = f'Bearer error="{self.error}", error_description="{self.get_error_description()}"'
+        if self.scope:
+            challenge += f', scope="{self.scope}"'
+        return [*super().get_headers(), ("WWW-Authenticate", challenge)]
+
+
+# What a browser is told, by status; the JSON body keeps the RFC code and description.
+PAGES = {
+    400: ("This request could not be understood", "Go back, check what you typed and try again."),
+    403: ("You don't have access to this page",
+          "This page is for operators. Ask an administrator if you need access."),
+    404: ("Not found", "There is nothing here, or it belongs to someone else."),
+    405: ("This request could not be understood", "Go back, check what you typed and try again."),
+    413: ("This request is too large", "Go back and try again with less."),
+}
+PAGE_OTHERWISE = ("Something went wrong", "The server could not complete the request. Please try again.")
+
+
+class FormExpiredError(InvalidRequestError):
+    """A web form whose CSRF token is missing, expired or of another sign-in (Flask-WTF)."""
+
+    page = ("This form has expired", "For your security, forms stop working after a while or when you sign "
+                                     "in again. Go back, reload the page and try once more.")
+
+
+def from_http_exception(error: HTTPException) -> OAuth2Error:
+    """Werkzeug's HTTP errors (unknown URL, wrong method, body too large, abort(400)...) as ours."""
+    description = _printable(error.description or error.name)
+    if isinstance(error, CSRFError):
+        return FormExpiredError(description)
+    if error.code == 404:
+        return NotFoundError(description)
+    if error.code == 405:
+        return MethodNotAllowedError(description, tuple(getattr(error, "valid_methods", None) or ()))
+    if error.code and error.code >= 500:
+        return ServerError()
+    return InvalidRequestError(description, status_code=error.code)
+
+
+def _printable(text: str) -> str:
+    """RFC 6749 allows only printable ASCII without '"' and '\\' in error_description."""
+    bad = set(invalid_error_characters(text))
+    return "".join(char for char in text if char not in bad)
+
+
+def render(error: OAuth2Error) -> Response:
+    status, body, headers = error()
+    if request.blueprint == WEB_BLUEPRINT:
+        title, message = getattr(error, "page", None) or PAGES.get(status, PAGE_OTHERWISE)
+        page = render_template("error.html", code=status, title=title, message=message)
+        extra = [(name, value) for name, value in headers if name in ("Allow", "Retry-After")]
+        return Response(page, status=status, headers=extra, mimetype="text/html")
+    response = Response(json.dumps(body), status=status, headers=headers, mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
     return response
 
 
-def has_nul(values) -> bool:
-    return any("\x00" in value for value in values)
-
-
 def register_error_handlers(app) -> None:
-    @app.before_request
-    def refuse_nul_characters():
-        # No parameter of ours contains NUL, and PostgreSQL cannot store or even look one up:
-        # refuse it up front as bad input rather than fail later as a database error.
-        args = request.args.items(multi=True)
-        form = ()
-        if request.mimetype == FORM:
-            request.get_data(cache=True)  # keep the raw body: request_checks.py reads it after the form
-            form = request.form.items(multi=True)
-        if "\x00" in request.path or has_nul(value for pair in (*args, *form) for value in pair):
-            abort(400, "Parameters must not contain NUL characters.")
+    @app.errorhandler(OAuth2Error)
+    def oauth_error(error):
+        if error.status_code >= 500:
+            db.session.rollback()
+        return render(error)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error):
+        return render(from_http_exception(error))
 
     @app.errorhandler(DataError)
     def unstorable_value(error):
         # A value the database refuses (e.g. too long for its column): bad input, retrying won't help.
         db.session.rollback()
         log.warning("value refused by the database on %s: %s", request.path, type(error.orig).__name__)
-        return http_error(BadRequest("A value in the request cannot be stored."))
+        return render(InvalidRequestError("A value in the request cannot be stored."))
 
     @app.errorhandler(DBAPIError)
     def database_error(error):
@@ -66,24 +190,12 @@ def register_error_handlers(app) -> None:
         if is_lock_contention(error):
             # Another request holds the lock (e.g. a parallel refresh): retryable, not a grant error.
             log.warning("lock contention on %s", request.path)
-            return json_error(409, "temporarily_unavailable", "The request conflicted with another; retry.",
-                              {"Retry-After": RETRY_AFTER_SECONDS})
+            return render(TemporarilyUnavailable("The request conflicted with another; retry.", 409))
         log.exception("database error on %s", request.path)
-        return json_error(503, "temporarily_unavailable", "The server cannot complete the request now; retry.",
-                          {"Retry-After": RETRY_AFTER_SECONDS})
-
-    @app.errorhandler(HTTPException)
-    def http_error(error):
-        if not wants_json():
-            return error
-        code = {404: "not_found", 405: "invalid_request"}.get(error.code, "invalid_request")
-        response = json_error(error.code, code, error.description or error.name)
-        if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
-            response.headers["Allow"] = ", ".join(error.valid_methods)
-        return response
+        return render(TemporarilyUnavailable("The server cannot complete the request now; retry.", 503))
 
     @app.errorhandler(Exception)
     def unexpected_error(error):
         db.session.rollback()
         log.exception("unexpected error on %s", request.path)
-        return json_error(500, "server_error", "The server encountered an unexpected condition.")
+        return render(ServerError())

@@ -218,7 +218,9 @@ class KeyRing:
         keys = self._keys
         active_index = 0
         for index, key in enumerate(keys):
-            if key.created_at + self.lead <= now or index == 0:
+            # Without a lead time a new key signs at once, even if its file name had to be dated a
+            # little ahead of the clock to stay unique and ordered.
+            if key.created_at + self.lead <= now or index == 0 or self.lead == 0:
                 active_index = index
         published = []
         for index, key in enumerate(keys):
@@ -239,4 +241,3 @@ class KeyRing:
             ]
         }
         self._built_at = now
-        self.active_kid = active.kid

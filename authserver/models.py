@@ -23,7 +23,6 @@ from .database import db
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit key.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
-GRANT_PASSWORD = "password"
 GRANT_REFRESH_TOKEN = "refresh_token"
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
 

@@ -8,6 +8,7 @@ from flask import current_app
 
 from .keys import KeyRing
 from .passwords import Passwords
+from .refresh_tokens import RefreshTokens
 from .sessions import DeviceSessions
 from .settings import Settings
 
@@ -19,6 +20,7 @@ class Services:
     passwords: Passwords
     keyring: KeyRing
     sessions: DeviceSessions
+    refresh_tokens: RefreshTokens
 
 
 def current_services() -> Services:

@@ -1,11 +1,15 @@
-"""Every setting authserver reads, with its one documented default.
+"""The single source of every setting authserver reads.
+
+Each setting is declared once, on :class:`Settings`, with :func:`setting`: its default, its parser
+(which holds its bounds) and one line saying what it does. Everything else is derived from those
+declarations: :data:`PARSERS`, the list of known variables, and the README's settings table
+(:func:`settings_table_markdown`; a test fails when the README differs from it).
 
 Settings come from ``AUTHSERVER_*`` environment variables. A bad value or a value outside its
 bounds stops start-up with :class:`SettingsError`, whose message is one line naming the variable:
 the server never starts half-configured. An ``AUTHSERVER_*`` variable that is not a setting (most
 likely a misspelling) is reported by :func:`unknown_variables`, and the command line warns about
-it. Defaults are on :class:`Settings`, bounds in :data:`PARSERS`; the README's settings table
-mirrors both.
+it.
 """
 
 from __future__ import annotations
@@ -51,6 +55,17 @@ MAX_PASSWORD_TIME_COST = 100
 MAX_PASSWORD_PARALLELISM = 64
 
 
+# -- parsers: each reads one raw value or raises a one-line SettingsError; `allowed` says what it accepts
+def _allows(text):
+    """Label a parser with the values it accepts, for the README table."""
+
+    def label(parse):
+        parse.allowed = text
+        return parse
+
+    return label
+
+
 def _whole(low, high=None):
     """A parser for a whole number from low to high (inclusive; no upper bound if high is None)."""
 
@@ -66,9 +81,11 @@ def _whole(low, high=None):
             raise SettingsError(f"{PREFIX}{name} must be at most {high}, got {raw!r}")
         return value
 
+    parse.bounds = (low, high)  # the table shows them in the setting's unit
     return parse
 
 
+@_allows("`true` or `false` (also `1`/`0`, `yes`/`no`, `on`/`off`)")
 def _boolean(name, raw):
     lowered = raw.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -78,6 +95,7 @@ def _boolean(name, raw):
     raise SettingsError(f"{PREFIX}{name} must be true or false, got {raw!r}")
 
 
+@_allows("an http(s) URL without query or fragment; a trailing `/` is dropped")
 def _url(name, raw):
     parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
@@ -85,6 +103,7 @@ def _url(name, raw):
     return raw.rstrip("/")
 
 
+@_allows("a `sqlite:///` or `postgresql+psycopg://` URL")
 def _database_url(name, raw):
     scheme = raw.split(":", 1)[0]
     if "://" not in raw or not scheme.split("+")[0] in ("sqlite", "postgresql"):
@@ -94,68 +113,92 @@ def _database_url(name, raw):
     return raw
 
 
+@_allows("not empty")
 def _text(name, raw):
     if not raw.strip():
         raise SettingsError(f"{PREFIX}{name} must not be empty")
     return raw
 
 
+def setting(default, parse, doc, shown=None):
+    """Declare one setting: its default, its parser (bounds included) and its one line for the README.
+
+    ``shown`` replaces the default in the README table when the raw value would mislead (an empty
+    audience means the issuer)."""
+    return dataclasses.field(default=default, metadata={"parse": parse, "doc": doc, "shown": shown})
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Each setting with its default; PARSERS says how each is read and within which bounds."""
+    """Every setting, declared once: default, parser with its bounds, one line of documentation."""
 
-    # SQLAlchemy URL; postgresql+psycopg://user@host/db in production.
-    database_url: str = "sqlite:///instance/authserver.db"
-    # The issuer: `iss` of every token and the base of every URL in the metadata.
-    issuer: str = "http://127.0.0.1:5000"
-    # The `aud` of every access token; empty means the issuer. Resource servers check it.
-    audience: str = ""
-    # Signing keys, the refresh-token HMAC key and the web cookie key live here (generated if missing).
-    keys_dir: str = "keys"
-    # Access tokens are short-lived JWTs; revocation reaches resource servers that introspect.
-    access_token_ttl_seconds: int = 900
-    # A retried refresh of the immediate predecessor inside this window gets the same successor.
-    refresh_grace_seconds: int = 10
-    # A device session unused for this long ends (30 days).
-    session_idle_timeout_seconds: int = 2_592_000
-    # A device session ends this long after sign-in however active it is (90 days).
-    session_max_age_seconds: int = 7_776_000
-    # `sessions prune` deletes ended sessions and their used refresh tokens this long after they ended (30 days).
-    retention_seconds: int = 2_592_000
-    # argon2id parameters for user passwords; defaults are OWASP's minimum (19 MiB, t=2, p=1).
-    password_memory_kib: int = 19_456
-    password_time_cost: int = 2
-    password_parallelism: int = 1
-    # A new signing key is published this long before it starts signing, so cached JWKS catch up.
-    key_rotation_lead_seconds: int = 0
-    # How long resource servers may cache the JWKS (Cache-Control max-age).
-    jwks_max_age_seconds: int = 300
-    # Wrong passwords allowed per username and IP inside the window before sign-in answers 429.
-    login_max_failures: int = 10
-    login_failure_window_seconds: int = 900
-    # Reverse proxies in front of the server whose X-Forwarded-For is trusted (0: use the socket address).
-    proxy_hops: int = 0
-    # Session cookies get `Secure`; turn off only for plain-HTTP local use.
-    cookie_secure: bool = True
-    # Give up waiting for a row lock after this long and answer 409 with Retry-After.
-    lock_timeout_seconds: int = 5
+    database_url: str = setting(
+        "sqlite:///instance/authserver.db", _database_url,
+        "SQLAlchemy URL; relative SQLite paths are relative to the working directory. "
+        "Production: `postgresql+psycopg://user:pass@host/db`")
+    issuer: str = setting(
+        "http://127.0.0.1:5000", _url, "`iss` of every token and the base of every URL in the metadata")
+    audience: str = setting(
+        "", _text, "`aud` of every access token; resource servers check it", shown="the issuer")
+    keys_dir: str = setting(
+        "keys", _text,
+        "signing keys, the refresh-token HMAC key and the web cookie key (generated if missing, 0600)")
+    access_token_ttl_seconds: int = setting(
+        900, _whole(1, MAX_SECONDS),
+        "access-token (JWT) lifetime: how long a revoked one may still pass where resource servers do not introspect")
+    refresh_grace_seconds: int = setting(
+        10, _whole(0, MAX_SECONDS),
+        "a retried refresh of the immediate predecessor inside this window gets the same successor; `0` turns it off")
+    session_idle_timeout_seconds: int = setting(
+        2_592_000, _whole(1, MAX_SECONDS), "a session unused this long ends; at most `SESSION_MAX_AGE_SECONDS`")
+    session_max_age_seconds: int = setting(
+        7_776_000, _whole(1, MAX_SECONDS), "a session ends this long after sign-in, however active")
+    retention_seconds: int = setting(
+        2_592_000, _whole(1, MAX_SECONDS),
+        "`sessions prune` deletes ended sessions (and their used refresh tokens) ended longer ago than this")
+    password_memory_kib: int = setting(
+        19_456, _whole(1, MAX_PASSWORD_MEMORY_KIB),
+        "argon2id memory per hash, in KiB (OWASP minimum: 19 MiB); at least 8 × `PASSWORD_PARALLELISM`")
+    password_time_cost: int = setting(
+        2, _whole(1, MAX_PASSWORD_TIME_COST), "argon2id iterations (OWASP minimum: 2)")
+    password_parallelism: int = setting(
+        1, _whole(1, MAX_PASSWORD_PARALLELISM), "argon2id lanes, one thread each (OWASP minimum: 1)")
+    key_rotation_lead_seconds: int = setting(
+        0, _whole(0, MAX_SECONDS),
+        "a new signing key is published this long before it signs, so cached JWKS catch up; `0`: it signs at once")
+    jwks_max_age_seconds: int = setting(
+        300, _whole(0, MAX_SECONDS), "`Cache-Control: max-age` of the JWKS: how long resource servers may cache it")
+    login_max_failures: int = setting(
+        10, _whole(1),
+        "wrong passwords allowed per username and IP inside the window; then sign-in answers `429` with `Retry-After`")
+    login_failure_window_seconds: int = setting(
+        900, _whole(1, MAX_SECONDS), "the window for `LOGIN_MAX_FAILURES`")
+    proxy_hops: int = setting(
+        0, _whole(0),
+        "reverse proxies in front of the server whose `X-Forwarded-For` and `X-Forwarded-Proto` are trusted; "
+        "`0`: the client IP is the socket's")
+    cookie_secure: bool = setting(
+        True, _boolean, "`Secure` flag on the web pages' cookies; set `false` only for plain-HTTP local use")
+    lock_timeout_seconds: int = setting(
+        5, _whole(1, MAX_LOCK_TIMEOUT_SECONDS),
+        "how long a request waits for a row lock (SQLite busy timeout, PostgreSQL `lock_timeout`); "
+        "then it answers `409` with `Retry-After`")
 
     @classmethod
     def from_env(cls, environ=None, **overrides) -> "Settings":
         environ = os.environ if environ is None else environ
         values = {}
-        for field in dataclasses.fields(cls):
-            name = field.name.upper()
-            raw = environ.get(PREFIX + name)
-            if raw is None:
-                continue
-            values[field.name] = PARSERS[field.name](name, raw)
+        for name, parse in PARSERS.items():
+            raw = environ.get(PREFIX + name.upper())
+            if raw is not None:
+                values[name] = parse(name.upper(), raw)
         values.update(overrides)
         settings = cls(**values)
         settings.check()
         return settings
 
     def check(self) -> None:
+        """The bounds that tie two settings together (each one's own bounds are in its parser)."""
         if self.session_idle_timeout_seconds > self.session_max_age_seconds:
             raise SettingsError(
                 f"{PREFIX}SESSION_IDLE_TIMEOUT_SECONDS ({self.session_idle_timeout_seconds}) "
@@ -171,6 +214,10 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+# How each setting is read, and its bounds (see the MAX_* constants for why): from the declarations.
+PARSERS = {field.name: field.metadata["parse"] for field in dataclasses.fields(Settings)}
 
 
 def unknown_variables(environ=None) -> list[str]:
@@ -192,25 +239,46 @@ def unknown_variables(environ=None) -> list[str]:
     return lines
 
 
-# How each setting is read, and its bounds (see the MAX_* constants for why).
-PARSERS = {
-    "database_url": _database_url,
-    "issuer": _url,
-    "audience": _text,
-    "keys_dir": _text,
-    "access_token_ttl_seconds": _whole(1, MAX_SECONDS),
-    "refresh_grace_seconds": _whole(0, MAX_SECONDS),
-    "session_idle_timeout_seconds": _whole(1, MAX_SECONDS),
-    "session_max_age_seconds": _whole(1, MAX_SECONDS),
-    "retention_seconds": _whole(1, MAX_SECONDS),
-    "password_memory_kib": _whole(1, MAX_PASSWORD_MEMORY_KIB),  # and at least 8 x parallelism: Settings.check
-    "password_time_cost": _whole(1, MAX_PASSWORD_TIME_COST),
-    "password_parallelism": _whole(1, MAX_PASSWORD_PARALLELISM),
-    "key_rotation_lead_seconds": _whole(0, MAX_SECONDS),
-    "jwks_max_age_seconds": _whole(0, MAX_SECONDS),
-    "login_max_failures": _whole(1),
-    "login_failure_window_seconds": _whole(1, MAX_SECONDS),
-    "proxy_hops": _whole(0),
-    "cookie_secure": _boolean,
-    "lock_timeout_seconds": _whole(1, MAX_LOCK_TIMEOUT_SECONDS),
+# -- the README's settings table, generated from the declarations --------------------------------
+# Larger units a value is shown in too, by the setting's name suffix: largest exact one first.
+_UNITS = {
+    "_seconds": ((31_536_000, "year", "years"), (86_400, "day", "days"), (3_600, "hour", "hours"),
+                 (60, "minute", "minutes")),
+    "_kib": ((1_048_576, "GiB", "GiB"), (1_024, "MiB", "MiB")),
 }
+
+
+def _readable(name: str, value: int) -> str:
+    """' (30 days)' for 2592000 seconds, ' (19 MiB)' for 19456 KiB; '' when no larger unit divides it."""
+    units = next((units for suffix, units in _UNITS.items() if name.endswith(suffix)), ())
+    for size, one, many in units:
+        if value >= size and value % size == 0:
+            count = value // size
+            return f" ({count} {one if count == 1 else many})"
+    return ""
+
+
+def _default_cell(field: dataclasses.Field) -> str:
+    if field.metadata["shown"]:
+        return field.metadata["shown"]
+    value = field.default
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    return f"`{value}`" + (_readable(field.name, value) if isinstance(value, int) else "")
+
+
+def _allowed_cell(field: dataclasses.Field) -> str:
+    parse = field.metadata["parse"]
+    if not hasattr(parse, "bounds"):
+        return parse.allowed
+    low, high = parse.bounds
+    return f"{low} or more" if high is None else f"{low} to {high}{_readable(field.name, high)}"
+
+
+def settings_table_markdown() -> str:
+    """The README's settings table: one row per setting, straight from the declarations above."""
+    rows = ["| variable | default | allowed | meaning |", "| --- | --- | --- | --- |"]
+    for field in dataclasses.fields(Settings):
+        cells = (f"`{PREFIX}{field.name.upper()}`", _default_cell(field), _allowed_cell(field), field.metadata["doc"])
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)

@@ -161,6 +161,7 @@ class Factory:
     def user(self, username="alice", password=PASSWORD, admin=False, email=None):
         with self.app.app_context():
             user = accounts.create_user(self.services, username, password, email=email, admin=admin)
+            db.session.commit()
             return user.id
 
     def client(self, name="app", grant_types=("password", "refresh_token"), scope="profile email",
@@ -168,6 +169,7 @@ class Factory:
         with self.app.app_context():
             client, secret = accounts.create_client(self.services, name, list(grant_types), scope, auth_method,
                                                     list(redirect_uris), introspect)
+            db.session.commit()
             return RegisteredClient(client.client_id, secret, auth_method)
 
 

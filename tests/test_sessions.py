@@ -8,6 +8,8 @@ from sqlalchemy import func
 from sqlalchemy import select
 
 from authserver import audit
+from authserver import denylist
+from authserver import retention
 from authserver.database import db
 from authserver.models import DeviceSession
 from authserver.models import RefreshToken
@@ -30,7 +32,9 @@ MAX_AGE = 3000
 
 @pytest.fixture
 def settings_overrides():
-    return {"session_idle_timeout_seconds": IDLE, "session_max_age_seconds": MAX_AGE, "retention_seconds": 500}
+    # Access tokens outlive the sessions here, so each test sees the session rules, not the JWT's exp.
+    return {"session_idle_timeout_seconds": IDLE, "session_max_age_seconds": MAX_AGE, "retention_seconds": 500,
+            "access_token_ttl_seconds": 2 * MAX_AGE}
 
 
 @pytest.fixture
@@ -41,16 +45,27 @@ def registered(factory):
 
 
 class Domain:
-    """Calls DeviceSessions methods each in its own app context, as a request or command would.
-    Sessions come back as their ids (rows do not outlive the context)."""
+    """Calls the session rules each in its own app context and unit of work, as a request or command
+    would. Sessions come back as their ids (rows do not outlive the context)."""
 
     def __init__(self, app):
         self.app = app
 
+    def target(self, name):
+        services = self.app.extensions["authserver"]
+        if name == "prune":
+            return lambda: retention.prune(services)
+        if name == "deny_access_token":
+            return lambda jti, expires_at: denylist.deny_access_token(jti, expires_at, services.clock.now())
+        if name == "is_access_token_denied":
+            return denylist.is_access_token_denied
+        return getattr(services.sessions, name)
+
     def __getattr__(self, name):
         def call(*args, **kwargs):
             with self.app.app_context():
-                result = getattr(self.app.extensions["authserver"].sessions, name)(*args, **kwargs)
+                result = self.target(name)(*args, **kwargs)
+                db.session.commit()
                 if isinstance(result, list):
                     return [item.id if isinstance(item, DeviceSession) else item for item in result]
                 return result.id if isinstance(result, DeviceSession) else result

@@ -1,6 +1,7 @@
 """Settings: documented defaults, AUTHSERVER_* overrides, one clear line for a bad value."""
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -11,8 +12,10 @@ from authserver.settings import MAX_PASSWORD_MEMORY_KIB
 from authserver.settings import MAX_PASSWORD_PARALLELISM
 from authserver.settings import MAX_PASSWORD_TIME_COST
 from authserver.settings import MAX_SECONDS
+from authserver.settings import PARSERS
 from authserver.settings import Settings
 from authserver.settings import SettingsError
+from authserver.settings import settings_table_markdown
 from authserver.settings import unknown_variables
 
 
@@ -143,3 +146,35 @@ def test_too_short_secret_file_is_a_settings_error(tmp_path):
     (tmp_path / "web-secret.key").write_bytes(b"short")
     with pytest.raises(SettingsError, match="^AUTHSERVER_KEYS_DIR: .*web-secret.key holds fewer than 32 bytes"):
         load_or_create_secret(str(tmp_path), "web-secret.key")
+
+
+# -- one source: settings.py declares each setting once; the README's table is generated from it --
+README = Path(__file__).resolve().parent.parent / "README.md"
+TABLE_START, TABLE_END = "<!-- settings-table:start -->\n", "\n<!-- settings-table:end -->"
+REGENERATE = "python -c 'import authserver.settings as s; print(s.settings_table_markdown())'"
+
+
+def test_readme_settings_table_is_the_generated_one():
+    readme = README.read_text(encoding="utf-8")
+    table = readme[readme.index(TABLE_START) + len(TABLE_START):readme.index(TABLE_END)]
+    assert table == settings_table_markdown(), (
+        f"README.md's settings table is out of date: replace the lines between {TABLE_START.strip()} and "
+        f"{TABLE_END.strip()} with the output of {REGENERATE}")
+
+
+def test_every_setting_is_declared_with_a_parser_and_one_line_of_documentation():
+    fields = dataclasses.fields(Settings)
+    assert list(PARSERS) == [f.name for f in fields]
+    for f in fields:
+        assert f.metadata["doc"] and "\n" not in f.metadata["doc"] and "|" not in f.metadata["doc"], f.name
+    assert settings_table_markdown().count("\n") == len(fields) + 1  # header, rule, one row each
+
+
+def test_table_shows_defaults_bounds_and_units():
+    rows = {row.split(" | ")[0].strip("| `"): row for row in settings_table_markdown().splitlines()[2:]}
+    assert rows["AUTHSERVER_SESSION_MAX_AGE_SECONDS"].startswith(
+        "| `AUTHSERVER_SESSION_MAX_AGE_SECONDS` | `7776000` (90 days) | 1 to 315360000 (10 years) | ")
+    assert "| `19456` (19 MiB) | 1 to 4194304 (4 GiB) |" in rows["AUTHSERVER_PASSWORD_MEMORY_KIB"]
+    assert "| the issuer | not empty |" in rows["AUTHSERVER_AUDIENCE"]
+    assert "| `true` | `true` or `false`" in rows["AUTHSERVER_COOKIE_SECURE"]
+    assert "| `10` | 1 or more |" in rows["AUTHSERVER_LOGIN_MAX_FAILURES"]

@@ -1,5 +1,7 @@
 """Helpers for the revocation, introspection and resource-protector tests: calling the two
-endpoints, and minting JWTs (genuine, expired, forged) to present to them."""
+endpoints, minting JWTs (genuine, expired, forged) to present to them, and the two tables every
+one of those test files uses: :data:`FORGERS` (tokens that must not be taken for a live one) and
+:data:`MALFORMED_REQUESTS` (requests the revocation and introspection endpoints refuse)."""
 
 from __future__ import annotations
 
@@ -8,20 +10,21 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
 
 import jwt as pyjwt
-from authlib.oauth2 import OAuth2Error
-from flask import Response
 from flask import jsonify
 from joserfc import jwt as jose_jwt
 from joserfc.jwk import RSAKey
 from sqlalchemy import select
 
+from authserver.api.protector import current_token
+from authserver.api.protector import require_oauth
 from authserver.database import db
 from authserver.models import DeviceSession
 from authserver.models import SecurityEvent
-from authserver.resource import current_token
-from authserver.resource import require_oauth
 
 REVOKE = "/oauth/revoke"
 INTROSPECT = "/oauth/introspect"
@@ -97,21 +100,158 @@ def expired_copy(claims: dict) -> dict:
     return {**claims, "iat": now - 1000, "exp": now - 100}
 
 
+def tampered(token: str, **changes) -> str:
+    """The real token with its payload edited and the real signature kept."""
+    header, _, signature = token.split(".")
+    return f"{header}.{b64url(json.dumps({**claims_of(token), **changes}).encode())}.{signature}"
+
+
+@cache
+def another_key() -> RSAKey:
+    """An RSA key that is not the server's (made once per test run)."""
+    return RSAKey.generate_key(2048, private=True)
+
+
+NOBODY = "00000000-0000-0000-0000-000000000000"
+
+
+# -- the forged-token table -------------------------------------------------------------------
+@dataclass(frozen=True)
+class Forger:
+    """A way to make, from the server's real signing key and a real access token, a token that must
+    not be taken for a live one.
+
+    ``offline``: refused by the signature, header and claims alone. False for tokens signed with
+    the real key whose claims only the server's records show to be wrong (no such session, another
+    user, another client): a resource server checking offline accepts them (as it accepts a revoked
+    token); the server itself, introspection and its own API refuse them."""
+
+    name: str
+    make: Callable[[RSAKey, dict, str], str]  # (real key, the real token's claims, the real token) -> token
+    offline: bool = True
+
+    def __call__(self, app, token: str) -> str:
+        return self.make(signing_key(app), claims_of(token), token)
+
+
+FORGERS = [
+    Forger("expired", lambda real, claims, token: mint(real, expired_copy(claims))),
+    Forger("issued in the future", lambda real, claims, token: mint(real, {**claims, "iat": int(time.time()) + 3600})),
+    Forger("another RSA key, same kid", lambda real, claims, token: mint(another_key(), claims, kid=real.kid)),
+    Forger("another RSA key, unknown kid", lambda real, claims, token: mint(another_key(), claims, kid="not-ours")),
+    Forger("no kid", lambda real, claims, token: mint(real, claims, kid=None)),
+    Forger("alg none", lambda real, claims, token: unsigned(claims, kid=real.kid)),
+    Forger("HS256 keyed with the public key PEM",
+           lambda real, claims, token: hmac_signed(real.as_pem(private=False), claims, kid=real.kid)),
+    Forger("typ JWT", lambda real, claims, token: mint(real, claims, typ="JWT")),
+    Forger("no typ", lambda real, claims, token: mint(real, claims, typ=None)),
+    Forger("another issuer", lambda real, claims, token: mint(real, {**claims, "iss": "https://evil.example"})),
+    Forger("another audience", lambda real, claims, token: mint(real, {**claims, "aud": "https://api.example"})),
+    Forger("no sid", lambda real, claims, token: mint(real, {k: v for k, v in claims.items() if k != "sid"})),
+    Forger("a sid that is not a string", lambda real, claims, token: mint(real, {**claims, "sid": 1})),
+    Forger("payload edited after signing", lambda real, claims, token: tampered(token, scope="profile admin")),
+    Forger("three segments of garbage", lambda real, claims, token: "not.a.jwt"),
+    Forger("three segments, not base64 JSON", lambda real, claims, token: "a.b.c"),
+    Forger("alg none, no claims", lambda real, claims, token: "eyJhbGciOiJub25lIn0.e30."),
+    Forger("not a JWT at all", lambda real, claims, token: "not-a-token"),
+    Forger("someone else's sub", lambda real, claims, token: mint(real, {**claims, "sub": NOBODY}), offline=False),
+    Forger("another client's client_id", lambda real, claims, token: mint(real, {**claims, "client_id": "client_x"}),
+           offline=False),
+    Forger("unknown session", lambda real, claims, token: mint(real, {**claims, "sid": NOBODY}), offline=False),
+]
+OFFLINE_FORGERS = [forger for forger in FORGERS if forger.offline]
+
+
+def forger_id(forger: Forger) -> str:
+    return forger.name
+
+
+# -- the malformed-request table (revocation, introspection) -------------------------------------
+@dataclass(frozen=True)
+class MalformedRequest:
+    """A request to the revocation or introspection endpoint, correctly authenticated but otherwise
+    wrong, and the error both answer (RFC 6749 §5.2, RFC 7009 §2.1, RFC 7662 §2.1)."""
+
+    name: str
+    send: Callable  # (http, url, the calling RegisteredClient, a live token) -> response
+    status: int = 400
+    error: str = "invalid_request"
+    headers: tuple = ()  # (name, value) the answer must carry besides
+
+
+def _post_form(form: dict) -> Callable:
+    def send(http, url, caller, token):
+        data, headers = caller.auth(form)
+        return http.post(url, data=data, headers=headers)
+
+    return send
+
+
+def _get(http, url, caller, token):
+    data, headers = caller.auth({"token": token})
+    return http.get(url, query_string=data, headers=headers)
+
+
+def _credentials_twice(http, url, caller, token):
+    data, headers = caller.auth({"token": token})
+    data.update(client_id=caller.client_id, client_secret=caller.client_secret)
+    return http.post(url, data=data, headers=headers)
+
+
+def _token_twice(http, url, caller, token):
+    _, headers = caller.auth({})
+    return http.post(url, data=f"token={token}&token=other",
+                     headers={**headers, "Content-Type": "application/x-www-form-urlencoded"})
+
+
+def _json_body(http, url, caller, token):
+    _, headers = caller.auth({})
+    return http.post(url, json={"token": token}, headers=headers)
+
+
+MALFORMED_REQUESTS = [
+    MalformedRequest("no token", _post_form({})),
+    MalformedRequest("an empty token", _post_form({"token": ""})),
+    MalformedRequest("a hint (access_token) but no token", _post_form({"token_type_hint": "access_token"})),
+    MalformedRequest("a hint (refresh_token) but no token", _post_form({"token_type_hint": "refresh_token"})),
+    MalformedRequest("GET instead of POST", _get, status=405, headers=(("Allow", "POST"),)),
+    MalformedRequest("credentials in Basic and in the body", _credentials_twice),
+    MalformedRequest("the token parameter twice", _token_twice),
+    MalformedRequest("a JSON body", _json_body),
+]
+
+
+def malformed_id(case: MalformedRequest) -> str:
+    return case.name
+
+
+def assert_oauth_error(response, status: int, error: str) -> None:
+    """An OAuth error answer: the status, the RFC error code, never cached, no traceback."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.json["error"] == error
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+# -- requests that carry no bearer token (both protectors) -------------------------------------
+NO_BEARER_TOKEN = {
+    "no Authorization header": None,
+    "Bearer without a token": "Bearer",
+    "Basic credentials": "Basic YWxpY2U6c2VjcmV0",
+}
+
+
 # -- a route behind the in-process resource protector ----------------------------------------
 def add_protected_route(app) -> None:
     """GET /test/protected, needing the `profile` scope (call before the app's first request).
 
-    It calls ``require_oauth`` the way the sessions API does (``acquire_token``, errors rendered
-    by the view): raised from the decorator, Flask's error handlers would reshape them."""
+    It is protected the way the sessions API is: ``@require_oauth``, errors raised and rendered by
+    the app's one handler."""
 
     @app.get(PROTECTED, endpoint="test_protected")
+    @require_oauth("profile")
     def protected():
-        try:
-            token = require_oauth.acquire_token(["profile"])
-        except OAuth2Error as error:
-            status, body, headers = error()
-            return Response(json.dumps(body), status=status, headers=headers)
-        assert token is current_token._get_current_object()
+        token = current_token._get_current_object()
         return jsonify(sub=token["sub"], sid=token.device_session.id, username=token.device_session.user.username)
 
 

@@ -1,7 +1,7 @@
 """JSON APIs for bearer-token callers: the user's device sessions and the operators' admin API.
 
-Every endpoint takes an access token of a live, unrestricted device session (see ``bearer.py``)
-and answers JSON; errors follow RFC 6750 §3 (token problems) or ``{"error": "not_found"}``.
+Every endpoint takes an access token of a live, unrestricted device session (see ``protector.py``)
+and answers JSON; errors follow RFC 6750 §3 (token problems) or ``{"error": "not_found"}`` (``errors.py``).
 """
 
 

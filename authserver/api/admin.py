@@ -7,16 +7,16 @@ Every session ended here records the operator's username as ``ended_by`` (reason
 from __future__ import annotations
 
 from flask import Blueprint
-from flask import abort
 from flask import jsonify
 from flask import request
 
 from .. import accounts
-from ..oauth.grants import ADMIN_SCOPE
+from ..errors import NotFoundError
+from ..scopes import ADMIN_SCOPE
 from ..services import current_services
 from ..sessions import ENDED_BY_ADMIN
-from .bearer import current_token
-from .bearer import session_token_required
+from .protector import current_token
+from .protector import require_oauth
 from .serializers import sessions_json
 
 bp = Blueprint("api_admin", __name__, url_prefix="/api/admin")
@@ -31,12 +31,12 @@ def no_store(response):
 def user_or_404(username):
     user = accounts.find_user(username)
     if user is None:
-        abort(404, "No such user.")
+        raise NotFoundError("No such user.")
     return user
 
 
 @bp.get("/users/<path:username>/sessions")
-@session_token_required(ADMIN_SCOPE)
+@require_oauth(ADMIN_SCOPE)
 def list_user_sessions(username):
     user = user_or_404(username)
     caller = current_token.device_session
@@ -44,7 +44,7 @@ def list_user_sessions(username):
 
 
 @bp.delete("/users/<path:username>/sessions")
-@session_token_required(ADMIN_SCOPE)
+@require_oauth(ADMIN_SCOPE)
 def end_user_sessions(username):
     user = user_or_404(username)
     revoked = current_services().sessions.end_user_sessions(
@@ -53,12 +53,12 @@ def end_user_sessions(username):
 
 
 @bp.delete("/sessions/<session_id>")
-@session_token_required(ADMIN_SCOPE)
+@require_oauth(ADMIN_SCOPE)
 def end_session(session_id):
     service = current_services().sessions
     target = service.find_user_session(session_id)
     if target is None:
-        abort(404, "No such session.")
+        raise NotFoundError("No such session.")
     service.end_session(target.id, ENDED_BY_ADMIN, actor=current_token.device_session.user.username,
                         ip=request.remote_addr)
     return "", 204

@@ -7,14 +7,14 @@ Ending a session that had already ended answers 204 again (DELETE is idempotent)
 from __future__ import annotations
 
 from flask import Blueprint
-from flask import abort
 from flask import jsonify
 from flask import request
 
+from ..errors import NotFoundError
 from ..services import current_services
 from ..sessions import ENDED_BY_USER
-from .bearer import current_token
-from .bearer import session_token_required
+from .protector import current_token
+from .protector import require_oauth
 from .serializers import sessions_json
 
 bp = Blueprint("api_sessions", __name__, url_prefix="/api/sessions")
@@ -27,26 +27,26 @@ def no_store(response):
 
 
 @bp.get("")
-@session_token_required()
+@require_oauth()
 def list_sessions():
     caller = current_token.device_session
     return jsonify(sessions_json(current_services().sessions.list_sessions(caller.user_id), caller.id))
 
 
 @bp.delete("/<session_id>")
-@session_token_required()
+@require_oauth()
 def end_session(session_id):
     caller = current_token.device_session
     service = current_services().sessions
     target = service.find_user_session(session_id, caller.user_id)
     if target is None:
-        abort(404, "No such session.")
+        raise NotFoundError("No such session.")
     service.end_session(target.id, ENDED_BY_USER, actor=caller.user.username, ip=request.remote_addr)
     return "", 204
 
 
 @bp.post("/revoke-others")
-@session_token_required()
+@require_oauth()
 def revoke_others():
     caller = current_token.device_session
     revoked = current_services().sessions.end_user_sessions(

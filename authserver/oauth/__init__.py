@@ -1,4 +1,12 @@
 """OAuth 2.0 wiring: Authlib's RFC modules filled in with authserver's models and session rules.
 
-``server.py`` holds the single list of enabled grants and endpoints.
+``server.py`` holds the single list of enabled grants and endpoints; ``endpoints.py`` serves them.
 """
+
+
+def register_oauth(app, services) -> None:
+    from .endpoints import bp
+    from .server import create_authorization_server
+
+    app.extensions["authserver.oauth"] = create_authorization_server(app, services)
+    app.register_blueprint(bp)

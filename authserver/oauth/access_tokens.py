@@ -1,13 +1,17 @@
-"""Is this JWT one of ours, and is it still live? The one answer used by the resource protectors
-(``resource.py``, ``resource_server.py``), introspection (RFC 7662) and revocation (RFC 7009).
+"""authserver's access tokens: RFC 9068 JWTs signed with RS256, and the one answer to "is this JWT
+one of ours, and is it still live?" used by the API protector (``api/protector.py``), introspection
+(RFC 7662) and revocation (RFC 7009).
 
-Two steps, because revocation needs only the first and other apps can make only the first:
+Signing (:class:`AccessTokenGenerator`): header ``typ`` ``at+jwt`` and the active key's ``kid``;
+claims ``iss sub aud client_id exp iat jti scope`` and ``sid``, the device session's id, which the
+grant hands over with the user (:class:`TokenSubject`). Times come from the server's clock.
+
+Checking takes two steps, because revocation needs only the first:
 
 1. :func:`decode_access_token`, offline, given the keys: a JWS signed with RS256 by one of them,
    header ``typ`` ``at+jwt`` (RFC 9068 §4) and a ``kid``; ``iss`` and ``aud`` ours, not expired,
    not issued in the future, and every claim we put in present. Anything else (``alg`` none,
-   HS256, an unknown ``kid``, another key, garbage) is simply not ours. In this process
-   :func:`verify_access_token` runs it with the key ring; other apps with keys from our JWKS.
+   HS256, an unknown ``kid``, another key, garbage) is simply not ours.
 2. :func:`live_session_for`: its device session is live (not ended, not idle or past its max age,
    its user not disabled), belongs to the token's user and client, and its ``jti`` is not on the
    deny list. A JWT that has not expired is dead once any of these fails.
@@ -21,11 +25,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from authlib.common.security import generate_token
+from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from joserfc import jws
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwt import JWTClaimsRegistry
 
+from ..denylist import is_access_token_denied
 from ..models import DeviceSession
 
 ALGORITHM = "RS256"
@@ -35,9 +42,8 @@ TOKEN_TYPE = "at+jwt"  # RFC 9068 §2.1; the "application/" prefix is never sent
 class AccessTokenClaims(dict):
     """The verified claims, with the protected header beside them.
 
-    A plain dict to callers (``claims["sub"]``); the resource protectors hang what confirmed it
-    live on it: ``device_session`` in this process (``resource.py``), the introspection answer as
-    ``introspection`` in other apps (``resource_server.py``)."""
+    A plain dict to callers (``claims["sub"]``); the API protector hangs the live
+    ``device_session`` on it."""
 
     def __init__(self, claims: dict, header: dict):
         super().__init__(claims)
@@ -54,20 +60,59 @@ class LiveAccessToken:
     session: DeviceSession
 
 
-def claims_registry(issuer: str, audience: str, leeway: int = 0) -> JWTClaimsRegistry:
-    """The claims every authserver access token carries (RFC 9068 §2.2, plus `sid`)."""
+@dataclass(frozen=True)
+class TokenSubject:
+    """Who a token is for, as Authlib's generator asks for it: the user, and the session it belongs to."""
+
+    user: object
+    session_id: str
+
+    def get_user_id(self) -> str:
+        return self.user.id
+
+
+class AccessTokenGenerator(JWTBearerTokenGenerator):
+    """RFC 9068 access tokens signed by the key ring's active key, dated by the server's clock."""
+
+    def __init__(self, services):
+        settings = services.settings
+        super().__init__(issuer=settings.issuer, alg=ALGORITHM,
+                         expires_generator=lambda client, grant_type: settings.access_token_ttl_seconds)
+        self._keyring = services.keyring
+        self._clock = services.clock
+        self._audience = settings.token_audience
+
+    def get_jwks(self):
+        # Only the active key, so joserfc signs with it and writes its `kid` (see keys.py).
+        return self._keyring.signing_key_set()
+
+    def access_token_generator(self, client, grant_type, user: TokenSubject, scope):
+        now = int(self._clock.now().timestamp())
+        claims = {
+            "iss": self.issuer,
+            "sub": user.get_user_id(),
+            "aud": self._audience,
+            "client_id": client.get_client_id(),
+            "exp": now + self._get_expires_in(client, grant_type),
+            "iat": now,
+            "jti": generate_token(16),
+            "scope": scope,
+            "sid": user.session_id,
+        }
+        return jwt.encode({"alg": ALGORITHM, "typ": TOKEN_TYPE}, claims, self.get_jwks())
+
+
+def own_claims_registry(services) -> JWTClaimsRegistry:
+    """The claims every access token of ours carries (RFC 9068 §2.2, plus `sid`), checked with no
+    leeway against the server's clock."""
     essential = {"essential": True}
+    settings = services.settings
     return JWTClaimsRegistry(
-        leeway=leeway,
-        iss={"essential": True, "value": issuer},
-        aud={"essential": True, "value": audience},
+        now=lambda: int(services.clock.now().timestamp()),
+        iss={"essential": True, "value": settings.issuer},
+        aud={"essential": True, "value": settings.token_audience},
         exp=essential, iat=essential, sub=essential, client_id=essential, jti=essential, sid=essential,
     )
-
-
-def own_claims_registry(settings) -> JWTClaimsRegistry:
-    """The registry for our tokens checked in this process: no leeway, we set the clock."""
-    return claims_registry(settings.issuer, settings.token_audience)
 
 
 def unverified_kid(token_string: str) -> str | None:
@@ -82,8 +127,7 @@ def unverified_kid(token_string: str) -> str | None:
 def decode_access_token(token_string: str, key_set, registry: JWTClaimsRegistry) -> AccessTokenClaims | None:
     """Signature, algorithm, `typ` and claims against the given keys; None for anything that fails.
 
-    No database: ``resource.AccessTokenValidator`` runs it here with the key ring and in other apps
-    with keys fetched from our JWKS."""
+    No database."""
     if not isinstance(token_string, str) or token_string.count(".") != 2:
         return None  # not a JWS compact serialization (e.g. one of our opaque refresh tokens)
     try:
@@ -102,16 +146,14 @@ def decode_access_token(token_string: str, key_set, registry: JWTClaimsRegistry)
 
 def verify_access_token(services, token_string: str) -> AccessTokenClaims | None:
     """The claims of an unexpired access token this server signed; None otherwise. No database."""
-    return decode_access_token(token_string, services.keyring.verification_key_set(),
-                               own_claims_registry(services.settings))
+    return decode_access_token(token_string, services.keyring.verification_key_set(), own_claims_registry(services))
 
 
 def live_session_for(services, claims: AccessTokenClaims) -> DeviceSession | None:
     """The live device session of verified claims, unless their `jti` was revoked; None otherwise."""
-    sessions = services.sessions
-    if sessions.is_access_token_denied(claims["jti"]):
+    if is_access_token_denied(claims["jti"]):
         return None
-    session = sessions.live_session(claims["sid"])
+    session = services.sessions.live_session(claims["sid"])
     if session is None or session.user_id != claims["sub"] or session.client_id != claims["client_id"]:
         return None
     return session

@@ -21,14 +21,13 @@ answer tells nothing about why.
 
 from __future__ import annotations
 
-from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
 
 from ..models import AUTH_METHODS
 from ..services import current_services
 from .access_tokens import live_access_token
-from .revocation import ACCESS_TOKEN
-from .revocation import lookup_order
+from .token_lookup import TokenParameterRequired
+from .token_lookup import find_token
 
 
 def epoch(instant) -> int:
@@ -86,23 +85,8 @@ def refresh_token_payload(services, row, session) -> dict:
     }
 
 
-def live_refresh_token(services, token_string: str):
-    """(row, session) for the current refresh token of a live session; None otherwise."""
-    found = services.sessions.session_for_refresh_token(token_string)
-    if found is None or found[0].used_at is not None:
-        return None
-    row = found[0]
-    session = services.sessions.live_session(row.session_id)
-    return None if session is None else (row, session)
-
-
-class IntrospectionEndpoint(_IntrospectionEndpoint):
+class IntrospectionEndpoint(TokenParameterRequired, _IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = list(AUTH_METHODS)
-
-    def check_params(self, request, client):
-        # Only `token` is required; an unknown token_type_hint is ignored.
-        if not request.form.get("token"):
-            raise InvalidRequestError("The 'token' parameter is required.")
 
     def check_permission(self, token, client, request):
         # Client authentication already refused clients without the permission; kept as a guard.
@@ -110,16 +94,16 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
 
     def query_token(self, token_string, token_type_hint):
         services = current_services()
-        for kind in lookup_order(token_type_hint):
-            if kind == ACCESS_TOKEN:
-                live = live_access_token(services, token_string)
-                if live is not None:
-                    return IntrospectedToken(access_token_payload(live))
-            else:
-                live = live_refresh_token(services, token_string)
-                if live is not None:
-                    return IntrospectedToken(refresh_token_payload(services, *live))
-        return None
+
+        def access_token():
+            live = live_access_token(services, token_string)
+            return None if live is None else IntrospectedToken(access_token_payload(live))
+
+        def refresh_token():
+            live = services.refresh_tokens.live_token(token_string)
+            return None if live is None else IntrospectedToken(refresh_token_payload(services, *live))
+
+        return find_token(token_type_hint, access_token, refresh_token)
 
     def introspect_token(self, token):
         return token.payload

@@ -8,24 +8,15 @@ from __future__ import annotations
 from collections import Counter
 from urllib.parse import parse_qsl
 
-from authlib.oauth2.rfc6749.errors import InvalidRequestError
-from authlib.oauth2.rfc6749.errors import OAuth2Error
-
-from .server import basic_credentials
-
-
-class MethodNotAllowedError(OAuth2Error):
-    error = "invalid_request"
-    status_code = 405
-
-    def get_headers(self):
-        return super().get_headers() + [("Allow", "POST")]
+from ..errors import InvalidRequestError
+from ..errors import MethodNotAllowedError
+from .client_auth import basic_credentials
 
 
 def check_token_request(request, token_endpoint: bool = False) -> None:
     """Raise an OAuth2Error for a request no grant or endpoint should even look at."""
     if request.method != "POST":
-        raise MethodNotAllowedError(description="Use POST.")
+        raise MethodNotAllowedError("Use POST.")
     if request.mimetype != "application/x-www-form-urlencoded":
         raise InvalidRequestError("The body must be application/x-www-form-urlencoded.")
     try:

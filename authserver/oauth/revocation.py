@@ -18,18 +18,17 @@ client that lost its latest refresh token can still log out.
 
 from __future__ import annotations
 
-from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 from flask import request as http_request
 
 from .. import audit
+from ..denylist import deny_access_token
 from ..models import AUTH_METHODS
 from ..services import current_services
 from ..sessions import ENDED_BY_REVOCATION
 from .access_tokens import verify_access_token
-
-ACCESS_TOKEN = "access_token"
-REFRESH_TOKEN = "refresh_token"
+from .token_lookup import TokenParameterRequired
+from .token_lookup import find_token
 
 
 class RevocableAccessToken:
@@ -49,18 +48,8 @@ class RevocableRefreshToken:
         return self.row.client_id == client.get_client_id()
 
 
-def lookup_order(hint: str | None) -> tuple[str, str]:
-    """Which kind of token to try first: the hint's, if it names one we issue."""
-    return (REFRESH_TOKEN, ACCESS_TOKEN) if hint == REFRESH_TOKEN else (ACCESS_TOKEN, REFRESH_TOKEN)
-
-
-class RevocationEndpoint(_RevocationEndpoint):
+class RevocationEndpoint(TokenParameterRequired, _RevocationEndpoint):
     CLIENT_AUTH_METHODS = list(AUTH_METHODS)
-
-    def check_params(self, request, client):
-        # Only `token` is required; an unknown token_type_hint is ignored (see module docstring).
-        if not request.form.get("token"):
-            raise InvalidRequestError("The 'token' parameter is required.")
 
     def authenticate_token(self, request, client):
         self.check_params(request, client)
@@ -71,16 +60,16 @@ class RevocationEndpoint(_RevocationEndpoint):
 
     def query_token(self, token_string, token_type_hint):
         services = current_services()
-        for kind in lookup_order(token_type_hint):
-            if kind == ACCESS_TOKEN:
-                claims = verify_access_token(services, token_string)
-                if claims is not None:
-                    return RevocableAccessToken(claims)
-            else:
-                found = services.sessions.session_for_refresh_token(token_string)
-                if found is not None:
-                    return RevocableRefreshToken(*found)
-        return None
+
+        def access_token():
+            claims = verify_access_token(services, token_string)
+            return None if claims is None else RevocableAccessToken(claims)
+
+        def refresh_token():
+            found = services.refresh_tokens.find_with_session(token_string)
+            return None if found is None else RevocableRefreshToken(*found)
+
+        return find_token(token_type_hint, access_token, refresh_token)
 
     def revoke_token(self, token, request):
         services = current_services()
@@ -89,10 +78,7 @@ class RevocationEndpoint(_RevocationEndpoint):
         if isinstance(token, RevocableRefreshToken):
             services.sessions.end_session(token.session.id, ENDED_BY_REVOCATION, actor=client_id, ip=ip)
             return
-        claims = token.claims
-        if services.sessions.is_access_token_denied(claims["jti"]):
-            return
-        audit.record_event(audit.ACCESS_TOKEN_REVOKED, services.clock.now(), user_id=claims["sub"],
-                           session_id=claims["sid"], client_id=client_id, ip=ip, actor=client_id,
-                           jti=claims["jti"])
-        services.sessions.deny_access_token(claims["jti"], claims.expires_at)  # commits the event too
+        claims, now = token.claims, services.clock.now()
+        if deny_access_token(claims["jti"], claims.expires_at, now):
+            audit.record_event(audit.ACCESS_TOKEN_REVOKED, now, user_id=claims["sub"], session_id=claims["sid"],
+                               client_id=client_id, ip=ip, actor=client_id, jti=claims["jti"])

@@ -4,6 +4,17 @@ Every page is a Jinja template under ``templates/`` with one stylesheet under ``
 no script and no build step. The pages belong to one blueprint, ``web``; CSRF protection
 (Flask-WTF) applies to that blueprint only, so the token endpoint and the JSON APIs, which are
 called by programs rather than browsers, never see it.
+
+Where things are:
+
+- ``auth.py``: signing the browser in and out (Flask-Login), the device session of each request,
+  ``admin_required``, ``safe_next``
+- ``client.py``: the first-party client ``authserver-web`` every web sign-in belongs to
+- ``signin.py``, ``my_devices.py``, ``console.py``: the pages
+- ``headers.py``: the security headers of every page
+- ``filters.py``: the template filters
+
+Errors on these pages are rendered as HTML by the app's one error handler (``errors.py``).
 """
 
 from __future__ import annotations
@@ -11,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Blueprint
+from flask import current_app
 from flask_wtf.csrf import CSRFProtect
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
@@ -18,16 +30,27 @@ bp = Blueprint("web", __name__, template_folder="templates", static_folder="stat
 csrf = CSRFProtect()
 
 
+# Registered here, before any module of the package adds its hooks, so it runs first: a form post
+# without a valid token is refused before the browser's device session is even looked up (auth.py).
+@bp.before_request
+def check_csrf():
+    if current_app.config.get("WTF_CSRF_ENABLED", True):
+        csrf.protect()
+
+
 def register_web(app) -> None:
-    from . import browser  # noqa: F401  (hooks, filters, error pages)
+    from . import auth
     from . import console  # noqa: F401
-    from . import devices  # noqa: F401
+    from . import filters  # noqa: F401
+    from . import headers  # noqa: F401
+    from . import my_devices  # noqa: F401
     from . import signin  # noqa: F401
 
     settings = app.extensions["authserver"].settings
-    # CSRFProtect's app-wide check stays off; browser.check_csrf runs it for this blueprint only.
+    # CSRFProtect's app-wide check stays off; check_csrf above runs it for this blueprint only.
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     # The cookie lives as long as the device session it names could (it is re-checked on every request).
     app.config["PERMANENT_SESSION_LIFETIME"] = dt.timedelta(seconds=settings.session_max_age_seconds)
     csrf.init_app(app)
+    auth.init_app(app)
     app.register_blueprint(bp)

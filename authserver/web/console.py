@@ -16,8 +16,8 @@ from .. import audit
 from ..services import current_services
 from ..sessions import ENDED_BY_ADMIN
 from . import bp
-from .browser import admin_required
-from .devices import device_label
+from .auth import admin_required
+from .my_devices import device_label
 
 EVENT_LABELS = {
     audit.LOGIN_SUCCEEDED: "Signed in",

@@ -8,15 +8,15 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
+from flask_login import login_required
 
 from .. import accounts
 from ..services import current_services
 from ..throttle import login_retry_after
 from . import bp
-from .browser import safe_next
-from .browser import sign_in
-from .browser import sign_out
-from .browser import signin_required
+from .auth import safe_next
+from .auth import sign_in
+from .auth import sign_out
 
 BAD_CREDENTIALS = "The username or password is incorrect."
 
@@ -56,7 +56,7 @@ def signin():
 
 
 @bp.post("/account/signout")
-@signin_required
+@login_required
 def signout():
     sign_out()
     flash("You have signed out.", "success")

@@ -243,6 +243,7 @@ def test_a_disabled_users_refresh_fails(app, client, registered, login):
 
     with app.app_context():
         accounts.disable_user(app.extensions["authserver"], accounts.find_user("alice"), actor="test")
+        db.session.commit()
     assert refresh(client, registered, login.json["refresh_token"]).json["error"] == "invalid_grant"
 
 
@@ -281,12 +282,12 @@ def test_database_fault_mid_rotation_rolls_back_and_the_old_token_still_works(
     server = app.extensions["authserver.oauth"]
     if where == "signing":
         # The rotation rows are flushed, then the database fails before the response is ready.
-        from authserver.oauth import tokens
+        from authserver.oauth import access_tokens
 
         def failing(self, *args, **kwargs):
             db.session.execute(text("SELECT * FROM no_such_table"))
 
-        monkeypatch.setattr(tokens.AccessTokenGenerator, "get_extra_claims", failing)
+        monkeypatch.setattr(access_tokens.AccessTokenGenerator, "get_jwks", failing)
     else:
         def failing_commit(token, request):
             db.session.execute(text("SELECT * FROM no_such_table"))

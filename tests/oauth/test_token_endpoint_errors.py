@@ -125,6 +125,7 @@ def test_disabled_user_gets_invalid_grant(app, client, registered):
 
     with app.app_context():
         accounts.disable_user(app.extensions["authserver"], accounts.find_user("alice"), actor="test")
+        db.session.commit()
     assert_error(password_login(client, registered), 400, "invalid_grant")
 
 
@@ -202,12 +203,12 @@ def test_successful_response_is_not_cacheable(client, registered):
 
 
 def test_unexpected_failure_is_a_json_500_without_details(app, client, registered, monkeypatch):
-    from authserver.oauth import tokens
+    from authserver.oauth import access_tokens
 
     def explode(*args, **kwargs):
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(tokens.AccessTokenGenerator, "get_jwks", explode)
+    monkeypatch.setattr(access_tokens.AccessTokenGenerator, "get_jwks", explode)
     response = password_login(client, registered)
     assert_error(response, 500, "server_error")
     assert "secret internal detail" not in response.get_data(as_text=True)

@@ -44,7 +44,7 @@ def chromium():
 @pytest.fixture
 def sqlite_only(backend):
     if backend != "sqlite":
-        pytest.skip("browser tests run on SQLite only; test_pages.py covers the same views on PostgreSQL")
+        pytest.skip("browser tests run on SQLite only; the other tests here cover the same views on PostgreSQL")
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Readable device descriptions from User-Agent strings (ua-parser), for "My devices"."""
+"""Readable device descriptions from User-Agent strings (ua-parser): the default device name of a
+session and the labels on "My devices" and the console."""
 
 from __future__ import annotations
 

@@ -9,12 +9,12 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
+from flask_login import login_required
 
 from ..services import current_services
 from ..sessions import ENDED_BY_USER
 from . import bp
-from .browser import sign_out
-from .browser import signin_required
+from .auth import sign_out
 
 
 def device_label(device_session) -> str:
@@ -22,16 +22,16 @@ def device_label(device_session) -> str:
 
 
 @bp.get("/account/devices")
-@signin_required
+@login_required
 def my_devices():
     current = g.device_session
     sessions = current_services().sessions.list_sessions(current.user_id)
     sessions.sort(key=lambda s: s.id != current.id)  # this device first, then most recently active
-    return render_template("devices.html", sessions=sessions, current_id=current.id)
+    return render_template("my_devices.html", sessions=sessions, current_id=current.id)
 
 
 @bp.post("/account/devices/<sid>/signout")
-@signin_required
+@login_required
 def sign_out_device(sid):
     current = g.device_session
     target = current_services().sessions.find_user_session(sid, current.user_id)
@@ -51,7 +51,7 @@ def sign_out_device(sid):
 
 
 @bp.post("/account/devices/signout-others")
-@signin_required
+@login_required
 def sign_out_other_devices():
     current = g.device_session
     count = current_services().sessions.end_user_sessions(current.user_id, ENDED_BY_USER,

@@ -1,0 +1,68 @@
+"""Who may call authserver's own JSON APIs (RFC 6750 bearer tokens, RFC 9068 JWTs).
+
+``@require_oauth()`` or ``@require_oauth("admin")`` on a view; inside it ``current_token`` is the
+verified claims and ``current_token.device_session`` the caller's live session. The one validator
+takes every step, in this order:
+
+1. The token is one of ours and live (``oauth/access_tokens.live_access_token``: signature, claims,
+   its device session not ended, its user not disabled, its ``jti`` not revoked); otherwise 401
+   ``invalid_token``, and a bare ``WWW-Authenticate: Bearer`` when there is no token at all (§3.1).
+2. Tokens of a restricted device session (one provisioned for a device) may not manage the account.
+3. The scope the view names is granted; ``admin`` only while the user is still an administrator,
+   so an account that stops being one loses the API at once. Otherwise 403 ``insufficient_scope``
+   naming the scope.
+
+Refusals are raised as the errors of ``errors.py`` and rendered by the app's one handler.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.integrations.flask_oauth2 import current_token
+from authlib.oauth2.rfc6750 import BearerTokenValidator
+from flask import request
+
+from ..errors import InvalidTokenError
+from ..errors import MissingAuthorizationError
+from ..errors import MissingTokenError
+from ..errors import ScopeRequiredError
+from ..errors import UnsupportedTokenTypeError
+from ..oauth.access_tokens import live_access_token
+from ..scopes import ADMIN_SCOPE
+from ..services import current_services
+
+__all__ = ["require_oauth", "current_token"]
+
+log = logging.getLogger(__name__)
+
+
+class SessionTokenValidator(BearerTokenValidator):
+    def authenticate_token(self, token_string):
+        live = live_access_token(current_services(), token_string)
+        if live is None:
+            raise InvalidTokenError(realm=self.realm, description="The access token is invalid, expired or revoked.")
+        live.claims.device_session = live.session  # views read the session (and its user) from here
+        return live.claims
+
+    def validate_token(self, token, scopes, request, **kwargs):
+        session = token.device_session
+        if session.restricted:
+            raise ScopeRequiredError("Tokens of a restricted device session cannot manage sessions.")
+        granted = (token.get("scope") or "").split()
+        for scope in scopes or ():
+            if scope not in granted or (scope == ADMIN_SCOPE and not session.user.is_admin):
+                raise ScopeRequiredError(f"This endpoint needs the '{scope}' scope.", scope)
+
+
+class SessionTokenProtector(ResourceProtector):
+    def raise_error_response(self, error):
+        if isinstance(error, (MissingAuthorizationError, UnsupportedTokenTypeError)):
+            raise MissingTokenError() from None
+        log.info("refused %s %s: %s", request.method, request.path, error.error)
+        raise error
+
+
+require_oauth = SessionTokenProtector()
+require_oauth.register_token_validator(SessionTokenValidator())

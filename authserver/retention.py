@@ -1,0 +1,34 @@
+"""Clean-up (``authserver sessions prune``): end sessions past their deadline, then delete what is
+past ``retention_seconds``: ended sessions with their refresh-token tombstones, and deny-list
+entries of access tokens that have expired anyway. Nothing here commits; the command does."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import delete
+from sqlalchemy import func
+from sqlalchemy import select
+
+from .database import db
+from .models import DeviceSession
+from .models import RefreshToken
+from .models import RevokedAccessToken
+
+
+def prune(services) -> dict:
+    now = services.clock.now()
+    ended = services.sessions.end_expired(now)
+    cutoff = now - dt.timedelta(seconds=services.settings.retention_seconds)
+    old_tokens = RefreshToken.session_id.in_(select(DeviceSession.id).where(DeviceSession.ended_at <= cutoff))
+    # Counted first: deleting a parent token cascades to its child, which rowcount misses.
+    tokens = db.session.scalar(select(func.count()).select_from(RefreshToken).where(old_tokens))
+    db.session.execute(delete(RefreshToken).where(old_tokens))
+    sessions = db.session.execute(delete(DeviceSession).where(DeviceSession.ended_at <= cutoff)).rowcount
+    denied = db.session.execute(delete(RevokedAccessToken).where(RevokedAccessToken.expires_at <= now)).rowcount
+    return {
+        "ended": ended,
+        "deleted_sessions": sessions,
+        "deleted_refresh_tokens": tokens,
+        "deleted_denied_access_tokens": denied,
+    }

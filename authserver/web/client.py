@@ -1,0 +1,39 @@
+"""The first-party client every web sign-in belongs to: ``authserver-web``, created on first use.
+
+A public client with no grant types: it exists so web sessions have a client like any other
+(listed by the API as "authserver web"), but the token endpoint refuses it, so the sign-in page is
+the only way in. Web sessions have no refresh token.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+
+from .. import accounts
+from ..database import db
+from ..models import Client
+from ..services import current_services
+
+WEB_CLIENT_ID = "authserver-web"
+WEB_CLIENT_NAME = "authserver web"
+# `admin` is granted only to admins (scope_for_user); the console checks User.is_admin on each request.
+WEB_CLIENT_SCOPE = "profile admin"
+
+
+def web_client() -> Client:
+    client = db.session.get(Client, WEB_CLIENT_ID)
+    return client if client is not None else create_web_client()
+
+
+def create_web_client() -> Client:
+    """Register the web client, or take the one a parallel first sign-in has just registered.
+
+    In a savepoint: losing that race undoes this insert only, not the rest of the request's work.
+    """
+    try:
+        with db.session.begin_nested():
+            client, _no_secret = accounts.create_client(current_services(), WEB_CLIENT_NAME, [], WEB_CLIENT_SCOPE,
+                                                        "none", client_id=WEB_CLIENT_ID)
+        return client
+    except IntegrityError:
+        return db.session.get(Client, WEB_CLIENT_ID)

@@ -1,0 +1,25 @@
+"""The security headers of every page (not of the stylesheet): pages show personal data, so they
+are never cached, never framed, run no script, and their forms post only to this server."""
+
+from __future__ import annotations
+
+from flask import request
+
+from . import bp
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",  # Flask-WTF checks the Referer of HTTPS form posts
+}
+
+
+@bp.after_request
+def security_headers(response):
+    if request.endpoint != "web.static":
+        response.headers["Cache-Control"] = "no-store"
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+    return response

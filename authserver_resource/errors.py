@@ -1,0 +1,30 @@
+"""What a protected view answers besides its own response: 401 ``invalid_token``, or 503 when the
+authorization server could not be asked."""
+
+from __future__ import annotations
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6750.errors import InvalidTokenError
+
+RETRY_AFTER_SECONDS = 5
+
+
+class AuthorizationServerUnavailable(OAuth2Error):
+    """The JWKS or introspection could not be fetched: retry later, the token may well be good.
+
+    503 ``temporarily_unavailable`` with ``Retry-After``, never 401 ``invalid_token``, which would
+    make a client throw a good token away."""
+
+    error = "temporarily_unavailable"
+    status_code = 503
+    description = "The authorization server cannot be reached; retry later."
+
+    def get_headers(self):
+        return [*super().get_headers(), ("Retry-After", str(RETRY_AFTER_SECONDS))]
+
+
+def invalid_token(validator) -> InvalidTokenError:
+    """401 ``invalid_token`` with the validator's realm (RFC 6750 §3.1): one description for every
+    cause, so a caller learns nothing about why."""
+    return InvalidTokenError(description="The access token is invalid, expired or revoked.", realm=validator.realm,
+                             extra_attributes=validator.extra_attributes)

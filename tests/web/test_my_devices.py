@@ -1,0 +1,128 @@
+"""My devices (``/account/devices``): the list of the user's sessions, and signing devices out."""
+
+from __future__ import annotations
+
+from tests.conftest import password_login
+from tests.conftest import refresh
+from tests.web.conftest import IPHONE_UA
+from tests.web.conftest import post_form
+from tests.web.conftest import session_row
+from tests.web.conftest import sign_in
+from tests.web.conftest import token_sid
+from tests.web.conftest import web_sid
+
+
+def test_my_devices_lists_each_live_session_readably(app, factory, client, clock):
+    factory.user()
+    factory.user("bob")
+    registered = factory.client(name="Notes")
+    password_login(client, registered, headers={"User-Agent": IPHONE_UA})
+    password_login(client, registered, username="bob", headers={"User-Agent": IPHONE_UA}, device_name="Bob's phone")
+    clock.advance(3 * 3600)
+    sign_in(client)
+    page = client.get("/account/devices")
+    assert page.status_code == 200
+    html = page.text
+    assert "<h1>My devices</h1>" in html
+    assert html.count('class="device ') + html.count('class="device"') == 2  # bob's session is not listed
+    assert "Bob&#39;s phone" not in html
+    assert "Chrome 120 on Linux" in html and "Mobile Safari 17 on iOS 17" in html
+    assert "Phone" in html and "Desktop" in html
+    assert "via Notes" in html and "via authserver web" in html
+    assert html.count("This device</span>") == 1
+    assert html.index("This device") < html.index("Mobile Safari 17 on iOS 17")  # this device first
+    assert "3 hours ago" in html
+    assert "127.0.0.1" in html
+    assert "Sign out all other devices" in html
+
+
+def test_user_agent_is_escaped(factory, client):
+    factory.user()
+    registered = factory.client()
+    password_login(client, registered, device_name="<script>alert(1)</script>",
+                   headers={"User-Agent": "<script>alert(2)</script>"})
+    sign_in(client)
+    html = client.get("/account/devices").text
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_page_load_touches_the_session(app, factory, client, clock):
+    factory.user()
+    sign_in(client)
+    sid = web_sid(app, client)
+    clock.advance(120)
+    client.get("/account/devices", headers={"User-Agent": IPHONE_UA})
+    session = session_row(app, sid)
+    assert session.last_active_at == clock.now()
+    assert session.user_agent == IPHONE_UA
+
+
+def test_sign_out_another_device_kills_its_refresh_token(app, factory, client):
+    factory.user()
+    registered = factory.client()
+    body = password_login(client, registered, headers={"User-Agent": IPHONE_UA}).json
+    other = token_sid(body["access_token"])
+    sign_in(client)
+    response = post_form(client, "/account/devices", f"/account/devices/{other}/signout")
+    assert response.headers["Location"] == "/account/devices"
+    page = client.get("/account/devices").text
+    assert "Signed out Mobile Safari 17 on iOS 17." in page
+    assert "This device" in page
+    ended = session_row(app, other)
+    assert (ended.ended_reason, ended.ended_by) == ("user", "alice")
+    refused = refresh(client, registered, body["refresh_token"])
+    assert refused.status_code == 400
+    assert refused.json["error"] == "invalid_grant"
+
+
+def test_sign_out_all_other_devices_keeps_this_one(app, factory, client):
+    factory.user()
+    registered = factory.client()
+    tokens = [password_login(client, registered).json["refresh_token"] for _ in range(2)]
+    sign_in(client)
+    post_form(client, "/account/devices", "/account/devices/signout-others")
+    page = client.get("/account/devices").text
+    assert "Signed out 2 other devices." in page
+    assert page.count("This device</span>") == 1
+    assert "Sign out all other devices" not in page
+    for token in tokens:
+        assert refresh(client, registered, token).json["error"] == "invalid_grant"
+    assert session_row(app, web_sid(app, client)).ended_at is None
+
+
+def test_user_cannot_end_another_users_session(app, factory, client):
+    factory.user()
+    factory.user("bob")
+    registered = factory.client()
+    bob = password_login(client, registered, username="bob").json
+    bobs_session = token_sid(bob["access_token"])
+    sign_in(client)
+    response = post_form(client, "/account/devices", f"/account/devices/{bobs_session}/signout")
+    assert response.status_code == 404
+    assert "Not found" in response.text
+    assert session_row(app, bobs_session).ended_at is None
+    assert refresh(client, registered, bob["refresh_token"]).status_code == 200
+    assert post_form(client, "/account/devices", "/account/devices/no-such-session/signout").status_code == 404
+
+
+def test_signing_out_this_device_from_the_list_signs_out(app, factory, client):
+    factory.user()
+    sign_in(client)
+    sid = web_sid(app, client)
+    response = post_form(client, "/account/devices", f"/account/devices/{sid}/signout")
+    assert response.headers["Location"] == "/signin"
+    assert session_row(app, sid).ended_at is not None
+    assert "You have signed out." in client.get("/signin").text
+
+
+def test_signed_in_forms_refuse_a_missing_or_foreign_csrf_token(app, factory, client):
+    factory.user()
+    registered = factory.client()
+    other = token_sid(password_login(client, registered, headers={"User-Agent": IPHONE_UA}).json["access_token"])
+    sign_in(client)
+    assert client.post(f"/account/devices/{other}/signout").status_code == 400
+    assert client.post("/account/devices/signout-others", data={"csrf_token": "forged"}).status_code == 400
+    assert client.post("/account/signout").status_code == 400
+    assert session_row(app, other).ended_at is None
+    assert session_row(app, web_sid(app, client)).ended_at is None
