@@ -19,13 +19,7 @@ from .protector import current_token
 from .protector import require_oauth
 from .serializers import sessions_json
 
-bp = Blueprint("api_admin", __name__, url_prefix="/api/admin")
-
-
-@bp.after_request
-def no_store(response):
-    response.headers["Cache-Control"] = "no-store"
-    return response
+bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 def user_or_404(username):

@@ -7,10 +7,12 @@ takes every step, in this order:
 1. The token is one of ours and live (``oauth/access_tokens.live_access_token``: signature, claims,
    its device session not ended, its user not disabled, its ``jti`` not revoked); otherwise 401
    ``invalid_token``, and a bare ``WWW-Authenticate: Bearer`` when there is no token at all (§3.1).
-2. Tokens of a restricted device session (one provisioned for a device) may not manage the account.
-3. The scope the view names is granted; ``admin`` only while the user is still an administrator,
+2. These APIs act for a user: a client's own token (client credentials) is refused (403).
+3. Tokens of a restricted device session (one provisioned for a device) may not manage the account:
+   views needing ``sessions`` or ``admin`` refuse them whatever scopes they carry (403).
+4. The scope the view names is granted; ``admin`` only while the user is still an administrator,
    so an account that stops being one loses the API at once. Otherwise 403 ``insufficient_scope``
-   naming the scope.
+   with ``WWW-Authenticate: Bearer error="insufficient_scope", scope="…"``.
 
 Refusals are raised as the errors of ``errors.py`` and rendered by the app's one handler.
 """
@@ -30,6 +32,7 @@ from ..errors import MissingTokenError
 from ..errors import ScopeRequiredError
 from ..errors import UnsupportedTokenTypeError
 from ..oauth.access_tokens import live_access_token
+from ..scopes import ACCOUNT_SCOPES
 from ..scopes import ADMIN_SCOPE
 from ..services import current_services
 
@@ -48,8 +51,10 @@ class SessionTokenValidator(BearerTokenValidator):
 
     def validate_token(self, token, scopes, request, **kwargs):
         session = token.device_session
-        if session.restricted:
-            raise ScopeRequiredError("Tokens of a restricted device session cannot manage sessions.")
+        if session is None:
+            raise ScopeRequiredError("This endpoint needs a token issued to a user.")
+        if session.restricted and ACCOUNT_SCOPES.intersection(scopes or ()):
+            raise ScopeRequiredError("Tokens of a restricted device session cannot manage the account.")
         granted = (token.get("scope") or "").split()
         for scope in scopes or ():
             if scope not in granted or (scope == ADMIN_SCOPE and not session.user.is_admin):

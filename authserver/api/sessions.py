@@ -11,30 +11,25 @@ from flask import jsonify
 from flask import request
 
 from ..errors import NotFoundError
+from ..scopes import SESSIONS_SCOPE
 from ..services import current_services
 from ..sessions import ENDED_BY_USER
 from .protector import current_token
 from .protector import require_oauth
 from .serializers import sessions_json
 
-bp = Blueprint("api_sessions", __name__, url_prefix="/api/sessions")
-
-
-@bp.after_request
-def no_store(response):
-    response.headers["Cache-Control"] = "no-store"
-    return response
+bp = Blueprint("sessions", __name__, url_prefix="/sessions")
 
 
 @bp.get("")
-@require_oauth()
+@require_oauth(SESSIONS_SCOPE)
 def list_sessions():
     caller = current_token.device_session
     return jsonify(sessions_json(current_services().sessions.list_sessions(caller.user_id), caller.id))
 
 
 @bp.delete("/<session_id>")
-@require_oauth()
+@require_oauth(SESSIONS_SCOPE)
 def end_session(session_id):
     caller = current_token.device_session
     service = current_services().sessions
@@ -46,7 +41,7 @@ def end_session(session_id):
 
 
 @bp.post("/revoke-others")
-@require_oauth()
+@require_oauth(SESSIONS_SCOPE)
 def revoke_others():
     caller = current_token.device_session
     revoked = current_services().sessions.end_user_sessions(

@@ -1,6 +1,7 @@
-"""HTTP endpoints: token (RFC 6749), revocation (RFC 7009), introspection (RFC 7662), JWKS (RFC 7517)
-and server metadata (RFC 8414). Each view checks the request (``request_checks.py``), then lets
-Authlib answer; errors are raised and rendered by the app's one handler (``errors.py``)."""
+"""HTTP endpoints: token (RFC 6749), revocation (RFC 7009), introspection (RFC 7662), device
+authorization (RFC 8628), JWKS (RFC 7517) and server metadata (RFC 8414). Each view checks the
+request (``request_checks.py``), then lets Authlib answer; errors are raised and rendered by the
+app's one handler (``errors.py``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from flask import request
 
 from ..services import current_services
 from . import paths
+from .device_code import DeviceAuthorizationEndpoint
 from .introspection import IntrospectionEndpoint
 from .metadata import server_metadata
 from .request_checks import check_token_request
@@ -43,6 +45,12 @@ def revoke():
 def introspect():
     check_token_request(request)
     return authorization_server().create_endpoint_response(IntrospectionEndpoint.ENDPOINT_NAME)
+
+
+@bp.route(paths.DEVICE_AUTHORIZATION, methods=ANY_METHOD, provide_automatic_options=False)
+def device_authorization():
+    check_token_request(request)
+    return authorization_server().create_endpoint_response(DeviceAuthorizationEndpoint.ENDPOINT_NAME)
 
 
 @bp.route(paths.JWKS)

@@ -49,11 +49,11 @@ class IntrospectedToken:
 
 def access_token_payload(live) -> dict:
     claims, session = live.claims, live.session
-    return {
+    payload = {
         "active": True,
         "scope": claims.get("scope", ""),
         "client_id": claims["client_id"],
-        "username": session.user.username,
+        "username": session.user.username if session else None,
         "sub": claims["sub"],
         "token_type": "Bearer",
         "exp": claims["exp"],
@@ -62,8 +62,10 @@ def access_token_payload(live) -> dict:
         "aud": claims["aud"],
         "iss": claims["iss"],
         "jti": claims["jti"],
-        "sid": claims["sid"],
+        "sid": claims.get("sid"),
     }
+    # A client's own token (client credentials) has no user and no session: no username, no sid.
+    return {name: value for name, value in payload.items() if value is not None}
 
 
 def refresh_token_payload(services, row, session) -> dict:

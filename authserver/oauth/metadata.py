@@ -8,6 +8,7 @@ from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from ..database import db
 from ..models import Client
 from . import paths
+from .authorization_code import S256
 from .introspection import IntrospectionEndpoint
 from .revocation import RevocationEndpoint
 from .server import supported_auth_methods
@@ -30,6 +31,10 @@ def server_metadata(settings) -> AuthorizationServerMetadata:
         introspection_endpoint=issuer + paths.INTROSPECTION,
         introspection_endpoint_auth_methods_supported=supported_auth_methods(IntrospectionEndpoint.ENDPOINT_NAME),
         scopes_supported=sorted(scopes),
-        # RFC 8414 requires the member; empty until the authorization endpoint exists.
-        response_types_supported=[],
+        authorization_endpoint=issuer + paths.AUTHORIZATION,
+        device_authorization_endpoint=issuer + paths.DEVICE_AUTHORIZATION,
+        response_types_supported=["code"],
+        code_challenge_methods_supported=[S256],
+        # RFC 9207: every authorization response carries `iss`.
+        authorization_response_iss_parameter_supported=True,
     )

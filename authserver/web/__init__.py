@@ -40,7 +40,9 @@ def check_csrf():
 
 def register_web(app) -> None:
     from . import auth
+    from . import authorize  # noqa: F401
     from . import console  # noqa: F401
+    from . import device  # noqa: F401
     from . import filters  # noqa: F401
     from . import headers  # noqa: F401
     from . import my_devices  # noqa: F401

@@ -1,4 +1,5 @@
-"""My devices (``/account/devices``): the signed-in user's live sessions, and signing them out."""
+"""My devices (``/account/devices``): the signed-in user's live sessions and connected apps, and
+signing devices out or disconnecting an app (``consents.withdraw_consent``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from flask import request
 from flask import url_for
 from flask_login import login_required
 
+from .. import consents
 from ..services import current_services
 from ..sessions import ENDED_BY_USER
 from . import bp
@@ -27,7 +29,21 @@ def my_devices():
     current = g.device_session
     sessions = current_services().sessions.list_sessions(current.user_id)
     sessions.sort(key=lambda s: s.id != current.id)  # this device first, then most recently active
-    return render_template("my_devices.html", sessions=sessions, current_id=current.id)
+    return render_template("my_devices.html", sessions=sessions, current_id=current.id,
+                           apps=consents.list_consents(current.user_id))
+
+
+@bp.post("/account/apps/<client_id>/disconnect")
+@login_required
+def disconnect_app(client_id):
+    current = g.device_session
+    consent = consents.find_consent(current.user_id, client_id)
+    if consent is None:
+        abort(404)
+    name = consent.client.name
+    consents.withdraw_consent(current_services(), current.user, client_id, ip=request.remote_addr)
+    flash(f"Disconnected {name}: it can no longer use your account.", "success")
+    return redirect(url_for("web.my_devices"))
 
 
 @bp.post("/account/devices/<sid>/signout")
