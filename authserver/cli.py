@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 
 import click
@@ -18,7 +19,7 @@ from .database import db
 from .services import current_services
 from .settings import Settings
 from .settings import SettingsError
-from .settings import unknown_variables
+from .settings import setting_warnings
 
 GRANT_TYPES = ("password", "refresh_token", "authorization_code", "client_credentials",
                "urn:ietf:params:oauth:grant-type:device_code")
@@ -211,10 +212,28 @@ def serve(host, port, workers):
             # connection, a lock) is shared between workers.
             return load_app()
 
+    if not os.environ.get("AUTHSERVER_ISSUER"):
+        # The metadata's URLs and every token's `iss` must name where clients reach us; without a
+        # setting, that is where we listen (not the default port when --port says otherwise).
+        issuer, exact = listen_url(host, port)
+        os.environ["AUTHSERVER_ISSUER"] = issuer
+        if not exact:
+            click.echo(f"authserver: warning: AUTHSERVER_ISSUER is not set and {host} is every address: "
+                       f"using {issuer}; set it to the URL clients use", err=True)
     # Build once here too, so a bad setting or keys folder stops `serve` with one line before
     # gunicorn starts (not a traceback per worker), and the first signing key is made once.
     load_app()
     Gunicorn().run()
+
+
+def listen_url(host: str, port: int) -> tuple[str, bool]:
+    """The http URL of a listening address, and whether it is exact: a wildcard address is
+    reached through some other name, so the loopback one stands in for it."""
+    if host in ("", "0.0.0.0", "::", "[::]"):
+        return f"http://127.0.0.1:{port}", False
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 address in a URL
+    return f"http://{host}:{port}", True
 
 
 def register_commands(app) -> None:
@@ -243,12 +262,13 @@ cli.add_command(serve)
 
 
 def main() -> None:
-    for line in unknown_variables():
-        click.echo(f"authserver: warning: {line}", err=True)
     try:
         Settings.from_env()
+        warnings = setting_warnings()
     except SettingsError as error:
         stop_on_bad_setting(error)
+    for line in warnings:
+        click.echo(f"authserver: warning: {line}", err=True)
     try:
         cli.main(prog_name="authserver")
     except (OperationalError, ProgrammingError) as error:

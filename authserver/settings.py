@@ -8,8 +8,8 @@ declarations: :data:`PARSERS`, the list of known variables, and the README's set
 Settings come from ``AUTHSERVER_*`` environment variables. A bad value or a value outside its
 bounds stops start-up with :class:`SettingsError`, whose message is one line naming the variable:
 the server never starts half-configured. An ``AUTHSERVER_*`` variable that is not a setting (most
-likely a misspelling) is reported by :func:`unknown_variables`, and the command line warns about
-it.
+likely a misspelling) is reported by :func:`unknown_variables`, a valid combination that does not do
+what it says by :func:`setting_warnings`; the command line warns about both.
 """
 
 from __future__ import annotations
@@ -150,7 +150,8 @@ class Settings:
         10, _whole(0, MAX_SECONDS),
         "a retried refresh of the immediate predecessor inside this window gets the same successor; `0` turns it off")
     session_idle_timeout_seconds: int = setting(
-        2_592_000, _whole(1, MAX_SECONDS), "a session unused this long ends; at most `SESSION_MAX_AGE_SECONDS`")
+        2_592_000, _whole(1, MAX_SECONDS),
+        "a session unused this long ends; one longer than `SESSION_MAX_AGE_SECONDS` is never reached")
     session_max_age_seconds: int = setting(
         7_776_000, _whole(1, MAX_SECONDS), "a session ends this long after sign-in, however active")
     retention_seconds: int = setting(
@@ -198,12 +199,11 @@ class Settings:
         return settings
 
     def check(self) -> None:
-        """The bounds that tie two settings together (each one's own bounds are in its parser)."""
-        if self.session_idle_timeout_seconds > self.session_max_age_seconds:
-            raise SettingsError(
-                f"{PREFIX}SESSION_IDLE_TIMEOUT_SECONDS ({self.session_idle_timeout_seconds}) "
-                f"must not exceed {PREFIX}SESSION_MAX_AGE_SECONDS ({self.session_max_age_seconds})"
-            )
+        """The bounds that tie two settings together (each one's own bounds are in its parser).
+
+        An idle timeout longer than the max age is not one of them: the max age simply comes first
+        (``sessions.py`` ends a session at whichever deadline it reaches first), so setting only a
+        short max age works with the default idle timeout (:func:`setting_warnings` says so when both were set)."""
         if self.password_memory_kib < 8 * self.password_parallelism:
             raise SettingsError(f"{PREFIX}PASSWORD_MEMORY_KIB must be at least 8 x PASSWORD_PARALLELISM")
 
@@ -236,6 +236,21 @@ def unknown_variables(environ=None) -> list[str]:
         close = difflib.get_close_matches(upper[len(PREFIX):], [k[len(PREFIX):] for k in sorted(known)], n=1)
         hint = f" (did you mean {PREFIX}{close[0]}?)" if close else ""
         lines.append(f"{variable} is not a setting and is ignored{hint}")
+    return lines
+
+
+def setting_warnings(environ=None) -> list[str]:
+    """Lines the command line prints before it starts: unknown variables, and settings that are
+    valid but do not do what they say. Assumes the settings themselves parse (``from_env``)."""
+    environ = os.environ if environ is None else environ
+    lines = unknown_variables(environ)
+    idle_variable, max_age_variable = f"{PREFIX}SESSION_IDLE_TIMEOUT_SECONDS", f"{PREFIX}SESSION_MAX_AGE_SECONDS"
+    if idle_variable in environ:
+        settings = Settings.from_env(environ)
+        if settings.session_idle_timeout_seconds > settings.session_max_age_seconds:
+            lines.append(f"{idle_variable} ({settings.session_idle_timeout_seconds}) exceeds {max_age_variable} "
+                         f"({settings.session_max_age_seconds}): sessions end at their max age and the idle "
+                         "timeout is never reached")
     return lines
 
 
