@@ -28,9 +28,6 @@ from .services import Services
 from .sessions import DeviceSessions
 from .settings import Settings
 
-MAX_REQUEST_BYTES = 64 * 1024
-
-
 def migrations_dir() -> str:
     # migrations/ is mapped into the package by pyproject.toml (editable or not).
     spec = importlib.util.find_spec("authserver.migrations")
@@ -71,8 +68,6 @@ def configure(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         JSON_SORT_KEYS=False,
-        # Every request we accept is a small form or JSON; a bigger body is refused (413) unread.
-        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
     )
     if settings.proxy_hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops)
