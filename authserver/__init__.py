@@ -47,12 +47,14 @@ def create_app(settings: Settings | None = None, clock=None) -> Flask:
 
     from .api import register_api
     from .cli import register_commands
+    from .health import bp as health_bp
     from .oauth import register_oauth
     from .web import register_web
 
     register_oauth(app, services)
     register_api(app)
     register_web(app)
+    app.register_blueprint(health_bp)
     register_input_checks(app)
     register_error_handlers(app)
     register_commands(app)
