@@ -38,6 +38,10 @@ class RefreshTokenInvalid(Exception):
     """Unknown, foreign, expired or dead refresh token (the client sees invalid_grant)."""
 
 
+class RefreshTokenUnknown(RefreshTokenInvalid):
+    """No generation of any chain, or one issued to another client: to this client, not a token at all."""
+
+
 class RefreshTokenReused(RefreshTokenInvalid):
     """A rotated token was presented again; its session has been ended."""
 
@@ -72,7 +76,7 @@ class RefreshTokens:
         # The client check comes first: another client presenting a stolen token must not be
         # able to end the owner's session by triggering reuse detection.
         if token is None or token.client_id != client_id:
-            raise RefreshTokenInvalid("unknown refresh token")
+            raise RefreshTokenUnknown("unknown refresh token")
         session = self.sessions.lock_session(token.session_id)
         # Read again under the lock: a parallel request may have rotated it meanwhile.
         token = db.session.execute(

@@ -20,9 +20,14 @@ from .sessions import DeviceContext
 def device_context(device_name: str | None = None) -> DeviceContext:
     """The device of the current request, cut to fit its columns (``models.py``): anyone can send a
     long User-Agent, and it must not stop them from signing in."""
-    return DeviceContext(ip=storable(request.remote_addr, 64),
+    return DeviceContext(ip=client_ip(),
                          user_agent=storable(request.user_agent.string, 512),
                          device_name=storable(device_name, 200))
+
+
+def client_ip() -> str | None:
+    """The caller's address as it is stored (and counted by ``throttle.py``)."""
+    return storable(request.remote_addr, 64)
 
 
 def storable(text: str | None, length: int) -> str | None:

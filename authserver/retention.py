@@ -1,6 +1,7 @@
 """Clean-up (``authserver sessions prune``): end sessions past their deadline, then delete what is
-past ``retention_seconds``: ended sessions with their refresh-token tombstones, and deny-list
-entries of access tokens that have expired anyway. Nothing here commits; the command does."""
+past ``retention_seconds``: ended sessions with their refresh-token tombstones, security events
+(kept at least as long as a throttling window, whose counts they are), and deny-list entries of
+access tokens that have expired anyway. Nothing here commits; the command does."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from .database import db
 from .models import DeviceSession
 from .models import RefreshToken
 from .models import RevokedAccessToken
+from .models import SecurityEvent
 
 
 def prune(services) -> dict:
@@ -26,9 +28,15 @@ def prune(services) -> dict:
     db.session.execute(delete(RefreshToken).where(old_tokens))
     sessions = db.session.execute(delete(DeviceSession).where(DeviceSession.ended_at <= cutoff)).rowcount
     denied = db.session.execute(delete(RevokedAccessToken).where(RevokedAccessToken.expires_at <= now)).rowcount
+    settings = services.settings
+    kept = max(settings.retention_seconds, settings.login_failure_window_seconds,
+               settings.lookup_failure_window_seconds)
+    events = db.session.execute(
+        delete(SecurityEvent).where(SecurityEvent.created_at <= now - dt.timedelta(seconds=kept))).rowcount
     return {
         "ended": ended,
         "deleted_sessions": sessions,
         "deleted_refresh_tokens": tokens,
         "deleted_denied_access_tokens": denied,
+        "deleted_security_events": events,
     }

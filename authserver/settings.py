@@ -156,7 +156,8 @@ class Settings:
         7_776_000, _whole(1, MAX_SECONDS), "a session ends this long after sign-in, however active")
     retention_seconds: int = setting(
         2_592_000, _whole(1, MAX_SECONDS),
-        "`sessions prune` deletes ended sessions (and their used refresh tokens) ended longer ago than this")
+        "`sessions prune` deletes ended sessions (and their used refresh tokens) ended longer ago than this, "
+        "and security events older than this (or than a throttling window, if longer)")
     password_memory_kib: int = setting(
         19_456, _whole(1, MAX_PASSWORD_MEMORY_KIB),
         "argon2id memory per hash, in KiB (OWASP minimum: 19 MiB); at least 8 × `PASSWORD_PARALLELISM`")
@@ -171,9 +172,22 @@ class Settings:
         300, _whole(0, MAX_SECONDS), "`Cache-Control: max-age` of the JWKS: how long resource servers may cache it")
     login_max_failures: int = setting(
         10, _whole(1),
-        "wrong passwords allowed per username and IP inside the window; then sign-in answers `429` with `Retry-After`")
+        "failed sign-ins allowed per username and IP inside the window; then sign-in answers `429` with `Retry-After`")
     login_failure_window_seconds: int = setting(
-        900, _whole(1, MAX_SECONDS), "the window for `LOGIN_MAX_FAILURES`")
+        900, _whole(1, MAX_SECONDS), "the window for the three `LOGIN_*MAX_FAILURES` budgets")
+    login_ip_max_failures: int = setting(
+        50, _whole(1),
+        "failed sign-ins allowed from one IP across all usernames inside the window; then sign-in from it answers `429`")
+    login_account_max_failures: int = setting(
+        100, _whole(1),
+        "failed sign-ins allowed for one username from all addresses together inside the window; then sign-in as it "
+        "answers `429`, whether the account exists or not")
+    lookup_max_failures: int = setting(
+        50, _whole(1),
+        "failed client authentications and tokens not ours (introspection, revocation, refresh) allowed per IP, and "
+        "tokens not ours per confidential client, inside the window; then `429` with `Retry-After`")
+    lookup_failure_window_seconds: int = setting(
+        300, _whole(1, MAX_SECONDS), "the window for `LOOKUP_MAX_FAILURES`")
     proxy_hops: int = setting(
         0, _whole(0),
         "reverse proxies in front of the server whose `X-Forwarded-For` and `X-Forwarded-Proto` are trusted; "

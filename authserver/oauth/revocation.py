@@ -52,8 +52,7 @@ class RevocationEndpoint(TokenParameterRequired, _RevocationEndpoint):
     CLIENT_AUTH_METHODS = list(AUTH_METHODS)
 
     def authenticate_token(self, request, client):
-        self.check_params(request, client)
-        token = self.query_token(request.form["token"], request.form.get("token_type_hint"))
+        token = self.find_presented_token(request, client)
         if token is None or not token.check_client(client):
             return None  # answered 200 and left alone, like an invalid token
         return token
