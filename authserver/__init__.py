@@ -1,8 +1,10 @@
 """authserver: an OAuth 2.0 authorization server with revocable device sessions.
 
-:func:`create_app` builds the server in this order: settings → database → the per-process
-services (clock, passwords, key ring, device sessions) → the authorization server (Authlib) →
-blueprints (OAuth endpoints, JSON APIs, web pages) → the one error handler → the command line.
+:func:`create_app` builds the server in this order: settings → the per-process services (clock,
+passwords, key ring, device sessions, metrics) → what every request goes through (timing, then the
+database's unit of work, then the input checks) → the authorization server (Authlib) → blueprints
+(OAuth endpoints, JSON APIs, web pages, health checks, metrics) → the one error handler → the
+command line.
 """
 
 from __future__ import annotations
@@ -16,17 +18,23 @@ from flask_migrate import Migrate
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import database
+from .accounts import FAILURE_REASONS
 from .clock import SystemClock
 from .database import db
 from .errors import register_error_handlers
 from .keys import KeyRing
 from .keys import load_or_create_secret
+from .metrics import Metrics
+from .metrics import register_metrics
 from .passwords import Passwords
 from .refresh_tokens import RefreshTokens
 from .request_context import register_input_checks
 from .services import Services
+from .sessions import END_REASONS
 from .sessions import DeviceSessions
 from .settings import Settings
+from .throttle import BUDGETS
+
 
 def migrations_dir() -> str:
     # migrations/ is mapped into the package by pyproject.toml (editable or not).
@@ -40,10 +48,14 @@ def create_app(settings: Settings | None = None, clock=None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     configure(app, settings)
-    database.init_database(app, settings)
-    Migrate(app, db, directory=migrations_dir())
     services = build_services(settings, clock or SystemClock())
     app.extensions["authserver"] = services
+    # Before the unit of work: Flask runs after-request hooks last-registered first, so the
+    # commit happens inside what is timed.
+    register_metrics(app)
+    database.init_database(app, settings)
+    Migrate(app, db, directory=migrations_dir())
+    register_input_checks(app)
 
     from .api import register_api
     from .cli import register_commands
@@ -55,7 +67,6 @@ def create_app(settings: Settings | None = None, clock=None) -> Flask:
     register_api(app)
     register_web(app)
     app.register_blueprint(health_bp)
-    register_input_checks(app)
     register_error_handlers(app)
     register_commands(app)
     return app
@@ -85,5 +96,10 @@ def build_services(settings: Settings, clock) -> Services:
     keyring.ensure_key()
     sessions = DeviceSessions(settings, clock)
     refresh_key = load_or_create_secret(settings.keys_dir, "refresh-hmac.key")
+    from .oauth.server import supported_grant_types  # the grants import the services module
+
+    metrics = Metrics(known_labels={"grant_type": tuple(supported_grant_types()), "cause": END_REASONS,
+                                    "reason": FAILURE_REASONS, "budget": BUDGETS})
     return Services(settings=settings, clock=clock, passwords=Passwords(settings), keyring=keyring,
-                    sessions=sessions, refresh_tokens=RefreshTokens(settings, sessions, refresh_key))
+                    sessions=sessions, refresh_tokens=RefreshTokens(settings, sessions, refresh_key),
+                    metrics=metrics)

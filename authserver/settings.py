@@ -113,6 +113,20 @@ def _database_url(name, raw):
     return raw
 
 
+@_allows("`on`, `off` or a port number (1 to 65535)")
+def _metrics(name, raw):
+    lowered = raw.strip().lower()
+    if lowered in ("on", "off"):
+        return lowered
+    try:
+        port = int(lowered)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65_535:
+        raise SettingsError(f"{PREFIX}{name} must be on, off or a port number, got {raw!r}")
+    return port
+
+
 @_allows("not empty")
 def _text(name, raw):
     if not raw.strip():
@@ -194,6 +208,10 @@ class Settings:
         "`0`: the client IP is the socket's")
     cookie_secure: bool = setting(
         True, _boolean, "`Secure` flag on the web pages' cookies; set `false` only for plain-HTTP local use")
+    metrics: str | int = setting(
+        "on", _metrics,
+        "Prometheus metrics at `/metrics`: on the server's port (`on`), nowhere (`off`), or only on this port of "
+        "the same host, from `authserver serve` (so a proxy in front never exposes them)")
     lock_timeout_seconds: int = setting(
         5, _whole(1, MAX_LOCK_TIMEOUT_SECONDS),
         "how long a request waits for a row lock (SQLite busy timeout, PostgreSQL `lock_timeout`); "
@@ -220,6 +238,10 @@ class Settings:
         short max age works with the default idle timeout (:func:`setting_warnings` says so when both were set)."""
         if self.password_memory_kib < 8 * self.password_parallelism:
             raise SettingsError(f"{PREFIX}PASSWORD_MEMORY_KIB must be at least 8 x PASSWORD_PARALLELISM")
+
+    @property
+    def metrics_port(self) -> int | None:
+        return self.metrics if isinstance(self.metrics, int) else None
 
     @property
     def token_audience(self) -> str:

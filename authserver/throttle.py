@@ -40,6 +40,7 @@ from sqlalchemy import select
 from sqlalchemy import type_coerce
 
 from . import audit
+from . import metrics
 from .database import UTCDateTime
 from .database import db
 from .errors import TemporarilyUnavailable
@@ -86,6 +87,8 @@ def retry_after(services, kinds: tuple[str, ...], window_seconds: int, budgets: 
             waits[budget.name] = max(1, int((oldest - since).total_seconds()) + 1)
     if not waits:
         return None
+    for name in waits:
+        metrics.count("throttled_requests", budget=name)
     return max(waits.values())
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 
+from .. import metrics
 from .. import throttle
 from ..database import db
 from ..errors import InvalidClientError
@@ -32,7 +33,8 @@ def query_client(client_id):
 
 
 def save_token(token, request):
-    pass  # the grant has written the session and refresh-token rows; the request's unit of work commits them
+    # The grant has written the session and refresh-token rows; the request's unit of work commits them.
+    metrics.count("tokens_issued", grant_type=request.payload.grant_type)
 
 
 class Server(AuthorizationServer):
