@@ -1,8 +1,8 @@
 """authserver: an OAuth 2.0 authorization server with revocable device sessions.
 
 :func:`create_app` builds the server in this order: settings → the per-process services (clock,
-passwords, key ring, device sessions, metrics) → what every request goes through (timing, then the
-database's unit of work, then the input checks) → the authorization server (Authlib) → blueprints
+passwords, key ring, device sessions, metrics) → what every request goes through (its id and log
+line, timing, the database's unit of work, the input checks) → the authorization server (Authlib) → blueprints
 (OAuth endpoints, JSON APIs, web pages, health checks, metrics) → the one error handler → the
 command line.
 """
@@ -29,6 +29,7 @@ from .metrics import register_metrics
 from .passwords import Passwords
 from .refresh_tokens import RefreshTokens
 from .request_context import register_input_checks
+from .request_log import register_request_log
 from .services import Services
 from .sessions import END_REASONS
 from .sessions import DeviceSessions
@@ -51,7 +52,8 @@ def create_app(settings: Settings | None = None, clock=None) -> Flask:
     services = build_services(settings, clock or SystemClock())
     app.extensions["authserver"] = services
     # Before the unit of work: Flask runs after-request hooks last-registered first, so the
-    # commit happens inside what is timed.
+    # commit happens inside what is timed, and the request's log line has the status it really got.
+    register_request_log(app)
     register_metrics(app)
     database.init_database(app, settings)
     Migrate(app, db, directory=migrations_dir())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import sys
 
 import click
@@ -192,53 +191,27 @@ def sessions_prune(as_json):
 
 
 # -- serve ---------------------------------------------------------------------------------
-@click.command("serve", help="Serve with gunicorn (production WSGI server).")
+@click.command("serve", help="Serve with gunicorn (production WSGI server): JSON logs, metrics across workers.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
 def serve(host, port, workers):
-    from gunicorn.app.base import BaseApplication
+    from . import serve as serving
 
-    class Gunicorn(BaseApplication):
-        def load_config(self):
-            self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("workers", workers)
-            self.cfg.set("accesslog", "-")
-            # Never log query strings or bodies: tokens must not reach logs.
-            self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss')
-
-        def load(self):
-            # Each worker builds its own app: nothing built before the fork (a pooled database
-            # connection, a lock) is shared between workers.
-            return load_app()
-
-    if not os.environ.get("AUTHSERVER_ISSUER"):
-        # The metadata's URLs and every token's `iss` must name where clients reach us; without a
-        # setting, that is where we listen (not the default port when --port says otherwise).
-        issuer, exact = listen_url(host, port)
-        os.environ["AUTHSERVER_ISSUER"] = issuer
-        if not exact:
-            click.echo(f"authserver: warning: AUTHSERVER_ISSUER is not set and {host} is every address: "
-                       f"using {issuer}; set it to the URL clients use", err=True)
-    # Build once here too, so a bad setting or keys folder stops `serve` with one line before
-    # gunicorn starts (not a traceback per worker), and the first signing key is made once.
-    load_app()
-    Gunicorn().run()
-
-
-def listen_url(host: str, port: int) -> tuple[str, bool]:
-    """The http URL of a listening address, and whether it is exact: a wildcard address is
-    reached through some other name, so the loopback one stands in for it."""
-    if host in ("", "0.0.0.0", "::", "[::]"):
-        return f"http://127.0.0.1:{port}", False
-    if ":" in host and not host.startswith("["):
-        host = f"[{host}]"  # an IPv6 address in a URL
-    return f"http://{host}:{port}", True
+    serving.run(host, port, workers, load_settings=load_settings, load_app=load_app)
 
 
 def register_commands(app) -> None:
     for group in (users, clients, keys, sessions):
         app.cli.add_command(group)
+
+
+def load_settings() -> Settings:
+    """The settings from the environment; a bad one stops with one line, exit 2."""
+    try:
+        return Settings.from_env()
+    except SettingsError as error:
+        stop_on_bad_setting(error)
 
 
 def load_app():

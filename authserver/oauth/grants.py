@@ -20,6 +20,7 @@ from ..refresh_tokens import RefreshTokenUnknown
 from ..refresh_tokens import ScopeNotGranted
 from ..request_context import client_ip
 from ..request_context import device_context
+from ..request_log import annotate
 from ..scopes import scope_for_user
 from ..services import current_services
 from .access_tokens import TokenSubject
@@ -57,6 +58,7 @@ class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):
         user, client, scope = self.request.user, self.request.client, self.request.granted_scope
         services = current_services()
         session = services.sessions.open_session(user, client, scope, device_context(self.request.form.get("device_name")))
+        annotate(session_id=session.id)
         refresh_token = services.refresh_tokens.start_chain(session)
         token = issue_session_tokens(self, user, session, refresh_token, scope)
         self.save_token(token)
@@ -94,6 +96,7 @@ class RefreshGrant(grants.RefreshTokenGrant):
             raise InvalidGrantError("The refresh token is invalid, expired or revoked.") from None
         except RefreshTokenInvalid:
             raise InvalidGrantError("The refresh token is invalid, expired or revoked.") from None
+        annotate(session_id=rotation.session.id)
         return RotatedRefreshToken(rotation)
 
     def authenticate_user(self, refresh_token):

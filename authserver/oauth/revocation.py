@@ -24,6 +24,7 @@ from flask import request as http_request
 from .. import audit
 from ..denylist import deny_access_token
 from ..models import AUTH_METHODS
+from ..request_log import annotate
 from ..services import current_services
 from ..sessions import ENDED_BY_REVOCATION
 from .access_tokens import verify_access_token
@@ -75,6 +76,7 @@ class RevocationEndpoint(TokenParameterRequired, _RevocationEndpoint):
         client_id = request.client.get_client_id()
         ip = http_request.remote_addr
         if isinstance(token, RevocableRefreshToken):
+            annotate(session_id=token.session.id)
             services.sessions.end_session(token.session.id, ENDED_BY_REVOCATION, actor=client_id, ip=ip)
             return
         claims, now = token.claims, services.clock.now()

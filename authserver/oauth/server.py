@@ -13,6 +13,7 @@ from ..models import AUTH_METHODS
 from ..models import Client
 from ..request_context import client_ip
 from ..request_context import storable
+from ..request_log import annotate
 from ..services import current_services
 from .access_tokens import AccessTokenGenerator
 from .client_auth import authenticate_client_secret_basic
@@ -52,6 +53,7 @@ class Server(AuthorizationServer):
             # One answer whether the client is unknown or its secret wrong (no probing of ids).
             raise InvalidClientError(status_code=401, description="Client authentication failed.") from None
         throttle.check_lookups_by_client(services, client)
+        annotate(client_id=client.client_id)
         return client
 
 
