@@ -23,8 +23,8 @@ worker writes its values there, and a scrape adds them up (:meth:`Metrics.exposi
 worker answers it. Outside gunicorn (tests, one process) each app has a registry of its own.
 
 ``AUTHSERVER_METRICS`` serves them at ``GET /metrics`` (``on``), not at all (``off``), or on a
-port of their own, from gunicorn's master process (``serve_on_port``), so they never reach the
-public listener.
+port of their own, from gunicorn's master process (``serve_on_port``, started by ``serve.py``), so
+they never reach the public listener.
 """
 
 from __future__ import annotations
@@ -67,8 +67,10 @@ class Metrics:
         from prometheus_client import values
 
         self.multiprocess = bool(os.environ.get(MULTIPROCESS_DIR))
-        if self.multiprocess and not getattr(values.ValueClass, "_multiprocess", False):
-            raise RuntimeError(f"prometheus_client was imported before {MULTIPROCESS_DIR} was set")
+        if self.multiprocess:
+            if not getattr(values.ValueClass, "_multiprocess", False):
+                raise RuntimeError(f"prometheus_client was imported before {MULTIPROCESS_DIR} was set")
+            os.makedirs(os.environ[MULTIPROCESS_DIR], exist_ok=True)  # e.g. a command run where it is set
         # Multiprocess: values live in files, collected at scrape time; no registry of our own.
         self.registry = None if self.multiprocess else prometheus_client.CollectorRegistry()
         self.counters = {}

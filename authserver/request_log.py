@@ -32,6 +32,8 @@ from flask import has_request_context
 from flask import request
 from gunicorn.glogging import Logger as _GunicornLogger
 
+from .request_context import client_ip
+
 REQUEST_ID_HEADER = "X-Request-Id"
 ACCEPTABLE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 MAX_LOGGED_PATH = 1024
@@ -97,7 +99,7 @@ def register_request_log(app) -> None:
             "path": request.path[:MAX_LOGGED_PATH],
             "status": response.status_code,
             "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-            "ip": request.remote_addr,
+            "ip": client_ip(),
             **fields,
         }})
         return response

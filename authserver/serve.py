@@ -8,19 +8,23 @@
 - Metrics are collected across workers in prometheus-client's multiprocess mode: a fresh folder in
   ``PROMETHEUS_MULTIPROC_DIR`` (made here and removed on exit, or the operator's, emptied at start),
   set before anything imports prometheus-client. With ``AUTHSERVER_METRICS`` a port number, the
-  master process serves them there.
+  master process serves them there (a port that is taken stops ``serve``, exit status 2).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+import sys
 import tempfile
 
 import click
 
 from . import request_log
 from .metrics import MULTIPROCESS_DIR
+
+log = logging.getLogger(__name__)
 
 
 def listen_url(host: str, port: int) -> tuple[str, bool]:
@@ -73,12 +77,18 @@ def run(host: str, port: int, workers: int, load_settings, load_app) -> None:
 
             multiprocess.mark_process_dead(worker.pid)
 
-    def ready(server):
-        if settings.metrics_port:
-            from .metrics import serve_on_port
+    if settings.metrics_port:
+        # In this (the master) process, before gunicorn starts: a port that is taken stops `serve`
+        # with one line, and the workers, forked later, only ever write their values.
+        from .metrics import serve_on_port
 
+        try:
             serve_on_port(host, settings.metrics_port)
-            server.log.info("metrics at %s/metrics", listen_url(host, settings.metrics_port)[0])
+        except OSError as error:
+            click.echo(f"authserver: AUTHSERVER_METRICS cannot be used: port {settings.metrics_port} on {host}: "
+                       f"{error.strerror}", err=True)
+            sys.exit(2)
+        log.info("metrics at %s/metrics", listen_url(host, settings.metrics_port)[0])
 
     class Gunicorn(BaseApplication):
         def load_config(self):
@@ -88,7 +98,6 @@ def run(host: str, port: int, workers: int, load_settings, load_app) -> None:
             self.cfg.set("errorlog", "-")
             self.cfg.set("logger_class", request_log.GunicornLogger)
             self.cfg.set("child_exit", worker_exited)
-            self.cfg.set("when_ready", ready)
             if "control_socket_disable" in self.cfg.settings:
                 # gunicorn 25+ opens a control socket at one path per user: two servers of one user
                 # (two nodes on a machine) would take it from each other. Nothing here uses it.

@@ -202,3 +202,16 @@ def test_metrics_on_a_port_of_their_own_and_bodies_over_the_limit_under_gunicorn
         assert value(samples, "authserver_request_duration_seconds_count", endpoint="oauth.token") == 1
     logged = server.requests_logged()
     assert [entry["status"] for entry in logged if entry["path"] == "/oauth/token"] == [413]
+
+
+def test_a_metrics_port_that_is_taken_stops_serve_with_one_line(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        env = environment(f"sqlite:///{tmp_path}/a.db", tmp_path / "keys", AUTHSERVER_METRICS=str(port))
+        result = subprocess.run([AUTHSERVER, "serve", "--port", str(free_port()), "--workers", "1"], env=env,
+                                capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        f"authserver: AUTHSERVER_METRICS cannot be used: port {port} on 127.0.0.1: Address already in use"]

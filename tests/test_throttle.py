@@ -206,3 +206,11 @@ def test_a_scanner_writes_nothing_once_throttled(app, client, introspector):
     for number in range(50):
         post(client, INTROSPECT, introspector, ip=f"198.51.100.{number}", token=f"garbage-{number}")
     assert events(app) == 4
+
+
+def test_sixty_garbage_introspections_meet_the_default_budget(app, client, introspector):
+    # The probe that found it: 60 garbage introspections in 0.4 s, all answered.
+    answers = [post(client, INTROSPECT, introspector, token=f"garbage-{n}") for n in range(60)]
+    assert [a.status_code for a in answers] == [200] * 50 + [429] * 10
+    assert int(answers[-1].headers["Retry-After"]) == 301  # the window is 300 s; the clock stood still
+    assert events(app, audit.TOKEN_LOOKUP_FAILED) == 50
