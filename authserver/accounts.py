@@ -18,7 +18,6 @@ from .models import new_client_id
 from .models import sha256_hex
 from .sessions import ENDED_USER_DISABLED
 
-
 # Why a sign-in failed (the `reason` of a login_failed event); callers are told neither.
 FAILED_BAD_CREDENTIALS = "bad_credentials"
 FAILED_DISABLED = "disabled"

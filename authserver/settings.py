@@ -191,7 +191,8 @@ class Settings:
         900, _whole(1, MAX_SECONDS), "the window for the three `LOGIN_*MAX_FAILURES` budgets")
     login_ip_max_failures: int = setting(
         50, _whole(1),
-        "failed sign-ins allowed from one IP across all usernames inside the window; then sign-in from it answers `429`")
+        "failed sign-ins allowed from one IP across all usernames inside the window; "
+        "then sign-in from it answers `429`")
     login_account_max_failures: int = setting(
         100, _whole(1),
         "failed sign-ins allowed for one username from all addresses together inside the window; then sign-in as it "

@@ -125,8 +125,8 @@ def test_the_sign_in_page_shares_the_budgets(app, client, registered):
     for number in range(5):
         login(client, registered, username=f"user{number}", password="guess")
     page = client.get("/signin", environ_base={"REMOTE_ADDR": "192.0.2.1"})
-    response = client.post("/signin", data={"username": "alice", "password": PASSWORD, "csrf_token": csrf_token(page.text)},
-                           environ_base={"REMOTE_ADDR": "192.0.2.1"})
+    form = {"username": "alice", "password": PASSWORD, "csrf_token": csrf_token(page.text)}
+    response = client.post("/signin", data=form, environ_base={"REMOTE_ADDR": "192.0.2.1"})
     assert response.status_code == 429
     assert "Too many failed sign-ins" in response.get_data(as_text=True)
 

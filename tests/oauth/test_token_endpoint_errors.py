@@ -9,7 +9,6 @@ import pytest
 import requests
 
 from authserver import audit
-
 from authserver.database import db
 from authserver.models import Client
 from authserver.models import sha256_hex
