@@ -5,6 +5,8 @@ app's one handler (``errors.py``)."""
 
 from __future__ import annotations
 
+import hashlib
+
 from flask import Blueprint
 from flask import current_app
 from flask import jsonify
@@ -55,8 +57,13 @@ def device_authorization():
 
 @bp.route(paths.JWKS)
 def jwks():
+    """The public keys, with ``Cache-Control`` and a strong ``ETag`` (the digest of the body, the same
+    on every node holding the same keys): a resource server revalidating its copy with
+    ``If-None-Match`` gets ``304 Not Modified`` until a key is added or retired."""
     services = current_services()
-    return cacheable(jsonify(services.keyring.jwks()), services.settings.jwks_max_age_seconds)
+    response = cacheable(jsonify(services.keyring.jwks()), services.settings.jwks_max_age_seconds)
+    response.set_etag(hashlib.sha256(response.get_data()).hexdigest())
+    return response.make_conditional(request)
 
 
 @bp.route(paths.METADATA)

@@ -33,6 +33,7 @@ from flask_login import logout_user
 
 from ..models import DeviceSession
 from ..request_context import device_context
+from ..request_log import annotate
 from ..scopes import scope_for_user
 from ..services import current_services
 from ..sessions import ENDED_BY_USER
@@ -71,6 +72,7 @@ def load_signed_in_browser(sid: str) -> SignedInBrowser | None:
     if device_session is None:
         return None
     services.sessions.touch_session(device_session, device_context())
+    annotate(client_id=device_session.client_id, session_id=device_session.id)
     return SignedInBrowser(device_session)
 
 
@@ -116,6 +118,7 @@ def sign_in(user) -> DeviceSession:
     session.permanent = True
     login_user(SignedInBrowser(device_session))
     g.device_session = device_session
+    annotate(client_id=device_session.client_id, session_id=device_session.id)
     return device_session
 
 

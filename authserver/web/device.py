@@ -12,12 +12,11 @@ from flask_login import login_required
 
 from .. import audit
 from .. import device_codes
-from ..models import SecurityEvent
 from ..oauth import paths
 from ..scopes import ACCOUNT_SCOPES
 from ..scopes import describe
 from ..services import current_services
-from ..throttle import failures_retry_after
+from ..throttle import user_code_retry_after
 from ..user_agents import describe_user_agent
 from . import bp
 
@@ -59,8 +58,7 @@ def device_decision():
 def pending_authorization(user_code: str):
     """(authorization, None) for a good code; (None, the page to answer) otherwise, counting the failure."""
     services, user, ip = current_services(), g.device_session.user, request.remote_addr
-    retry_after = failures_retry_after(services, audit.USER_CODE_FAILED, SecurityEvent.user_id == user.id) or \
-        failures_retry_after(services, audit.USER_CODE_FAILED, SecurityEvent.ip == ip)
+    retry_after = user_code_retry_after(services, user.id, ip)
     if retry_after:
         minutes = -(-retry_after // 60)
         error = f"Too many wrong codes. Try again in {minutes} minute{'' if minutes == 1 else 's'}."

@@ -11,6 +11,7 @@ from flask import url_for
 from flask_login import login_required
 
 from .. import accounts
+from ..request_context import client_ip
 from ..services import current_services
 from ..throttle import login_retry_after
 from . import bp
@@ -36,7 +37,8 @@ def signin():
 
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
-    retry_after = login_retry_after(current_services(), username, request.remote_addr) if username else None
+    ip = client_ip()
+    retry_after = login_retry_after(current_services(), username, ip) if username else None
     if retry_after:
         # The token endpoint's throttle, so the page is no way around it.
         minutes = -(-retry_after // 60)
@@ -47,7 +49,7 @@ def signin():
         error = "Enter your username and password."
     else:
         # Same message for an unknown user, a wrong password and a disabled account; failures are logged.
-        user = accounts.authenticate_user(current_services(), username, password, ip=request.remote_addr)
+        user = accounts.authenticate_user(current_services(), username, password, ip=ip)
         if user is not None:
             sign_in(user)
             return redirect(target)
