@@ -23,6 +23,8 @@ from .settings import unknown_variables
 GRANT_TYPES = ("password", "refresh_token", "authorization_code", "client_credentials",
                "urn:ietf:params:oauth:grant-type:device_code")
 DEFAULT_GRANT_TYPES = ("authorization_code", "refresh_token")
+# gunicorn's worker model for `serve` (benchmarks/README.md: chosen by measurement).
+DEFAULT_SERVE_THREADS = 1
 
 
 def fail(message: str):
@@ -195,13 +197,19 @@ def sessions_prune(as_json):
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
-def serve(host, port, workers):
+@click.option("--threads", default=DEFAULT_SERVE_THREADS, show_default=True, type=click.IntRange(1, 64),
+              help="Threads per worker: 1 is gunicorn's sync worker, more is gthread with keep-alive.")
+def serve(host, port, workers, threads):
     from gunicorn.app.base import BaseApplication
 
     class Gunicorn(BaseApplication):
         def load_config(self):
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
+            if threads > 1:
+                self.cfg.set("worker_class", "gthread")
+                self.cfg.set("threads", threads)
+                self.cfg.set("keepalive", 5)
             self.cfg.set("accesslog", "-")
             # Never log query strings or bodies: tokens must not reach logs.
             self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss')
