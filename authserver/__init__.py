@@ -17,6 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import database
 from .clock import SystemClock
+from .accounts import ClientCache
 from .database import db
 from .errors import register_error_handlers
 from .keys import KeyRing
@@ -89,4 +90,5 @@ def build_services(settings: Settings, clock) -> Services:
     sessions = DeviceSessions(settings, clock)
     refresh_key = load_or_create_secret(settings.keys_dir, "refresh-hmac.key")
     return Services(settings=settings, clock=clock, passwords=Passwords(settings), keyring=keyring,
-                    sessions=sessions, refresh_tokens=RefreshTokens(settings, sessions, refresh_key))
+                    sessions=sessions, refresh_tokens=RefreshTokens(settings, sessions, refresh_key),
+                    clients=ClientCache())

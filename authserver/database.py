@@ -7,20 +7,27 @@ what a refused request wrote is the record of its refusal (a failed sign-in that
 counts, a reused refresh token that ended its session), and everything else refuses before it
 writes. A 5xx or an exception rolls back.
 
-SQLite: WAL journal, a busy timeout, and every transaction opened with ``BEGIN IMMEDIATE`` so
-two writers never both read a refresh token as unused (Python's sqlite3 would otherwise begin
-lazily, after the read). PostgreSQL: a ``lock_timeout`` so a contended ``SELECT ... FOR UPDATE``
-gives up with a retryable answer instead of hanging the worker.
+SQLite: WAL journal, a busy timeout, and transactions opened with ``BEGIN IMMEDIATE`` so two
+writers never both read a refresh token as unused (Python's sqlite3 would otherwise begin lazily,
+after the read). That is the database-wide write lock, so the hot endpoints ask for less: a
+request that starts with reads calls :func:`reads_first` (its transaction opens with a plain,
+deferred ``BEGIN``; in WAL mode readers never wait), ends it with :func:`release_reads` before a slow
+step such as an argon2 check, and calls :func:`begin_write` right before it writes, which takes the
+write lock for a fresh transaction. Everything else still begins IMMEDIATE. PostgreSQL: a
+``lock_timeout`` so a contended ``SELECT ... FOR UPDATE`` gives up with a retryable answer instead
+of hanging the worker; the three calls only end idle read transactions there.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.types import DateTime
 from sqlalchemy.types import TypeDecorator
 
@@ -28,6 +35,9 @@ from .settings import SettingsError
 from .settings import path_error
 
 db = SQLAlchemy()
+
+# Per thread (one request at a time): whether the next SQLite transaction may begin deferred.
+_begin = threading.local()
 
 
 class UTCDateTime(TypeDecorator):
@@ -57,6 +67,51 @@ def register_unit_of_work(app) -> None:
         else:
             db.session.rollback()
         return response
+
+    @app.teardown_request
+    def back_to_immediate(_error=None):
+        _begin.deferred = False
+
+
+@event.listens_for(OrmSession, "after_flush")
+def _flushed(session, _context):
+    session.info["flushed"] = True
+
+
+@event.listens_for(OrmSession, "after_commit")
+@event.listens_for(OrmSession, "after_rollback")
+def _transaction_over(session):
+    session.info.pop("flushed", None)
+
+
+def reads_first() -> None:
+    """This request starts with reads: on SQLite its next transaction begins deferred (no write lock)."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        _begin.deferred = True
+
+
+def _wrote(session) -> bool:
+    return bool(session.info.get("flushed") or session.new or session.dirty or session.deleted)
+
+
+def release_reads() -> None:
+    """End the current transaction if it has only read, so that what comes next (an argon2 check)
+    holds no lock and no snapshot. Objects read so far reload on their next use."""
+    session = db.session()
+    if session.in_transaction() and not _wrote(session):
+        session.rollback()
+
+
+def begin_write() -> None:
+    """From here on this request writes. On SQLite the transaction must hold the write lock from its
+    first read (a deferred one that read first could not safely upgrade): a read-only transaction
+    is ended and the next one begins IMMEDIATE. A no-op on PostgreSQL and inside IMMEDIATE."""
+    if not getattr(_begin, "deferred", False):
+        return
+    _begin.deferred = False
+    session = db.session()
+    if session.in_transaction() and not _wrote(session):
+        session.rollback()
 
 
 def engine_options(settings) -> dict:
@@ -122,7 +177,7 @@ def install_sqlite_pragmas(engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN" if getattr(_begin, "deferred", False) else "BEGIN IMMEDIATE")
 
 
 def is_lock_contention(error: DBAPIError) -> bool:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from .accounts import ClientCache
 from .keys import KeyRing
 from .passwords import Passwords
 from .refresh_tokens import RefreshTokens
@@ -21,6 +22,7 @@ class Services:
     keyring: KeyRing
     sessions: DeviceSessions
     refresh_tokens: RefreshTokens
+    clients: ClientCache
 
 
 def current_services() -> Services:

@@ -11,6 +11,7 @@ from authlib.oauth2.rfc6749 import grants
 from flask import request as http_request
 
 from .. import accounts
+from ..database import reads_first
 from ..errors import InvalidGrantError
 from ..errors import InvalidScopeError
 from ..errors import TemporarilyUnavailable
@@ -39,6 +40,7 @@ class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
 
     def authenticate_user(self, username, password):
+        reads_first()  # on SQLite no write lock until the password has been checked (accounts.py)
         services = current_services()
         retry_after = login_retry_after(services, username, http_request.remote_addr)
         if retry_after:

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 
-from ..database import db
 from ..errors import InvalidClientError
 from ..models import AUTH_METHODS
-from ..models import Client
+from ..services import current_services
 from .access_tokens import AccessTokenGenerator
 from .client_auth import authenticate_client_secret_basic
 from .client_auth import authenticate_client_secret_post
@@ -23,7 +22,7 @@ ENDPOINTS = (RevocationEndpoint, IntrospectionEndpoint)
 
 
 def query_client(client_id):
-    return db.session.get(Client, client_id) if client_id else None
+    return current_services().clients.get(client_id) if client_id else None
 
 
 def save_token(token, request):
