@@ -494,13 +494,13 @@ class Dot(Target):
 
         with open(os.path.join(self.workdir, "rsa.pem"), "wb") as handle:
             handle.write(RSAKey.generate_key(2048, private=True).as_pem(private=True))
-        done = subprocess.run([python, os.path.join(PEERS, "dot", "seed.py"), "64", PASSWORD], env=env,
+        done = subprocess.run([python, os.path.join(PEERS, "dot", "seed.py"), "400", PASSWORD], env=env,
                               capture_output=True, text=True, timeout=600)
         if done.returncode:
             raise RuntimeError(f"django-oauth-toolkit seed failed: {done.stderr[-2000:]}")
         self.seeded = json.loads(done.stdout)
         self.secrets = self.seeded["secrets"]
-        self.next_token = 0
+        self.taken = {"refresh_tokens": 0, "access_tokens": 0}
         self.log_path = os.path.join(self.workdir, "server.log")
         self.log = open(self.log_path, "w")
         self.process = subprocess.Popen(
@@ -510,8 +510,9 @@ class Dot(Target):
         wait_http(self.base + "/o/.well-known/jwks.json", self.process, self.log_path)
 
     def take(self, kind: str, n: int) -> list[str]:
-        tokens = self.seeded[kind][self.next_token:self.next_token + n]
-        self.next_token += n
+        start = self.taken[kind]
+        tokens = self.seeded[kind][start:start + n]
+        self.taken[kind] = start + n
         if len(tokens) < n:
             raise RuntimeError("django-oauth-toolkit: seed more tokens (seed.py's count)")
         return tokens
@@ -574,7 +575,8 @@ class FlaskMin(Target):
 
     def stop(self) -> None:
         super().stop()
-        self.log.close()
+        if getattr(self, "log", None):
+            self.log.close()
 
 
 # -- installing the peers ---------------------------------------------------------------------
@@ -658,8 +660,8 @@ def summarise(runs: list[dict]) -> dict:
 
 def run_target(target: Target, workloads, args, results: list, key: str, before=None) -> Target:
     log(f"{target.label}: starting")
-    target.start()
     try:
+        target.start()
         if before:
             before(target)
         for workload in workloads:
@@ -667,6 +669,9 @@ def run_target(target: Target, workloads, args, results: list, key: str, before=
             row.update(server=key, label=target.label)
             results.append(row)
             log("  " + one_line(row))
+    except Exception as error:  # one server failing must not lose the others' figures
+        log(f"  {target.label} failed: {type(error).__name__}: {error}")
+        results.append({"server": key, "label": target.label, "workload": "-", "skipped": f"failed: {error}"})
     finally:
         target.stop()
     return target
@@ -827,6 +832,9 @@ def report(info: dict, results: list, ceil: dict, scale: list, args) -> str:
         lines += ["", "## PostgreSQL / SQLite (authserver, same run)", ""]
         for workload in common:
             lines.append(f"- {TITLES[workload]}: {pg[workload]['per_second'] / lite[workload]['per_second']:.2f}")
+    broken = [r for r in results if r["workload"] == "-"]
+    if broken:
+        lines += ["", "## Servers that failed", ""] + [f"- {r['label']}: {r['skipped']}" for r in broken]
     failures = [(r["server"], r["workload"], r["failures_seen"]) for r in results if r.get("failures_seen")]
     if failures:
         lines += ["", "## First failures seen", ""]
@@ -942,8 +950,8 @@ def main(argv=None) -> int:
             target = Authserver(os.path.join(tmp, key), url, label, gunicorn, db_pid)
             target.key = key
             log(f"{label}: starting")
-            target.start()
             try:
+                target.start()
                 with_sessions(key)(target)
                 for workload in ours:
                     row = measure(target, workload, args)
@@ -951,6 +959,9 @@ def main(argv=None) -> int:
                     results.append(row)
                     log("  " + one_line(row))
                 scale_up(target, key.split("-", 1)[1])
+            except Exception as error:
+                log(f"  {label} failed: {type(error).__name__}: {error}")
+                results.append({"server": key, "label": label, "workload": "-", "skipped": f"failed: {error}"})
             finally:
                 target.stop()
 
