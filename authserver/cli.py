@@ -24,7 +24,7 @@ GRANT_TYPES = ("password", "refresh_token", "authorization_code", "client_creden
                "urn:ietf:params:oauth:grant-type:device_code")
 DEFAULT_GRANT_TYPES = ("authorization_code", "refresh_token")
 # gunicorn's worker model for `serve` (benchmarks/README.md: chosen by measurement).
-DEFAULT_SERVE_THREADS = 1
+DEFAULT_SERVE_THREADS = 4
 
 
 def fail(message: str):

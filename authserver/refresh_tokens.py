@@ -29,9 +29,11 @@ from sqlalchemy import bindparam
 from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import select
+from sqlalchemy import text
 from sqlalchemy import update
 
 from . import audit
+from .database import UTCDateTime
 from .database import begin_write
 from .database import db
 from .models import DeviceSession
@@ -67,6 +69,14 @@ TOUCH_SESSION = (
     .values(last_active_at=bindparam("now"), ip=func.coalesce(bindparam("ip"), _sessions.c.ip),
             user_agent=func.coalesce(bindparam("ua"), _sessions.c.user_agent))
 )
+# PostgreSQL runs the three writes as one statement (one round trip instead of three).
+ROTATE_POSTGRESQL = text(
+    "WITH used AS (UPDATE refresh_tokens SET used_at = :now WHERE id = :token_id), "
+    "touched AS (UPDATE device_sessions SET last_active_at = :now, ip = COALESCE(:ip, ip), "
+    "user_agent = COALESCE(:ua, user_agent) WHERE id = :sid) "
+    "INSERT INTO refresh_tokens (session_id, token_hash, parent_id, generation, client_id, issued_at) "
+    "VALUES (:sid, :token_hash, :token_id, :generation, :client_id, :now)"
+).bindparams(bindparam("now", type_=UTCDateTime()))
 
 
 class RefreshTokenInvalid(Exception):
@@ -116,11 +126,17 @@ class RefreshTokens:
         if requested_scope and not set(requested_scope.split()) <= set(row.scope.split()):
             raise ScopeNotGranted()
         successor = self.successor_of(refresh_token)
-        connection.execute(MARK_USED, {"token_id": row.id, "now": now})
-        connection.execute(ADD_SUCCESSOR, {"session_id": row.session_id, "token_hash": sha256_hex(successor),
-                                           "parent_id": row.id, "generation": row.generation + 1,
-                                           "client_id": client_id, "issued_at": now})
-        connection.execute(TOUCH_SESSION, {"sid": row.session_id, "now": now, "ip": device.ip, "ua": device.user_agent})
+        if connection.dialect.name == "postgresql":
+            connection.execute(ROTATE_POSTGRESQL, {
+                "now": now, "token_id": row.id, "sid": row.session_id, "ip": device.ip, "ua": device.user_agent,
+                "token_hash": sha256_hex(successor), "generation": row.generation + 1, "client_id": client_id})
+        else:
+            connection.execute(MARK_USED, {"token_id": row.id, "now": now})
+            connection.execute(ADD_SUCCESSOR, {"session_id": row.session_id, "token_hash": sha256_hex(successor),
+                                               "parent_id": row.id, "generation": row.generation + 1,
+                                               "client_id": client_id, "issued_at": now})
+            connection.execute(TOUCH_SESSION, {"sid": row.session_id, "now": now, "ip": device.ip,
+                                               "ua": device.user_agent})
         session = SessionView(id=row.session_id, user_id=row.user_id, client_id=client_id, scope=row.scope,
                               user=SessionUser(id=row.user_id, username=row.username))
         return Rotation(session=session, refresh_token=successor)
