@@ -19,6 +19,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import database
 from .accounts import FAILURE_REASONS
+from .accounts import ClientCache
 from .clock import SystemClock
 from .database import db
 from .errors import register_error_handlers
@@ -104,4 +105,4 @@ def build_services(settings: Settings, clock) -> Services:
                                     "reason": FAILURE_REASONS, "budget": BUDGETS})
     return Services(settings=settings, clock=clock, passwords=Passwords(settings), keyring=keyring,
                     sessions=sessions, refresh_tokens=RefreshTokens(settings, sessions, refresh_key),
-                    metrics=metrics)
+                    metrics=metrics, clients=ClientCache())

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
+import time
 from urllib.parse import urlsplit
 
+from sqlalchemy import bindparam
 from sqlalchemy import select
 
 from . import audit
 from . import metrics
+from .database import begin_write
 from .database import db
+from .database import release_reads
 from .models import AUTH_METHODS
 from .models import Client
 from .models import User
@@ -90,9 +95,14 @@ def create_user(services, username: str, password: str, email: str | None = None
 def authenticate_user(services, username: str, password: str, ip: str | None = None) -> User | None:
     """The user if the password is right and the account enabled; failures are recorded as security events.
 
-    An unknown username costs the same argon2 verification as a wrong password."""
+    An unknown username costs the same argon2 verification as a wrong password, and neither holds
+    a transaction (on SQLite, the write lock) through it: the reads end before the check, the
+    writes (a rehash, the failure's security event, then the caller's session) begin after it."""
     user = find_user(username)
-    ok = services.passwords.verify(user.password_hash if user else None, password)
+    password_hash = user.password_hash if user else None
+    release_reads()
+    ok = services.passwords.verify(password_hash, password)
+    begin_write()
     if ok and not user.is_disabled:
         if services.passwords.needs_rehash(user.password_hash):
             user.password_hash = services.passwords.hash(password)
@@ -102,6 +112,43 @@ def authenticate_user(services, username: str, password: str, ip: str | None = N
                        reason=reason)
     metrics.count("failed_signins", reason=reason)
     return None
+
+
+CLIENT_CACHE_SECONDS = 5.0
+CLIENT_ROW = select(Client.__table__).where(Client.__table__.c.client_id == bindparam("client_id"))
+
+
+class ClientCache:
+    """Clients by id, read from the database at most once every ``seconds`` per process.
+
+    Every token, introspection and revocation request looks its client up; clients change
+    rarely, and a cached one holds nothing to steal (secrets are digests). A client registered
+    is found at once; one changed is seen within ``seconds``. Cached clients are transient objects,
+    never attached to a database session, shared read-only by the process's threads."""
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, seconds: float = CLIENT_CACHE_SECONDS, monotonic=time.monotonic):
+        self.seconds = seconds
+        self._monotonic = monotonic
+        self._entries: dict[str, tuple[float, Client]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, client_id: str) -> Client | None:
+        now = self._monotonic()
+        hit = self._entries.get(client_id)
+        if hit is not None and now - hit[0] < self.seconds:
+            return hit[1]
+        row = db.session.connection().execute(CLIENT_ROW, {"client_id": client_id}).mappings().first()
+        with self._lock:
+            if row is None:
+                self._entries.pop(client_id, None)
+                return None
+            if len(self._entries) >= self.MAX_ENTRIES:
+                self._entries.clear()
+            client = Client(**row)
+            self._entries[client_id] = (now, client)
+        return client
 
 
 def disable_user(services, user: User, actor: str | None, ip: str | None = None) -> int:

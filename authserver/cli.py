@@ -23,6 +23,8 @@ from .settings import setting_warnings
 GRANT_TYPES = ("password", "refresh_token", "authorization_code", "client_credentials",
                "urn:ietf:params:oauth:grant-type:device_code")
 DEFAULT_GRANT_TYPES = ("authorization_code", "refresh_token")
+# gunicorn's worker model for `serve` (benchmarks/README.md: chosen by measurement).
+DEFAULT_SERVE_THREADS = 4
 
 
 def fail(message: str):
@@ -199,10 +201,12 @@ def sessions_prune(as_json):
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
-def serve(host, port, workers):
+@click.option("--threads", default=DEFAULT_SERVE_THREADS, show_default=True, type=click.IntRange(1, 64),
+              help="Threads per worker: 1 is gunicorn's sync worker, more is gthread with keep-alive.")
+def serve(host, port, workers, threads):
     from . import serve as serving
 
-    serving.run(host, port, workers, load_settings=load_settings, load_app=load_app)
+    serving.run(host, port, workers, load_settings=load_settings, load_app=load_app, threads=threads)
 
 
 def register_commands(app) -> None:

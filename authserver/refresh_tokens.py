@@ -8,7 +8,10 @@ generation, or the predecessor after the window) is reuse: the whole session end
 
 A rotation runs in one transaction that first locks the session row (``SELECT ... FOR UPDATE`` on
 PostgreSQL; ``BEGIN IMMEDIATE`` on SQLite), so parallel presentations of one token serialise and
-yield at most one successor. Used rows stay as tombstones (hash only) so a replay is recognised for
+yield at most one successor. The common case (an unused token of a live session) is four prebuilt
+statements: one locking read of token, session and user, and three writes. Anything else (a used
+token, an ended, expired or disabled session) goes the long way, through the ORM, in the same
+transaction. Used rows stay as tombstones (hash only) so a replay is recognised for
 as long as the session could live. Nothing here commits: a refusal that ended the session
 (:class:`RefreshTokenReused`, an expired session) is made durable by the request's unit of work,
 which commits every answer below 500 (``database.py``).
@@ -22,17 +25,59 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
+from sqlalchemy import bindparam
+from sqlalchemy import func
+from sqlalchemy import insert
 from sqlalchemy import select
+from sqlalchemy import text
+from sqlalchemy import update
 
 from . import audit
 from . import metrics
+from .database import UTCDateTime
+from .database import begin_write
 from .database import db
 from .models import DeviceSession
 from .models import RefreshToken
+from .models import User
 from .models import sha256_hex
 from .sessions import ENDED_BY_REUSE
 from .sessions import DeviceContext
 from .sessions import DeviceSessions
+from .sessions import SessionUser
+from .sessions import SessionView
+
+_tokens = RefreshToken.__table__
+_sessions = DeviceSession.__table__
+_users = User.__table__
+
+# The rotation's hot path. The read locks both the session and the token row on PostgreSQL (after
+# waiting for a parallel rotation, both are read again as it left them); SQLite ignores FOR UPDATE
+# and the transaction already holds the write lock.
+ROTATION_STATE = (
+    select(_tokens.c.id, _tokens.c.session_id, _tokens.c.client_id, _tokens.c.generation, _tokens.c.used_at,
+           _sessions.c.user_id, _sessions.c.scope, _sessions.c.ended_at, _sessions.c.expires_at,
+           _sessions.c.last_active_at, _users.c.username, _users.c.disabled_at)
+    .select_from(_tokens.join(_sessions, _sessions.c.id == _tokens.c.session_id)
+                 .join(_users, _users.c.id == _sessions.c.user_id))
+    .where(_tokens.c.token_hash == bindparam("token_hash"))
+    .with_for_update(of=[_sessions, _tokens])
+)
+MARK_USED = update(_tokens).where(_tokens.c.id == bindparam("token_id")).values(used_at=bindparam("now"))
+ADD_SUCCESSOR = insert(_tokens)
+TOUCH_SESSION = (
+    update(_sessions).where(_sessions.c.id == bindparam("sid"))
+    .values(last_active_at=bindparam("now"), ip=func.coalesce(bindparam("ip"), _sessions.c.ip),
+            user_agent=func.coalesce(bindparam("ua"), _sessions.c.user_agent))
+)
+# PostgreSQL runs the three writes as one statement (one round trip instead of three).
+ROTATE_POSTGRESQL = text(
+    "WITH used AS (UPDATE refresh_tokens SET used_at = :now WHERE id = :token_id), "
+    "touched AS (UPDATE device_sessions SET last_active_at = :now, ip = COALESCE(:ip, ip), "
+    "user_agent = COALESCE(:ua, user_agent) WHERE id = :sid) "
+    "INSERT INTO refresh_tokens (session_id, token_hash, parent_id, generation, client_id, issued_at) "
+    "VALUES (:sid, :token_hash, :token_id, :generation, :client_id, :now)"
+).bindparams(bindparam("now", type_=UTCDateTime()))
 
 
 class RefreshTokenInvalid(Exception):
@@ -53,7 +98,7 @@ class ScopeNotGranted(Exception):
 
 @dataclass
 class Rotation:
-    session: DeviceSession
+    session: DeviceSession | SessionView  # what the token is issued from: id, scope, user
     refresh_token: str  # the successor: new, or the existing one for a grace-window retry
 
 
@@ -72,7 +117,39 @@ class RefreshTokens:
 
     def rotate_refresh_token(self, refresh_token: str, client_id: str, device: DeviceContext,
                              requested_scope: str | None = None) -> Rotation:
+        begin_write()
         now = self.sessions.now()
+        connection = db.session.connection()
+        row = connection.execute(ROTATION_STATE, {"token_hash": sha256_hex(refresh_token)}).first()
+        # The client check comes first: another client presenting a stolen token must not be
+        # able to end the owner's session by triggering reuse detection.
+        if row is None or row.client_id != client_id:
+            raise RefreshTokenUnknown("unknown refresh token")
+        if (row.used_at is not None or row.ended_at is not None or row.disabled_at is not None
+                or self.sessions._expiry_reason(row.expires_at, row.last_active_at, now)):
+            return self._rotate_the_long_way(refresh_token, client_id, device, requested_scope, now)
+        if requested_scope and not set(requested_scope.split()) <= set(row.scope.split()):
+            raise ScopeNotGranted()
+        successor = self.successor_of(refresh_token)
+        if connection.dialect.name == "postgresql":
+            connection.execute(ROTATE_POSTGRESQL, {
+                "now": now, "token_id": row.id, "sid": row.session_id, "ip": device.ip, "ua": device.user_agent,
+                "token_hash": sha256_hex(successor), "generation": row.generation + 1, "client_id": client_id})
+        else:
+            connection.execute(MARK_USED, {"token_id": row.id, "now": now})
+            connection.execute(ADD_SUCCESSOR, {"session_id": row.session_id, "token_hash": sha256_hex(successor),
+                                               "parent_id": row.id, "generation": row.generation + 1,
+                                               "client_id": client_id, "issued_at": now})
+            connection.execute(TOUCH_SESSION, {"sid": row.session_id, "now": now, "ip": device.ip,
+                                               "ua": device.user_agent})
+        session = SessionView(id=row.session_id, user_id=row.user_id, client_id=client_id, scope=row.scope,
+                              user=SessionUser(id=row.user_id, username=row.username))
+        metrics.count("refresh_rotations")
+        return Rotation(session=session, refresh_token=successor)
+
+    def _rotate_the_long_way(self, refresh_token: str, client_id: str, device: DeviceContext,
+                             requested_scope: str | None, now) -> Rotation:
+        """Every case but the common one: a grace-window retry, reuse, an ended or expired session."""
         token = self.find(refresh_token)
         # The client check comes first: another client presenting a stolen token must not be
         # able to end the owner's session by triggering reuse detection.

@@ -62,7 +62,7 @@ def prepare_metrics_folder() -> str | None:
     return None
 
 
-def run(host: str, port: int, workers: int, load_settings, load_app) -> None:
+def run(host: str, port: int, workers: int, load_settings, load_app, threads: int = 1) -> None:
     from gunicorn.app.base import BaseApplication
 
     default_issuer(host, port)
@@ -94,6 +94,10 @@ def run(host: str, port: int, workers: int, load_settings, load_app) -> None:
         def load_config(self):
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
+            if threads > 1:  # gthread with keep-alive: chosen by measurement (benchmarks/README.md)
+                self.cfg.set("worker_class", "gthread")
+                self.cfg.set("threads", threads)
+                self.cfg.set("keepalive", 5)
             self.cfg.set("accesslog", None)  # the app logs every request (request_log.py)
             self.cfg.set("errorlog", "-")
             self.cfg.set("logger_class", request_log.GunicornLogger)

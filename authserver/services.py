@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from .accounts import ClientCache
 from .keys import KeyRing
 from .metrics import Metrics
 from .passwords import Passwords
@@ -23,6 +24,7 @@ class Services:
     sessions: DeviceSessions
     refresh_tokens: RefreshTokens
     metrics: Metrics
+    clients: ClientCache
 
 
 def current_services() -> Services:

@@ -16,6 +16,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from sqlalchemy import bindparam
+from sqlalchemy import exists
 from sqlalchemy import select
 from sqlalchemy import update
 
@@ -23,6 +25,7 @@ from . import audit
 from . import metrics
 from .database import db
 from .models import DeviceSession
+from .models import RevokedAccessToken
 from .models import User
 from .user_agents import describe_user_agent
 
@@ -38,6 +41,43 @@ END_REASONS = (ENDED_BY_USER, ENDED_BY_ADMIN, ENDED_BY_REVOCATION, ENDED_BY_REUS
                ENDED_USER_DISABLED)
 
 BATCH = 500  # ids per UPDATE when ending many sessions (SQLite's bound-parameter limit is far above)
+
+_sessions = DeviceSession.__table__
+_users = User.__table__
+_revoked = RevokedAccessToken.__table__
+
+# The hot path of introspection and of the API protector's liveness check, as one indexed query:
+# the session (by primary key), its user's state, and whether the token's `jti` is denied.
+ACCESS_TOKEN_STATE = (
+    select(_sessions.c.user_id, _sessions.c.client_id, _sessions.c.ended_at, _sessions.c.expires_at,
+           _sessions.c.last_active_at, _users.c.username, _users.c.disabled_at,
+           exists().where(_revoked.c.jti == bindparam("jti")).label("denied"))
+    .select_from(_sessions.join(_users, _users.c.id == _sessions.c.user_id))
+    .where(_sessions.c.id == bindparam("sid"))
+)
+
+
+@dataclass(frozen=True)
+class SessionUser:
+    """The user a token is issued to, as read by the hot paths (no ORM object)."""
+
+    id: str
+    username: str
+
+
+@dataclass(frozen=True)
+class SessionView:
+    """A live session as read by the hot paths (``refresh_tokens.py``): what a token is issued from."""
+
+    id: str
+    user_id: str
+    client_id: str
+    scope: str
+    user: SessionUser
+
+
+# What access_token_state found.
+EXPIRED = "expired"
 
 
 @dataclass(frozen=True)
@@ -128,6 +168,19 @@ class DeviceSessions:
             self.end_expired(now, DeviceSession.id == session.id)
             return None
         return session
+
+    def access_token_state(self, session_id: str, jti: str, user_id: str, client_id: str):
+        """For a verified access token: the username if its session is live, belongs to ``user_id``
+        and ``client_id``, its user is enabled and its ``jti`` not denied; None if not; EXPIRED if
+        the session is past a deadline but not yet ended (the caller ends it: ``live_session``).
+        One query, no write, no ORM object."""
+        row = db.session.connection().execute(ACCESS_TOKEN_STATE, {"sid": session_id, "jti": jti}).first()
+        if (row is None or row.denied or row.ended_at is not None or row.disabled_at is not None
+                or row.user_id != user_id or row.client_id != client_id):
+            return None
+        if self._expiry_reason(row.expires_at, row.last_active_at, self.now()):
+            return EXPIRED
+        return row.username
 
     def list_sessions(self, user_id: str) -> list[DeviceSession]:
         """The user's live sessions, most recently used first; expired ones are ended on the way."""

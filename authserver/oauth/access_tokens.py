@@ -166,6 +166,11 @@ def verify_access_token(services, token_string: str) -> AccessTokenClaims | None
     return decode_access_token(token_string, services.keyring.verification_key_set(), own_claims_registry(services))
 
 
+def client_token_is_live(claims: AccessTokenClaims) -> bool:
+    """A client's own token (no `sid`), not revoked, is live while its client exists."""
+    return not is_access_token_denied(claims["jti"]) and db.session.get(Client, claims["client_id"]) is not None
+
+
 def live_access_token(services, token_string: str) -> LiveAccessToken | None:
     """An access token of ours that nobody revoked and whose session is live (a client's own token:
     whose client still exists); None otherwise."""
@@ -173,8 +178,7 @@ def live_access_token(services, token_string: str) -> LiveAccessToken | None:
     if claims is None or is_access_token_denied(claims["jti"]):
         return None
     if "sid" not in claims:
-        client = db.session.get(Client, claims["client_id"])
-        return None if client is None else LiveAccessToken(claims, None)
+        return LiveAccessToken(claims, None) if client_token_is_live(claims) else None
     session = services.sessions.live_session(claims["sid"])
     if session is None or session.user_id != claims["sub"] or session.client_id != claims["client_id"]:
         return None

@@ -12,6 +12,7 @@ from flask import current_app
 from flask import jsonify
 from flask import request
 
+from ..database import reads_first
 from ..services import current_services
 from . import paths
 from .device_code import DeviceAuthorizationEndpoint
@@ -46,6 +47,7 @@ def revoke():
 @bp.route(paths.INTROSPECTION, methods=ANY_METHOD, provide_automatic_options=False)
 def introspect():
     check_token_request(request)
+    reads_first()  # only an expired session found on the way is written (introspection.py)
     return authorization_server().create_endpoint_response(IntrospectionEndpoint.ENDPOINT_NAME)
 
 

@@ -11,6 +11,7 @@ from authlib.oauth2.rfc6749 import grants
 
 from .. import accounts
 from .. import throttle
+from ..database import reads_first
 from ..errors import InvalidGrantError
 from ..errors import InvalidScopeError
 from ..models import AUTH_METHODS
@@ -40,6 +41,7 @@ class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
 
     def authenticate_user(self, username, password):
+        reads_first()  # on SQLite no write lock until the password has been checked (accounts.py)
         services = current_services()
         ip = client_ip()
         throttle.check_login(services, username, ip)

@@ -23,9 +23,12 @@ from __future__ import annotations
 
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
 
+from ..database import begin_write
 from ..models import AUTH_METHODS
 from ..services import current_services
-from .access_tokens import live_access_token
+from ..sessions import EXPIRED
+from .access_tokens import client_token_is_live
+from .access_tokens import verify_access_token
 from .token_lookup import TokenParameterRequired
 from .token_lookup import find_token
 
@@ -47,13 +50,12 @@ class IntrospectedToken:
         return False
 
 
-def access_token_payload(live) -> dict:
-    claims, session = live.claims, live.session
+def access_token_payload(claims, username: str | None) -> dict:
     payload = {
         "active": True,
         "scope": claims.get("scope", ""),
         "client_id": claims["client_id"],
-        "username": session.user.username if session else None,
+        "username": username,
         "sub": claims["sub"],
         "token_type": "Bearer",
         "exp": claims["exp"],
@@ -104,8 +106,20 @@ class IntrospectionEndpoint(TokenParameterRequired, _IntrospectionEndpoint):
         services = current_services()
 
         def access_token():
-            live = live_access_token(services, token_string)
-            return None if live is None else IntrospectedToken(access_token_payload(live))
+            # access_tokens.live_access_token, with the liveness check as one query (sessions.py)
+            claims = verify_access_token(services, token_string)
+            if claims is None:
+                return None
+            if "sid" not in claims:  # a client's own token: no user, no session
+                live = client_token_is_live(claims)
+                return IntrospectedToken(access_token_payload(claims, None)) if live else None
+            username = services.sessions.access_token_state(claims["sid"], claims["jti"], claims["sub"],
+                                                            claims["client_id"])
+            if username == EXPIRED:
+                begin_write()
+                services.sessions.live_session(claims["sid"])  # ends the session, for the deadline it reached
+                return None
+            return None if username is None else IntrospectedToken(access_token_payload(claims, username))
 
         def refresh_token():
             live = services.refresh_tokens.live_token(token_string)

@@ -7,10 +7,8 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer
 
 from .. import metrics
 from .. import throttle
-from ..database import db
 from ..errors import InvalidClientError
 from ..models import AUTH_METHODS
-from ..models import Client
 from ..request_context import client_ip
 from ..request_context import storable
 from ..request_log import annotate
@@ -42,7 +40,7 @@ ENDPOINTS = (RevocationEndpoint, IntrospectionEndpoint, DeviceAuthorizationEndpo
 
 
 def query_client(client_id):
-    return db.session.get(Client, client_id) if client_id else None
+    return current_services().clients.get(client_id) if client_id else None
 
 
 def save_token(token, request):

@@ -1,0 +1,1006 @@
+#!/usr/bin/env python
+"""authserver side by side with node oidc-provider and django-oauth-toolkit, one load generator
+(wrk) for all, on loopback, in one run. Speed is measured here and written down in
+benchmarks/README.md and benchmarks/results/; no test asserts on it.
+
+    . .venv/bin/activate
+    python benchmarks/compare.py                      # everything: about 25 minutes on 2 cores
+    python benchmarks/compare.py --quick              # 1 x 3 s per figure, 20,000 sessions: a smoke run
+    python benchmarks/compare.py --help
+
+What one run does:
+
+1. Installs the peers into benchmarks/.scratch/ (gitignored) when missing: node oidc-provider
+   (``npm ci`` from benchmarks/peers/oidc_provider/package-lock.json) and django-oauth-toolkit
+   (a venv from benchmarks/peers/dot/requirements.txt). Needs ``wrk`` (``apt-get install wrk``),
+   Node 20+, and for PostgreSQL the binaries ``./scripts/test`` installs.
+2. Ceilings, measured now: RS256 signing alone on all cores (the server's own joserfc call in
+   one process per core), argon2id verifications on all cores with the configured parameters,
+   and a minimal Flask JSON endpoint under the same gunicorn settings as authserver.
+3. Each server in turn, on 127.0.0.1, each workload ``--repeats`` times for ``--duration`` seconds
+   at ``--connections`` connections (wrk, one thread per connection; every response checked;
+   in refresh runs each connection walks its own rotating chain): refresh grant, introspection of
+   a live access token, client credentials, JWKS, password grant, and password grants with refresh
+   grants in parallel. authserver on SQLite and on PostgreSQL (a throwaway cluster,
+   tests/pgcluster.py) with ``--sessions`` live sessions seeded in bulk, then again with
+   ``--scale-sessions``.
+4. Reports throughput (median of the repeats), p50/p99, errors, server CPU per request (user +
+   system time of the server's processes, the database server's included, over the requests
+   answered) and peak RSS per worker; the ratios authserver/peer; writes
+   benchmarks/results/compare-<date>.md, .json and .png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import datetime as dt
+import json
+import multiprocessing
+import os
+import platform
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(BENCH)
+SCRATCH = os.path.join(BENCH, ".scratch")
+RESULTS = os.path.join(BENCH, "results")
+PEERS = os.path.join(BENCH, "peers")
+LUA = os.path.join(BENCH, "wrk_oauth.lua")
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+PASSWORD = "benchmark-password-123"
+BIN = os.path.dirname(sys.executable)
+AUTHSERVER = shutil.which("authserver", path=BIN) or os.path.join(BIN, "authserver")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+WORKLOADS = ("refresh", "refresh_opaque", "introspect", "client_credentials", "jwks", "password", "mixed")
+TITLES = {
+    "refresh": "refresh grant",
+    "refresh_opaque": "refresh grant, opaque access tokens",
+    "introspect": "introspection of a live access token",
+    "client_credentials": "client credentials grant",
+    "jwks": "JWKS",
+    "password": "password grant",
+    "mixed": "password grant with refresh grants in parallel",
+    "mixed:refresh": "refresh grants while others sign in",
+    "flask": "minimal Flask JSON endpoint",
+}
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def basic(client_id: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
+def wait_http(url: str, process, log_path: str, timeout: float = 60) -> None:
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            requests.get(url, timeout=2)
+            return
+        except requests.ConnectionError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            with open(log_path, errors="replace") as handle:
+                tail = "".join(handle.readlines()[-30:])
+            raise RuntimeError(f"server did not start ({url}):\n{tail}")
+        time.sleep(0.2)
+
+
+def stop_process(process) -> None:
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+# -- processes: CPU and memory -----------------------------------------------------------------
+def children(pid: int) -> list[int]:
+    with contextlib.suppress(OSError):
+        with open(f"/proc/{pid}/task/{pid}/children") as handle:
+            return [int(p) for p in handle.read().split()]
+    return []
+
+
+def tree(pid: int) -> list[int]:
+    pids, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        pids.append(current)
+        todo.extend(children(current))
+    return pids
+
+
+def cpu_seconds(pids) -> float:
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError):
+            with open(f"/proc/{pid}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / CLK_TCK
+
+
+def peak_rss_mib(pid: int) -> float | None:
+    with contextlib.suppress(OSError):
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    return None
+
+
+# -- wrk -------------------------------------------------------------------------------------
+def lua_value(value) -> str:
+    if value is None:
+        return "nil"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string of printable ASCII is a valid Lua string
+    if isinstance(value, (list, tuple)):
+        return "{" + ", ".join(lua_value(v) for v in value) + "}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"[{json.dumps(str(k))}] = {lua_value(v)}" for k, v in value.items()) + "}"
+    raise TypeError(type(value))
+
+
+def wrk_script(spec: dict) -> str:
+    with open(LUA) as handle:
+        template = handle.read()
+    return template.replace("local data = __DATA__", "local data = " + lua_value(spec), 1)
+
+
+def parse_wrk(output: str) -> dict:
+    """The figures the Lua ``done`` hook prints (one ``WRKJSON {...}`` line)."""
+    for line in output.splitlines():
+        if line.startswith("WRKJSON "):
+            figures = json.loads(line[len("WRKJSON "):])
+            seconds = figures["duration_us"] / 1e6
+            socket_errors = sum(figures[k] for k in ("connect", "read", "write", "timeout"))
+            ok = max(0, figures["checked"] - figures["failures"])
+            return {"requests": figures["requests"], "ok": ok, "seconds": seconds,
+                    "errors": figures["failures"] + socket_errors, "socket_errors": socket_errors,
+                    "per_second": ok / seconds if seconds else 0.0,
+                    "p50_ms": figures["p50_us"] / 1e3, "p90_ms": figures["p90_us"] / 1e3,
+                    "p99_ms": figures["p99_us"] / 1e3, "max_ms": figures["max_us"] / 1e3}
+    raise ValueError("no WRKJSON line in wrk's output")
+
+
+def run_wrk(base_url: str, spec: dict, connections: int, duration: float, workdir: str):
+    """Start wrk (returns the process and the script path); ``finish_wrk`` reads its figures."""
+    path = os.path.join(workdir, f"wrk-{secrets.token_hex(4)}.lua")
+    with open(path, "w") as handle:
+        handle.write(wrk_script(spec))
+    command = ["wrk", "-t", str(connections), "-c", str(connections), "-d", f"{duration:g}s", "--timeout", "30s",
+               "-s", path, base_url]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish_wrk(process) -> dict:
+    out, err = process.communicate()
+    try:
+        figures = parse_wrk(out)
+    except ValueError:
+        raise RuntimeError(f"wrk failed: {out[-2000:]}\n{err[-2000:]}") from None
+    figures["failures_seen"] = [line[8:] for line in err.splitlines() if line.startswith("WRKFAIL ")][:3]
+    return figures
+
+
+# -- ceilings --------------------------------------------------------------------------------
+def _sign_loop(args):
+    pem, seconds = args
+    from joserfc import jwt
+    from joserfc.jwk import KeySet
+    from joserfc.jwk import RSAKey
+
+    key = RSAKey.import_key(pem, parameters={"use": "sig", "alg": "RS256"})
+    key.ensure_kid()
+    keys = KeySet([key])
+    count, end = 0, time.monotonic() + seconds
+    while time.monotonic() < end:
+        now = int(time.time())
+        jwt.encode({"alg": "RS256", "typ": "at+jwt"},
+                   {"iss": "http://127.0.0.1:5000", "aud": "http://127.0.0.1:5000", "sub": "u" * 36,
+                    "client_id": "client_" + "x" * 24, "exp": now + 900, "iat": now,
+                    "jti": secrets.token_urlsafe(16), "scope": "profile", "sid": "s" * 36}, keys)
+        count += 1
+    return count
+
+
+def _argon_loop(args):
+    encoded, password, seconds = args
+    from argon2 import PasswordHasher
+
+    hasher = PasswordHasher()
+    count, end = 0, time.monotonic() + seconds
+    while time.monotonic() < end:
+        hasher.verify(encoded, password)
+        count += 1
+    return count
+
+
+def ceiling_cpu(loop, args, seconds: float) -> float:
+    """Operations per second with one process per core."""
+    cores = os.cpu_count() or 1
+    with multiprocessing.get_context("fork").Pool(cores) as pool:
+        pool.map(loop, [(*args, 0.5)] * cores)  # warm up
+        started = time.monotonic()
+        counts = pool.map(loop, [(*args, seconds)] * cores)
+        elapsed = time.monotonic() - started
+    return sum(counts) / max(elapsed, seconds)
+
+
+def ceilings(args) -> dict:
+    from joserfc.jwk import RSAKey
+
+    from authserver.passwords import Passwords
+    from authserver.settings import Settings
+
+    pem = RSAKey.generate_key(2048, private=True).as_pem(private=True)
+    settings = Settings.from_env({})
+    passwords = Passwords(settings)
+    encoded = passwords.hash(PASSWORD)
+    seconds = max(2.0, args.duration)
+    return {
+        "rs256_signatures_per_second": ceiling_cpu(_sign_loop, (pem,), seconds),
+        "argon2_verifications_per_second": ceiling_cpu(_argon_loop, (encoded, PASSWORD), seconds),
+        "argon2_parameters": f"m={settings.password_memory_kib} KiB, t={settings.password_time_cost}, "
+                             f"p={settings.password_parallelism}",
+        "cores": os.cpu_count(),
+    }
+
+
+# -- servers ---------------------------------------------------------------------------------
+class Target:
+    """A server under test: start, the pids to account, and per workload a wrk spec (or why not)."""
+
+    name = "?"
+    label = "?"
+    db_pids_root: int | None = None
+
+    def __init__(self, workdir: str):
+        self.workdir = workdir
+        os.makedirs(workdir, exist_ok=True)
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.process = None
+
+    def server_pids(self) -> list[int]:
+        pids = tree(self.process.pid) if self.process else []
+        if self.db_pids_root:
+            pids += tree(self.db_pids_root)
+        return pids
+
+    def worker_pids(self) -> list[int]:
+        kids = children(self.process.pid)
+        return kids or [self.process.pid]
+
+    def spec(self, workload: str, connections: int):
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        stop_process(self.process)
+
+
+class GunicornSettings:
+    def __init__(self, workers: int, threads: int):
+        self.workers = workers
+        self.threads = threads
+
+    def args(self) -> list[str]:
+        args = ["--workers", str(self.workers)]
+        if self.threads > 1:
+            args += ["--threads", str(self.threads)]
+        return args
+
+    def describe(self) -> str:
+        kind = f"gthread, {self.threads} threads" if self.threads > 1 else "sync"
+        return f"{self.workers} workers ({kind})"
+
+
+class Authserver(Target):
+    def __init__(self, workdir: str, database_url: str, label: str, gunicorn: GunicornSettings,
+                 db_pid: int | None = None):
+        super().__init__(workdir)
+        self.name = "authserver"
+        self.label = label
+        self.database_url = database_url
+        self.gunicorn = gunicorn
+        self.db_pids_root = db_pid
+        self.env = {**os.environ, "AUTHSERVER_DATABASE_URL": database_url,
+                    "AUTHSERVER_KEYS_DIR": os.path.join(workdir, "keys"), "AUTHSERVER_ISSUER": self.base,
+                    "AUTHSERVER_LOGIN_MAX_FAILURES": "1000000"}
+
+    def cli(self, *args, stdin: str | None = None) -> dict:
+        done = subprocess.run([AUTHSERVER, *args], env=self.env, input=stdin, capture_output=True, text=True,
+                              cwd=self.workdir, timeout=300)
+        if done.returncode:
+            raise RuntimeError(f"authserver {' '.join(args)} failed: {done.stderr.strip()}")
+        return json.loads(done.stdout) if "--json" in args else {}
+
+    def start(self) -> None:
+        self.cli("db", "upgrade")
+        self.cli("users", "create", "bench", "--password-stdin", "--json", stdin=PASSWORD + "\n")
+        app = self.cli("clients", "create", "--name", "bench", "--grant-type", "password",
+                       "--grant-type", "refresh_token", "--scope", "profile email", "--json")
+        rs = self.cli("clients", "create", "--name", "bench-rs", "--grant-type", "client_credentials",
+                      "--scope", "api", "--introspect", "--json")
+        self.app = (app["client_id"], app["client_secret"])
+        self.rs = (rs["client_id"], rs["client_secret"])
+        self.log_path = os.path.join(self.workdir, "server.log")
+        self.log = open(self.log_path, "w")
+        self.process = subprocess.Popen([AUTHSERVER, "serve", "--port", str(self.port), *self.gunicorn.args()],
+                                        env=self.env, cwd=self.workdir, stdout=self.log, stderr=subprocess.STDOUT)
+        wait_http(self.base + "/oauth/jwks", self.process, self.log_path)
+        import requests
+
+        answer = requests.post(self.base + "/oauth/token", auth=self.rs, timeout=30,
+                               data={"grant_type": "client_credentials", "scope": "api"})
+        self.has_client_credentials = answer.status_code == 200
+        self.cc_status = f"{answer.status_code} {answer.json().get('error', '')}"
+
+    def seed(self, count: int) -> dict:
+        from seed_sessions import seed
+
+        return seed(self.database_url, self.app[0], count, log=log)
+
+    def sign_in(self, n: int) -> list[dict]:
+        import requests
+
+        tokens = []
+        with requests.Session() as http:
+            for _ in range(n):
+                answer = http.post(self.base + "/oauth/token", auth=self.app, timeout=60,
+                                   data={"grant_type": "password", "username": "bench", "password": PASSWORD,
+                                         "scope": "profile", "device_name": "benchmark"})
+                answer.raise_for_status()
+                tokens.append(answer.json())
+        return tokens
+
+    def spec(self, workload: str, connections: int):
+        token_headers = {"Authorization": basic(*self.app), "Content-Type": "application/x-www-form-urlencoded"}
+        if workload == "refresh":
+            signed_in = self.sign_in(connections * 2)
+            return {"method": "POST", "path": "/oauth/token", "headers": token_headers, "kind": "chain",
+                    "prefix": "grant_type=refresh_token&refresh_token=", "expect": '"access_token"',
+                    "tokens": [t["refresh_token"] for t in signed_in[:connections]],
+                    "spares": [[t["refresh_token"]] for t in signed_in[connections:]]}
+        if workload == "introspect":
+            signed_in = self.sign_in(connections)
+            return {"method": "POST", "path": "/oauth/introspect", "kind": "fixed", "expect": '"active":%s*true',
+                    "headers": {"Authorization": basic(*self.rs),
+                                "Content-Type": "application/x-www-form-urlencoded"},
+                    "bodies": [f"token={t['access_token']}&token_type_hint=access_token" for t in signed_in]}
+        if workload == "client_credentials":
+            if not self.has_client_credentials:
+                return f"not yet (this branch answers {self.cc_status})"
+            return {"method": "POST", "path": "/oauth/token", "kind": "fixed", "expect": '"access_token"',
+                    "headers": {"Authorization": basic(*self.rs),
+                                "Content-Type": "application/x-www-form-urlencoded"},
+                    "body": "grant_type=client_credentials&scope=api"}
+        if workload == "jwks":
+            return {"method": "GET", "path": "/oauth/jwks", "kind": "fixed", "expect": '"keys"', "headers": {}}
+        if workload == "password":
+            return {"method": "POST", "path": "/oauth/token", "headers": token_headers, "kind": "fixed",
+                    "expect": '"refresh_token"',
+                    "body": f"grant_type=password&username=bench&password={PASSWORD}&scope=profile"}
+        return "not offered"
+
+    def stop(self) -> None:
+        super().stop()
+        if getattr(self, "log", None):
+            self.log.close()
+
+
+class OidcProvider(Target):
+    name = "oidc-provider"
+    label = "node oidc-provider 9 (1 process, in memory)"
+    SECRETS = {"bench-jwt": "bench-jwt-secret-0123456789abcdef", "bench-opaque": "bench-opaque-secret-0123456789abcdef",
+               "bench-rs": "bench-rs-secret-0123456789abcdef"}
+
+    def start(self) -> None:
+        home = install_oidc_provider()
+        self.log_path = os.path.join(self.workdir, "server.log")
+        self.log = open(self.log_path, "w")
+        self.process = subprocess.Popen(["node", os.path.join(home, "server.mjs"), str(self.port)], cwd=home,
+                                        stdout=self.log, stderr=subprocess.STDOUT,
+                                        env={**os.environ, "NODE_ENV": "production"})
+        wait_http(self.base + "/jwks", self.process, self.log_path)
+        import requests
+
+        self.version = requests.get(self.base + "/.well-known/openid-configuration", timeout=10).ok and \
+            json.load(open(os.path.join(home, "node_modules", "oidc-provider", "package.json")))["version"]
+
+    def seed(self, client: str, n: int) -> dict:
+        import requests
+
+        answer = requests.post(f"{self.base}/bench/seed", params={"client": client, "n": n}, timeout=60)
+        answer.raise_for_status()
+        return answer.json()
+
+    def spec(self, workload: str, connections: int):
+        if workload in ("refresh", "refresh_opaque"):
+            client = "bench-jwt" if workload == "refresh" else "bench-opaque"
+            refresh = self.seed(client, connections * 2)["refresh_tokens"]
+            return {"method": "POST", "path": "/token", "kind": "chain", "expect": '"access_token"',
+                    "headers": {"Authorization": basic(client, self.SECRETS[client]),
+                                "Content-Type": "application/x-www-form-urlencoded"},
+                    "prefix": "grant_type=refresh_token&refresh_token=",
+                    "tokens": refresh[:connections], "spares": [[t] for t in refresh[connections:]]}
+        if workload == "introspect":
+            access = self.seed("bench-opaque", connections)["access_tokens"]
+            return {"method": "POST", "path": "/token/introspection", "kind": "fixed", "expect": '"active":%s*true',
+                    "headers": {"Authorization": basic("bench-rs", self.SECRETS["bench-rs"]),
+                                "Content-Type": "application/x-www-form-urlencoded"},
+                    "bodies": [f"token={t}&token_type_hint=access_token" for t in access]}
+        if workload == "client_credentials":
+            return {"method": "POST", "path": "/token", "kind": "fixed", "expect": '"access_token"',
+                    "headers": {"Authorization": basic("bench-jwt", self.SECRETS["bench-jwt"]),
+                                "Content-Type": "application/x-www-form-urlencoded"},
+                    "body": "grant_type=client_credentials&scope=api"}
+        if workload == "jwks":
+            return {"method": "GET", "path": "/jwks", "kind": "fixed", "expect": '"keys"', "headers": {}}
+        return "not offered (oidc-provider has no password grant)"
+
+    def stop(self) -> None:
+        super().stop()
+        if getattr(self, "log", None):
+            self.log.close()
+
+
+class Dot(Target):
+    name = "django-oauth-toolkit"
+
+    def __init__(self, workdir: str, gunicorn: GunicornSettings):
+        super().__init__(workdir)
+        self.gunicorn = gunicorn
+        self.label = f"django-oauth-toolkit 3 ({gunicorn.describe()}, SQLite, plain secrets)"
+
+    def start(self) -> None:
+        python = install_dot()
+        env = {**os.environ, "BENCH_DOT_DIR": self.workdir, "PYTHONPATH": os.path.join(PEERS, "dot")}
+        from joserfc.jwk import RSAKey
+
+        with open(os.path.join(self.workdir, "rsa.pem"), "wb") as handle:
+            handle.write(RSAKey.generate_key(2048, private=True).as_pem(private=True))
+        done = subprocess.run([python, os.path.join(PEERS, "dot", "seed.py"), "400", PASSWORD], env=env,
+                              capture_output=True, text=True, timeout=600)
+        if done.returncode:
+            raise RuntimeError(f"django-oauth-toolkit seed failed: {done.stderr[-2000:]}")
+        self.seeded = json.loads(done.stdout)
+        self.secrets = self.seeded["secrets"]
+        self.taken = {"refresh_tokens": 0, "access_tokens": 0}
+        self.log_path = os.path.join(self.workdir, "server.log")
+        self.log = open(self.log_path, "w")
+        self.process = subprocess.Popen(
+            [python, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", *self.gunicorn.args(),
+             "--access-logfile", "-", "bench_dot.wsgi"],
+            cwd=os.path.join(PEERS, "dot"), env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        wait_http(self.base + "/o/.well-known/jwks.json", self.process, self.log_path)
+
+    def take(self, kind: str, n: int) -> list[str]:
+        start = self.taken[kind]
+        tokens = self.seeded[kind][start:start + n]
+        self.taken[kind] = start + n
+        if len(tokens) < n:
+            raise RuntimeError("django-oauth-toolkit: seed more tokens (seed.py's count)")
+        return tokens
+
+    def spec(self, workload: str, connections: int):
+        token_headers = {"Authorization": basic("bench-pw", self.secrets["bench-pw"]),
+                         "Content-Type": "application/x-www-form-urlencoded"}
+        if workload == "refresh":
+            refresh = self.take("refresh_tokens", connections * 2)
+            return {"method": "POST", "path": "/o/token/", "headers": token_headers, "kind": "chain",
+                    "prefix": "grant_type=refresh_token&refresh_token=", "expect": '"access_token"',
+                    "tokens": refresh[:connections], "spares": [[t] for t in refresh[connections:]]}
+        if workload == "introspect":
+            access = self.take("access_tokens", connections)
+            return {"method": "POST", "path": "/o/introspect/", "kind": "fixed", "expect": '"active":%s*true',
+                    "headers": {"Authorization": basic("bench-rs", self.secrets["bench-rs"]),
+                                "Content-Type": "application/x-www-form-urlencoded"},
+                    "bodies": [f"token={t}" for t in access]}
+        if workload == "client_credentials":
+            return {"method": "POST", "path": "/o/token/", "kind": "fixed", "expect": '"access_token"',
+                    "headers": {"Authorization": basic("bench-cc", self.secrets["bench-cc"]),
+                                "Content-Type": "application/x-www-form-urlencoded"},
+                    "body": "grant_type=client_credentials&scope=api"}
+        if workload == "jwks":
+            return {"method": "GET", "path": "/o/.well-known/jwks.json", "kind": "fixed", "expect": '"keys"',
+                    "headers": {}}
+        if workload == "password":
+            return {"method": "POST", "path": "/o/token/", "headers": token_headers, "kind": "fixed",
+                    "expect": '"refresh_token"',
+                    "body": f"grant_type=password&username=bench&password={PASSWORD}&scope=profile"}
+        return "not offered"
+
+    def stop(self) -> None:
+        super().stop()
+        if getattr(self, "log", None):
+            self.log.close()
+
+
+class FlaskMin(Target):
+    name = "flask-min"
+
+    def __init__(self, workdir: str, gunicorn: GunicornSettings):
+        super().__init__(workdir)
+        self.gunicorn = gunicorn
+        self.label = f"minimal Flask JSON endpoint ({gunicorn.describe()})"
+
+    def start(self) -> None:
+        self.log_path = os.path.join(self.workdir, "server.log")
+        self.log = open(self.log_path, "w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", *self.gunicorn.args(),
+             "--access-logfile", "-", "--access-logformat", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss',
+             "flask_min:app"],
+            cwd=PEERS, stdout=self.log, stderr=subprocess.STDOUT)
+        wait_http(self.base + "/", self.process, self.log_path)
+
+    def spec(self, workload: str, connections: int):
+        return {"method": "POST", "path": "/token", "kind": "fixed", "expect": '"ok"',
+                "headers": {"Content-Type": "application/x-www-form-urlencoded"}, "body": "grant_type=none"}
+
+    def stop(self) -> None:
+        super().stop()
+        if getattr(self, "log", None):
+            self.log.close()
+
+
+# -- installing the peers ---------------------------------------------------------------------
+def install_oidc_provider() -> str:
+    home = os.path.join(SCRATCH, "oidc-provider")
+    os.makedirs(home, exist_ok=True)
+    source = os.path.join(PEERS, "oidc_provider")
+    for name in ("package.json", "package-lock.json", "server.mjs"):
+        shutil.copy(os.path.join(source, name), os.path.join(home, name))
+    if not os.path.isdir(os.path.join(home, "node_modules", "oidc-provider")):
+        log("  installing oidc-provider (npm ci) ...")
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=home, check=True)
+    return home
+
+
+def install_dot() -> str:
+    venv = os.path.join(SCRATCH, "dot-venv")
+    python = os.path.join(venv, "bin", "python")
+    stamp = os.path.join(venv, "requirements.txt")
+    requirements = os.path.join(PEERS, "dot", "requirements.txt")
+    with open(requirements) as handle:
+        wanted = handle.read()
+    if not os.path.exists(stamp) or open(stamp).read() != wanted:
+        log("  installing django-oauth-toolkit (venv, pip) ...")
+        subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+        subprocess.run([python, "-m", "pip", "install", "-q", "-r", requirements], check=True)
+        with open(stamp, "w") as handle:
+            handle.write(wanted)
+    return python
+
+
+# -- measuring -------------------------------------------------------------------------------
+def measure(target: Target, workload: str, args, extra: Target | None = None) -> dict:
+    """Median of ``--repeats`` wrk runs of one workload against one server."""
+    spec = target.spec(workload if workload != "mixed" else "password", args.connections)
+    if isinstance(spec, str):
+        return {"workload": workload, "skipped": spec}
+    runs, mixed_runs = [], []
+    for _ in range(args.repeats):
+        spec = spec if runs == [] else target.spec(workload if workload != "mixed" else "password", args.connections)
+        side = None
+        if workload == "mixed":
+            # Sign-ins on most connections, refresh chains on the rest, at the same time.
+            refresh_connections = max(1, args.connections // 4)
+            side_spec = target.spec("refresh", refresh_connections)
+        pids = target.server_pids()
+        cpu_before = cpu_seconds(pids)
+        if workload == "mixed":
+            side = run_wrk(target.base, side_spec, refresh_connections, args.duration, target.workdir)
+            main = run_wrk(target.base, spec, args.connections - refresh_connections, args.duration, target.workdir)
+        else:
+            main = run_wrk(target.base, spec, args.connections, args.duration, target.workdir)
+        figures = finish_wrk(main)
+        if side is not None:
+            side_figures = finish_wrk(side)
+            mixed_runs.append(side_figures)
+        cpu = cpu_seconds(target.server_pids()) - cpu_before
+        answered = figures["requests"] + (side_figures["requests"] if side is not None else 0)
+        figures["cpu_ms_per_request"] = 1e3 * cpu / answered if answered else None
+        figures["server_cpu_cores"] = cpu / figures["seconds"] if figures["seconds"] else None
+        runs.append(figures)
+    result = summarise(runs)
+    result["workload"] = workload
+    result["rss_mib"] = max(filter(None, (peak_rss_mib(p) for p in target.worker_pids())), default=None)
+    if mixed_runs:
+        result["refresh_alongside"] = summarise(mixed_runs)
+    return result
+
+
+def summarise(runs: list[dict]) -> dict:
+    def median(key):
+        values = [r[key] for r in runs if r.get(key) is not None]
+        return statistics.median(values) if values else None
+
+    return {"per_second": median("per_second"), "p50_ms": median("p50_ms"), "p99_ms": median("p99_ms"),
+            "cpu_ms_per_request": median("cpu_ms_per_request"), "server_cpu_cores": median("server_cpu_cores"),
+            "errors": sum(r["errors"] for r in runs), "ok": sum(r["ok"] for r in runs),
+            "repeats": [round(r["per_second"], 1) for r in runs],
+            "failures_seen": [f for r in runs for f in r.get("failures_seen", [])][:3]}
+
+
+def run_target(target: Target, workloads, args, results: list, key: str, before=None) -> Target:
+    log(f"{target.label}: starting")
+    try:
+        target.start()
+        if before:
+            before(target)
+        for workload in workloads:
+            row = measure(target, workload, args)
+            row.update(server=key, label=target.label)
+            results.append(row)
+            log("  " + one_line(row))
+    except Exception as error:  # one server failing must not lose the others' figures
+        log(f"  {target.label} failed: {type(error).__name__}: {error}")
+        results.append({"server": key, "label": target.label, "workload": "-", "skipped": f"failed: {error}"})
+    finally:
+        target.stop()
+    return target
+
+
+def one_line(row: dict) -> str:
+    name = f"{row['server']:<22} {row['workload']:<20}"
+    if "skipped" in row:
+        return f"{name} {row['skipped']}"
+    text = (f"{name} {row['per_second']:8.1f}/s  p50 {row['p50_ms']:7.1f} ms  p99 {row['p99_ms']:7.1f} ms"
+            f"  cpu {row['cpu_ms_per_request'] or 0:5.2f} ms/req  errors {row['errors']}  rss {row['rss_mib'] or 0:.0f} MiB"
+            f"  runs {row['repeats']}")
+    if "refresh_alongside" in row:
+        side = row["refresh_alongside"]
+        text += f"\n  {'':<22} {'  + refresh alongside':<20} {side['per_second']:8.1f}/s  p99 {side['p99_ms']:7.1f} ms"
+    if row.get("failures_seen"):
+        text += f"\n    failures: {row['failures_seen']}"
+    return text
+
+
+# -- the machine -----------------------------------------------------------------------------
+def machine() -> dict:
+    model = "unknown"
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    mem = "?"
+    with contextlib.suppress(OSError):
+        with open("/proc/meminfo") as handle:
+            mem = f"{int(handle.readline().split()[1]) / 1024 / 1024:.0f} GiB"
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    wrk = (subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.splitlines() or ["?"])[0]
+    import sqlite3
+
+    return {"nproc": os.cpu_count(), "cpu": model, "memory": mem, "python": platform.python_version(),
+            "node": node, "wrk": wrk.split(" Copyright")[0], "sqlite": sqlite3.sqlite_version,
+            "kernel": platform.release(), "load_before": os.getloadavg()[0],
+            "date": dt.datetime.now().strftime("%Y-%m-%d %H:%M")}
+
+
+# -- report ----------------------------------------------------------------------------------
+def fmt(value, digits=0) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def by(results, server, workload):
+    for row in results:
+        if row["server"] == server and row["workload"] == workload and "skipped" not in row:
+            return row
+    return None
+
+
+def ratio(a, b) -> str:
+    if not a or not b:
+        return "-"
+    return f"{a['per_second'] / b['per_second']:.2f}x"
+
+
+def report(info: dict, results: list, ceil: dict, scale: list, args) -> str:
+    lines = [f"# authserver vs. oidc-provider vs. django-oauth-toolkit — {info['date']}", "",
+             f"Machine: {info['nproc']} cores ({info['cpu']}), {info['memory']}, Linux {info['kernel']}, "
+             f"Python {info['python']}, Node {info['node']}, {info['wrk']}, SQLite {info['sqlite']}, PostgreSQL 15 "
+             f"(throwaway cluster, fsync off). Load average before the run: {info['load_before']:.2f}; the "
+             f"machine is shared, so read the ratios (all from this one run).", "",
+             f"Command: `{args.command}`. wrk on 127.0.0.1, {args.connections} connections (one wrk thread each), "
+             f"{args.repeats} × {args.duration:g} s per figure, median shown; every response checked "
+             f"(status and body); in refresh runs each connection follows its own rotating chain.", "",
+             "Server CPU is user + system time of the server's processes (for PostgreSQL, the database "
+             "server's too) over the requests answered; RSS is the peak resident size of one worker.", ""]
+    servers = []
+    for row in results:
+        if row["server"] not in servers:
+            servers.append(row["server"])
+    labels = {row["server"]: row["label"] for row in results}
+    lines += ["## Throughput", "",
+              "| workload | " + " | ".join(labels[s] for s in servers) + " |",
+              "| --- | " + " | ".join("---:" for _ in servers) + " |"]
+    for workload in WORKLOADS:
+        cells = []
+        for server in servers:
+            row = next((r for r in results if r["server"] == server and r["workload"] == workload), None)
+            if row is None:
+                cells.append("")
+            elif "skipped" in row:
+                cells.append(row["skipped"].split(" (")[0])
+            else:
+                cell = (f"**{fmt(row['per_second'])}/s**, p50 {fmt(row['p50_ms'], 1)} ms, p99 {fmt(row['p99_ms'], 1)} ms, "
+                        f"{fmt(row['cpu_ms_per_request'], 2)} ms CPU/req, {row['errors']} errors, "
+                        f"{fmt(row['rss_mib'])} MiB")
+                if "refresh_alongside" in row:
+                    side = row["refresh_alongside"]
+                    cell += (f"; refresh alongside: {fmt(side['per_second'])}/s, p99 {fmt(side['p99_ms'], 1)} ms, "
+                             f"{side['errors']} errors")
+                cells.append(cell)
+        if any(cells):
+            lines.append(f"| {TITLES[workload]} | " + " | ".join(cells) + " |")
+    lines += ["", "## Ratios, authserver / peer (same run)", "",
+              "| workload | authserver | / oidc-provider | / django-oauth-toolkit |", "| --- | --- | ---: | ---: |"]
+    for ours in [s for s in servers if s.startswith("authserver")]:
+        for workload, peer_workload in (("refresh", "refresh"), ("refresh", "refresh_opaque"), ("introspect", "introspect"),
+                                        ("client_credentials", "client_credentials"), ("jwks", "jwks"),
+                                        ("password", "password")):
+            mine = by(results, ours, workload)
+            if mine is None:
+                continue
+            oidc = by(results, "oidc-provider", peer_workload)
+            dot = by(results, "django-oauth-toolkit", workload) if peer_workload == workload else None
+            name = TITLES[workload] + (" vs. opaque" if peer_workload == "refresh_opaque" else "")
+            lines.append(f"| {name} | {ours} | {ratio(mine, oidc)} | {ratio(mine, dot) if dot else '-'} |")
+    flask = by(results, "flask-min", "flask")
+    if ceil or flask:
+        lines += ["", "## Ceilings (same run)", ""]
+    if ceil:
+        lines += [
+            f"- RS256 signing alone (the server's joserfc call), {ceil['cores']} processes: "
+            f"**{fmt(ceil['rs256_signatures_per_second'])}/s** "
+            f"({1e3 * ceil['cores'] / ceil['rs256_signatures_per_second']:.2f} ms CPU each)",
+            f"- argon2id verifications ({ceil['argon2_parameters']}), {ceil['cores']} processes: "
+            f"**{fmt(ceil['argon2_verifications_per_second'])}/s** "
+            f"({1e3 * ceil['cores'] / ceil['argon2_verifications_per_second']:.1f} ms CPU each)"]
+    if flask:
+        lines.append(f"- {flask['label']}: **{fmt(flask['per_second'])}/s**, p99 {fmt(flask['p99_ms'], 1)} ms, "
+                     f"{fmt(flask['cpu_ms_per_request'], 2)} ms CPU/req")
+    for ours in [s for s in servers if s.startswith("authserver")]:
+        mine = by(results, ours, "password")
+        if mine and ceil:
+            lines.append(f"- {ours} password grants / argon2id ceiling: "
+                         f"**{mine['per_second'] / ceil['argon2_verifications_per_second']:.0%}**")
+        mine = by(results, ours, "refresh")
+        if mine and flask:
+            lines.append(f"- {ours} refresh grants / minimal Flask endpoint: **{mine['per_second'] / flask['per_second']:.0%}**")
+    if scale:
+        lines += ["", "## Scale: live sessions in the database (seeded in bulk)", "",
+                  "| database | workload | " + " | ".join(f"{s['sessions']:,} sessions" for s in scale[:2]) +
+                  " | ratio |", "| --- | --- | ---: | ---: | ---: |"]
+        for db_name in dict.fromkeys(s["database"] for s in scale):
+            levels = [s for s in scale if s["database"] == db_name]
+            for workload in ("refresh", "introspect"):
+                rows = [next((r for r in s["rows"] if r["workload"] == workload), None) for s in levels]
+                if len(rows) == 2 and all(rows):
+                    lines.append(f"| {db_name} | {TITLES[workload]} | {fmt(rows[0]['per_second'])}/s, p99 "
+                                 f"{fmt(rows[0]['p99_ms'], 1)} ms | {fmt(rows[1]['per_second'])}/s, p99 "
+                                 f"{fmt(rows[1]['p99_ms'], 1)} ms | {rows[1]['per_second'] / rows[0]['per_second']:.2f} |")
+        for entry in scale:
+            if entry.get("seed"):
+                seed = entry["seed"]
+                lines.append(f"\nSeeding {entry['database']} to {entry['sessions']:,} sessions: "
+                             f"{seed['sessions']:,} added in {seed['total_seconds']:.0f} s.")
+    pg = {r["workload"]: r for r in results if r["server"] == "authserver-postgresql" and "skipped" not in r}
+    lite = {r["workload"]: r for r in results if r["server"] == "authserver-sqlite" and "skipped" not in r}
+    common = [w for w in WORKLOADS if w in pg and w in lite]
+    if common:
+        lines += ["", "## PostgreSQL / SQLite (authserver, same run)", ""]
+        for workload in common:
+            lines.append(f"- {TITLES[workload]}: {pg[workload]['per_second'] / lite[workload]['per_second']:.2f}")
+    broken = [r for r in results if r["workload"] == "-"]
+    if broken:
+        lines += ["", "## Servers that failed", ""] + [f"- {r['label']}: {r['skipped']}" for r in broken]
+    failures = [(r["server"], r["workload"], r["failures_seen"]) for r in results if r.get("failures_seen")]
+    if failures:
+        lines += ["", "## First failures seen", ""]
+        lines += [f"- {server} {workload}: {seen}" for server, workload, seen in failures]
+    return "\n".join(lines) + "\n"
+
+
+def chart(results: list, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    servers = list(dict.fromkeys(r["server"] for r in results if r["server"] != "flask-min"))
+    workloads = [w for w in WORKLOADS if w != "mixed" and any(by(results, s, w) for s in servers)]
+    fig, ax = plt.subplots(figsize=(11, 5.5))
+    width = 0.8 / max(1, len(servers))
+    for index, server in enumerate(servers):
+        values = [(by(results, server, w) or {}).get("per_second", 0) for w in workloads]
+        bars = ax.bar([x + index * width for x in range(len(workloads))], values, width, label=server)
+        ax.bar_label(bars, labels=[f"{v:,.0f}" if v else "" for v in values], fontsize=7, rotation=90, padding=2)
+    flask = by(results, "flask-min", "flask")
+    if flask:
+        ax.axhline(flask["per_second"], color="grey", linestyle="--", linewidth=1,
+                   label=f"minimal Flask endpoint ({flask['per_second']:,.0f}/s)")
+    ax.set_xticks([x + width * (len(servers) - 1) / 2 for x in range(len(workloads))])
+    ax.set_xticklabels([TITLES[w].replace(" of a live access token", "").replace(", opaque access tokens", ",\nopaque")
+                        for w in workloads], fontsize=8)
+    ax.set_ylabel("requests per second (median)")
+    ax.set_title("authserver vs. oidc-provider vs. django-oauth-toolkit (same machine, same run)")
+    ax.legend(fontsize=8)
+    ax.margins(y=0.15)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# -- main ------------------------------------------------------------------------------------
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run (default 10)")
+    parser.add_argument("--repeats", type=int, default=3, help="wrk runs per figure, median reported (default 3)")
+    parser.add_argument("--connections", type=int, default=8, help="concurrent connections (default 8)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers for authserver, DOT, Flask (default 2)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="gunicorn threads per worker (gthread when > 1; default: authserver serve's default)")
+    parser.add_argument("--sessions", type=int, default=1000, help="live sessions seeded first (default 1,000)")
+    parser.add_argument("--scale-sessions", type=int, default=1_000_000,
+                        help="live sessions for the scale runs (default 1,000,000; 0 skips them)")
+    parser.add_argument("--only", default="ceilings,flask,authserver-sqlite,authserver-postgresql,oidc-provider,dot",
+                        help="comma-separated parts to run (default: all)")
+    parser.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated workloads")
+    parser.add_argument("--quick", action="store_true", help="1 x 3 s per figure and 20,000 sessions: a smoke run")
+    parser.add_argument("--out", default=None, help="results file stem (default benchmarks/results/compare-DATE)")
+    args = parser.parse_args(argv)
+    args.command = "python benchmarks/compare.py" + ("" if not (argv or sys.argv[1:]) else " " + " ".join(argv or sys.argv[1:]))
+    if args.quick:
+        args.duration, args.repeats = 3.0, 1
+        args.scale_sessions = min(args.scale_sessions, 20_000)
+    if args.threads is None:
+        from authserver.cli import DEFAULT_SERVE_THREADS
+
+        args.threads = DEFAULT_SERVE_THREADS
+    parts = set(args.only.split(","))
+    workloads = [w for w in args.workloads.split(",") if w]
+    if shutil.which("wrk") is None:
+        log("compare.py needs wrk: apt-get install wrk")
+        return 2
+    gunicorn = GunicornSettings(args.workers, args.threads)
+    info = machine()
+    log(f"machine: {info['nproc']} cores, {info['cpu']}, load {info['load_before']:.2f}")
+    results: list = []
+    scale: list = []
+    ceil = {}
+    stem = args.out or os.path.join(RESULTS, "compare-" + dt.datetime.now().strftime("%Y-%m-%d-%H%M"))
+    os.makedirs(os.path.dirname(os.path.abspath(stem)), exist_ok=True)
+    sys.path.insert(0, BENCH)
+    with tempfile.TemporaryDirectory(prefix="authserver-compare-") as tmp:
+        if "ceilings" in parts:
+            log("ceilings: RS256 signing and argon2id on all cores ...")
+            ceil = ceilings(args)
+            log(f"  {ceil}")
+        if "flask" in parts:
+            run_target(FlaskMin(os.path.join(tmp, "flask"), gunicorn), ["flask"], args, results, "flask-min")
+
+        ours = [w for w in workloads if w != "refresh_opaque"]
+
+        def with_sessions(database: str):
+            def before(target):
+                seeded = target.seed(max(0, args.sessions - 1))
+                log(f"  seeded {seeded['sessions']:,} sessions in {seeded['total_seconds']:.1f} s")
+            return before
+
+        def scale_up(target, database):
+            if not args.scale_sessions or args.scale_sessions <= args.sessions:
+                return
+            levels = {"database": database, "sessions": args.sessions,
+                      "rows": [r for r in results if r["server"] == target.key and r["workload"] in ("refresh", "introspect")]}
+            log(f"  seeding up to {args.scale_sessions:,} sessions ...")
+            seeded = target.seed(args.scale_sessions - args.sessions)
+            log(f"  seeded {seeded['sessions']:,} more in {seeded['total_seconds']:.0f} s")
+            rows = []
+            for workload in ("refresh", "introspect"):
+                row = measure(target, workload, args)
+                row.update(server=f"{target.key}@{args.scale_sessions}", label=target.label)
+                rows.append(row)
+                log("  " + one_line(row))
+            scale.append(levels)
+            scale.append({"database": database, "sessions": args.scale_sessions, "rows": rows, "seed": seeded})
+
+        def authserver_part(key, url, label, db_pid=None):
+            target = Authserver(os.path.join(tmp, key), url, label, gunicorn, db_pid)
+            target.key = key
+            log(f"{label}: starting")
+            try:
+                target.start()
+                with_sessions(key)(target)
+                for workload in ours:
+                    row = measure(target, workload, args)
+                    row.update(server=key, label=label)
+                    results.append(row)
+                    log("  " + one_line(row))
+                scale_up(target, key.split("-", 1)[1])
+            except Exception as error:
+                log(f"  {label} failed: {type(error).__name__}: {error}")
+                results.append({"server": key, "label": label, "workload": "-", "skipped": f"failed: {error}"})
+            finally:
+                target.stop()
+
+        if "authserver-sqlite" in parts:
+            os.makedirs(os.path.join(tmp, "authserver-sqlite"))
+            authserver_part("authserver-sqlite", f"sqlite:///{tmp}/authserver-sqlite/bench.db",
+                            f"authserver ({gunicorn.describe()}, SQLite)")
+        if "authserver-postgresql" in parts:
+            from tests import pgcluster
+
+            if not pgcluster.available():
+                log("PostgreSQL binaries missing (./scripts/test installs them): skipped")
+            else:
+                with pgcluster.PostgresCluster() as cluster:
+                    url = cluster.create_database("authserver_bench")
+                    with open(os.path.join(cluster.datadir, "postmaster.pid")) as handle:
+                        postmaster = int(handle.readline())
+                    authserver_part("authserver-postgresql", url, f"authserver ({gunicorn.describe()}, PostgreSQL)",
+                                    postmaster)
+        if "oidc-provider" in parts:
+            target = OidcProvider(os.path.join(tmp, "oidc-provider"))
+            run_target(target, [w for w in workloads if w not in ("password", "mixed")], args, results,
+                       "oidc-provider")
+        if "dot" in parts:
+            run_target(Dot(os.path.join(tmp, "dot"), gunicorn), [w for w in workloads if w != "refresh_opaque"],
+                       args, results, "django-oauth-toolkit")
+
+    text = report(info, results, ceil, scale, args)
+    with open(stem + ".md", "w") as handle:
+        handle.write(text)
+    with open(stem + ".json", "w") as handle:
+        json.dump({"machine": info, "ceilings": ceil, "results": results, "scale": scale, "command": args.command},
+                  handle, indent=1)
+    if results:
+        chart(results, stem + ".png")
+    log("")
+    log(text)
+    log(f"written: {stem}.md, .json, .png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""database.py: SQLite writers queue on the lock file; the per-process client cache (accounts.py)."""
+
+import sqlite3
+
+import pytest
+
+from authserver import accounts
+from authserver.database import db
+from authserver.database import writer_locked_connection
+from authserver.models import Client
+
+
+def test_sqlite_writers_queue_on_the_lock_file_until_commit_or_rollback(tmp_path):
+    factory = writer_locked_connection(str(tmp_path / "a.db"), timeout=0.05)
+    first = sqlite3.connect(tmp_path / "a.db", factory=factory, isolation_level=None)
+    second = sqlite3.connect(tmp_path / "a.db", factory=factory, isolation_level=None)
+    first.lock_for_write()
+    first.execute("BEGIN IMMEDIATE")
+    with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+        second.lock_for_write()  # the same message as SQLite's own busy timeout: a retryable 409
+    first.commit()
+    second.lock_for_write()  # free again
+    second.rollback()
+    first.lock_for_write()
+    for connection in (first, second):
+        connection.close()
+
+
+def test_a_changed_client_is_seen_once_its_cached_copy_is_older_than_the_cache_time(app, factory):
+    registered = factory.client(scope="profile")
+    now = [100.0]
+    cache = accounts.ClientCache(seconds=5, monotonic=lambda: now[0])
+    with app.app_context():
+        assert cache.get(registered.client_id).scope == "profile"
+        db.session.get(Client, registered.client_id).scope = "profile email"
+        db.session.commit()
+        now[0] += 4.9
+        assert cache.get(registered.client_id).scope == "profile"
+        now[0] += 0.2
+        assert cache.get(registered.client_id).scope == "profile email"
+        assert cache.get("client_unknown") is None
