@@ -260,6 +260,14 @@ def ceiling_cpu(loop, args, seconds: float) -> float:
     return sum(counts) / max(elapsed, seconds)
 
 
+def argon2_ceiling(seconds: float) -> float:
+    from authserver.passwords import Passwords
+    from authserver.settings import Settings
+
+    encoded = Passwords(Settings.from_env({})).hash(PASSWORD)
+    return ceiling_cpu(_argon_loop, (encoded, PASSWORD), seconds)
+
+
 def ceilings(args) -> dict:
     from joserfc.jwk import RSAKey
 
@@ -608,41 +616,75 @@ def install_dot() -> str:
 
 
 # -- measuring -------------------------------------------------------------------------------
-def measure(target: Target, workload: str, args, extra: Target | None = None) -> dict:
-    """Median of ``--repeats`` wrk runs of one workload against one server."""
+def measure_once(target: Target, workload: str, args) -> dict | str:
+    """One wrk run of one workload against one server (fresh chains and tokens each time); a
+    string says why the server does not offer it."""
     spec = target.spec(workload if workload != "mixed" else "password", args.connections)
     if isinstance(spec, str):
-        return {"workload": workload, "skipped": spec}
-    runs, mixed_runs = [], []
-    for _ in range(args.repeats):
-        spec = spec if runs == [] else target.spec(workload if workload != "mixed" else "password", args.connections)
-        side = None
-        if workload == "mixed":
-            # Sign-ins on most connections, refresh chains on the rest, at the same time.
-            refresh_connections = max(1, args.connections // 4)
-            side_spec = target.spec("refresh", refresh_connections)
-        pids = target.server_pids()
-        cpu_before = cpu_seconds(pids)
-        if workload == "mixed":
-            side = run_wrk(target.base, side_spec, refresh_connections, args.duration, target.workdir)
-            main = run_wrk(target.base, spec, args.connections - refresh_connections, args.duration, target.workdir)
-        else:
-            main = run_wrk(target.base, spec, args.connections, args.duration, target.workdir)
-        figures = finish_wrk(main)
-        if side is not None:
-            side_figures = finish_wrk(side)
-            mixed_runs.append(side_figures)
-        cpu = cpu_seconds(target.server_pids()) - cpu_before
-        answered = figures["requests"] + (side_figures["requests"] if side is not None else 0)
-        figures["cpu_ms_per_request"] = 1e3 * cpu / answered if answered else None
-        figures["server_cpu_cores"] = cpu / figures["seconds"] if figures["seconds"] else None
-        runs.append(figures)
+        return spec
+    side = side_figures = None
+    if workload == "mixed":
+        # Sign-ins on most connections, refresh chains on the rest, at the same time.
+        refresh_connections = max(1, args.connections // 4)
+        side_spec = target.spec("refresh", refresh_connections)
+    cpu_before = cpu_seconds(target.server_pids())
+    if workload == "mixed":
+        side = run_wrk(target.base, side_spec, refresh_connections, args.duration, target.workdir)
+        main = run_wrk(target.base, spec, args.connections - refresh_connections, args.duration, target.workdir)
+    else:
+        main = run_wrk(target.base, spec, args.connections, args.duration, target.workdir)
+    figures = finish_wrk(main)
+    if side is not None:
+        side_figures = finish_wrk(side)
+        figures["side"] = side_figures
+    cpu = cpu_seconds(target.server_pids()) - cpu_before
+    answered = figures["requests"] + (side_figures["requests"] if side_figures else 0)
+    figures["cpu_ms_per_request"] = 1e3 * cpu / answered if answered else None
+    figures["server_cpu_cores"] = cpu / figures["seconds"] if figures["seconds"] else None
+    return figures
+
+
+def combine(target: Target, workload: str, runs: list) -> dict:
+    """The row for one server and workload: medians of its runs."""
+    skipped = [r for r in runs if isinstance(r, str)]
+    if skipped:
+        return {"workload": workload, "skipped": skipped[0]}
     result = summarise(runs)
     result["workload"] = workload
     result["rss_mib"] = max(filter(None, (peak_rss_mib(p) for p in target.worker_pids())), default=None)
-    if mixed_runs:
-        result["refresh_alongside"] = summarise(mixed_runs)
+    if runs and "side" in runs[0]:
+        result["refresh_alongside"] = summarise([r["side"] for r in runs])
     return result
+
+
+def measure(target: Target, workload: str, args) -> dict:
+    """Median of ``--repeats`` wrk runs of one workload against one server, back to back."""
+    return combine(target, workload, [measure_once(target, workload, args) for _ in range(args.repeats)])
+
+
+def measure_interleaved(targets: list, workloads: list, args, results: list, argon_rounds: list) -> None:
+    """Every workload ``--repeats`` times, and within each round every server in turn: the load of
+    a shared machine drifts, and interleaving spreads the drift over all servers alike. Before each
+    round of password grants, the argon2id ceiling is measured again."""
+    for workload in workloads:
+        runs = {key: [] for key, _target, offered in targets if workload in offered}
+        if not runs:
+            continue
+        for _ in range(args.repeats):
+            if workload == "password" and "ceilings" in args.parts:
+                argon_rounds.append(argon2_ceiling(min(args.duration, 5.0)))
+            for key, target, offered in targets:
+                if key in runs and not (runs[key] and isinstance(runs[key][0], str)):
+                    try:
+                        runs[key].append(measure_once(target, workload, args))
+                    except Exception as error:  # one server failing must not lose the others' figures
+                        runs[key].append(f"failed: {type(error).__name__}: {error}")
+        for key, target, offered in targets:
+            if key in runs:
+                row = combine(target, workload, runs[key])
+                row.update(server=key, label=target.label)
+                results.append(row)
+                log("  " + one_line(row))
 
 
 def summarise(runs: list[dict]) -> dict:
@@ -741,7 +783,8 @@ def report(info: dict, results: list, ceil: dict, scale: list, args) -> str:
              f"(throwaway cluster, fsync off). Load average before the run: {info['load_before']:.2f}; the "
              f"machine is shared, so read the ratios (all from this one run).", "",
              f"Command: `{args.command}`. wrk on 127.0.0.1, {args.connections} connections (one wrk thread each), "
-             f"{args.repeats} × {args.duration:g} s per figure, median shown; every response checked "
+             f"{args.repeats} × {args.duration:g} s per figure, median shown, the servers interleaved (each round "
+             f"runs every server once, so load drift on the shared machine hits all alike); every response checked "
              f"(status and body); in refresh runs each connection follows its own rotating chain.", "",
              "Server CPU is user + system time of the server's processes (for PostgreSQL, the database "
              "server's too) over the requests answered; RSS is the peak resident size of one worker.", ""]
@@ -802,14 +845,16 @@ def report(info: dict, results: list, ceil: dict, scale: list, args) -> str:
     for ours in [s for s in servers if s.startswith("authserver")]:
         mine = by(results, ours, "password")
         if mine and ceil:
-            lines.append(f"- {ours} password grants / argon2id ceiling: "
-                         f"**{mine['per_second'] / ceil['argon2_verifications_per_second']:.0%}**")
+            argon = ceil.get("argon2_adjacent_per_second") or ceil["argon2_verifications_per_second"]
+            lines.append(f"- {ours} password grants / argon2id ceiling measured right before each round "
+                         f"({fmt(argon, 1)}/s, rounds {ceil.get('argon2_adjacent_rounds', '-')}): "
+                         f"**{mine['per_second'] / argon:.0%}**")
         mine = by(results, ours, "refresh")
         if mine and flask:
             lines.append(f"- {ours} refresh grants / minimal Flask endpoint: **{mine['per_second'] / flask['per_second']:.0%}**")
     if scale:
         lines += ["", "## Scale: live sessions in the database (seeded in bulk)", "",
-                  "| database | workload | " + " | ".join(f"{s['sessions']:,} sessions" for s in scale[:2]) +
+                  "| database | workload | " + " | ".join(f"{n:,} sessions" for n in sorted({s["sessions"] for s in scale})) +
                   " | ratio |", "| --- | --- | ---: | ---: | ---: |"]
         for db_name in dict.fromkeys(s["database"] for s in scale):
             levels = [s for s in scale if s["database"] == db_name]
@@ -912,81 +957,87 @@ def main(argv=None) -> int:
     stem = args.out or os.path.join(RESULTS, "compare-" + dt.datetime.now().strftime("%Y-%m-%d-%H%M"))
     os.makedirs(os.path.dirname(os.path.abspath(stem)), exist_ok=True)
     sys.path.insert(0, BENCH)
-    with tempfile.TemporaryDirectory(prefix="authserver-compare-") as tmp:
+    argon_rounds: list = []
+    args.parts = parts
+    with tempfile.TemporaryDirectory(prefix="authserver-compare-") as tmp, contextlib.ExitStack() as stack:
         if "ceilings" in parts:
             log("ceilings: RS256 signing and argon2id on all cores ...")
             ceil = ceilings(args)
             log(f"  {ceil}")
-        if "flask" in parts:
-            run_target(FlaskMin(os.path.join(tmp, "flask"), gunicorn), ["flask"], args, results, "flask-min")
+        targets = []  # (key, target, workloads it is measured on), all started before any is measured
 
-        ours = [w for w in workloads if w != "refresh_opaque"]
-
-        def with_sessions(database: str):
-            def before(target):
-                seeded = target.seed(max(0, args.sessions - 1))
-                log(f"  seeded {seeded['sessions']:,} sessions in {seeded['total_seconds']:.1f} s")
-            return before
-
-        def scale_up(target, database):
-            if not args.scale_sessions or args.scale_sessions <= args.sessions:
-                return
-            levels = {"database": database, "sessions": args.sessions,
-                      "rows": [r for r in results if r["server"] == target.key and r["workload"] in ("refresh", "introspect")]}
-            log(f"  seeding up to {args.scale_sessions:,} sessions ...")
-            seeded = target.seed(args.scale_sessions - args.sessions)
-            log(f"  seeded {seeded['sessions']:,} more in {seeded['total_seconds']:.0f} s")
-            rows = []
-            for workload in ("refresh", "introspect"):
-                row = measure(target, workload, args)
-                row.update(server=f"{target.key}@{args.scale_sessions}", label=target.label)
-                rows.append(row)
-                log("  " + one_line(row))
-            scale.append(levels)
-            scale.append({"database": database, "sessions": args.scale_sessions, "rows": rows, "seed": seeded})
-
-        def authserver_part(key, url, label, db_pid=None):
-            target = Authserver(os.path.join(tmp, key), url, label, gunicorn, db_pid)
-            target.key = key
-            log(f"{label}: starting")
+        def start(key, target, offered, before=None):
+            log(f"{target.label}: starting")
+            stack.callback(target.stop)
             try:
                 target.start()
-                with_sessions(key)(target)
-                for workload in ours:
-                    row = measure(target, workload, args)
-                    row.update(server=key, label=label)
-                    results.append(row)
-                    log("  " + one_line(row))
-                scale_up(target, key.split("-", 1)[1])
+                if before:
+                    before(target)
             except Exception as error:
-                log(f"  {label} failed: {type(error).__name__}: {error}")
-                results.append({"server": key, "label": label, "workload": "-", "skipped": f"failed: {error}"})
-            finally:
-                target.stop()
+                log(f"  {target.label} failed to start: {type(error).__name__}: {error}")
+                results.append({"server": key, "label": target.label, "workload": "-",
+                                "skipped": f"failed: {error}"})
+                return
+            target.key = key
+            targets.append((key, target, offered))
 
+        def seed_sessions(target):
+            seeded = target.seed(max(0, args.sessions - 1))
+            log(f"  seeded {seeded['sessions']:,} sessions in {seeded['total_seconds']:.1f} s")
+
+        ours = [w for w in workloads if w != "refresh_opaque"]
+        if "flask" in parts:
+            start("flask-min", FlaskMin(os.path.join(tmp, "flask"), gunicorn), ["flask"])
         if "authserver-sqlite" in parts:
             os.makedirs(os.path.join(tmp, "authserver-sqlite"))
-            authserver_part("authserver-sqlite", f"sqlite:///{tmp}/authserver-sqlite/bench.db",
-                            f"authserver ({gunicorn.describe()}, SQLite)")
+            start("authserver-sqlite", Authserver(os.path.join(tmp, "authserver-sqlite"),
+                                                  f"sqlite:///{tmp}/authserver-sqlite/bench.db",
+                                                  f"authserver ({gunicorn.describe()}, SQLite)", gunicorn),
+                  ours, seed_sessions)
         if "authserver-postgresql" in parts:
             from tests import pgcluster
 
             if not pgcluster.available():
                 log("PostgreSQL binaries missing (./scripts/test installs them): skipped")
             else:
-                with pgcluster.PostgresCluster() as cluster:
-                    url = cluster.create_database("authserver_bench")
-                    with open(os.path.join(cluster.datadir, "postmaster.pid")) as handle:
-                        postmaster = int(handle.readline())
-                    authserver_part("authserver-postgresql", url, f"authserver ({gunicorn.describe()}, PostgreSQL)",
-                                    postmaster)
+                cluster = stack.enter_context(pgcluster.PostgresCluster())
+                url = cluster.create_database("authserver_bench")
+                with open(os.path.join(cluster.datadir, "postmaster.pid")) as handle:
+                    postmaster = int(handle.readline())
+                start("authserver-postgresql", Authserver(os.path.join(tmp, "authserver-postgresql"), url,
+                                                          f"authserver ({gunicorn.describe()}, PostgreSQL)",
+                                                          gunicorn, postmaster),
+                      ours, seed_sessions)
         if "oidc-provider" in parts:
-            target = OidcProvider(os.path.join(tmp, "oidc-provider"))
-            run_target(target, [w for w in workloads if w not in ("password", "mixed")], args, results,
-                       "oidc-provider")
+            start("oidc-provider", OidcProvider(os.path.join(tmp, "oidc-provider")),
+                  [w for w in workloads if w not in ("password", "mixed")])
         if "dot" in parts:
-            run_target(Dot(os.path.join(tmp, "dot"), gunicorn), [w for w in workloads if w != "refresh_opaque"],
-                       args, results, "django-oauth-toolkit")
+            start("django-oauth-toolkit", Dot(os.path.join(tmp, "dot"), gunicorn),
+                  [w for w in workloads if w != "refresh_opaque"])
+
+        measure_interleaved(targets, ["flask", *workloads], args, results, argon_rounds)
+        if argon_rounds:
+            ceil["argon2_adjacent_per_second"] = statistics.median(argon_rounds)
+            ceil["argon2_adjacent_rounds"] = [round(x, 1) for x in argon_rounds]
+
+        ours_started = [(key, target) for key, target, _ in targets if key.startswith("authserver")]
+        if args.scale_sessions and args.scale_sessions > args.sessions and ours_started:
+            for key, target in ours_started:
+                scale.append({"database": key.split("-", 1)[1], "sessions": args.sessions,
+                              "rows": [r for r in results if r["server"] == key
+                                       and r["workload"] in ("refresh", "introspect")]})
+            for key, target in ours_started:
+                log(f"{key}: seeding up to {args.scale_sessions:,} sessions ...")
+                seeded = target.seed(args.scale_sessions - args.sessions)
+                log(f"  seeded {seeded['sessions']:,} more in {seeded['total_seconds']:.0f} s")
+                target.seeded_more = seeded
+            scaled: list = []
+            measure_interleaved([(f"{key}@{args.scale_sessions}", target, ["refresh", "introspect"])
+                                 for key, target in ours_started], ["refresh", "introspect"], args, scaled, [])
+            for key, target in ours_started:
+                scale.append({"database": key.split("-", 1)[1], "sessions": args.scale_sessions,
+                              "rows": [r for r in scaled if r["server"] == f"{key}@{args.scale_sessions}"],
+                              "seed": target.seeded_more})
 
     text = report(info, results, ceil, scale, args)
     with open(stem + ".md", "w") as handle:
