@@ -1,44 +1,24 @@
 """`authserver serve` runs the app under gunicorn with the settings from the environment."""
 
 import os
-import shutil
-import subprocess
-import sys
-import time
 
 import pytest
 import requests
 
-from tests.conftest import free_port
-
-AUTHSERVER = shutil.which("authserver", path=os.path.dirname(sys.executable))
+from tests.served import AUTHSERVER
+from tests.served import METADATA_PATH
+from tests.served import Served
 
 
 @pytest.mark.skipif(AUTHSERVER is None, reason="the authserver console script is not installed")
 def test_serve_answers_on_the_port_with_gunicorn(tmp_path):
-    port = free_port()
-    env = {**os.environ, "AUTHSERVER_DATABASE_URL": f"sqlite:///{tmp_path}/a.db",
-           "AUTHSERVER_KEYS_DIR": str(tmp_path / "keys"), "AUTHSERVER_ISSUER": f"http://127.0.0.1:{port}"}
-    subprocess.run([AUTHSERVER, "db", "upgrade"], env=env, check=True, capture_output=True)
-    server = subprocess.Popen([AUTHSERVER, "serve", "--port", str(port), "--workers", "1"], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                response = requests.get(f"http://127.0.0.1:{port}/.well-known/oauth-authorization-server", timeout=2)
-                break
-            except requests.ConnectionError:
-                assert server.poll() is None, server.stdout.read()
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.2)
+    with Served(tmp_path) as server:
+        response = requests.get(server.url + METADATA_PATH, timeout=5)
         assert response.status_code == 200
-        assert response.json()["token_endpoint"] == f"http://127.0.0.1:{port}/oauth/token"
+        assert response.json()["token_endpoint"] == f"http://127.0.0.1:{server.port}/oauth/token"
         jwks = requests.get(response.json()["jwks_uri"], timeout=5).json()
         assert len(jwks["keys"]) == 1
-    finally:
-        server.terminate()
-        output = server.communicate(timeout=30)[0]
+        output = server.stop()
     assert "gunicorn" in output.lower() or "Booting worker" in output
     # Keys were generated on first start, private to their owner.
     pem = [name for name in os.listdir(tmp_path / "keys") if name.endswith(".pem")]
