@@ -135,7 +135,7 @@ class FormExpiredError(InvalidRequestError):
 
 def from_http_exception(error: HTTPException) -> OAuth2Error:
     """Werkzeug's HTTP errors (unknown URL, wrong method, body too large, abort(400)...) as ours."""
-    description = _printable(error.description or error.name)
+    description = printable(error.description or error.name)
     if isinstance(error, CSRFError):
         return FormExpiredError(description)
     if error.code == 404:
@@ -147,8 +147,9 @@ def from_http_exception(error: HTTPException) -> OAuth2Error:
     return InvalidRequestError(description, status_code=error.code)
 
 
-def _printable(text: str) -> str:
-    """RFC 6749 allows only printable ASCII without '"' and '\\' in error_description."""
+def printable(text: str) -> str:
+    """RFC 6749 allows only printable ASCII without '"' and '\\' in error_description (Authlib refuses
+    anything else), so text from the request goes through this before it is quoted in one."""
     bad = set(invalid_error_characters(text))
     return "".join(char for char in text if char not in bad)
 
