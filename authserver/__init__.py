@@ -2,7 +2,8 @@
 
 :func:`create_app` builds the server in this order: settings → database → the per-process
 services (clock, passwords, key ring, device sessions) → the authorization server (Authlib) →
-blueprints (OAuth endpoints, JSON APIs, web pages) → the one error handler → the command line.
+blueprints (OAuth endpoints, JSON APIs, web pages, the OpenAPI document) → the one error handler
+→ the command line.
 """
 
 from __future__ import annotations
@@ -53,11 +54,13 @@ def create_app(settings: Settings | None = None, clock=None) -> Flask:
     from .api import register_api
     from .cli import register_commands
     from .oauth import register_oauth
+    from .openapi import register_openapi
     from .web import register_web
 
     register_oauth(app, services)
     register_api(app)
     register_web(app)
+    register_openapi(app)
     register_input_checks(app)
     register_error_handlers(app)
     register_commands(app)

@@ -9,12 +9,28 @@ from flask import current_app
 from flask import jsonify
 from flask import request
 
+from ..openapi import BASIC_CHALLENGE
+from ..openapi import DATABASE_ERRORS
+from ..openapi import NO_STORE
+from ..openapi import RETRY_AFTER
+from ..openapi import UNAVAILABLE
+from ..openapi import client_auth
+from ..openapi import error_response
+from ..openapi import form
+from ..openapi import json_response
+from ..openapi import operation
+from ..openapi import schema
 from ..services import current_services
 from . import paths
+from .client_auth import FORM_FIELDS
+from .grants import TOKEN_RESPONSE
+from .introspection import INTROSPECTION_RESPONSE
 from .introspection import IntrospectionEndpoint
+from .metadata import METADATA
 from .metadata import server_metadata
 from .request_checks import check_token_request
 from .revocation import RevocationEndpoint
+from .server import GRANTS
 
 bp = Blueprint("oauth", __name__)
 
@@ -27,31 +43,95 @@ def authorization_server():
     return current_app.extensions["authserver.oauth"]
 
 
+# What the token, revocation and introspection endpoints may answer besides their own results.
+INVALID_CLIENT = error_response("`invalid_client`: client authentication failed (unknown client, wrong secret, "
+                                "another method than the registered one).", BASIC_CHALLENGE)
+BAD_FORM = ("`invalid_request`: not a UTF-8 form body, a repeated parameter, a missing one, or client "
+            "credentials in both Basic and the body")
+TOKEN_FORM = {"token": {"type": "string", "minLength": 1},
+              "token_type_hint": {"type": "string", "description": "`access_token` or `refresh_token`: which "
+                                                                   "kind is looked up first; others are ignored."},
+              **FORM_FIELDS}
+JWKS = schema("JWKSet", {
+    "description": "RFC 7517 §5: the public keys that sign access tokens.",
+    "type": "object",
+    "required": ["keys"],
+    "properties": {"keys": {"type": "array", "items": {
+        "type": "object",
+        "required": ["kty", "kid", "use", "alg", "n", "e"],
+        "properties": {"kty": {"const": "RSA"}, "kid": {"type": "string"}, "use": {"const": "sig"},
+                       "alg": {"const": "RS256"}, "n": {"type": "string"}, "e": {"type": "string"}},
+    }}},
+})
+
+
+def token_form():
+    """One form per enabled grant (server.GRANTS), told apart by ``grant_type``."""
+    return form({"oneOf": [grant.FORM for grant in GRANTS]},
+                "The grant's parameters, and the client's credentials unless sent with Basic.")
+
+
 @bp.route(paths.TOKEN, methods=ANY_METHOD, provide_automatic_options=False)
+@operation("post", summary="Issue tokens (RFC 6749 §3.2)", tags=["oauth"], security=client_auth(),
+           description="Every other method is answered 405 with `Allow: POST`.",
+           body=token_form, other_methods_refused=True, responses={
+               200: json_response("Tokens.", TOKEN_RESPONSE, NO_STORE),
+               400: error_response(f"{BAD_FORM}; `unsupported_grant_type`; `invalid_grant` (wrong password, "
+                                   "dead refresh token); `invalid_scope`; `unauthorized_client` (the client is "
+                                   "not registered for the grant)."),
+               401: INVALID_CLIENT,
+               **DATABASE_ERRORS,
+               429: error_response("`temporarily_unavailable`: too many wrong passwords for this username from "
+                                   "this address.", RETRY_AFTER),
+           })
 def token():
     check_token_request(request, token_endpoint=True)
     return authorization_server().create_token_response()
 
 
 @bp.route(paths.REVOCATION, methods=ANY_METHOD, provide_automatic_options=False)
+@operation("post", summary="Revoke a token (RFC 7009)", tags=["oauth"], security=client_auth(),
+           description="A refresh token ends its device session (log out); an access token is denied until it "
+                       "expires. An unknown token, or another client's, is answered 200 and left alone.",
+           body=form({"type": "object", "required": ["token"], "properties": TOKEN_FORM}, "The token to revoke."),
+           other_methods_refused=True, responses={
+               200: json_response("Revoked, or nothing to revoke.", {"type": "object", "maxProperties": 0}),
+               400: error_response(f"{BAD_FORM}."),
+               401: INVALID_CLIENT,
+               **DATABASE_ERRORS,
+           })
 def revoke():
     check_token_request(request)
     return authorization_server().create_endpoint_response(RevocationEndpoint.ENDPOINT_NAME)
 
 
 @bp.route(paths.INTROSPECTION, methods=ANY_METHOD, provide_automatic_options=False)
+@operation("post", summary="Introspect a token (RFC 7662)", tags=["oauth"], security=client_auth(),
+           description="For clients registered with `--introspect` (never public clients).",
+           body=form({"type": "object", "required": ["token"], "properties": TOKEN_FORM}, "The token to look at."),
+           other_methods_refused=True, responses={
+               200: json_response("What is known of the token.", INTROSPECTION_RESPONSE, NO_STORE),
+               400: error_response(f"{BAD_FORM}."),
+               401: INVALID_CLIENT,
+               **DATABASE_ERRORS,
+           })
 def introspect():
     check_token_request(request)
     return authorization_server().create_endpoint_response(IntrospectionEndpoint.ENDPOINT_NAME)
 
 
 @bp.route(paths.JWKS)
+@operation("get", summary="The signing keys (RFC 7517)", tags=["oauth"],
+           responses={200: json_response("The public keys, cacheable for `AUTHSERVER_JWKS_MAX_AGE_SECONDS`.", JWKS)})
 def jwks():
     services = current_services()
     return cacheable(jsonify(services.keyring.jwks()), services.settings.jwks_max_age_seconds)
 
 
 @bp.route(paths.METADATA)
+@operation("get", summary="Authorization server metadata (RFC 8414)", tags=["oauth"],
+           responses={200: json_response("Where every endpoint is and what it supports.", METADATA),
+                      503: UNAVAILABLE})
 def metadata():
     return cacheable(jsonify(server_metadata(current_services().settings)), 300)
 

@@ -24,10 +24,44 @@ from __future__ import annotations
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
 
 from ..models import AUTH_METHODS
+from ..openapi import schema
 from ..services import current_services
 from .access_tokens import live_access_token
 from .token_lookup import TokenParameterRequired
 from .token_lookup import find_token
+
+INTROSPECTION_RESPONSE = schema("IntrospectionResponse", {
+    "description": "RFC 7662 §2.2: a live token's members, or exactly `{\"active\": false}`.",
+    "oneOf": [
+        schema("ActiveToken", {
+            "type": "object",
+            "required": ["active", "scope", "client_id", "username", "sub", "token_type", "exp", "iat", "nbf",
+                         "aud", "iss", "jti", "sid"],
+            "properties": {
+                "active": {"const": True},
+                "scope": {"type": "string"},
+                "client_id": {"type": "string"},
+                "username": {"type": "string"},
+                "sub": {"type": "string", "description": "The user's id."},
+                "token_type": {"enum": ["Bearer", "refresh_token"]},
+                "exp": {"type": "integer"},
+                "iat": {"type": "integer"},
+                "nbf": {"type": "integer"},
+                "aud": {"type": "string"},
+                "iss": {"type": "string"},
+                "jti": {"type": "string"},
+                "sid": {"type": "string", "description": "The device session."},
+            },
+            "additionalProperties": False,
+        }),
+        schema("InactiveToken", {
+            "type": "object",
+            "required": ["active"],
+            "properties": {"active": {"const": False}},
+            "additionalProperties": False,
+        }),
+    ],
+})
 
 
 def epoch(instant) -> int:

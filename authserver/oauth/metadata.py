@@ -7,11 +7,36 @@ from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 
 from ..database import db
 from ..models import Client
+from ..openapi import DOCS_PATH
+from ..openapi import schema
 from . import paths
 from .introspection import IntrospectionEndpoint
 from .revocation import RevocationEndpoint
 from .server import supported_auth_methods
 from .server import supported_grant_types
+
+URL = {"type": "string", "format": "uri"}
+STRINGS = {"type": "array", "items": {"type": "string"}}
+
+METADATA = schema("AuthorizationServerMetadata", {
+    "description": "RFC 8414 §2. Every URL is the issuer plus the endpoint's path.",
+    "type": "object",
+    "required": ["issuer", "token_endpoint", "jwks_uri", "response_types_supported", "grant_types_supported"],
+    "properties": {
+        "issuer": URL,
+        "token_endpoint": URL,
+        "jwks_uri": URL,
+        "revocation_endpoint": URL,
+        "introspection_endpoint": URL,
+        "service_documentation": URL,
+        "grant_types_supported": STRINGS,
+        "response_types_supported": STRINGS,
+        "scopes_supported": STRINGS,
+        "token_endpoint_auth_methods_supported": STRINGS,
+        "revocation_endpoint_auth_methods_supported": STRINGS,
+        "introspection_endpoint_auth_methods_supported": STRINGS,
+    },
+})
 
 
 def server_metadata(settings) -> AuthorizationServerMetadata:
@@ -30,6 +55,7 @@ def server_metadata(settings) -> AuthorizationServerMetadata:
         introspection_endpoint=issuer + paths.INTROSPECTION,
         introspection_endpoint_auth_methods_supported=supported_auth_methods(IntrospectionEndpoint.ENDPOINT_NAME),
         scopes_supported=sorted(scopes),
+        service_documentation=issuer + DOCS_PATH,
         # RFC 8414 requires the member; empty until the authorization endpoint exists.
         response_types_supported=[],
     )
