@@ -6,7 +6,11 @@ answer), with links to the document itself and the RFC 8414 metadata; no script,
 
 from __future__ import annotations
 
+import re
+
 from flask import render_template
+from markupsafe import Markup
+from markupsafe import escape
 
 from ..oauth import paths
 from ..openapi import DOCS_PATH
@@ -28,17 +32,48 @@ def operations_by_tag(document: dict) -> list[tuple[dict, list[dict]]]:
             if method not in item:
                 continue
             op = item[method]
+            content = op.get("requestBody", {}).get("content", {})
             entry = {
                 "method": method.upper(), "path": path, "summary": op.get("summary", ""),
                 "description": op.get("description", ""), "id": op["operationId"],
                 "security": describe_security(op.get("security", []), schemes),
                 "parameters": [(p["name"], p["in"]) for p in op.get("parameters", [])],
-                "body": next(iter(op.get("requestBody", {}).get("content", {})), None),
-                "responses": [(status, response.get("description", ""))
+                "body": next(iter(content), None),
+                "forms": [form_fields(document, schema) for media in content.values()
+                          for schema in alternatives(document, media["schema"])],
+                "responses": [(status, response.get("description", ""), schema_name(response))
                               for status, response in op["responses"].items()],
             }
             grouped.setdefault(op["tags"][0], ({"name": op["tags"][0]}, []))[1].append(entry)
     return [group for group in grouped.values() if group[1]]
+
+
+def resolve(document: dict, schema: dict) -> tuple[str | None, dict]:
+    """(name, schema) of a ``$ref`` to ``components/schemas``, or (None, schema)."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[1]
+        return name, document["components"]["schemas"][name]
+    return None, schema
+
+
+def alternatives(document: dict, schema: dict) -> list[dict]:
+    _, schema = resolve(document, schema)
+    return schema.get("oneOf", [schema])
+
+
+def form_fields(document: dict, schema: dict) -> tuple[str | None, list[tuple[str, bool]]]:
+    """(schema name, [(field, required)…]) of one form."""
+    name, schema = resolve(document, schema)
+    required = set(schema.get("required", ()))
+    return name, [(field, field in required) for field in schema.get("properties", {})]
+
+
+def schema_name(response: dict) -> str | None:
+    for media in response.get("content", {}).values():
+        reference = media.get("schema", {}).get("$ref")
+        if reference and not reference.endswith("/Error"):
+            return reference.rsplit("/", 1)[1]
+    return None
 
 
 def describe_security(requirements: list, schemes: dict) -> str:
@@ -46,14 +81,21 @@ def describe_security(requirements: list, schemes: dict) -> str:
         return "anyone"
     names = []
     for requirement in requirements:
-        if not requirement:
-            names.append("or none")
-            continue
         for name, scopes in requirement.items():
-            kind = {"http": f"HTTP {schemes[name].get('scheme', '')}", "oauth2": "bearer token",
-                    "apiKey": "browser session"}.get(schemes[name]["type"], name)
-            names.append(kind + (f" with scope {', '.join(scopes)}" if scopes else ""))
+            kind = {"http": f"client: HTTP {schemes[name].get('scheme', '').title()} (client_secret_basic)",
+                    "oauth2": "bearer access token", "apiKey": "signed-in browser"}.get(schemes[name]["type"], name)
+            names.append(kind + (f" with the `{'`, `'.join(scopes)}` scope" if scopes else ""))
+    if {} in requirements:
+        optional = "or `client_id` in the form (client_secret_post, public clients)" if names[0].startswith("client") \
+            else "or nobody"
+        names.append(optional)
     return ", ".join(names)
+
+
+@bp.app_template_filter("inline_code")
+def inline_code(text: str) -> Markup:
+    """`text` in backticks as <code>, everything else escaped."""
+    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape(text))))
 
 
 @bp.get(DOCS_PATH)
