@@ -108,7 +108,7 @@ def disable_user(services, user: User, actor: str | None, ip: str | None = None)
 
 def create_client(services, name: str, grant_types: list[str], scope: str, auth_method: str,
                   redirect_uris: list[str] = (), introspect: bool = False,
-                  client_id: str | None = None) -> tuple[Client, str | None]:
+                  client_id: str | None = None, first_party: bool = False) -> tuple[Client, str | None]:
     """Register a client; returns it with its secret (shown once, stored only as a digest).
 
     ``client_id`` is for the server's own first-party clients; registered clients get a random one."""
@@ -123,6 +123,8 @@ def create_client(services, name: str, grant_types: list[str], scope: str, auth_
         check_redirect_uri(uri)
     if introspect and auth_method == "none":
         raise AccountError("a public client (auth method none) cannot introspect tokens")
+    if "authorization_code" in grant_types and not redirect_uris:
+        raise AccountError("the authorization_code grant needs at least one --redirect-uri")
     secret = None if auth_method == "none" else secrets.token_urlsafe(32)
     client = Client(
         client_id=client_id or new_client_id(),
@@ -133,6 +135,7 @@ def create_client(services, name: str, grant_types: list[str], scope: str, auth_
         scope=" ".join(dict.fromkeys(scope.split())),
         redirect_uris=" ".join(redirect_uris),
         can_introspect=introspect,
+        first_party=first_party,
         created_at=services.clock.now(),
     )
     db.session.add(client)

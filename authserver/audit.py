@@ -13,6 +13,8 @@ from .models import SecurityEvent
 LOGIN_SUCCEEDED = "login_succeeded"
 LOGIN_FAILED = "login_failed"
 REFRESH_TOKEN_REUSED = "refresh_token_reused"
+AUTHORIZATION_CODE_REUSED = "authorization_code_reused"
+USER_CODE_FAILED = "user_code_failed"
 SESSION_ENDED = "session_ended"
 USER_DISABLED = "user_disabled"
 ACCESS_TOKEN_REVOKED = "access_token_revoked"

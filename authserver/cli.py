@@ -100,20 +100,24 @@ clients = click.Group("clients", help="Register OAuth clients.")
 @clients.command("create")
 @click.option("--name", required=True)
 @click.option("--grant-type", "grant_types", multiple=True, type=click.Choice(GRANT_TYPES),
-              help=f"Repeatable. Default: {' '.join(DEFAULT_GRANT_TYPES)}.")
+              help=f"Repeatable. Default: {' '.join(DEFAULT_GRANT_TYPES)} (none for an --introspect client "
+                   "without --redirect-uri).")
 @click.option("--scope", default="", help='Space-separated scopes the client may ask for, e.g. "profile admin".')
 @click.option("--auth-method", default="client_secret_basic",
               type=click.Choice(["client_secret_basic", "client_secret_post", "none"]))
 @click.option("--redirect-uri", "redirect_uris", multiple=True)
 @click.option("--introspect", is_flag=True, help="The client may call the introspection endpoint.")
+@click.option("--first-party", is_flag=True, help="One of your own apps: the consent page is skipped.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @with_appcontext
 @unit_of_work
-def clients_create(name, grant_types, scope, auth_method, redirect_uris, introspect, as_json):
+def clients_create(name, grant_types, scope, auth_method, redirect_uris, introspect, first_party, as_json):
+    if not grant_types and not (introspect and not redirect_uris):
+        grant_types = DEFAULT_GRANT_TYPES  # a resource server (--introspect, no redirect URI) gets no grant
     try:
         client, secret = accounts.create_client(
-            current_services(), name, list(grant_types or DEFAULT_GRANT_TYPES), scope, auth_method,
-            list(redirect_uris), introspect)
+            current_services(), name, list(grant_types), scope, auth_method,
+            list(redirect_uris), introspect, first_party=first_party)
     except accounts.AccountError as error:
         fail(str(error))
     data = {"client_id": client.client_id}

@@ -45,7 +45,7 @@ __all__ = [
     "InvalidScopeError", "MissingAuthorizationError", "UnauthorizedClientError", "UnsupportedGrantTypeError",
     "UnsupportedResponseTypeError", "UnsupportedTokenTypeError", "InvalidTokenError", "InsufficientScopeError",
     "MissingTokenError", "ScopeRequiredError", "NotFoundError", "MethodNotAllowedError", "TemporarilyUnavailable",
-    "ServerError", "register_error_handlers",
+    "ServerError", "UnknownClientError", "register_error_handlers",
 ]
 
 log = logging.getLogger(__name__)
@@ -124,6 +124,15 @@ PAGES = {
     413: ("This request is too large", "Go back and try again with less."),
 }
 PAGE_OTHERWISE = ("Something went wrong", "The server could not complete the request. Please try again.")
+
+
+class UnknownClientError(InvalidRequestError):
+    """An authorization request from an unknown client, or to a redirect URI it did not register:
+    shown to the user as a page, never redirected (RFC 6749 §4.1.2.1)."""
+
+    page = ("This sign-in link is not valid", "The app that sent you here is not registered with this server, "
+                                              "or asked to send you back somewhere it is not allowed to. "
+                                              "Nothing was shared with it.")
 
 
 class FormExpiredError(InvalidRequestError):

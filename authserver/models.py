@@ -1,6 +1,6 @@
-"""Tables: users, OAuth clients, device sessions, refresh tokens, the access-token deny list and
-the append-only security event log. Secrets are never stored: client secrets and refresh tokens
-are kept as SHA-256 digests (they are high-entropy, so a fast hash is enough and keeps the token
+"""Tables: users, OAuth clients, device sessions, refresh tokens, consents, authorization codes, the
+access-token deny list and the append-only security event log. Secrets are never stored: client
+secrets, refresh tokens and authorization codes are kept as SHA-256 digests (they are high-entropy, so a fast hash is enough and keeps the token
 endpoint cheap); passwords as argon2id hashes (see ``passwords.py``).
 """
 
@@ -71,6 +71,8 @@ class Client(db.Model, ClientMixin):
     scope = db.Column(db.Text, nullable=False, default="")
     redirect_uris = db.Column(db.Text, nullable=False, default="")
     can_introspect = db.Column(db.Boolean, nullable=False, default=False)
+    # The server's own apps: the authorization endpoint skips the consent page for them.
+    first_party = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
     created_at = db.Column(UTCDateTime, nullable=False)
 
     @property
@@ -122,7 +124,11 @@ class Client(db.Model, ClientMixin):
         return grant_type in self.grant_type_list
 
     def check_response_type(self, response_type):
-        return False
+        return response_type == "code" and self.check_grant_type("authorization_code")
+
+    @property
+    def is_public(self) -> bool:
+        return self.auth_method == "none"
 
 
 class DeviceSession(db.Model):
@@ -171,6 +177,86 @@ class RefreshToken(db.Model):
     client_id = db.Column(db.String(64), nullable=False)
     issued_at = db.Column(UTCDateTime, nullable=False)
     used_at = db.Column(UTCDateTime)
+
+
+class Consent(db.Model):
+    """What a user let a client do: the scopes granted so far (one row per user and client)."""
+
+    __tablename__ = "consents"
+
+    user_id = db.Column(db.String(36), db.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    client_id = db.Column(db.String(64), db.ForeignKey("clients.client_id", ondelete="CASCADE"), primary_key=True)
+    scope = db.Column(db.Text, nullable=False, default="")
+    granted_at = db.Column(UTCDateTime, nullable=False)
+
+    client = db.relationship(Client, lazy="joined")
+
+    def covers(self, scope: str) -> bool:
+        return set(scope.split()) <= set(self.scope.split())
+
+
+class AuthorizationCode(db.Model):
+    """An authorization code (RFC 6749 §4.1.2), stored as a digest. Single use: ``used_at`` is set
+    by the exchange, which records the session it opened so a second use can end it (§4.1.2)."""
+
+    __tablename__ = "authorization_codes"
+
+    code_hash = db.Column(db.String(64), primary_key=True)
+    client_id = db.Column(db.String(64), db.ForeignKey("clients.client_id", ondelete="CASCADE"), nullable=False)
+    user_id = db.Column(db.String(36), db.ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    redirect_uri = db.Column(db.Text)
+    scope = db.Column(db.Text, nullable=False, default="")
+    code_challenge = db.Column(db.String(128))
+    code_challenge_method = db.Column(db.String(10))
+    # The browser that approved: the device of the session the exchange opens.
+    user_agent = db.Column(db.String(512))
+    ip = db.Column(db.String(64))
+    created_at = db.Column(UTCDateTime, nullable=False)
+    expires_at = db.Column(UTCDateTime, nullable=False, index=True)
+    used_at = db.Column(UTCDateTime)
+    session_id = db.Column(db.String(36))
+
+    user = db.relationship(User, lazy="joined")
+
+    # authlib's AuthorizationCodeMixin
+    def get_redirect_uri(self):
+        return self.redirect_uri
+
+    def get_scope(self):
+        return self.scope
+
+    @property
+    def is_used(self) -> bool:
+        return self.used_at is not None
+
+
+class DeviceAuthorization(db.Model):
+    """A device authorization request (RFC 8628 §3.1) awaiting, or given, the user's decision.
+
+    The device code and the user code are stored as digests. ``status`` moves pending → approved or
+    denied → used (tokens issued once); ``interval`` grows by 5 s each time the device polls too fast."""
+
+    __tablename__ = "device_authorizations"
+
+    device_code_hash = db.Column(db.String(64), primary_key=True)
+    user_code_hash = db.Column(db.String(64), nullable=False, unique=True)
+    client_id = db.Column(db.String(64), db.ForeignKey("clients.client_id", ondelete="CASCADE"), nullable=False)
+    scope = db.Column(db.Text, nullable=False, default="")
+    status = db.Column(db.String(16), nullable=False, default="pending")
+    user_id = db.Column(db.String(36), db.ForeignKey("users.id", ondelete="CASCADE"))
+    # The device that asked: the device of the restricted session an approval opens.
+    device_name = db.Column(db.String(200))
+    user_agent = db.Column(db.String(512))
+    ip = db.Column(db.String(64))
+    interval = db.Column(db.Integer, nullable=False)
+    created_at = db.Column(UTCDateTime, nullable=False)
+    expires_at = db.Column(UTCDateTime, nullable=False, index=True)
+    last_polled_at = db.Column(UTCDateTime)
+    decided_at = db.Column(UTCDateTime)
+    session_id = db.Column(db.String(36))
+
+    client = db.relationship(Client, lazy="joined")
+    user = db.relationship(User, lazy="joined")
 
 
 class RevokedAccessToken(db.Model):

@@ -168,9 +168,10 @@ def browser_session() -> list:
 
 def security_schemes(issuer: str) -> dict:
     from .oauth import paths
-    from .scopes import ADMIN_SCOPE
+    from .scopes import DESCRIPTIONS
 
     token_url = issuer + paths.TOKEN
+    scopes = dict(DESCRIPTIONS)
     return {
         CLIENT_BASIC: {
             "type": "http", "scheme": "basic",
@@ -183,12 +184,16 @@ def security_schemes(issuer: str) -> dict:
         OAUTH2: {
             "type": "oauth2",
             "description": "An access token from the token endpoint, sent as `Authorization: Bearer …` "
-                           "(RFC 6750 §2.1): an RS256 JWT (RFC 9068) of a live device session. Scopes are "
-                           "those registered for each client; the ones listed here mean something to this "
-                           "server.",
-            "flows": {"password": {"tokenUrl": token_url, "refreshUrl": token_url, "scopes": {
-                ADMIN_SCOPE: "The admin API and the sessions console; granted only to administrators.",
-            }}},
+                           "(RFC 6750 §2.1): an RS256 JWT (RFC 9068). Scopes are those registered for each "
+                           "client; the ones listed here mean something to this server. The device "
+                           "authorization grant (RFC 8628, `device_authorization_endpoint` in the metadata) has "
+                           "no OpenAPI flow; its tokens belong to restricted device sessions.",
+            "flows": {
+                "authorizationCode": {"authorizationUrl": issuer + paths.AUTHORIZATION, "tokenUrl": token_url,
+                                      "refreshUrl": token_url, "scopes": scopes},
+                "clientCredentials": {"tokenUrl": token_url, "scopes": scopes},
+                "password": {"tokenUrl": token_url, "refreshUrl": token_url, "scopes": scopes},
+            },
         },
         BROWSER: {
             "type": "apiKey", "in": "cookie", "name": "session",
@@ -242,7 +247,8 @@ def build_document(app) -> dict:
         "servers": [{"url": settings.issuer}],
         "tags": [
             {"name": "oauth", "description": "OAuth 2.0 endpoints for clients and resource servers."},
-            {"name": "sessions", "description": "The caller's own device sessions (bearer token)."},
+            {"name": "account", "description": "The token's user: who they are, their device sessions and "
+                                               "connected apps (bearer token)."},
             {"name": "admin", "description": "Operators: any user's sessions (bearer token with `admin`)."},
             {"name": "web", "description": "Server-rendered pages for people (HTML)."},
             {"name": "meta", "description": "This description of the API."},

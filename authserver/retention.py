@@ -1,6 +1,7 @@
 """Clean-up (``authserver sessions prune``): end sessions past their deadline, then delete what is
-past ``retention_seconds``: ended sessions with their refresh-token tombstones, and deny-list
-entries of access tokens that have expired anyway. Nothing here commits; the command does."""
+past ``retention_seconds``: ended sessions with their refresh-token tombstones, authorization codes
+and device authorizations expired that long ago (until then a reused code is still recognised),
+and deny-list entries of access tokens that have expired anyway. Nothing here commits; the command does."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from sqlalchemy import func
 from sqlalchemy import select
 
 from .database import db
+from .models import AuthorizationCode
+from .models import DeviceAuthorization
 from .models import DeviceSession
 from .models import RefreshToken
 from .models import RevokedAccessToken
@@ -26,9 +29,12 @@ def prune(services) -> dict:
     db.session.execute(delete(RefreshToken).where(old_tokens))
     sessions = db.session.execute(delete(DeviceSession).where(DeviceSession.ended_at <= cutoff)).rowcount
     denied = db.session.execute(delete(RevokedAccessToken).where(RevokedAccessToken.expires_at <= now)).rowcount
+    codes = db.session.execute(delete(AuthorizationCode).where(AuthorizationCode.expires_at <= cutoff)).rowcount
+    codes += db.session.execute(delete(DeviceAuthorization).where(DeviceAuthorization.expires_at <= cutoff)).rowcount
     return {
         "ended": ended,
         "deleted_sessions": sessions,
         "deleted_refresh_tokens": tokens,
         "deleted_denied_access_tokens": denied,
+        "deleted_codes": codes,
     }

@@ -146,6 +146,12 @@ class Settings:
     access_token_ttl_seconds: int = setting(
         900, _whole(1, MAX_SECONDS),
         "access-token (JWT) lifetime: how long a revoked one may still pass where resource servers do not introspect")
+    authorization_code_ttl_seconds: int = setting(
+        60, _whole(1, 600), "an authorization code must be exchanged within this time (RFC 6749 §4.1.2: 10 minutes at most)")
+    device_code_ttl_seconds: int = setting(
+        600, _whole(60, 3600), "a device authorization (RFC 8628) must be approved and redeemed within this time")
+    device_poll_interval_seconds: int = setting(
+        5, _whole(1, 60), "how often a device may poll the token endpoint; polling faster adds 5 s (`slow_down`)")
     refresh_grace_seconds: int = setting(
         10, _whole(0, MAX_SECONDS),
         "a retried refresh of the immediate predecessor inside this window gets the same successor; `0` turns it off")

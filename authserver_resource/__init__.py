@@ -4,7 +4,8 @@ from ``authserver`` and needs only Authlib, joserfc, Flask and requests.
 
 Tokens are checked offline against the server's published keys (``jwks_uri``, RFC 7517): RS256
 only, header ``typ`` at+jwt and a ``kid``, ``iss``, ``aud``, ``exp`` and ``iat`` (with
-``leeway_seconds`` of clock skew), ``sub``, ``client_id``, ``jti`` and ``sid``. That is cheap, but a
+``leeway_seconds`` of clock skew), ``sub``, ``client_id``, ``jti`` and, in a user's token, ``sid`` (a
+client's own token, from the client credentials grant, has ``sub`` = ``client_id`` and no ``sid``). That is cheap, but a
 revoked token or an ended device session stays accepted until the token expires (15 minutes by
 default). Configure introspection as well and every token that passes offline is then confirmed
 with the server (RFC 7662), which knows about revocation::

@@ -6,13 +6,14 @@ What Authlib does (``JWTBearerTokenValidator.validate_token`` and its ``JWTAcces
 a ``typ`` other than at+jwt refused, and the scope (also ``groups``, ``roles``, ``entitlements``).
 
 What is stricter here, because authserver always signs RS256, always sends ``typ`` at+jwt, always
-names the key and always puts the device session's ``sid`` in (the same checks the server makes,
-``authserver/oauth/access_tokens.py``):
+names the key and always puts the device session's ``sid`` in a user's token (the same checks the
+server makes, ``authserver/oauth/access_tokens.py``):
 
 - the header is checked before any key is looked up: ``alg`` RS256 only (never none, never HS256
   keyed with the public key), ``typ`` exactly at+jwt, a ``kid``; the ``kid`` picks the keys and
   refetches them when unknown (:class:`~authserver_resource.jwks.RemoteJWKS`);
-- ``sid`` is essential, and ``client_id`` and ``sid`` are strings;
+- ``client_id`` is a string, and so is ``sid``, which every user's token carries; only a client's own
+  token (client credentials: ``sub`` = ``client_id``) has none;
 - ``exp`` and ``iat`` tolerate ``leeway_seconds`` of clock skew between this host and the server;
 - malformed input of any kind is ``invalid_token``, never a 500.
 
@@ -35,7 +36,7 @@ from .jwks import RemoteJWKS
 
 ALGORITHM = "RS256"
 TOKEN_TYPE = "at+jwt"  # RFC 9068 §2.1; authserver never sends the "application/" prefix
-STRING_CLAIMS = ("client_id", "sid")
+STRING_CLAIMS = ("client_id",)
 
 
 class AccessTokenClaims(JWTAccessTokenClaims):
@@ -54,6 +55,11 @@ class AccessTokenClaims(JWTAccessTokenClaims):
         for name in STRING_CLAIMS:
             if not isinstance(self.get(name), str):
                 raise InvalidClaimError(name)
+        if "sid" in self:
+            if not isinstance(self["sid"], str):
+                raise InvalidClaimError("sid")
+        elif self.get("sub") != self.get("client_id"):
+            raise InvalidClaimError("sid")  # a user's token always names its device session
 
 
 def unverified_header(token_string: str) -> dict | None:
@@ -84,9 +90,10 @@ class RemoteTokenValidator(JWTBearerTokenValidator):
         return self.jwks.key_set_for()
 
     def claims_options(self) -> dict:
-        """RFC 9068 §2.2's required claims, as Authlib lists them, plus ``sid``. New dicts every time:
-        Authlib takes the ``validate`` hooks out of the dicts it is given."""
-        options = {name: {"essential": True} for name in ("exp", "iat", "sub", "client_id", "jti", "sid")}
+        """RFC 9068 §2.2's required claims, as Authlib lists them (``sid`` is checked by
+        :meth:`AccessTokenClaims.validate`). New dicts every time: Authlib takes the ``validate`` hooks
+        out of the dicts it is given."""
+        options = {name: {"essential": True} for name in ("exp", "iat", "sub", "client_id", "jti")}
         options["iss"] = {"essential": True, "validate": self.validate_iss}
         options["aud"] = {"essential": True, "value": self.resource_server}
         return options

@@ -4,12 +4,14 @@ security declares (``authserver/openapi.py``), picked by its tag.
 | tag | credential |
 | --- | --- |
 | ``oauth`` (token, revocation, introspection; metadata and JWKS ignore it) | the client's HTTP Basic |
-| ``sessions`` | a user's bearer token (password grant) |
+| ``account`` | a user's bearer token (password grant, scope ``profile email sessions``) |
 | ``admin`` | an administrator's bearer token (password grant, scope ``admin``) |
 | ``web`` | an administrator's signed-in browser cookie (``/signin``), and its CSRF token in every form |
 
 With a valid CSRF token the fuzzer gets past the form check into the pages' own handling, except
-on ``POST /account/signout``, which would end the browser session the run uses. The fuzzer may
+where that would break the run's own credentials for good: ``POST /account/signout`` (the browser
+session the run uses) and disabling a user in the console (the fuzzer reads ``alice`` from
+``GET /api/me``; a disabled user cannot sign in again). The fuzzer may
 also end the very session a token belongs to (``DELETE /api/sessions/{id}`` with an id it read
 from ``GET /api/sessions``): a 401 makes schemathesis fetch a new token, i.e. sign in again, and
 replay the request. Load with ``SCHEMATHESIS_HOOKS=conformance/schemathesis_hooks.py``; the
@@ -52,10 +54,10 @@ class ClientBasic:
         set_header(case, "Authorization", data)
 
 
-@schemathesis.auth().apply_to(tag="sessions")
+@schemathesis.auth().apply_to(tag="account")
 class UserToken:
     def get(self, case, context):
-        return password_grant(os.environ["FUZZ_USER"], "profile email")
+        return password_grant(os.environ["FUZZ_USER"], "profile email sessions")
 
     def set(self, case, data, context):
         set_header(case, "Authorization", f"Bearer {data}")
@@ -68,6 +70,9 @@ class AdminToken:
 
     def set(self, case, data, context):
         set_header(case, "Authorization", f"Bearer {data}")
+
+
+NO_CSRF = {"/account/signout", "/console/users/{username}/disable"}
 
 
 def csrf_token(page: str) -> str:
@@ -89,5 +94,5 @@ class BrowserCookie:
     def set(self, case, data, context):
         cookie, csrf = data
         set_header(case, "Cookie", f"session={cookie}")
-        if isinstance(case.body, dict) and context.operation.path != "/account/signout":
+        if isinstance(case.body, dict) and context.operation.path not in NO_CSRF:
             case.body = {**case.body, "csrf_token": csrf}

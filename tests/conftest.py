@@ -18,8 +18,8 @@ from urllib.parse import quote_plus
 import pytest
 from werkzeug.serving import make_server
 
-from authserver import create_app
 from authserver import accounts
+from authserver import create_app
 from authserver.clock import ManualClock
 from authserver.database import db
 from authserver.settings import Settings
@@ -30,7 +30,7 @@ except ImportError:  # pragma: no cover
     import pgcluster
 
 PASSWORD = "correct horse battery staple"
-TABLES = ("security_events", "revoked_access_tokens", "refresh_tokens", "device_sessions", "clients", "users")
+TABLES = ("security_events", "device_authorizations", "authorization_codes", "consents", "revoked_access_tokens", "refresh_tokens", "device_sessions", "clients", "users")
 
 
 def pytest_addoption(parser):
@@ -165,10 +165,10 @@ class Factory:
             return user.id
 
     def client(self, name="app", grant_types=("password", "refresh_token"), scope="profile email",
-               auth_method="client_secret_basic", introspect=False, redirect_uris=()):
+               auth_method="client_secret_basic", introspect=False, redirect_uris=(), first_party=False):
         with self.app.app_context():
             client, secret = accounts.create_client(self.services, name, list(grant_types), scope, auth_method,
-                                                    list(redirect_uris), introspect)
+                                                    list(redirect_uris), introspect, first_party=first_party)
             db.session.commit()
             return RegisteredClient(client.client_id, secret, auth_method)
 

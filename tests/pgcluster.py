@@ -17,7 +17,15 @@ AUTHSERVER_TEST_POSTGRES_URL is set (e.g.
 ``postgresql+psycopg://postgres@db.example:5432/postgres``), tests should use
 that server and not start a cluster; ``external_url()`` returns it, else None.
 """
-import atexit, os, pwd, shlex, shutil, socket, subprocess, tempfile
+import atexit
+import os
+import pwd
+import shlex
+import shutil
+import socket
+import subprocess
+import tempfile
+
 import psycopg
 from psycopg import sql
 

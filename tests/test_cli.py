@@ -20,6 +20,14 @@ from authserver import audit
 from authserver.sessions import ENDED_BY_ADMIN
 from authserver.sessions import ENDED_IDLE
 from authserver.sessions import ENDED_USER_DISABLED
+from tests.code_flow_helpers import REDIRECT_URI
+from tests.code_flow_helpers import assert_code_redirect
+from tests.code_flow_helpers import authorize_url
+from tests.code_flow_helpers import consent_page
+from tests.code_flow_helpers import decide
+from tests.code_flow_helpers import exchange
+from tests.code_flow_helpers import pkce
+from tests.code_flow_helpers import signed_in
 from tests.conftest import PASSWORD
 from tests.conftest import RegisteredClient
 from tests.conftest import free_port
@@ -48,7 +56,7 @@ def run_json(runner, *args, input=None):
 def registered(factory):
     factory.user("alice")
     factory.user("bob")
-    return factory.client(name="Notes app")
+    return factory.client(name="Notes app", scope="profile email sessions")
 
 
 # -- users -----------------------------------------------------------------------------------
@@ -151,6 +159,70 @@ def test_clients_create_accepts_absolute_redirect_uris(runner, registered, uri):
         "client_id", "client_secret"}
 
 
+ZAPIER_REDIRECT_URI = "https://zapier.com/dashboard/auth/oauth/return/App123CLIAPI/"
+
+
+@pytest.mark.parametrize("first_party", [True, False], ids=["--first-party", "third party"])
+def test_clients_create_first_party_skips_the_consent_page(app, runner, registered, first_party):
+    flag = ["--first-party"] if first_party else []
+    created = run_json(runner, "clients", "create", "--name", "Our web app", "--grant-type", "authorization_code",
+                       "--grant-type", "refresh_token", "--scope", "profile email", "--redirect-uri", REDIRECT_URI,
+                       *flag, "--json")
+    assert set(created) == {"client_id", "client_secret"}
+    ours = RegisteredClient(created["client_id"], created["client_secret"], "client_secret_basic")
+    http = signed_in(app)
+    verifier = pkce()
+    response = http.get(authorize_url(ours.client_id, challenge=verifier))
+    if first_party:
+        code = assert_code_redirect(app, response)  # straight back, no question asked
+    else:
+        code = assert_code_redirect(app, decide(http, consent_page(response), "allow"))
+    assert exchange(http, ours, code, verifier).status_code == 200
+
+
+def test_clients_create_the_zapier_client_of_the_readme(app, runner, registered):
+    """The README's "Connecting Zapier" command, then the requests Zapier's OAuth v2 form makes by
+    default: no PKCE, the client id and secret in the form body, /api/me as the test request."""
+    created = run_json(runner, "clients", "create", "--name", "Zapier", "--grant-type", "authorization_code",
+                       "--grant-type", "refresh_token", "--scope", "profile email", "--auth-method",
+                       "client_secret_post", "--redirect-uri", ZAPIER_REDIRECT_URI, "--json")
+    zapier = RegisteredClient(created["client_id"], created["client_secret"], "client_secret_post")
+    http = signed_in(app)
+    page = consent_page(http.get(authorize_url(zapier.client_id, redirect_uri=ZAPIER_REDIRECT_URI,
+                                               scope="profile email", state="zap-state")))
+    assert "Zapier wants to:" in page.text
+    code = assert_code_redirect(app, decide(http, page, "allow"), state="zap-state",
+                                redirect_uri=ZAPIER_REDIRECT_URI)
+    tokens = http.post("/oauth/token", data={"code": code, "client_id": zapier.client_id,
+                                             "client_secret": zapier.client_secret, "grant_type": "authorization_code",
+                                             "redirect_uri": ZAPIER_REDIRECT_URI},
+                       headers={"Accept": "application/json"}).json
+    me = http.get("/api/me", headers={"Authorization": "Bearer " + tokens["access_token"]}).json
+    assert me["username"] == "alice" and set(me) == {"sub", "username"}  # alice has no email address
+    refreshed = http.post("/oauth/token", data={"refresh_token": tokens["refresh_token"], "grant_type": "refresh_token",
+                                                "client_id": zapier.client_id, "client_secret": zapier.client_secret})
+    assert refreshed.status_code == 200, refreshed.text
+    # Registered for the code flow only: the password grant is refused.
+    assert password_login(http, zapier).json["error"] == "unauthorized_client"
+
+
+def test_clients_create_introspect_alone_makes_a_resource_server_client(runner, client, registered):
+    # The README's command: no grant type, no redirect URI -- a resource server only checks tokens.
+    created = run_json(runner, "clients", "create", "--name", "Notes API", "--introspect", "--json")
+    resource_server = RegisteredClient(created["client_id"], created["client_secret"], "client_secret_basic")
+    token = sign_in(client, registered).access_token
+    data, headers = resource_server.auth({"token": token})
+    assert client.post("/oauth/introspect", data=data, headers=headers).json["active"] is True
+    assert password_login(client, resource_server).json["error"] == "unauthorized_client"
+
+
+def test_clients_create_the_code_grant_needs_a_redirect_uri(runner, registered):
+    result = run(runner, "clients", "create", "--name", "app", "--grant-type", "authorization_code", "--json")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == "authserver: the authorization_code grant needs at least one --redirect-uri\n"
+
+
 @pytest.mark.parametrize("args, message", [
     (["bell\x07name"], "usernames are 1 to 150 printable characters without spaces"),
     (["erin", "--email", "not-an-email"], "'not-an-email' is not an email address"),
@@ -240,12 +312,14 @@ def test_sessions_prune_ends_idle_sessions_and_deletes_old_ended_ones(app, runne
 
     clock.advance(999)
     assert run_json(runner, "sessions", "prune", "--json") == {
-        "ended": 0, "deleted_sessions": 0, "deleted_refresh_tokens": 0, "deleted_denied_access_tokens": 0}
+        "ended": 0, "deleted_sessions": 0, "deleted_refresh_tokens": 0, "deleted_denied_access_tokens": 0,
+        "deleted_codes": 0}
     assert session_row(app, ended.sid) is not None
 
     clock.advance(1)
     assert run_json(runner, "sessions", "prune", "--json") == {
-        "ended": 0, "deleted_sessions": 1, "deleted_refresh_tokens": 1, "deleted_denied_access_tokens": 0}
+        "ended": 0, "deleted_sessions": 1, "deleted_refresh_tokens": 1, "deleted_denied_access_tokens": 0,
+        "deleted_codes": 0}
     assert session_row(app, ended.sid) is None
     assert session_row(app, kept.sid).ended_at is None
 
@@ -315,8 +389,8 @@ def assert_stopped_with_one_line(result, *expected, status=2):
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("authserver: ")
-    for text in expected:
-        assert text in lines[0]
+    for part in expected:
+        assert part in lines[0]
 
 
 def assert_nothing_created(database_url):

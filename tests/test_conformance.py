@@ -12,7 +12,6 @@ import pytest
 import requests
 from authlib.integrations.base_client import OAuthError
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
-
 from oauthlib.oauth2 import LegacyApplicationClient
 from oauthlib.oauth2.rfc6749.errors import InvalidClientError
 from oauthlib.oauth2.rfc6749.errors import InvalidGrantError
@@ -29,6 +28,8 @@ from tests.conftest import PASSWORD
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
 GRACE_SECONDS = 10  # the default AUTHSERVER_REFRESH_GRACE_SECONDS
 TTL_SECONDS = 900  # the default AUTHSERVER_ACCESS_TOKEN_TTL_SECONDS
+# These tests call /api/sessions with the library's token: it needs the `sessions` scope.
+SCOPE_WITH_SESSIONS = "profile email sessions"
 
 
 @pytest.fixture
@@ -62,14 +63,10 @@ def test_metadata_gives_these_clients_what_they_need(live_server, metadata, issu
     raw = requests.get(live_server + "/.well-known/oauth-authorization-server", timeout=10).json()
     assert {"password", "refresh_token"} <= set(raw["grant_types_supported"])
     assert set(AUTH_METHODS) <= set(raw["token_endpoint_auth_methods_supported"])
-    # Authlib's own RFC 8414 validator, member by member. An empty response_types_supported (the
-    # contract's answer until the authorization endpoint exists) is left out: the validator refuses
-    # it, as RFC 8414 calls the member REQUIRED (see conformance/README.md).
-    assert isinstance(raw["response_types_supported"], list)
+    assert raw["response_types_supported"] == ["code"]
+    # Authlib's own RFC 8414 validator, member by member (every member, none skipped).
     document = AuthorizationServerMetadata(raw)
     for key in document.REGISTRY_KEYS:
-        if key == "response_types_supported" and raw[key] == []:
-            continue
         getattr(document, f"validate_{key}")()
     jwks = requests.get(metadata["jwks_uri"], timeout=10)
     assert jwks.status_code == 200
@@ -82,13 +79,13 @@ def test_metadata_gives_these_clients_what_they_need(live_server, metadata, issu
 @pytest.mark.parametrize("method", AUTH_METHODS)
 def test_requests_oauthlib_password_grant_refresh_and_reuse(factory, user_id, live_server, metadata, issuer,
                                                             clock, method):
-    registered = factory.client(auth_method=method)
-    oauth = RequestsOAuthlibClient(metadata, registered, scope=["profile"])
+    registered = factory.client(auth_method=method, scope=SCOPE_WITH_SESSIONS)
+    oauth = RequestsOAuthlibClient(metadata, registered, scope=["profile", "sessions"])
 
     token = oauth.fetch_token("alice", PASSWORD)
     assert used_auth_method(oauth.sent.last_token_request()) == method
     assert token["token_type"] == "Bearer"
-    assert token["scope"] == ["profile"]  # oauthlib checks the granted scope against the requested one
+    assert token["scope"] == ["profile", "sessions"]  # oauthlib checks the granted scope against the requested one
     assert token["expires_in"] == TTL_SECONDS
     assert token["expires_at"] == pytest.approx(time.time() + TTL_SECONDS, abs=30)
     header, claims = verify(metadata, issuer, token["access_token"])
@@ -118,7 +115,7 @@ def test_requests_oauthlib_password_grant_refresh_and_reuse(factory, user_id, li
 
 
 def test_requests_oauthlib_refreshes_an_expired_token_by_itself(factory, user_id, live_server, metadata):
-    registered = factory.client(auth_method="client_secret_basic")
+    registered = factory.client(auth_method="client_secret_basic", scope=SCOPE_WITH_SESSIONS)
     saved = []
     session = RequestsOAuthlibSession(client=LegacyApplicationClient(client_id=registered.client_id),
                                       auto_refresh_url=metadata["token_endpoint"], token_updater=saved.append)
@@ -147,12 +144,12 @@ def test_requests_oauthlib_public_client_must_send_its_id_in_the_body(factory, u
 # -- Authlib ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("method", AUTH_METHODS)
 def test_authlib_password_grant_refresh_and_reuse(factory, user_id, live_server, metadata, issuer, clock, method):
-    registered = factory.client(auth_method=method)
-    oauth = AuthlibClient(metadata, registered, scope="profile")
+    registered = factory.client(auth_method=method, scope=SCOPE_WITH_SESSIONS)
+    oauth = AuthlibClient(metadata, registered, scope="profile sessions")
 
     token = oauth.fetch_token("alice", PASSWORD)
     assert used_auth_method(oauth.sent.last_token_request()) == method
-    assert token["token_type"] == "Bearer" and token["scope"] == "profile"
+    assert token["token_type"] == "Bearer" and token["scope"] == "profile sessions"
     assert not token.is_expired()
     assert token["expires_at"] == pytest.approx(time.time() + TTL_SECONDS, abs=30)
     _, claims = verify(metadata, issuer, token["access_token"])
@@ -182,7 +179,7 @@ def test_authlib_password_grant_refresh_and_reuse(factory, user_id, live_server,
 
 
 def test_authlib_public_client_refreshes_an_expired_token_by_itself(factory, user_id, live_server, metadata):
-    registered = factory.client(auth_method="none")
+    registered = factory.client(auth_method="none", scope=SCOPE_WITH_SESSIONS)
     updates = []
     oauth = AuthlibClient(metadata, registered, update_token=lambda token, refresh_token=None, access_token=None:
                           updates.append((token, refresh_token)))

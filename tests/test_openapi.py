@@ -75,10 +75,15 @@ def test_security_schemes_client_basic_and_bearer_with_scopes(document):
     schemes = document["components"]["securitySchemes"]
     assert schemes["clientBasic"] == {**schemes["clientBasic"], "type": "http", "scheme": "basic"}
     assert schemes["oauth2"]["type"] == "oauth2"
-    assert "admin" in schemes["oauth2"]["flows"]["password"]["scopes"]
+    flows = schemes["oauth2"]["flows"]
+    assert set(flows) == {"authorizationCode", "clientCredentials", "password"}
+    assert all({"admin", "sessions"} <= set(flow["scopes"]) for flow in flows.values())
+    assert flows["authorizationCode"]["authorizationUrl"].endswith("/oauth/authorize")
     paths = document["paths"]
     assert paths["/oauth/token"]["post"]["security"] == [{"clientBasic": []}, {}]
-    assert paths["/api/sessions"]["get"]["security"] == [{"oauth2": []}]
+    assert paths["/api/me"]["get"]["security"] == [{"oauth2": []}]
+    assert paths["/api/sessions"]["get"]["security"] == [{"oauth2": ["sessions"]}]
+    assert paths["/api/consents"]["get"]["security"] == [{"oauth2": ["sessions"]}]
     assert paths["/api/admin/users/{username}/sessions"]["get"]["security"] == [{"oauth2": ["admin"]}]
     assert paths["/oauth/jwks"]["get"]["security"] == []
 
@@ -86,7 +91,7 @@ def test_security_schemes_client_basic_and_bearer_with_scopes(document):
 def test_the_token_endpoint_takes_one_form_per_enabled_grant(document):
     body = document["paths"]["/oauth/token"]["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]
     forms = [document["components"]["schemas"][ref["$ref"].rsplit("/", 1)[1]] for ref in body["schema"]["oneOf"]]
-    assert [form["properties"]["grant_type"]["const"] for form in forms] == [grant.GRANT_TYPE for grant in GRANTS]
+    assert [form["properties"]["grant_type"]["const"] for form in forms] == [grant.GRANT_TYPE for grant, _ in GRANTS]
     assert all({"client_id", "client_secret"} <= set(form["properties"]) for form in forms)
     responses = document["paths"]["/oauth/token"]["post"]["responses"]
     assert {"200", "400", "401", "409", "413", "429", "500", "503"} <= set(responses)

@@ -6,9 +6,11 @@ import psycopg
 import pytest
 
 try:
-    from tests.pgcluster import PostgresCluster, available
+    from tests.pgcluster import PostgresCluster
+    from tests.pgcluster import available
 except ImportError:  # tests/ not importable as a package (rootdir not on sys.path)
-    from pgcluster import PostgresCluster, available
+    from pgcluster import PostgresCluster
+    from pgcluster import available
 
 
 def _libpq_dsn(url):

@@ -41,7 +41,7 @@ def settings_overrides():
 def registered(factory):
     factory.user("alice")
     factory.user("bob")
-    return factory.client()
+    return factory.client(scope="profile email sessions")
 
 
 class Domain:

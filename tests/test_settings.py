@@ -151,7 +151,7 @@ def test_too_short_secret_file_is_a_settings_error(tmp_path):
 # -- one source: settings.py declares each setting once; the README's table is generated from it --
 README = Path(__file__).resolve().parent.parent / "README.md"
 TABLE_START, TABLE_END = "<!-- settings-table:start -->\n", "\n<!-- settings-table:end -->"
-REGENERATE = "python -c 'import authserver.settings as s; print(s.settings_table_markdown())'"
+REGENERATE = "./scripts/settings-table"
 
 
 def test_readme_settings_table_is_the_generated_one():
@@ -159,7 +159,7 @@ def test_readme_settings_table_is_the_generated_one():
     table = readme[readme.index(TABLE_START) + len(TABLE_START):readme.index(TABLE_END)]
     assert table == settings_table_markdown(), (
         f"README.md's settings table is out of date: replace the lines between {TABLE_START.strip()} and "
-        f"{TABLE_END.strip()} with the output of {REGENERATE}")
+        f"{TABLE_END.strip()} by running {REGENERATE}")
 
 
 def test_every_setting_is_declared_with_a_parser_and_one_line_of_documentation():

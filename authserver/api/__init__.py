@@ -1,13 +1,29 @@
-"""JSON APIs for bearer-token callers: the user's device sessions and the operators' admin API.
+"""JSON APIs for bearer-token callers under ``/api``: who the caller is (``/api/me``), the user's device
+sessions and connected apps, and the operators' admin API.
 
-Every endpoint takes an access token of a live, unrestricted device session (see ``protector.py``)
-and answers JSON; errors follow RFC 6750 §3 (token problems) or ``{"error": "not_found"}`` (``errors.py``).
+Every endpoint takes a live access token (``protector.py`` says which: the scope each view names,
+never a restricted session for what manages the account) and answers JSON that is never cached;
+errors follow RFC 6750 §3 (token problems) or ``{"error": "not_found"}`` (``errors.py``).
 """
+
+from flask import Blueprint
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+@bp.after_request
+def no_store(response):
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def register_api(app) -> None:
     from .admin import bp as admin_bp
+    from .consents import bp as consents_bp
+    from .me import bp as me_bp
     from .sessions import bp as sessions_bp
 
-    app.register_blueprint(sessions_bp)
-    app.register_blueprint(admin_bp)
+    if not bp._got_registered_once:  # the module-level blueprint serves every app (tests build many)
+        for child in (me_bp, sessions_bp, consents_bp, admin_bp):
+            bp.register_blueprint(child)
+    app.register_blueprint(bp)

@@ -27,17 +27,11 @@ from .serializers import REVOKED
 from .serializers import SESSIONS
 from .serializers import sessions_json
 
-bp = Blueprint("api_admin", __name__, url_prefix="/api/admin")
+bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 USERNAME = {"description": "A username (1 to 150 printable characters, no spaces; it may contain `/`).",
             "schema": {"type": "string", "minLength": 1, "maxLength": 150}}
 NO_SUCH_USER = error_response("`not_found`: no such user.")
-
-
-@bp.after_request
-def no_store(response):
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def user_or_404(username):

@@ -7,10 +7,12 @@ takes every step, in this order:
 1. The token is one of ours and live (``oauth/access_tokens.live_access_token``: signature, claims,
    its device session not ended, its user not disabled, its ``jti`` not revoked); otherwise 401
    ``invalid_token``, and a bare ``WWW-Authenticate: Bearer`` when there is no token at all (§3.1).
-2. Tokens of a restricted device session (one provisioned for a device) may not manage the account.
-3. The scope the view names is granted; ``admin`` only while the user is still an administrator,
+2. These APIs act for a user: a client's own token (client credentials) is refused (403).
+3. Tokens of a restricted device session (one provisioned for a device) may not manage the account:
+   views needing ``sessions`` or ``admin`` refuse them whatever scopes they carry (403).
+4. The scope the view names is granted; ``admin`` only while the user is still an administrator,
    so an account that stops being one loses the API at once. Otherwise 403 ``insufficient_scope``
-   naming the scope.
+   with ``WWW-Authenticate: Bearer error="insufficient_scope", scope="…"``.
 
 Refusals are raised as the errors of ``errors.py`` and rendered by the app's one handler.
 """
@@ -33,6 +35,7 @@ from ..oauth.access_tokens import live_access_token
 from ..openapi import BEARER_CHALLENGE
 from ..openapi import DATABASE_ERRORS
 from ..openapi import error_response
+from ..scopes import ACCOUNT_SCOPES
 from ..scopes import ADMIN_SCOPE
 from ..services import current_services
 
@@ -44,8 +47,9 @@ log = logging.getLogger(__name__)
 REFUSED = {
     401: error_response("`invalid_token`: no bearer token, or one that is invalid, expired, revoked or of an "
                         "ended session.", BEARER_CHALLENGE),
-    403: error_response("`insufficient_scope`: the token lacks the scope the endpoint needs, or belongs to a "
-                        "restricted device session.", BEARER_CHALLENGE),
+    403: error_response("`insufficient_scope`: the token lacks the scope the endpoint needs, is a client's own "
+                        "(client credentials), or belongs to a restricted device session where the endpoint "
+                        "manages the account.", BEARER_CHALLENGE),
     **DATABASE_ERRORS,
 }
 
@@ -60,8 +64,10 @@ class SessionTokenValidator(BearerTokenValidator):
 
     def validate_token(self, token, scopes, request, **kwargs):
         session = token.device_session
-        if session.restricted:
-            raise ScopeRequiredError("Tokens of a restricted device session cannot manage sessions.")
+        if session is None:
+            raise ScopeRequiredError("This endpoint needs a token issued to a user.")
+        if session.restricted and ACCOUNT_SCOPES.intersection(scopes or ()):
+            raise ScopeRequiredError("Tokens of a restricted device session cannot manage the account.")
         granted = (token.get("scope") or "").split()
         for scope in scopes or ():
             if scope not in granted or (scope == ADMIN_SCOPE and not session.user.is_admin):

@@ -16,6 +16,7 @@ from ..openapi import error_response
 from ..openapi import json_response
 from ..openapi import no_content
 from ..openapi import operation
+from ..scopes import SESSIONS_SCOPE
 from ..services import current_services
 from ..sessions import ENDED_BY_USER
 from .protector import REFUSED
@@ -25,31 +26,25 @@ from .serializers import REVOKED
 from .serializers import SESSIONS
 from .serializers import sessions_json
 
-bp = Blueprint("api_sessions", __name__, url_prefix="/api/sessions")
-
-
-@bp.after_request
-def no_store(response):
-    response.headers["Cache-Control"] = "no-store"
-    return response
+bp = Blueprint("sessions", __name__, url_prefix="/sessions")
 
 
 @bp.get("")
-@operation("get", summary="Your device sessions", tags=["sessions"], security=bearer(),
+@operation("get", summary="Your device sessions", tags=["account"], security=bearer(SESSIONS_SCOPE),
            responses={200: json_response("The live sessions of the token's user.", SESSIONS), **REFUSED})
-@require_oauth()
+@require_oauth(SESSIONS_SCOPE)
 def list_sessions():
     caller = current_token.device_session
     return jsonify(sessions_json(current_services().sessions.list_sessions(caller.user_id), caller.id))
 
 
 @bp.delete("/<session_id>")
-@operation("delete", summary="End one of your device sessions", tags=["sessions"], security=bearer(),
+@operation("delete", summary="End one of your device sessions", tags=["account"], security=bearer(SESSIONS_SCOPE),
            description="Its refresh tokens die at once and its access tokens introspect inactive.",
            responses={204: no_content("Ended (or it had already ended)."),
                       404: error_response("`not_found`: no such session of yours (another user's alike)."),
                       **REFUSED})
-@require_oauth()
+@require_oauth(SESSIONS_SCOPE)
 def end_session(session_id):
     caller = current_token.device_session
     service = current_services().sessions
@@ -61,9 +56,9 @@ def end_session(session_id):
 
 
 @bp.post("/revoke-others")
-@operation("post", summary="End all your other device sessions", tags=["sessions"], security=bearer(),
+@operation("post", summary="End all your other device sessions", tags=["account"], security=bearer(SESSIONS_SCOPE),
            responses={200: json_response("Every session of the user but the caller's ended.", REVOKED), **REFUSED})
-@require_oauth()
+@require_oauth(SESSIONS_SCOPE)
 def revoke_others():
     caller = current_token.device_session
     revoked = current_services().sessions.end_user_sessions(

@@ -4,7 +4,8 @@ one of ours, and is it still live?" used by the API protector (``api/protector.p
 
 Signing (:class:`AccessTokenGenerator`): header ``typ`` ``at+jwt`` and the active key's ``kid``;
 claims ``iss sub aud client_id exp iat jti scope`` and ``sid``, the device session's id, which the
-grant hands over with the user (:class:`TokenSubject`). Times come from the server's clock.
+grant hands over with the user (:class:`TokenSubject`). A client-credentials token has ``sub`` =
+``client_id`` and no ``sid``: no user, no session. Times come from the server's clock.
 
 Checking takes two steps, because revocation needs only the first:
 
@@ -12,10 +13,9 @@ Checking takes two steps, because revocation needs only the first:
    header ``typ`` ``at+jwt`` (RFC 9068 §4) and a ``kid``; ``iss`` and ``aud`` ours, not expired,
    not issued in the future, and every claim we put in present. Anything else (``alg`` none,
    HS256, an unknown ``kid``, another key, garbage) is simply not ours.
-2. :func:`live_session_for`: its device session is live (not ended, not idle or past its max age,
+2. :func:`live_access_token`: its device session is live (not ended, not idle or past its max age,
    its user not disabled), belongs to the token's user and client, and its ``jti`` is not on the
    deny list. A JWT that has not expired is dead once any of these fails.
-   :func:`live_access_token` is both steps at once.
 
 Neither step logs or returns the token string.
 """
@@ -32,7 +32,9 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwt import JWTClaimsRegistry
 
+from ..database import db
 from ..denylist import is_access_token_denied
+from ..models import Client
 from ..models import DeviceSession
 
 ALGORITHM = "RS256"
@@ -57,7 +59,7 @@ class AccessTokenClaims(dict):
 @dataclass(frozen=True)
 class LiveAccessToken:
     claims: AccessTokenClaims
-    session: DeviceSession
+    session: DeviceSession | None  # None for a client's own token (client credentials)
 
 
 @dataclass(frozen=True)
@@ -86,32 +88,33 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         # Only the active key, so joserfc signs with it and writes its `kid` (see keys.py).
         return self._keyring.signing_key_set()
 
-    def access_token_generator(self, client, grant_type, user: TokenSubject, scope):
+    def access_token_generator(self, client, grant_type, user: TokenSubject | None, scope):
         now = int(self._clock.now().timestamp())
         claims = {
             "iss": self.issuer,
-            "sub": user.get_user_id(),
+            "sub": user.get_user_id() if user else client.get_client_id(),
             "aud": self._audience,
             "client_id": client.get_client_id(),
             "exp": now + self._get_expires_in(client, grant_type),
             "iat": now,
             "jti": generate_token(16),
             "scope": scope,
-            "sid": user.session_id,
         }
+        if user:
+            claims["sid"] = user.session_id
         return jwt.encode({"alg": ALGORITHM, "typ": TOKEN_TYPE}, claims, self.get_jwks())
 
 
 def own_claims_registry(services) -> JWTClaimsRegistry:
-    """The claims every access token of ours carries (RFC 9068 §2.2, plus `sid`), checked with no
-    leeway against the server's clock."""
+    """The claims every access token of ours carries (RFC 9068 §2.2), checked with no leeway against
+    the server's clock. `sid` is checked by :func:`decode_access_token`: a client's own token has none."""
     essential = {"essential": True}
     settings = services.settings
     return JWTClaimsRegistry(
         now=lambda: int(services.clock.now().timestamp()),
         iss={"essential": True, "value": settings.issuer},
         aud={"essential": True, "value": settings.token_audience},
-        exp=essential, iat=essential, sub=essential, client_id=essential, jti=essential, sid=essential,
+        exp=essential, iat=essential, sub=essential, client_id=essential, jti=essential,
     )
 
 
@@ -139,8 +142,13 @@ def decode_access_token(token_string: str, key_set, registry: JWTClaimsRegistry)
     header = token.header
     if header.get("alg") != ALGORITHM or header.get("typ") != TOKEN_TYPE or not isinstance(header.get("kid"), str):
         return None  # we always sign RS256, send `typ` at+jwt and name the key
-    if not all(isinstance(token.claims[name], str) for name in ("client_id", "sid")):
+    claims = token.claims
+    if not isinstance(claims["client_id"], str):
         return None
+    if "sid" in claims and not isinstance(claims["sid"], str):
+        return None
+    if "sid" not in claims and claims["sub"] != claims["client_id"]:
+        return None  # a user's token always names its session
     return AccessTokenClaims(token.claims, token.header)
 
 
@@ -149,20 +157,16 @@ def verify_access_token(services, token_string: str) -> AccessTokenClaims | None
     return decode_access_token(token_string, services.keyring.verification_key_set(), own_claims_registry(services))
 
 
-def live_session_for(services, claims: AccessTokenClaims) -> DeviceSession | None:
-    """The live device session of verified claims, unless their `jti` was revoked; None otherwise."""
-    if is_access_token_denied(claims["jti"]):
+def live_access_token(services, token_string: str) -> LiveAccessToken | None:
+    """An access token of ours that nobody revoked and whose session is live (a client's own token:
+    whose client still exists); None otherwise."""
+    claims = verify_access_token(services, token_string)
+    if claims is None or is_access_token_denied(claims["jti"]):
         return None
+    if "sid" not in claims:
+        client = db.session.get(Client, claims["client_id"])
+        return None if client is None else LiveAccessToken(claims, None)
     session = services.sessions.live_session(claims["sid"])
     if session is None or session.user_id != claims["sub"] or session.client_id != claims["client_id"]:
         return None
-    return session
-
-
-def live_access_token(services, token_string: str) -> LiveAccessToken | None:
-    """An access token of ours whose session is live and which nobody revoked; None otherwise."""
-    claims = verify_access_token(services, token_string)
-    if claims is None:
-        return None
-    session = live_session_for(services, claims)
-    return None if session is None else LiveAccessToken(claims, session)
+    return LiveAccessToken(claims, session)

@@ -1,6 +1,7 @@
-"""HTTP endpoints: token (RFC 6749), revocation (RFC 7009), introspection (RFC 7662), JWKS (RFC 7517)
-and server metadata (RFC 8414). Each view checks the request (``request_checks.py``), then lets
-Authlib answer; errors are raised and rendered by the app's one handler (``errors.py``)."""
+"""HTTP endpoints: token (RFC 6749), revocation (RFC 7009), introspection (RFC 7662), device
+authorization (RFC 8628), JWKS (RFC 7517) and server metadata (RFC 8414). Each view checks the
+request (``request_checks.py``), then lets Authlib answer; errors are raised and rendered by the
+app's one handler (``errors.py``)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ from ..openapi import schema
 from ..services import current_services
 from . import paths
 from .client_auth import FORM_FIELDS
+from .device_code import DEVICE_AUTHORIZATION_FORM
+from .device_code import DEVICE_AUTHORIZATION_RESPONSE
+from .device_code import DeviceAuthorizationEndpoint
 from .grants import TOKEN_RESPONSE
 from .introspection import INTROSPECTION_RESPONSE
 from .introspection import IntrospectionEndpoint
@@ -67,7 +71,7 @@ JWKS = schema("JWKSet", {
 
 def token_form():
     """One form per enabled grant (server.GRANTS), told apart by ``grant_type``."""
-    return form({"oneOf": [grant.FORM for grant in GRANTS]},
+    return form({"oneOf": [grant.FORM for grant, _extensions in GRANTS]},
                 "The grant's parameters, and the client's credentials unless sent with Basic.")
 
 
@@ -77,8 +81,10 @@ def token_form():
            body=token_form, other_methods_refused=True, responses={
                200: json_response("Tokens.", TOKEN_RESPONSE, NO_STORE),
                400: error_response(f"{BAD_FORM}; `unsupported_grant_type`; `invalid_grant` (wrong password, "
-                                   "dead refresh token); `invalid_scope`; `unauthorized_client` (the client is "
-                                   "not registered for the grant)."),
+                                   "dead refresh token, spent or unknown code); `invalid_scope`; "
+                                   "`unauthorized_client` (the client is not registered for the grant); while "
+                                   "polling with a device code, `authorization_pending`, `slow_down`, "
+                                   "`access_denied`, `expired_token` (RFC 8628 §3.5)."),
                401: INVALID_CLIENT,
                **DATABASE_ERRORS,
                429: error_response("`temporarily_unavailable`: too many wrong passwords for this username from "
@@ -118,6 +124,24 @@ def revoke():
 def introspect():
     check_token_request(request)
     return authorization_server().create_endpoint_response(IntrospectionEndpoint.ENDPOINT_NAME)
+
+
+@bp.route(paths.DEVICE_AUTHORIZATION, methods=ANY_METHOD, provide_automatic_options=False)
+@operation("post", summary="Start a device authorization (RFC 8628)", tags=["oauth"], security=client_auth(),
+           description="For clients registered with the device code grant (TVs, CLIs, sensors). The approval "
+                       "opens a restricted device session.",
+           body=form(DEVICE_AUTHORIZATION_FORM, "What the device asks for, and the client's credentials unless "
+                                                "sent with Basic."),
+           other_methods_refused=True, responses={
+               200: json_response("The codes to show and to poll with.", DEVICE_AUTHORIZATION_RESPONSE, NO_STORE),
+               400: error_response(f"{BAD_FORM}; `invalid_scope`; `unauthorized_client` (the client is not "
+                                   "registered for the device code grant)."),
+               401: INVALID_CLIENT,
+               **DATABASE_ERRORS,
+           })
+def device_authorization():
+    check_token_request(request)
+    return authorization_server().create_endpoint_response(DeviceAuthorizationEndpoint.ENDPOINT_NAME)
 
 
 @bp.route(paths.JWKS)

@@ -35,14 +35,16 @@ INTROSPECTION_RESPONSE = schema("IntrospectionResponse", {
     "oneOf": [
         schema("ActiveToken", {
             "type": "object",
-            "required": ["active", "scope", "client_id", "username", "sub", "token_type", "exp", "iat", "nbf",
-                         "aud", "iss", "jti", "sid"],
+            "description": "`username` and `sid` for tokens of a user's device session, not for a client's own "
+                           "token (client credentials, `sub` = `client_id`).",
+            "required": ["active", "scope", "client_id", "sub", "token_type", "exp", "iat", "nbf", "aud", "iss",
+                         "jti"],
             "properties": {
                 "active": {"const": True},
                 "scope": {"type": "string"},
                 "client_id": {"type": "string"},
                 "username": {"type": "string"},
-                "sub": {"type": "string", "description": "The user's id."},
+                "sub": {"type": "string", "description": "The user's id, or the client's."},
                 "token_type": {"enum": ["Bearer", "refresh_token"]},
                 "exp": {"type": "integer"},
                 "iat": {"type": "integer"},
@@ -83,11 +85,11 @@ class IntrospectedToken:
 
 def access_token_payload(live) -> dict:
     claims, session = live.claims, live.session
-    return {
+    payload = {
         "active": True,
         "scope": claims.get("scope", ""),
         "client_id": claims["client_id"],
-        "username": session.user.username,
+        "username": session.user.username if session else None,
         "sub": claims["sub"],
         "token_type": "Bearer",
         "exp": claims["exp"],
@@ -96,8 +98,10 @@ def access_token_payload(live) -> dict:
         "aud": claims["aud"],
         "iss": claims["iss"],
         "jti": claims["jti"],
-        "sid": claims["sid"],
+        "sid": claims.get("sid"),
     }
+    # A client's own token (client credentials) has no user and no session: no username, no sid.
+    return {name: value for name, value in payload.items() if value is not None}
 
 
 def refresh_token_payload(services, row, session) -> dict:

@@ -10,6 +10,7 @@ from ..models import Client
 from ..openapi import DOCS_PATH
 from ..openapi import schema
 from . import paths
+from .authorization_code import S256
 from .introspection import IntrospectionEndpoint
 from .revocation import RevocationEndpoint
 from .server import supported_auth_methods
@@ -29,6 +30,10 @@ METADATA = schema("AuthorizationServerMetadata", {
         "revocation_endpoint": URL,
         "introspection_endpoint": URL,
         "service_documentation": URL,
+        "authorization_endpoint": URL,
+        "device_authorization_endpoint": URL,
+        "code_challenge_methods_supported": STRINGS,
+        "authorization_response_iss_parameter_supported": {"type": "boolean"},
         "grant_types_supported": STRINGS,
         "response_types_supported": STRINGS,
         "scopes_supported": STRINGS,
@@ -56,6 +61,10 @@ def server_metadata(settings) -> AuthorizationServerMetadata:
         introspection_endpoint_auth_methods_supported=supported_auth_methods(IntrospectionEndpoint.ENDPOINT_NAME),
         scopes_supported=sorted(scopes),
         service_documentation=issuer + DOCS_PATH,
-        # RFC 8414 requires the member; empty until the authorization endpoint exists.
-        response_types_supported=[],
+        authorization_endpoint=issuer + paths.AUTHORIZATION,
+        device_authorization_endpoint=issuer + paths.DEVICE_AUTHORIZATION,
+        response_types_supported=["code"],
+        code_challenge_methods_supported=[S256],
+        # RFC 9207: every authorization response carries `iss`.
+        authorization_response_iss_parameter_supported=True,
     )

@@ -1,7 +1,10 @@
 """Where each OAuth endpoint is served. Clients find them in the metadata (RFC 8414), so the paths
 are ours to choose; they are named once, here."""
 
+AUTHORIZATION = "/oauth/authorize"
 TOKEN = "/oauth/token"
+DEVICE_AUTHORIZATION = "/oauth/device_authorization"
+DEVICE_VERIFICATION = "/device"  # the page where the user enters the code (web/device.py)
 REVOCATION = "/oauth/revoke"
 INTROSPECTION = "/oauth/introspect"
 JWKS = "/oauth/jwks"

@@ -80,5 +80,5 @@ class RevocationEndpoint(TokenParameterRequired, _RevocationEndpoint):
             return
         claims, now = token.claims, services.clock.now()
         if deny_access_token(claims["jti"], claims.expires_at, now):
-            audit.record_event(audit.ACCESS_TOKEN_REVOKED, now, user_id=claims["sub"], session_id=claims["sid"],
+            audit.record_event(audit.ACCESS_TOKEN_REVOKED, now, user_id=claims["sub"], session_id=claims.get("sid"),
                                client_id=client_id, ip=ip, actor=client_id, jti=claims["jti"])

@@ -10,16 +10,28 @@ from ..errors import InvalidClientError
 from ..models import AUTH_METHODS
 from ..models import Client
 from .access_tokens import AccessTokenGenerator
+from .authorization_code import AuthorizationCodeGrant
+from .authorization_code import S256CodeChallenge
 from .client_auth import authenticate_client_secret_basic
 from .client_auth import authenticate_client_secret_post
 from .client_auth import authenticate_none
+from .client_credentials import ClientCredentialsGrant
+from .device_code import DeviceAuthorizationEndpoint
+from .device_code import DeviceCodeGrant
 from .grants import PasswordGrant
 from .grants import RefreshGrant
 from .introspection import IntrospectionEndpoint
 from .revocation import RevocationEndpoint
 
-GRANTS = (PasswordGrant, RefreshGrant)
-ENDPOINTS = (RevocationEndpoint, IntrospectionEndpoint)
+# Each grant with its Authlib extensions.
+GRANTS = (
+    (PasswordGrant, []),
+    (RefreshGrant, []),
+    (AuthorizationCodeGrant, [S256CodeChallenge(required=True)]),
+    (ClientCredentialsGrant, []),
+    (DeviceCodeGrant, []),
+)
+ENDPOINTS = (RevocationEndpoint, IntrospectionEndpoint, DeviceAuthorizationEndpoint)
 
 
 def query_client(client_id):
@@ -46,15 +58,15 @@ def create_authorization_server(app, services) -> Server:
     server.register_client_auth_method("client_secret_basic", authenticate_client_secret_basic)
     server.register_client_auth_method("client_secret_post", authenticate_client_secret_post)
     server.register_client_auth_method("none", authenticate_none)
-    for grant in GRANTS:
-        server.register_grant(grant)
+    for grant, extensions in GRANTS:
+        server.register_grant(grant, extensions)
     for endpoint in ENDPOINTS:
         server.register_endpoint(endpoint)
     return server
 
 
 def supported_grant_types() -> list[str]:
-    return [grant.GRANT_TYPE for grant in GRANTS]
+    return [grant.GRANT_TYPE for grant, _ in GRANTS]
 
 
 def supported_auth_methods(endpoint: str = "token") -> list[str]:

@@ -52,7 +52,9 @@ def check_csrf():
 
 def register_web(app) -> None:
     from . import auth
+    from . import authorize  # noqa: F401
     from . import console  # noqa: F401
+    from . import device  # noqa: F401
     from . import docs  # noqa: F401
     from . import filters  # noqa: F401
     from . import headers  # noqa: F401

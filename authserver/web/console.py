@@ -32,11 +32,13 @@ EVENT_LABELS = {
     audit.LOGIN_SUCCEEDED: "Signed in",
     audit.LOGIN_FAILED: "Failed sign-in",
     audit.REFRESH_TOKEN_REUSED: "Refresh token reuse detected",
+    audit.AUTHORIZATION_CODE_REUSED: "Authorization code reuse detected",
+    audit.USER_CODE_FAILED: "Wrong device code entered",
     audit.SESSION_ENDED: "Session ended",
     audit.USER_DISABLED: "User disabled",
     audit.ACCESS_TOKEN_REVOKED: "Access token revoked",
 }
-ALERT_EVENTS = {audit.LOGIN_FAILED, audit.REFRESH_TOKEN_REUSED, audit.USER_DISABLED}
+ALERT_EVENTS = {audit.LOGIN_FAILED, audit.REFRESH_TOKEN_REUSED, audit.AUTHORIZATION_CODE_REUSED, audit.USER_DISABLED}
 REASON_LABELS = {
     "bad_credentials": "wrong username or password",
     "disabled": "account disabled",

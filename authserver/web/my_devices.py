@@ -1,4 +1,5 @@
-"""My devices (``/account/devices``): the signed-in user's live sessions, and signing them out."""
+"""My devices (``/account/devices``): the signed-in user's live sessions and connected apps, and
+signing devices out or disconnecting an app (``consents.withdraw_consent``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from flask import request
 from flask import url_for
 from flask_login import login_required
 
+from .. import consents
 from ..openapi import DATABASE_PAGES
 from ..openapi import browser_session
 from ..openapi import operation
@@ -37,7 +39,26 @@ def my_devices():
     current = g.device_session
     sessions = current_services().sessions.list_sessions(current.user_id)
     sessions.sort(key=lambda s: s.id != current.id)  # this device first, then most recently active
-    return render_template("my_devices.html", sessions=sessions, current_id=current.id)
+    return render_template("my_devices.html", sessions=sessions, current_id=current.id,
+                           apps=consents.list_consents(current.user_id))
+
+
+@bp.post("/account/apps/<client_id>/disconnect")
+@operation("post", summary="Disconnect an app (Connected apps)", tags=["web"], security=browser_session(),
+           description="The consent is forgotten and every session of the user with that app ends.",
+           body=csrf_form("The app's form on My devices."),
+           responses={302: redirect_response("To My devices (to `/signin` when signed out)."), 400: FORM_EXPIRED,
+                      404: page_response("The user has not connected this app."), **DATABASE_PAGES})
+@login_required
+def disconnect_app(client_id):
+    current = g.device_session
+    consent = consents.find_consent(current.user_id, client_id)
+    if consent is None:
+        abort(404)
+    name = consent.client.name
+    consents.withdraw_consent(current_services(), current.user, client_id, ip=request.remote_addr)
+    flash(f"Disconnected {name}: it can no longer use your account.", "success")
+    return redirect(url_for("web.my_devices"))
 
 
 @bp.post("/account/devices/<sid>/signout")

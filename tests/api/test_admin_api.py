@@ -22,13 +22,13 @@ def registered(factory):
     factory.user("alice")
     factory.user("bob")
     factory.user("root", admin=True)
-    return factory.client(name="Console", scope="profile admin")
+    return factory.client(name="Console", scope="profile admin sessions")
 
 
 @pytest.fixture
 def admin(client, registered):
     signed_in = sign_in(client, registered, username="root")
-    assert signed_in.scope == "profile admin"
+    assert signed_in.scope == "profile admin sessions"
     return signed_in
 
 

@@ -28,12 +28,12 @@ def app(app):
 @pytest.fixture
 def registered(factory):
     factory.user()
-    return factory.client()
+    return factory.client(scope="profile email sessions")
 
 
 @pytest.fixture
 def tokens(client, registered):
-    response = password_login(client, registered, scope="profile")
+    response = password_login(client, registered, scope="profile sessions")
     assert response.status_code == 200, response.json
     return response.json
 

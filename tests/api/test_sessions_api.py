@@ -2,7 +2,9 @@
 an ended session's tokens stop working at once, and token problems answer as RFC 6750 §3 says."""
 
 import datetime as dt
+import re
 
+import jwt
 import pytest
 from joserfc import jwt as jose_jwt
 from joserfc.jwk import KeySet
@@ -13,6 +15,8 @@ from authserver.database import db
 from authserver.models import DeviceSession
 from authserver.sessions import ENDED_BY_USER
 from authserver.sessions import ENDED_IDLE
+from tests.code_flow_helpers import code_client
+from tests.code_flow_helpers import connect
 from tests.conftest import refresh
 from tests.session_helpers import LAPTOP_UA
 from tests.session_helpers import PHONE_UA
@@ -29,7 +33,7 @@ SESSION_FIELDS = {"id", "client_id", "client_name", "device_name", "user_agent",
 def registered(factory):
     factory.user("alice")
     factory.user("bob")
-    return factory.client(name="Notes app")
+    return factory.client(name="Notes app", scope="profile email sessions")
 
 
 def iso(instant: dt.datetime) -> str:
@@ -295,3 +299,46 @@ def test_a_disabled_users_tokens_are_refused_at_once(app, client, registered):
         user.disabled_at = app.extensions["authserver"].clock.now()  # disabled without ending sessions
         db.session.commit()
     assert client.get("/api/sessions", headers=signed_in.headers).status_code == 401
+
+
+# -- the `sessions` scope --------------------------------------------------------------------------
+SESSIONS_ENDPOINTS = [
+    ("GET", "/api/sessions"),
+    ("DELETE", "/api/sessions/{other}"),
+    ("POST", "/api/sessions/revoke-others"),
+]
+
+
+def challenge_params(response) -> dict:
+    header = response.headers["WWW-Authenticate"]
+    assert header.startswith("Bearer "), header
+    return dict(re.findall(r'(\w+)="([^"]*)"', header))
+
+
+@pytest.mark.parametrize("method, path", SESSIONS_ENDPOINTS)
+def test_a_third_party_apps_profile_token_cannot_list_or_end_the_users_sessions(app, client, factory, registered,
+                                                                                method, path):
+    zapier = code_client(factory, name="Zapier", scope="profile email")
+    third_party = connect(app, zapier, scope="profile")
+    own = sign_in(client, registered)
+
+    response = client.open(path.format(other=own.sid), method=method, headers=bearer(third_party["access_token"]))
+    assert response.status_code == 403
+    assert response.json["error"] == "insufficient_scope"
+    assert challenge_params(response) == {"error": "insufficient_scope", "scope": "sessions",
+                                          "error_description": "This endpoint needs the 'sessions' scope."}
+    assert session_row(app, own.sid).ended_at is None
+    app_sid = jwt.decode(third_party["access_token"], options={"verify_signature": False})["sid"]
+    # Every session lives on: this one, the app's, and the browser's that signed in to allow it.
+    assert {own.sid, app_sid} <= set(listed(client, own))
+    assert len(listed(client, own)) == 3
+
+
+@pytest.mark.parametrize("method, path", SESSIONS_ENDPOINTS)
+def test_a_token_of_ones_own_app_without_the_sessions_scope_is_refused_too(app, client, registered, method, path):
+    narrow = sign_in(client, registered, scope="profile email")
+    other = sign_in(client, registered)
+    response = client.open(path.format(other=other.sid), method=method, headers=narrow.headers)
+    assert response.status_code == 403
+    assert challenge_params(response)["scope"] == "sessions"
+    assert session_row(app, other.sid).ended_at is None

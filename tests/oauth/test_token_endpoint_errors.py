@@ -183,7 +183,8 @@ def test_scope_beyond_the_clients_is_invalid_scope(client, registered):
 
 def test_client_without_password_grant_is_unauthorized_client(client, factory):
     factory.user("bob")
-    third_party = factory.client(name="zapier", grant_types=("authorization_code", "refresh_token"))
+    third_party = factory.client(name="zapier", grant_types=("authorization_code", "refresh_token"),
+                                 redirect_uris=("https://zapier.com/dashboard/auth/oauth/return/App1CLIAPI/",))
     assert_error(password_login(client, third_party, username="bob"), 400, "unauthorized_client")
 
 

@@ -177,6 +177,51 @@ def test_online_a_refresh_token_is_no_bearer_token(online_api, tokens):
     assert_invalid_token(call_notes(online_api, tokens["refresh_token"]))
 
 
+# -- a back end's own token (client credentials): no user, no `sid` ----------------------------------
+def reports_api(protector: ResourceProtector) -> Flask:
+    api = Flask("reports")
+
+    @api.get("/reports")
+    @protector("reports:read")
+    def reports():
+        return jsonify(sub=current_token["sub"], client_id=current_token["client_id"], sid=current_token.get("sid"))
+
+    return api
+
+
+@pytest.fixture
+def back_end_token(client, factory):
+    job = factory.client(name="billing job", grant_types=("client_credentials",), scope="reports:read")
+    data, headers = job.auth({"grant_type": "client_credentials"})
+    response = client.post("/oauth/token", data=data, headers=headers)
+    assert response.status_code == 200, response.json
+    return job, response.json["access_token"]
+
+
+@pytest.mark.parametrize("online", [False, True], ids=["offline", "online"])
+def test_a_client_credentials_token_is_accepted_for_its_scope(live_server, issuer, introspector, back_end_token,
+                                                              online):
+    job, token = back_end_token
+    extra = {"introspection_endpoint": live_server + "/oauth/introspect", "client_id": introspector.client_id,
+             "client_secret": introspector.client_secret} if online else {}
+    api = reports_api(resource_protector(issuer, live_server + "/oauth/jwks", **extra))
+    response = api.test_client().get("/reports", headers=bearer(token))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.json == {"sub": job.client_id, "client_id": job.client_id, "sid": None}
+    assert call_notes(notes_api(resource_protector(issuer, live_server + "/oauth/jwks", **extra)),
+                      token).status_code == 403  # not the `profile` scope
+
+
+def test_online_a_revoked_client_credentials_token_is_refused(client, live_server, issuer, introspector,
+                                                             back_end_token):
+    job, token = back_end_token
+    assert revoke(client, job, token).status_code == 200
+    api = reports_api(resource_protector(issuer, live_server + "/oauth/jwks",
+                                         introspection_endpoint=live_server + "/oauth/introspect",
+                                         client_id=introspector.client_id, client_secret=introspector.client_secret))
+    assert_invalid_token(api.test_client().get("/reports", headers=bearer(token)))
+
+
 def test_online_wrong_introspection_credentials_are_503_not_the_callers_fault(live_server, issuer, introspector,
                                                                               tokens):
     api = notes_api(resource_protector(issuer, live_server + "/oauth/jwks",

@@ -1,5 +1,6 @@
-"""My devices and the sessions console in a real browser: Playwright driving Debian's Chromium
-against the live server. Screenshots of both pages, at desktop and phone width, are written to
+"""My devices, the sessions console and connecting a third-party app (sign-in, consent, back to
+the app with a code) in a real browser: Playwright driving Debian's Chromium against the live
+server. Screenshots of the pages, at desktop and phone width, are written to
 tests/output/screenshots/ for people to look at.
 """
 
@@ -7,11 +8,20 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+from http.server import BaseHTTPRequestHandler
+from http.server import HTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 
+from tests.code_flow_helpers import STATE
+from tests.code_flow_helpers import authorize_url
+from tests.code_flow_helpers import code_client
+from tests.code_flow_helpers import pkce
 from tests.conftest import PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
@@ -178,3 +188,80 @@ def test_admin_ends_all_sessions_of_a_user_from_the_console(sqlite_only, app, fa
         assert refused.status_code == 400
         assert refused.json()["error"] == "invalid_grant"
     context.close()
+
+
+class AppCallback:
+    """A third-party app's redirect URI: a tiny HTTP server on 127.0.0.1 (another origin than the
+    authorization server) that answers 200 and records the URLs the browser was sent to."""
+
+    def __init__(self):
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                received.append(self.path)
+                body = b"<!doctype html><title>Example app</title><h1>Connected to authserver</h1>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.uri = f"http://127.0.0.1:{self.server.server_port}/callback"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def app_callback():
+    callback = AppCallback()
+    yield callback
+    callback.close()
+
+
+def test_user_connects_an_app_through_sign_in_and_consent(sqlite_only, app, factory, live_server, chromium, expect,
+                                                          app_callback):
+    alice = factory.user("alice", email="alice@example.com")
+    zapier = code_client(factory, name="Zapier", scope="profile email", redirect_uris=(app_callback.uri,))
+    verifier = pkce()
+
+    context = chromium.new_context(user_agent=DESKTOP_UA, viewport=DESKTOP)
+    page = context.new_page()
+    page.goto(live_server + authorize_url(zapier.client_id, redirect_uri=app_callback.uri, challenge=verifier))
+    expect(page).to_have_url(re.compile(r"/signin\?next=/oauth/authorize"))
+    sign_in_with_keyboard(page, expect, "alice")
+
+    expect(page.get_by_role("heading", name="Zapier wants to:", level=1)).to_be_visible()
+    scopes = page.locator(".consent-scopes li")
+    expect(scopes).to_have_count(2)
+    expect(scopes.nth(0)).to_contain_text("See your username")
+    expect(scopes.nth(1)).to_contain_text("See your email address")
+    expect(page.get_by_role("button", name="Deny")).to_be_visible()
+    screenshot(page, "consent")
+
+    page.get_by_role("button", name="Allow").click()
+    expect(page).to_have_url(re.compile("^" + re.escape(app_callback.uri) + r"\?code="))
+    expect(page.get_by_role("heading", name="Connected to authserver")).to_be_visible()
+    params = {name: values[0] for name, values in parse_qs(urlsplit(page.url).query).items()}
+    assert params["state"] == STATE
+    assert params["iss"] == app.extensions["authserver"].settings.issuer
+    assert [path for path in app_callback.received if path.startswith("/callback")] == [
+        urlsplit(page.url).path + "?" + urlsplit(page.url).query]  # (Chromium may also ask for /favicon.ico)
+    context.close()
+
+    data, headers = zapier.auth({"grant_type": "authorization_code", "code": params["code"],
+                                 "redirect_uri": app_callback.uri, "code_verifier": verifier.verifier})
+    tokens = requests.post(live_server + "/oauth/token", data=data, headers=headers, timeout=10)
+    assert tokens.status_code == 200, tokens.text
+    me = requests.get(live_server + "/api/me", headers={"Authorization": "Bearer " + tokens.json()["access_token"]},
+                      timeout=10)
+    assert me.json() == {"sub": alice, "username": "alice", "email": "alice@example.com"}

@@ -1,10 +1,18 @@
-"""My devices (``/account/devices``): the list of the user's sessions, and signing devices out."""
+"""My devices (``/account/devices``): the list of the user's sessions, and signing devices out; the
+Connected apps section, and disconnecting an app."""
 
 from __future__ import annotations
 
+from tests.code_flow_helpers import authorize_url
+from tests.code_flow_helpers import code_client
+from tests.code_flow_helpers import connect
+from tests.code_flow_helpers import consent_page
+from tests.code_flow_helpers import pkce
 from tests.conftest import password_login
 from tests.conftest import refresh
 from tests.web.conftest import IPHONE_UA
+from tests.web.conftest import browser
+from tests.web.conftest import csrf_token
 from tests.web.conftest import post_form
 from tests.web.conftest import session_row
 from tests.web.conftest import sign_in
@@ -126,3 +134,83 @@ def test_signed_in_forms_refuse_a_missing_or_foreign_csrf_token(app, factory, cl
     assert client.post("/account/signout").status_code == 400
     assert session_row(app, other).ended_at is None
     assert session_row(app, web_sid(app, client)).ended_at is None
+
+
+# -- Connected apps --------------------------------------------------------------------------------
+def apps_section(html: str) -> str:
+    """The Connected apps section of the page."""
+    start = html.index('<h2 id="apps-heading">')
+    return html[start:html.index("</section>", start)]
+
+
+def test_connected_apps_lists_each_app_the_user_allowed(app, factory, client, clock):
+    factory.user()
+    factory.user("bob")
+    zapier = code_client(factory, name="Zapier", scope="profile email")
+    calendar = code_client(factory, name="Calendar", scope="profile")
+    sign_in(client)
+    assert "No app is connected to your account." in apps_section(client.get("/account/devices").text)
+
+    connect(app, zapier, scope="profile email")
+    connect(app, calendar, scope="profile", username="bob")
+    clock.advance(2 * 3600)
+    html = client.get("/account/devices").text
+    section = apps_section(html)
+    assert "Connected apps <span" in section and "(1)" in section
+    assert "Zapier" in section and "Calendar" not in section  # bob's app is bob's
+    assert "Allowed 2 hours ago: profile email" in section
+    assert section.count("Disconnect</button>") == 1
+    assert "via Zapier" in html  # its session is one of the signed-in devices
+
+
+def test_disconnecting_an_app_ends_its_sessions_and_forgets_the_consent(app, factory, client):
+    factory.user()
+    zapier = code_client(factory, name="Zapier", scope="profile email")
+    tokens = connect(app, zapier)
+    app_sid = token_sid(tokens["access_token"])
+    sign_in(client)
+
+    response = post_form(client, "/account/devices", f"/account/apps/{zapier.client_id}/disconnect")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/account/devices"
+    html = client.get("/account/devices").text
+    assert "Disconnected Zapier: it can no longer use your account." in html
+    assert "No app is connected to your account." in apps_section(html)
+    assert "via Zapier" not in html
+    assert (session_row(app, app_sid).ended_reason, session_row(app, app_sid).ended_by) == ("user", "alice")
+    refused = refresh(client, zapier, tokens["refresh_token"])
+    assert refused.status_code == 400 and refused.json["error"] == "invalid_grant"
+    assert session_row(app, web_sid(app, client)).ended_at is None  # this browser stays signed in
+    # Next time, the app has to ask.
+    consent_page(client.get(authorize_url(zapier.client_id, challenge=pkce())))
+
+
+def test_disconnect_needs_the_csrf_token_and_the_users_own_consent(app, factory, client):
+    factory.user()
+    factory.user("bob")
+    zapier = code_client(factory, name="Zapier", scope="profile email")
+    tokens = connect(app, zapier)
+    bobs = connect(app, zapier, username="bob")
+    sign_in(client)
+    assert client.post(f"/account/apps/{zapier.client_id}/disconnect").status_code == 400
+    still_connected = refresh(client, zapier, tokens["refresh_token"])
+    assert still_connected.status_code == 200
+    assert post_form(client, "/account/devices", "/account/apps/client_nobody/disconnect").status_code == 404
+    # alice disconnects Zapier for herself only.
+    post_form(client, "/account/devices", f"/account/apps/{zapier.client_id}/disconnect")
+    assert post_form(client, "/account/devices", f"/account/apps/{zapier.client_id}/disconnect").status_code == 404
+    assert refresh(client, zapier, still_connected.json["refresh_token"]).json["error"] == "invalid_grant"
+    assert refresh(client, zapier, bobs["refresh_token"]).status_code == 200
+    bob = browser(app)
+    sign_in(bob, "bob")
+    assert "Zapier" in apps_section(bob.get("/account/devices").text)
+
+
+def test_disconnect_when_signed_out_goes_to_signin(app, factory, client):
+    factory.user()
+    zapier = code_client(factory, name="Zapier", scope="profile email")
+    tokens = connect(app, zapier)
+    page = client.get("/signin")
+    response = client.post(f"/account/apps/{zapier.client_id}/disconnect", data={"csrf_token": csrf_token(page.text)})
+    assert response.status_code == 302 and response.headers["Location"].startswith("/signin")
+    assert refresh(client, zapier, tokens["refresh_token"]).status_code == 200

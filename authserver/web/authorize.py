@@ -1,0 +1,133 @@
+"""The authorization endpoint (RFC 6749 §4.1.1) and its consent page, for third-party apps.
+
+A signed-out browser signs in first (the ordinary sign-in page, which comes back here). A request
+from an unknown client, or naming a redirect URI the client did not register, gets an error page:
+it is never redirected (§4.1.2.1). Every other problem (response type, scope, PKCE) goes back to
+the app as ``error`` with ``state``. A first-party client, or one the user already allowed these
+scopes, gets its code at once; otherwise the user sees "App X wants to: ..." and allows or denies.
+Every redirect to the app carries ``iss`` (RFC 9207).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from authlib.common.urls import add_params_to_uri
+from flask import current_app
+from flask import g
+from flask import render_template
+from flask import request
+
+from .. import consents
+from ..database import db
+from ..errors import OAuth2Error
+from ..errors import UnknownClientError
+from ..models import Client
+from ..oauth import paths
+from ..openapi import DATABASE_PAGES
+from ..openapi import browser_session
+from ..openapi import operation
+from ..openapi import page_response
+from ..openapi import redirect_response
+from ..scopes import describe
+from ..scopes import scope_for_user
+from ..services import current_services
+from . import bp
+from . import csrf_form
+from .auth import send_to_signin
+from .headers import SECURITY_HEADERS
+
+ALLOW = "allow"
+
+# For /openapi.json: the authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3), in the query of both methods.
+TEXT = {"type": "string"}
+AUTHORIZATION_REQUEST = {
+    "response_type": {"required": True, "schema": {"const": "code"}},
+    "client_id": {"required": True, "schema": TEXT},
+    "redirect_uri": {"schema": TEXT, "description": "Exactly as registered; optional if the client has one."},
+    "scope": {"schema": TEXT},
+    "state": {"schema": TEXT, "description": "Returned unchanged to the client."},
+    "code_challenge": {"schema": TEXT, "description": "PKCE (RFC 7636); required for public clients."},
+    "code_challenge_method": {"schema": {"const": "S256"}},
+}
+TO_CLIENT = redirect_response("To the client's redirect URI with `code` or `error`, `state` and `iss` (RFC 9207); or, "
+                              "when the browser is not signed in, to `/signin` and back here after.")
+NOT_A_CLIENT = page_response("An unknown client, or a redirect URI it did not register (never redirected, "
+                             "RFC 6749 §4.1.2.1); an expired form.")
+SIGNED_IN_OR_NOT = browser_session() + [{}]
+
+
+@bp.route(paths.AUTHORIZATION, methods=["GET", "POST"])
+@operation("get", summary="Authorization endpoint (RFC 6749 §4.1, PKCE)", tags=["web"], security=SIGNED_IN_OR_NOT,
+           description="A first-party client, or one the user already allowed these scopes, gets its code at once; "
+                       "otherwise the user sees the consent page.",
+           query=AUTHORIZATION_REQUEST,
+           responses={200: page_response("The consent page: the app and what it asks for, Allow and Deny."),
+                      302: TO_CLIENT, 400: NOT_A_CLIENT, **DATABASE_PAGES})
+@operation("post", summary="Allow or deny an app (the consent page's form)", tags=["web"],
+           security=browser_session(), query=AUTHORIZATION_REQUEST,
+           body=csrf_form("The decision.", decision={"enum": [ALLOW, "deny"]}),
+           responses={302: TO_CLIENT, 400: NOT_A_CLIENT, **DATABASE_PAGES})
+def authorize():
+    client, redirect_uri = registered_client_and_redirect_uri()
+    server = current_app.extensions["authserver.oauth"]
+    try:
+        grant = server.get_consent_grant(end_user=None)
+    except OAuth2Error as error:
+        if not error.redirect_uri:
+            raise
+        return to_client(server.handle_response(*error()))
+    if g.device_session is None:
+        return send_to_signin()
+    user = g.device_session.user
+    try:
+        scope = scope_for_user(client, user, grant.request.payload.scope)  # `admin` only for admins
+    except OAuth2Error as error:
+        error.redirect_uri, error.state = redirect_uri, grant.request.payload.state
+        return to_client(server.handle_response(*error()))
+    if request.method == "POST":
+        if request.form.get("decision") != ALLOW:
+            return to_client(server.create_authorization_response(grant=grant, grant_user=None))
+        consents.remember_consent(user.id, client.client_id, scope, current_services().clock.now())
+    elif not (client.first_party or consents.has_consent(user.id, client.client_id, scope)):
+        return consent_page(client, scope, redirect_uri)
+    return to_client(server.create_authorization_response(grant=grant, grant_user=user))
+
+
+def registered_client_and_redirect_uri() -> tuple[Client, str]:
+    """The client and where to send the browser back; an error page if either is unknown."""
+    client_id = request.args.get("client_id")
+    client = db.session.get(Client, client_id) if client_id else None
+    if client is None:
+        raise UnknownClientError("Unknown client_id.")
+    redirect_uri = request.args.get("redirect_uri")
+    if redirect_uri is None and len(client.redirect_uri_list) == 1:
+        return client, client.redirect_uri_list[0]
+    if redirect_uri is None or not client.check_redirect_uri(redirect_uri):
+        # Exact match only (RFC 9700 §4.1.3); with several registered, the request must name one.
+        raise UnknownClientError("The redirect_uri is not registered for this client.")
+    return client, redirect_uri
+
+
+def consent_page(client: Client, scope: str, redirect_uri: str):
+    page = render_template("consent.html", client=client, scopes=describe(scope), action=request.full_path)
+    response = current_app.make_response(page)
+    # The form's POST is answered by a redirect to the app; Chromium applies form-action to it.
+    csp = SECURITY_HEADERS["Content-Security-Policy"]
+    response.headers["Content-Security-Policy"] = csp.replace("form-action 'self'",
+                                                              f"form-action 'self' {origin_of(redirect_uri)}")
+    return response
+
+
+def origin_of(uri: str) -> str:
+    parts = urlsplit(uri)
+    if parts.scheme in ("http", "https"):
+        return f"{parts.scheme}://{parts.netloc}"
+    return f"{parts.scheme}:"  # a native app's private-use scheme (RFC 8252 §7.1)
+
+
+def to_client(response):
+    """An authorization response (code or error, a redirect) with ``iss`` added (RFC 9207)."""
+    if response.location:
+        response.location = add_params_to_uri(response.location, [("iss", current_services().settings.issuer)])
+    return response
