@@ -1,9 +1,10 @@
 """authserver: an OAuth 2.0 authorization server with revocable device sessions.
 
-:func:`create_app` builds the server in this order: settings → database → the per-process
-services (clock, passwords, key ring, device sessions) → the authorization server (Authlib) →
-blueprints (OAuth endpoints, JSON APIs, web pages, the OpenAPI document) → the one error handler
-→ the command line.
+:func:`create_app` builds the server in this order: settings → the per-process services (clock,
+passwords, key ring, device sessions, metrics) → what every request goes through (its id and log
+line, timing, the database's unit of work, the input checks) → the authorization server (Authlib) → blueprints
+(OAuth endpoints, JSON APIs, web pages, health checks, metrics, the OpenAPI document) → the one error
+handler → the command line.
 """
 
 from __future__ import annotations
@@ -18,19 +19,23 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import PathConverter
 
 from . import database
+from .accounts import FAILURE_REASONS
 from .clock import SystemClock
 from .database import db
 from .errors import register_error_handlers
 from .keys import KeyRing
 from .keys import load_or_create_secret
+from .metrics import Metrics
+from .metrics import register_metrics
 from .passwords import Passwords
 from .refresh_tokens import RefreshTokens
 from .request_context import register_input_checks
+from .request_log import register_request_log
 from .services import Services
+from .sessions import END_REASONS
 from .sessions import DeviceSessions
 from .settings import Settings
-
-MAX_REQUEST_BYTES = 64 * 1024
+from .throttle import BUDGETS
 
 
 def migrations_dir() -> str:
@@ -46,13 +51,19 @@ def create_app(settings: Settings | None = None, clock=None) -> Flask:
     app = Flask(__name__)
     app.url_map.converters["path"] = AnyPathConverter
     configure(app, settings)
-    database.init_database(app, settings)
-    Migrate(app, db, directory=migrations_dir())
     services = build_services(settings, clock or SystemClock())
     app.extensions["authserver"] = services
+    # Before the unit of work: Flask runs after-request hooks last-registered first, so the
+    # commit happens inside what is timed, and the request's log line has the status it really got.
+    register_request_log(app)
+    register_metrics(app)
+    database.init_database(app, settings)
+    Migrate(app, db, directory=migrations_dir())
+    register_input_checks(app)
 
     from .api import register_api
     from .cli import register_commands
+    from .health import bp as health_bp
     from .oauth import register_oauth
     from .openapi import register_openapi
     from .web import register_web
@@ -60,8 +71,8 @@ def create_app(settings: Settings | None = None, clock=None) -> Flask:
     register_oauth(app, services)
     register_api(app)
     register_web(app)
+    app.register_blueprint(health_bp)
     register_openapi(app)
-    register_input_checks(app)
     register_error_handlers(app)
     register_commands(app)
     return app
@@ -84,8 +95,6 @@ def configure(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         JSON_SORT_KEYS=False,
-        # Every request we accept is a small form or JSON; a bigger body is refused (413) unread.
-        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
     )
     if settings.proxy_hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops)
@@ -101,5 +110,10 @@ def build_services(settings: Settings, clock) -> Services:
     keyring.ensure_key()
     sessions = DeviceSessions(settings, clock)
     refresh_key = load_or_create_secret(settings.keys_dir, "refresh-hmac.key")
+    from .oauth.server import supported_grant_types  # the grants import the services module
+
+    metrics = Metrics(known_labels={"grant_type": tuple(supported_grant_types()), "cause": END_REASONS,
+                                    "reason": FAILURE_REASONS, "budget": BUDGETS})
     return Services(settings=settings, clock=clock, passwords=Passwords(settings), keyring=keyring,
-                    sessions=sessions, refresh_tokens=RefreshTokens(settings, sessions, refresh_key))
+                    sessions=sessions, refresh_tokens=RefreshTokens(settings, sessions, refresh_key),
+                    metrics=metrics)

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from . import audit
+from . import metrics
 from .database import db
 from .models import AUTH_METHODS
 from .models import Client
@@ -16,6 +17,11 @@ from .models import User
 from .models import new_client_id
 from .models import sha256_hex
 from .sessions import ENDED_USER_DISABLED
+
+# Why a sign-in failed (the `reason` of a login_failed event); callers are told neither.
+FAILED_BAD_CREDENTIALS = "bad_credentials"
+FAILED_DISABLED = "disabled"
+FAILURE_REASONS = (FAILED_BAD_CREDENTIALS, FAILED_DISABLED)
 
 
 class AccountError(ValueError):
@@ -91,9 +97,10 @@ def authenticate_user(services, username: str, password: str, ip: str | None = N
         if services.passwords.needs_rehash(user.password_hash):
             user.password_hash = services.passwords.hash(password)
         return user
-    reason = "disabled" if ok else "bad_credentials"
+    reason = FAILED_DISABLED if ok else FAILED_BAD_CREDENTIALS
     audit.record_event(audit.LOGIN_FAILED, services.clock.now(), user=user, username=username[:150], ip=ip,
                        reason=reason)
+    metrics.count("failed_signins", reason=reason)
     return None
 
 

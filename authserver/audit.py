@@ -18,6 +18,10 @@ USER_CODE_FAILED = "user_code_failed"
 SESSION_ENDED = "session_ended"
 USER_DISABLED = "user_disabled"
 ACCESS_TOKEN_REVOKED = "access_token_revoked"
+# Scanning for secrets and tokens (see throttle.py): a client that failed to authenticate (its
+# claimed id, the IP), and a token that is not ours at all presented by an authenticated client.
+CLIENT_AUTH_FAILED = "client_auth_failed"
+TOKEN_LOOKUP_FAILED = "token_lookup_failed"
 
 
 def record_event(kind: str, now, *, user=None, user_id=None, username=None, session_id=None, client_id=None, ip=None,

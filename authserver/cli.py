@@ -18,7 +18,7 @@ from .database import db
 from .services import current_services
 from .settings import Settings
 from .settings import SettingsError
-from .settings import unknown_variables
+from .settings import setting_warnings
 
 GRANT_TYPES = ("password", "refresh_token", "authorization_code", "client_credentials",
                "urn:ietf:params:oauth:grant-type:device_code")
@@ -195,35 +195,27 @@ def sessions_prune(as_json):
 
 
 # -- serve ---------------------------------------------------------------------------------
-@click.command("serve", help="Serve with gunicorn (production WSGI server).")
+@click.command("serve", help="Serve with gunicorn (production WSGI server): JSON logs, metrics across workers.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
 def serve(host, port, workers):
-    from gunicorn.app.base import BaseApplication
+    from . import serve as serving
 
-    class Gunicorn(BaseApplication):
-        def load_config(self):
-            self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("workers", workers)
-            self.cfg.set("accesslog", "-")
-            # Never log query strings or bodies: tokens must not reach logs.
-            self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss')
-
-        def load(self):
-            # Each worker builds its own app: nothing built before the fork (a pooled database
-            # connection, a lock) is shared between workers.
-            return load_app()
-
-    # Build once here too, so a bad setting or keys folder stops `serve` with one line before
-    # gunicorn starts (not a traceback per worker), and the first signing key is made once.
-    load_app()
-    Gunicorn().run()
+    serving.run(host, port, workers, load_settings=load_settings, load_app=load_app)
 
 
 def register_commands(app) -> None:
     for group in (users, clients, keys, sessions):
         app.cli.add_command(group)
+
+
+def load_settings() -> Settings:
+    """The settings from the environment; a bad one stops with one line, exit 2."""
+    try:
+        return Settings.from_env()
+    except SettingsError as error:
+        stop_on_bad_setting(error)
 
 
 def load_app():
@@ -247,12 +239,13 @@ cli.add_command(serve)
 
 
 def main() -> None:
-    for line in unknown_variables():
-        click.echo(f"authserver: warning: {line}", err=True)
     try:
         Settings.from_env()
+        warnings = setting_warnings()
     except SettingsError as error:
         stop_on_bad_setting(error)
+    for line in warnings:
+        click.echo(f"authserver: warning: {line}", err=True)
     try:
         cli.main(prog_name="authserver")
     except (OperationalError, ProgrammingError) as error:

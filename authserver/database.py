@@ -24,6 +24,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import DateTime
 from sqlalchemy.types import TypeDecorator
 
+from .private_files import FILE_MODE
+from .private_files import FOLDER_MODE
+from .private_files import make_private_file
+from .private_files import restrict
 from .settings import SettingsError
 from .settings import path_error
 
@@ -97,16 +101,24 @@ def sqlite_path(url: str) -> str | None:
 
 
 def prepare_sqlite_file(url: str) -> None:
-    """Make the SQLite file's folder; one that cannot be made is a bad AUTHSERVER_DATABASE_URL (one line, not a traceback)."""
+    """Make the SQLite file's folder (0700 if we make it) and the file itself (0600, and its WAL and
+    shared-memory files with it, see ``private_files.py``). A folder that cannot be made is a bad
+    AUTHSERVER_DATABASE_URL (one line, not a traceback)."""
     path = sqlite_path(url)
     if not path:
         return
     try:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        os.makedirs(os.path.dirname(os.path.abspath(path)), mode=FOLDER_MODE, exist_ok=True)
     except OSError as error:
         raise path_error("DATABASE_URL", error) from error
     if os.path.isdir(path):
         raise SettingsError(f"AUTHSERVER_DATABASE_URL names a folder, not a SQLite file: {path!r}")
+    try:
+        make_private_file(path)
+    except OSError as error:
+        raise path_error("DATABASE_URL", error) from error
+    for suffix in ("-wal", "-shm"):
+        restrict(path + suffix, FILE_MODE)
 
 
 def install_sqlite_pragmas(engine) -> None:

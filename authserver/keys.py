@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from joserfc.jwk import KeySet
 from joserfc.jwk import RSAKey
 
+from .private_files import make_private_folder
 from .settings import SettingsError
 from .settings import path_error
 
@@ -58,8 +59,9 @@ def keys_dir_errors():
 
 
 def make_keys_dir(directory: str) -> None:
+    """The keys folder, private to the server's user (0700, ``private_files.py``)."""
     try:
-        os.makedirs(directory, exist_ok=True)
+        make_private_folder(directory)
     except OSError as error:
         raise path_error("KEYS_DIR", error) from error
 

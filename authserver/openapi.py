@@ -67,19 +67,22 @@ ERROR = schema("Error", {
 # -- declaring operations -----------------------------------------------------------------------
 def operation(method: str, *, summary: str, tags: list[str], responses: dict, description: str | None = None,
               security: list | None = None, parameters: dict | None = None, query: dict | None = None,
-              body: dict | Callable[[], dict] | None = None, other_methods_refused: bool = False):
+              headers: dict | None = None, body: dict | Callable[[], dict] | None = None,
+              other_methods_refused: bool = False):
     """Declare one method of the view below it.
 
     ``responses`` maps status codes to :func:`json_response`, :func:`error_response`,
     :func:`page_response`... (the common ones are added); ``parameters`` describes path parameters
-    by name (the names come from the route); ``query`` the query parameters; ``body`` a request
+    by name (the names come from the route); ``query`` and ``headers`` the optional query and
+    header parameters; ``body`` a request
     body, or a function returning one when it is built from something registered later (the token
     endpoint's grants). ``other_methods_refused``:
     the view is routed for every method and answers the others 405, which need no operation.
     """
     declared = {
         "summary": summary, "description": description, "tags": tags, "responses": responses,
-        "security": security, "parameters": parameters or {}, "query": query or {}, "body": body,
+        "security": security, "parameters": parameters or {}, "query": query or {}, "headers": headers or {},
+        "body": body,
     }
 
     def decorate(view):
@@ -251,6 +254,7 @@ def build_document(app) -> dict:
                                                "connected apps (bearer token)."},
             {"name": "admin", "description": "Operators: any user's sessions (bearer token with `admin`)."},
             {"name": "web", "description": "Server-rendered pages for people (HTML)."},
+            {"name": "operations", "description": "Health checks and metrics for load balancers and monitoring."},
             {"name": "meta", "description": "This description of the API."},
         ],
         "paths": paths,
@@ -275,6 +279,8 @@ def _operation(rule, method: str, declared: dict, web: bool) -> dict:
         for name in rule.arguments
     ]
     parameters += [{"name": name, "in": "query", "required": False, **spec} for name, spec in declared["query"].items()]
+    parameters += [{"name": name, "in": "header", "required": False, **spec}
+                   for name, spec in declared["headers"].items()]
     if parameters:
         result["parameters"] = parameters
     body = declared["body"]

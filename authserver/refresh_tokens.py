@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from . import audit
+from . import metrics
 from .database import db
 from .models import DeviceSession
 from .models import RefreshToken
@@ -36,6 +37,10 @@ from .sessions import DeviceSessions
 
 class RefreshTokenInvalid(Exception):
     """Unknown, foreign, expired or dead refresh token (the client sees invalid_grant)."""
+
+
+class RefreshTokenUnknown(RefreshTokenInvalid):
+    """No generation of any chain, or one issued to another client: to this client, not a token at all."""
 
 
 class RefreshTokenReused(RefreshTokenInvalid):
@@ -72,7 +77,7 @@ class RefreshTokens:
         # The client check comes first: another client presenting a stolen token must not be
         # able to end the owner's session by triggering reuse detection.
         if token is None or token.client_id != client_id:
-            raise RefreshTokenInvalid("unknown refresh token")
+            raise RefreshTokenUnknown("unknown refresh token")
         session = self.sessions.lock_session(token.session_id)
         # Read again under the lock: a parallel request may have rotated it meanwhile.
         token = db.session.execute(
@@ -88,6 +93,7 @@ class RefreshTokens:
             self.sessions.end_locked_session(session, ENDED_BY_REUSE)
             audit.record_event(audit.REFRESH_TOKEN_REUSED, now, user=session.user, session_id=session.id,
                                client_id=client_id, ip=device.ip, generation=token.generation)
+            metrics.count("refresh_reuse_detections")
             raise RefreshTokenReused("refresh token reused")
         if requested_scope and not set(requested_scope.split()) <= set(session.scope.split()):
             raise ScopeNotGranted()
@@ -97,6 +103,7 @@ class RefreshTokens:
             token.used_at = now
             db.session.add(RefreshToken(session_id=session.id, token_hash=sha256_hex(successor), parent_id=token.id,
                                         generation=token.generation + 1, client_id=client_id, issued_at=now))
+        metrics.count("refresh_rotations" if fresh else "refresh_grace_retries")
         self.sessions.touch_session(session, device)
         db.session.flush()
         return Rotation(session=session, refresh_token=successor)

@@ -1,7 +1,8 @@
 """Clean-up (``authserver sessions prune``): end sessions past their deadline, then delete what is
 past ``retention_seconds``: ended sessions with their refresh-token tombstones, authorization codes
 and device authorizations expired that long ago (until then a reused code is still recognised),
-and deny-list entries of access tokens that have expired anyway. Nothing here commits; the command does."""
+security events (kept at least as long as a throttling window, whose counts they are), and
+deny-list entries of access tokens that have expired anyway. Nothing here commits; the command does."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from .models import DeviceAuthorization
 from .models import DeviceSession
 from .models import RefreshToken
 from .models import RevokedAccessToken
+from .models import SecurityEvent
 
 
 def prune(services) -> dict:
@@ -31,10 +33,16 @@ def prune(services) -> dict:
     denied = db.session.execute(delete(RevokedAccessToken).where(RevokedAccessToken.expires_at <= now)).rowcount
     codes = db.session.execute(delete(AuthorizationCode).where(AuthorizationCode.expires_at <= cutoff)).rowcount
     codes += db.session.execute(delete(DeviceAuthorization).where(DeviceAuthorization.expires_at <= cutoff)).rowcount
+    settings = services.settings
+    kept = max(settings.retention_seconds, settings.login_failure_window_seconds,
+               settings.lookup_failure_window_seconds)
+    events = db.session.execute(
+        delete(SecurityEvent).where(SecurityEvent.created_at <= now - dt.timedelta(seconds=kept))).rowcount
     return {
         "ended": ended,
         "deleted_sessions": sessions,
         "deleted_refresh_tokens": tokens,
         "deleted_denied_access_tokens": denied,
         "deleted_codes": codes,
+        "deleted_security_events": events,
     }

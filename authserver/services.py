@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from .keys import KeyRing
+from .metrics import Metrics
 from .passwords import Passwords
 from .refresh_tokens import RefreshTokens
 from .sessions import DeviceSessions
@@ -21,6 +22,7 @@ class Services:
     keyring: KeyRing
     sessions: DeviceSessions
     refresh_tokens: RefreshTokens
+    metrics: Metrics
 
 
 def current_services() -> Services:

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy import update
 
 from . import audit
+from . import metrics
 from .database import db
 from .models import DeviceSession
 from .models import User
@@ -33,6 +34,8 @@ ENDED_BY_REUSE = "refresh_token_reuse"
 ENDED_IDLE = "idle_timeout"
 ENDED_MAX_AGE = "max_age"
 ENDED_USER_DISABLED = "user_disabled"
+END_REASONS = (ENDED_BY_USER, ENDED_BY_ADMIN, ENDED_BY_REVOCATION, ENDED_BY_REUSE, ENDED_IDLE, ENDED_MAX_AGE,
+               ENDED_USER_DISABLED)
 
 BATCH = 500  # ids per UPDATE when ending many sessions (SQLite's bound-parameter limit is far above)
 
@@ -165,6 +168,7 @@ class DeviceSessions:
         session.ended_by = actor
         audit.record_event(audit.SESSION_ENDED, now, user=session.user, session_id=session.id,
                            client_id=session.client_id, actor=actor, reason=reason)
+        metrics.count("sessions_ended", cause=reason)
 
     def _end_live_where(self, reason, actor, ip, *conditions) -> list:
         """End the sessions matching ``conditions`` for ``reason``. Those that had already expired
@@ -209,4 +213,6 @@ class DeviceSessions:
         for session_id, user_id, client_id in rows:
             audit.record_event(audit.SESSION_ENDED, now, session_id=session_id, client_id=client_id, ip=ip,
                                actor=actor, user_id=user_id, username=usernames.get(user_id), reason=reason)
+        if rows:
+            metrics.count("sessions_ended", len(rows), cause=reason)
         return rows

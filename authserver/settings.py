@@ -8,8 +8,8 @@ declarations: :data:`PARSERS`, the list of known variables, and the README's set
 Settings come from ``AUTHSERVER_*`` environment variables. A bad value or a value outside its
 bounds stops start-up with :class:`SettingsError`, whose message is one line naming the variable:
 the server never starts half-configured. An ``AUTHSERVER_*`` variable that is not a setting (most
-likely a misspelling) is reported by :func:`unknown_variables`, and the command line warns about
-it.
+likely a misspelling) is reported by :func:`unknown_variables`, a valid combination that does not do
+what it says by :func:`setting_warnings`; the command line warns about both.
 """
 
 from __future__ import annotations
@@ -113,6 +113,20 @@ def _database_url(name, raw):
     return raw
 
 
+@_allows("`on`, `off` or a port number (1 to 65535)")
+def _metrics(name, raw):
+    lowered = raw.strip().lower()
+    if lowered in ("on", "off"):
+        return lowered
+    try:
+        port = int(lowered)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65_535:
+        raise SettingsError(f"{PREFIX}{name} must be on, off or a port number, got {raw!r}")
+    return port
+
+
 @_allows("not empty")
 def _text(name, raw):
     if not raw.strip():
@@ -156,12 +170,14 @@ class Settings:
         10, _whole(0, MAX_SECONDS),
         "a retried refresh of the immediate predecessor inside this window gets the same successor; `0` turns it off")
     session_idle_timeout_seconds: int = setting(
-        2_592_000, _whole(1, MAX_SECONDS), "a session unused this long ends; at most `SESSION_MAX_AGE_SECONDS`")
+        2_592_000, _whole(1, MAX_SECONDS),
+        "a session unused this long ends; one longer than `SESSION_MAX_AGE_SECONDS` is never reached")
     session_max_age_seconds: int = setting(
         7_776_000, _whole(1, MAX_SECONDS), "a session ends this long after sign-in, however active")
     retention_seconds: int = setting(
         2_592_000, _whole(1, MAX_SECONDS),
-        "`sessions prune` deletes ended sessions (and their used refresh tokens) ended longer ago than this")
+        "`sessions prune` deletes ended sessions (and their used refresh tokens) ended longer ago than this, "
+        "and security events older than this (or than a throttling window, if longer)")
     password_memory_kib: int = setting(
         19_456, _whole(1, MAX_PASSWORD_MEMORY_KIB),
         "argon2id memory per hash, in KiB (OWASP minimum: 19 MiB); at least 8 × `PASSWORD_PARALLELISM`")
@@ -176,15 +192,33 @@ class Settings:
         300, _whole(0, MAX_SECONDS), "`Cache-Control: max-age` of the JWKS: how long resource servers may cache it")
     login_max_failures: int = setting(
         10, _whole(1),
-        "wrong passwords allowed per username and IP inside the window; then sign-in answers `429` with `Retry-After`")
+        "failed sign-ins allowed per username and IP inside the window; then sign-in answers `429` with `Retry-After`")
     login_failure_window_seconds: int = setting(
-        900, _whole(1, MAX_SECONDS), "the window for `LOGIN_MAX_FAILURES`")
+        900, _whole(1, MAX_SECONDS), "the window for the three `LOGIN_*MAX_FAILURES` budgets")
+    login_ip_max_failures: int = setting(
+        50, _whole(1),
+        "failed sign-ins allowed from one IP across all usernames inside the window; "
+        "then sign-in from it answers `429`")
+    login_account_max_failures: int = setting(
+        100, _whole(1),
+        "failed sign-ins allowed for one username from all addresses together inside the window; then sign-in as it "
+        "answers `429`, whether the account exists or not")
+    lookup_max_failures: int = setting(
+        50, _whole(1),
+        "failed client authentications and tokens not ours (introspection, revocation, refresh) allowed per IP, and "
+        "tokens not ours per confidential client, inside the window; then `429` with `Retry-After`")
+    lookup_failure_window_seconds: int = setting(
+        300, _whole(1, MAX_SECONDS), "the window for `LOOKUP_MAX_FAILURES`")
     proxy_hops: int = setting(
         0, _whole(0),
         "reverse proxies in front of the server whose `X-Forwarded-For` and `X-Forwarded-Proto` are trusted; "
         "`0`: the client IP is the socket's")
     cookie_secure: bool = setting(
         True, _boolean, "`Secure` flag on the web pages' cookies; set `false` only for plain-HTTP local use")
+    metrics: str | int = setting(
+        "on", _metrics,
+        "Prometheus metrics at `/metrics`: on the server's port (`on`), nowhere (`off`), or only on this port of "
+        "the same host, from `authserver serve` (so a proxy in front never exposes them)")
     lock_timeout_seconds: int = setting(
         5, _whole(1, MAX_LOCK_TIMEOUT_SECONDS),
         "how long a request waits for a row lock (SQLite busy timeout, PostgreSQL `lock_timeout`); "
@@ -204,14 +238,17 @@ class Settings:
         return settings
 
     def check(self) -> None:
-        """The bounds that tie two settings together (each one's own bounds are in its parser)."""
-        if self.session_idle_timeout_seconds > self.session_max_age_seconds:
-            raise SettingsError(
-                f"{PREFIX}SESSION_IDLE_TIMEOUT_SECONDS ({self.session_idle_timeout_seconds}) "
-                f"must not exceed {PREFIX}SESSION_MAX_AGE_SECONDS ({self.session_max_age_seconds})"
-            )
+        """The bounds that tie two settings together (each one's own bounds are in its parser).
+
+        An idle timeout longer than the max age is not one of them: the max age simply comes first
+        (``sessions.py`` ends a session at whichever deadline it reaches first), so setting only a
+        short max age works with the default idle timeout (:func:`setting_warnings` says so when both were set)."""
         if self.password_memory_kib < 8 * self.password_parallelism:
             raise SettingsError(f"{PREFIX}PASSWORD_MEMORY_KIB must be at least 8 x PASSWORD_PARALLELISM")
+
+    @property
+    def metrics_port(self) -> int | None:
+        return self.metrics if isinstance(self.metrics, int) else None
 
     @property
     def token_audience(self) -> str:
@@ -242,6 +279,21 @@ def unknown_variables(environ=None) -> list[str]:
         close = difflib.get_close_matches(upper[len(PREFIX):], [k[len(PREFIX):] for k in sorted(known)], n=1)
         hint = f" (did you mean {PREFIX}{close[0]}?)" if close else ""
         lines.append(f"{variable} is not a setting and is ignored{hint}")
+    return lines
+
+
+def setting_warnings(environ=None) -> list[str]:
+    """Lines the command line prints before it starts: unknown variables, and settings that are
+    valid but do not do what they say. Assumes the settings themselves parse (``from_env``)."""
+    environ = os.environ if environ is None else environ
+    lines = unknown_variables(environ)
+    idle_variable, max_age_variable = f"{PREFIX}SESSION_IDLE_TIMEOUT_SECONDS", f"{PREFIX}SESSION_MAX_AGE_SECONDS"
+    if idle_variable in environ:
+        settings = Settings.from_env(environ)
+        if settings.session_idle_timeout_seconds > settings.session_max_age_seconds:
+            lines.append(f"{idle_variable} ({settings.session_idle_timeout_seconds}) exceeds {max_age_variable} "
+                         f"({settings.session_max_age_seconds}): sessions end at their max age and the idle "
+                         "timeout is never reached")
     return lines
 
 

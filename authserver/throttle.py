@@ -1,38 +1,162 @@
-"""Throttling of guesses, counted from the security event log so every node shares it.
+"""Failure budgets: past one, a caller is refused (429 with ``Retry-After``) before anything is
+checked, and writes nothing more.
 
-Failed sign-ins: after too many wrong passwords for one username from one IP inside a window,
-further attempts are refused without checking the password. Counting per (username, IP) slows
-guessing without letting a stranger lock the real user out from their own address. Wrong device
-user codes (RFC 8628 §5.1) are limited the same way, per user and per IP."""
+Failures are rows of the security event log (``audit.py``), so every node on the database shares
+the same counts, and a window is simply "rows younger than this".
+
+Sign-in budgets (wrong passwords, unknown users, disabled accounts), inside
+``login_failure_window_seconds``:
+
+- ``login_username_ip``, per username and IP (``login_max_failures``): slows guessing one account
+  from one address without letting a stranger lock the real user out from their own address;
+- ``login_ip``, per IP across every username (``login_ip_max_failures``): one address trying many
+  accounts (password spraying, credential stuffing);
+- ``login_account``, per username across every address (``login_account_max_failures``): one
+  account guessed from many addresses. It answers the same 429 whether the account exists or not,
+  and since anyone can spend it, it is set well above what a user mistyping ever reaches.
+
+Lookup budgets, inside ``lookup_failure_window_seconds``, against scanning for tokens and secrets:
+
+- ``lookup_ip``, per IP (``lookup_max_failures``): failed client authentications and tokens that
+  are not ours at all (introspection, revocation, refresh);
+- ``lookup_client``, per confidential client (``lookup_max_failures``): tokens not ours presented
+  by that authenticated client. Public clients share their id with every installation and prove
+  nothing, so only their IP is counted; and a failed authentication never counts against the
+  client it names, or anyone who knows a client id could lock it out.
+
+Device user codes (RFC 8628 §5.1), inside ``login_failure_window_seconds``: wrong codes entered
+on the verification page, per signed-in user (``user_code_user``) and per IP (``user_code_ip``),
+each ``login_max_failures``, so the short codes cannot be guessed.
+
+A token that is ours but no longer live (expired, revoked, of an ended session) is not a failure:
+resource servers introspect those all the time.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
+from sqlalchemy import and_
 from sqlalchemy import func
+from sqlalchemy import or_
 from sqlalchemy import select
+from sqlalchemy import type_coerce
 
 from . import audit
+from . import metrics
+from .database import UTCDateTime
 from .database import db
+from .errors import TemporarilyUnavailable
 from .models import SecurityEvent
 
+LOGIN_USERNAME_IP = "login_username_ip"
+LOGIN_IP = "login_ip"
+LOGIN_ACCOUNT = "login_account"
+LOOKUP_IP = "lookup_ip"
+LOOKUP_CLIENT = "lookup_client"
+USER_CODE_USER = "user_code_user"
+USER_CODE_IP = "user_code_ip"
+BUDGETS = (LOGIN_USERNAME_IP, LOGIN_IP, LOGIN_ACCOUNT, LOOKUP_IP, LOOKUP_CLIENT, USER_CODE_USER, USER_CODE_IP)
 
-def login_retry_after(services, username: str, ip: str | None) -> int | None:
-    """Seconds until this username may be tried again from this IP, or None if not throttled."""
-    return failures_retry_after(services, audit.LOGIN_FAILED, SecurityEvent.username == username[:150],
-                                SecurityEvent.ip == ip)
+LOOKUP_FAILURES = (audit.CLIENT_AUTH_FAILED, audit.TOKEN_LOOKUP_FAILED)
 
 
-def failures_retry_after(services, kind: str, *conditions) -> int | None:
-    """Seconds until another attempt is allowed after too many ``kind`` failures matching
-    ``conditions`` inside the window (the sign-in throttle's settings), or None if not throttled."""
-    settings = services.settings
-    since = services.clock.now() - dt.timedelta(seconds=settings.login_failure_window_seconds)
-    count, oldest = db.session.execute(
-        select(func.count(), func.min(SecurityEvent.created_at))
-        .where(SecurityEvent.kind == kind, SecurityEvent.created_at > since, *conditions)
+@dataclass(frozen=True)
+class Budget:
+    name: str
+    limit: int
+    counts: object  # the SQL condition on security_events rows that spend it
+
+
+def _same_ip(ip: str | None):
+    return SecurityEvent.ip.is_(None) if ip is None else SecurityEvent.ip == ip
+
+
+def retry_after(services, kinds: tuple[str, ...], window_seconds: int, budgets: list[Budget]) -> int | None:
+    """Seconds until every budget is below its limit again, or None if none is spent. One query.
+
+    A spent budget frees up when its oldest failure leaves the window."""
+    since = services.clock.now() - dt.timedelta(seconds=window_seconds)
+    columns = []
+    for budget in budgets:
+        columns += [func.count().filter(budget.counts),
+                    type_coerce(func.min(SecurityEvent.created_at).filter(budget.counts), UTCDateTime)]
+    row = db.session.execute(
+        select(*columns).where(SecurityEvent.kind.in_(kinds), SecurityEvent.created_at > since,
+                               or_(*(budget.counts for budget in budgets)))
     ).one()
-    if count < settings.login_max_failures:
+    waits = {}
+    for index, budget in enumerate(budgets):
+        count, oldest = row[2 * index], row[2 * index + 1]
+        if count >= budget.limit:
+            waits[budget.name] = max(1, int((oldest - since).total_seconds()) + 1)
+    if not waits:
         return None
-    oldest = oldest.replace(tzinfo=dt.timezone.utc) if oldest.tzinfo is None else oldest
-    return max(1, int((oldest - since).total_seconds()) + 1)
+    for name in waits:
+        metrics.count("throttled_requests", budget=name)
+    return max(waits.values())
+
+
+# -- sign-in ---------------------------------------------------------------------------------
+def login_retry_after(services, username: str, ip: str | None) -> int | None:
+    """Seconds until ``username`` may be tried again from ``ip``, or None if not throttled."""
+    settings = services.settings
+    username = username[:150]
+    budgets = [
+        Budget(LOGIN_USERNAME_IP, settings.login_max_failures, and_(SecurityEvent.username == username, _same_ip(ip))),
+        Budget(LOGIN_IP, settings.login_ip_max_failures, _same_ip(ip)),
+        Budget(LOGIN_ACCOUNT, settings.login_account_max_failures, SecurityEvent.username == username),
+    ]
+    return retry_after(services, (audit.LOGIN_FAILED,), settings.login_failure_window_seconds, budgets)
+
+
+def check_login(services, username: str, ip: str | None) -> None:
+    """Raise 429 if a sign-in as ``username`` from ``ip`` is throttled (the same answer for every budget,
+    so it never tells whether the account exists)."""
+    wait = login_retry_after(services, username, ip)
+    if wait:
+        raise TemporarilyUnavailable("Too many failed sign-ins; retry later.", 429, wait)
+
+
+# -- device user codes -----------------------------------------------------------------------
+def user_code_retry_after(services, user_id: str, ip: str | None) -> int | None:
+    """Seconds until this user, or anyone at this IP, may enter a device user code again, or None."""
+    settings = services.settings
+    budgets = [Budget(USER_CODE_USER, settings.login_max_failures, SecurityEvent.user_id == user_id),
+               Budget(USER_CODE_IP, settings.login_max_failures, _same_ip(ip))]
+    return retry_after(services, (audit.USER_CODE_FAILED,), settings.login_failure_window_seconds, budgets)
+
+
+# -- client authentication and token lookups -------------------------------------------------
+def check_lookups_from_ip(services, ip: str | None) -> None:
+    """Raise 429 if this IP has spent its budget of failed client authentications and lookups."""
+    settings = services.settings
+    budget = Budget(LOOKUP_IP, settings.lookup_max_failures, _same_ip(ip))
+    _raise_if_spent(services, retry_after(services, LOOKUP_FAILURES, settings.lookup_failure_window_seconds, [budget]))
+
+
+def check_lookups_by_client(services, client) -> None:
+    """Raise 429 if this authenticated confidential client has presented too many tokens not ours."""
+    if client.auth_method == "none":
+        return  # see the module docstring: a public client's id proves nothing
+    settings = services.settings
+    budget = Budget(LOOKUP_CLIENT, settings.lookup_max_failures, SecurityEvent.client_id == client.client_id)
+    wait = retry_after(services, (audit.TOKEN_LOOKUP_FAILED,), settings.lookup_failure_window_seconds, [budget])
+    _raise_if_spent(services, wait)
+
+
+def _raise_if_spent(services, wait: int | None) -> None:
+    if wait:
+        raise TemporarilyUnavailable("Too many failed requests; retry later.", 429, wait)
+
+
+def record_client_auth_failure(services, claimed_client_id: str | None, ip: str | None, endpoint: str) -> None:
+    audit.record_event(audit.CLIENT_AUTH_FAILED, services.clock.now(), client_id=claimed_client_id, ip=ip,
+                       endpoint=endpoint)
+
+
+def record_lookup_failure(services, client_id: str, ip: str | None, endpoint: str) -> None:
+    """A token that is not ours at all was presented by this (authenticated) client."""
+    audit.record_event(audit.TOKEN_LOOKUP_FAILED, services.clock.now(), client_id=client_id, ip=ip,
+                       endpoint=endpoint)

@@ -1,6 +1,7 @@
 """A real ``authserver serve`` (gunicorn) for tests that drive the server from outside: its own
 SQLite database and keys in a temporary folder, a free port, and the ``authserver`` command run
-with the same settings to create users and clients.
+with the same settings (and no AUTHSERVER_* or PROMETHEUS_* variable of the caller's) to create
+users and clients.
 
     with Served(tmp_path) as server:
         alice = server.create_user("alice", "s3cret-passw0rd")
@@ -38,8 +39,9 @@ class Served:
         self.url = f"http://127.0.0.1:{self.port}"
         self.workers = workers
         self.log_path = folder / "serve.log"
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("AUTHSERVER_", "PROMETHEUS_"))}
         self.env = {
-            **os.environ,
+            **inherited,
             "AUTHSERVER_DATABASE_URL": f"sqlite:///{folder}/authserver.db",
             "AUTHSERVER_KEYS_DIR": str(folder / "keys"),
             "AUTHSERVER_ISSUER": issuer or self.url,

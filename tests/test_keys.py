@@ -132,3 +132,25 @@ def test_keys_rotate_command_switches_the_signer_of_a_running_app(app, factory, 
     assert after == new_kid != before
     kids = {k["kid"] for k in client.get("/oauth/jwks").json["keys"]}
     assert {before, new_kid} <= kids
+
+
+def test_jwks_has_a_strong_etag_and_answers_304_while_the_keys_are_the_same(app, client, runner):
+    from authserver import create_app
+
+    first = client.get("/oauth/jwks")
+    etag = first.headers["ETag"]
+    assert etag.startswith('"') and not etag.startswith("W/")  # strong
+    assert first.headers["Cache-Control"] == "public, max-age=300"
+    again = client.get("/oauth/jwks", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.data == b""
+    assert again.headers["ETag"] == etag
+    assert again.headers["Cache-Control"] == "public, max-age=300"
+    # Another node with the same keys gives the same tag, so a load balancer may send the revalidation anywhere.
+    other_node = create_app(app.extensions["authserver"].settings)
+    assert other_node.test_client().get("/oauth/jwks", headers={"If-None-Match": etag}).status_code == 304
+    assert runner.invoke(args=["keys", "rotate"]).exit_code == 0
+    rotated = client.get("/oauth/jwks", headers={"If-None-Match": etag})
+    assert rotated.status_code == 200
+    assert rotated.headers["ETag"] != etag
+    assert len(rotated.json["keys"]) == 2

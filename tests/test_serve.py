@@ -1,26 +1,217 @@
-"""`authserver serve` runs the app under gunicorn with the settings from the environment."""
+"""`authserver serve` runs the app under gunicorn with the settings from the environment: JSON log
+lines a forged request cannot break, metrics added up across workers, the issuer it listens on."""
 
+import itertools
+import json
 import os
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
-from tests.served import AUTHSERVER
-from tests.served import METADATA_PATH
-from tests.served import Served
+from tests.conftest import PASSWORD
+from tests.conftest import free_port
+
+AUTHSERVER = shutil.which("authserver", path=os.path.dirname(sys.executable))
+pytestmark = pytest.mark.skipif(AUTHSERVER is None, reason="the authserver console script is not installed")
+
+FORGED_PATH = "/x%0a127.0.0.1%20%22POST%20/oauth/token%22%20200%0a"
 
 
-@pytest.mark.skipif(AUTHSERVER is None, reason="the authserver console script is not installed")
-def test_serve_answers_on_the_port_with_gunicorn(tmp_path):
-    with Served(tmp_path) as server:
-        response = requests.get(server.url + METADATA_PATH, timeout=5)
-        assert response.status_code == 200
-        assert response.json()["token_endpoint"] == f"http://127.0.0.1:{server.port}/oauth/token"
-        jwks = requests.get(response.json()["jwks_uri"], timeout=5).json()
+class Served:
+    def __init__(self, process, base):
+        self.process = process
+        self.base = base
+        self.output = ""
+
+    def lines(self) -> list[dict]:
+        """Every line the server wrote, parsed: each one must be a JSON object."""
+        parsed = []
+        for line in self.output.splitlines():
+            entry = json.loads(line)  # fails on any line that is not JSON
+            assert isinstance(entry, dict), line
+            parsed.append(entry)
+        return parsed
+
+    def requests_logged(self) -> list[dict]:
+        return [entry for entry in self.lines() if entry["logger"] == "authserver.requests"]
+
+
+@contextmanager
+def serve(env, *args, port=None):
+    port = port or free_port()
+    process = subprocess.Popen([AUTHSERVER, "serve", "--port", str(port), *args], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    served = Served(process, f"http://127.0.0.1:{port}")
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(served.base + "/healthz", timeout=2)
+                break
+            except requests.ConnectionError:
+                assert process.poll() is None, process.stdout.read()
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.2)
+        yield served
+    finally:
+        process.terminate()
+        served.output = process.communicate(timeout=60)[0]
+
+
+def environment(database_url, keys_dir, **settings):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTHSERVER_", "PROMETHEUS_"))}
+    return {**env, "AUTHSERVER_DATABASE_URL": database_url, "AUTHSERVER_KEYS_DIR": str(keys_dir), **settings}
+
+
+def scrape(url) -> dict:
+    response = requests.get(url, timeout=10)
+    assert response.status_code == 200, response.text
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(response.text) for s in family.samples}
+
+
+def value(samples, name, **labels) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def test_serve_without_an_issuer_publishes_the_url_it_listens_on(tmp_path):
+    # Before: `./scripts/serve --port 8000` published metadata whose every URL pointed at port 5000.
+    env = environment(f"sqlite:///{tmp_path}/instance/a.db", tmp_path / "keys")
+    subprocess.run([AUTHSERVER, "db", "upgrade"], env=env, check=True, capture_output=True)
+    with serve(env, "--workers", "1") as server:
+        metadata = requests.get(server.base + "/.well-known/oauth-authorization-server", timeout=10).json()
+        assert metadata["issuer"] == server.base
+        assert metadata["token_endpoint"] == server.base + "/oauth/token"
+        jwks = requests.get(metadata["jwks_uri"], timeout=10).json()
         assert len(jwks["keys"]) == 1
-        output = server.stop()
-    assert "gunicorn" in output.lower() or "Booting worker" in output
-    # Keys were generated on first start, private to their owner.
+    assert any("Booting worker" in entry["message"] for entry in server.lines())
+    # Keys were generated on first start, private to their owner; so are the database and its folders.
     pem = [name for name in os.listdir(tmp_path / "keys") if name.endswith(".pem")]
     assert len(pem) == 1
-    assert os.stat(tmp_path / "keys" / pem[0]).st_mode & 0o077 == 0
+    assert stat.S_IMODE(os.stat(tmp_path / "keys" / pem[0]).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(tmp_path / "keys").st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(tmp_path / "instance" / "a.db").st_mode) == 0o600
+
+
+def raw_request(base, request_bytes: bytes) -> bytes:
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(request_bytes)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_two_workers_count_into_one_set_of_metrics_and_log_json_lines(app, factory, database_url, keys_dir):
+    factory.user("alice")
+    registered = factory.client(auth_method="client_secret_post")
+    env = environment(database_url, keys_dir)
+    with serve(env, "--workers", "2") as server:
+        def sign_in(number):
+            form = {"grant_type": "password", "username": "alice", "password": PASSWORD,
+                    "client_id": registered.client_id, "client_secret": registered.client_secret}
+            response = requests.post(server.base + "/oauth/token", data=form, timeout=30,
+                                     headers={"X-Request-Id": f"test-sign-in-{number}"})
+            assert response.status_code == 200, response.text
+            assert response.headers["X-Request-Id"] == f"test-sign-in-{number}"
+            return response.json()
+
+        # In parallel, so that both (single-threaded) workers answer some.
+        with ThreadPoolExecutor(4) as pool:
+            tokens = list(pool.map(sign_in, range(8)))
+            refreshed = list(pool.map(lambda t: requests.post(server.base + "/oauth/token", timeout=30, data={
+                "grant_type": "refresh_token", "refresh_token": t["refresh_token"],
+                "client_id": registered.client_id, "client_secret": registered.client_secret}), tokens))
+        assert [r.status_code for r in refreshed] == [200] * 8
+        wrong = requests.post(server.base + "/oauth/token", timeout=30, data={
+            "grant_type": "password", "username": "alice", "password": "not-the-password",
+            "client_id": registered.client_id, "client_secret": registered.client_secret})
+        assert wrong.status_code == 400
+        # The request that wrote a fake access-log line into gunicorn's old text log.
+        forged = requests.get(server.base + FORGED_PATH, timeout=10, headers={"X-Request-Id": "bad id\u00e9"})
+        assert forged.status_code == 404
+        generated_id = forged.headers["X-Request-Id"]
+        assert generated_id != "bad id" and len(generated_id) == 32
+        # Control characters in headers: NUL in a header value, a bare CR.
+        raw_request(server.base, b"GET /healthz HTTP/1.1\r\nHost: x\r\nUser-Agent: a\x00b\r\nX-Request-Id: c\rd\r\n"
+                                 b"Connection: close\r\n\r\n")
+
+        samples = [scrape(server.base + "/metrics") for _ in range(4)]  # whichever worker answers
+        for scraped in samples:
+            assert value(scraped, "authserver_tokens_issued_total", grant_type="password") == 8
+            assert value(scraped, "authserver_tokens_issued_total", grant_type="refresh_token") == 8
+            assert value(scraped, "authserver_refresh_rotations_total") == 8
+            assert value(scraped, "authserver_failed_signins_total", reason="bad_credentials") == 1
+            assert value(scraped, "authserver_request_duration_seconds_count", endpoint="oauth.token") == 17
+
+    logged = server.requests_logged()
+    token_lines = [entry for entry in logged if entry["path"] == "/oauth/token"]
+    assert len(token_lines) == 17
+    assert len({entry["pid"] for entry in token_lines}) == 2, "both workers answered"
+    for entry in token_lines:
+        assert set(entry) >= {"time", "level", "request_id", "method", "path", "status", "duration_ms", "ip",
+                              "client_id", "session_id"}
+        assert entry["method"] == "POST" and entry["client_id"] == registered.client_id
+        assert entry["duration_ms"] > 0
+    signed_in = [entry for entry in token_lines if entry["request_id"].startswith("test-sign-in-")]
+    assert sorted(entry["request_id"] for entry in signed_in) == [f"test-sign-in-{n}" for n in range(8)]
+    assert all(entry["status"] == 200 and entry["session_id"] for entry in signed_in)
+    # The forged request is one line, its path a JSON string with the line feeds inside it.
+    forged_lines = [entry for entry in logged if entry["path"].startswith("/x")]
+    assert len(forged_lines) == 1
+    assert forged_lines[0]["path"] == '/x\n127.0.0.1 "POST /oauth/token" 200\n'
+    assert forged_lines[0]["status"] == 404 and forged_lines[0]["request_id"] == generated_id
+    assert not any(line.startswith("127.0.0.1") for line in server.output.splitlines())
+    # Never a token, secret or password.
+    for secret in [PASSWORD, "not-the-password", registered.client_secret,
+                   *itertools.chain.from_iterable((t["access_token"], t["refresh_token"]) for t in tokens),
+                   *(r.json()["refresh_token"] for r in refreshed)]:
+        assert secret not in server.output
+
+
+def chunks(total, size=64 * 1024):
+    for start in range(0, total, size):
+        yield b"a" * min(size, total - start)
+
+
+def test_metrics_on_a_port_of_their_own_and_bodies_over_the_limit_under_gunicorn(tmp_path):
+    metrics_port = free_port()
+    env = environment(f"sqlite:///{tmp_path}/a.db", tmp_path / "keys", AUTHSERVER_METRICS=str(metrics_port))
+    subprocess.run([AUTHSERVER, "db", "upgrade"], env=env, check=True, capture_output=True)
+    with serve(env, "--workers", "2") as server:
+        assert requests.get(server.base + "/metrics", timeout=10).status_code == 404  # not on the public port
+        # A 10 MB chunked body: no Content-Length for the size check (before: cut, processed, 200).
+        response = requests.post(server.base + "/oauth/token", data=chunks(10 * 1024 * 1024), timeout=60,
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert response.status_code == 413
+        assert response.json()["error"] == "invalid_request"
+        for _ in range(3):
+            assert requests.get(server.base + "/oauth/jwks", timeout=10).status_code == 200
+        samples = scrape(f"http://127.0.0.1:{metrics_port}/metrics")
+        assert value(samples, "authserver_request_duration_seconds_count", endpoint="oauth.jwks") == 3
+        assert value(samples, "authserver_request_duration_seconds_count", endpoint="oauth.token") == 1
+    logged = server.requests_logged()
+    assert [entry["status"] for entry in logged if entry["path"] == "/oauth/token"] == [413]
+
+
+def test_a_metrics_port_that_is_taken_stops_serve_with_one_line(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        env = environment(f"sqlite:///{tmp_path}/a.db", tmp_path / "keys", AUTHSERVER_METRICS=str(port))
+        result = subprocess.run([AUTHSERVER, "serve", "--port", str(free_port()), "--workers", "1"], env=env,
+                                capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        f"authserver: AUTHSERVER_METRICS cannot be used: port {port} on 127.0.0.1: Address already in use"]

@@ -20,6 +20,7 @@ from authserver.sessions import ENDED_BY_REUSE
 from authserver.sessions import ENDED_BY_USER
 from authserver.sessions import ENDED_IDLE
 from authserver.sessions import ENDED_MAX_AGE
+from tests.conftest import password_login
 from tests.conftest import refresh
 from tests.session_helpers import PHONE_UA
 from tests.session_helpers import security_events
@@ -221,9 +222,21 @@ def test_prune_deletes_ended_sessions_only_after_the_retention(app, service, cli
     assert session_row(app, ended.sid) is None
     # The live session keeps its used tokens, so a replay of one is still caught as reuse.
     assert count(app, RefreshToken) == 2
-    assert count(app, SecurityEvent) == events_before  # the log is append-only
+    assert count(app, SecurityEvent) == events_before  # kept as long as the longest throttle window (900 s)
     assert refresh(client, registered, first_of_live).json["error"] == "invalid_grant"
     assert session_row(app, live.sid).ended_reason == ENDED_BY_REUSE
+
+
+def test_prune_deletes_security_events_past_the_retention_or_the_throttle_windows(app, service, client, registered,
+                                                                                   clock):
+    # Retention is 500 s here, the sign-in throttle's window 900 s: the failures it counts stay that long.
+    sign_in(client, registered)
+    assert password_login(client, registered, password="wrong").status_code == 400
+    clock.advance(899)
+    assert service.prune()["deleted_security_events"] == 0
+    clock.advance(1)
+    assert service.prune()["deleted_security_events"] == 2
+    assert count(app, SecurityEvent) == 0
 
 
 def test_prune_drops_deny_list_entries_once_the_token_would_have_expired(app, service, clock):

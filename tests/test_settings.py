@@ -15,6 +15,7 @@ from authserver.settings import MAX_SECONDS
 from authserver.settings import PARSERS
 from authserver.settings import Settings
 from authserver.settings import SettingsError
+from authserver.settings import setting_warnings
 from authserver.settings import settings_table_markdown
 from authserver.settings import unknown_variables
 
@@ -178,3 +179,18 @@ def test_table_shows_defaults_bounds_and_units():
     assert "| the issuer | not empty |" in rows["AUTHSERVER_AUDIENCE"]
     assert "| `true` | `true` or `false`" in rows["AUTHSERVER_COOKIE_SECURE"]
     assert "| `10` | 1 or more |" in rows["AUTHSERVER_LOGIN_MAX_FAILURES"]
+
+
+# -- an idle timeout longer than the max age is never reached; it does not stop start-up --------
+def test_a_max_age_below_the_default_idle_timeout_starts(tmp_path):
+    settings = Settings.from_env({"AUTHSERVER_SESSION_MAX_AGE_SECONDS": "86400"})  # was refused at start-up
+    assert (settings.session_max_age_seconds, settings.session_idle_timeout_seconds) == (86_400, 2_592_000)
+    assert setting_warnings({"AUTHSERVER_SESSION_MAX_AGE_SECONDS": "86400"}) == []  # the default: nothing to say
+
+
+def test_an_idle_timeout_set_beyond_the_max_age_is_a_warning():
+    environ = {"AUTHSERVER_SESSION_MAX_AGE_SECONDS": "3600", "AUTHSERVER_SESSION_IDLE_TIMEOUT_SECONDS": "7200"}
+    Settings.from_env(environ)
+    assert setting_warnings(environ) == [
+        "AUTHSERVER_SESSION_IDLE_TIMEOUT_SECONDS (7200) exceeds AUTHSERVER_SESSION_MAX_AGE_SECONDS (3600): "
+        "sessions end at their max age and the idle timeout is never reached"]

@@ -35,6 +35,7 @@ from ..oauth.access_tokens import live_access_token
 from ..openapi import BEARER_CHALLENGE
 from ..openapi import DATABASE_ERRORS
 from ..openapi import error_response
+from ..request_log import annotate
 from ..scopes import ACCOUNT_SCOPES
 from ..scopes import ADMIN_SCOPE
 from ..services import current_services
@@ -60,6 +61,7 @@ class SessionTokenValidator(BearerTokenValidator):
         if live is None:
             raise InvalidTokenError(realm=self.realm, description="The access token is invalid, expired or revoked.")
         live.claims.device_session = live.session  # views read the session (and its user) from here
+        annotate(client_id=live.claims["client_id"], session_id=live.claims.get("sid"))
         return live.claims
 
     def validate_token(self, token, scopes, request, **kwargs):

@@ -152,6 +152,15 @@ def decode_access_token(token_string: str, key_set, registry: JWTClaimsRegistry)
     return AccessTokenClaims(token.claims, token.header)
 
 
+def signed_by_us(services, token_string: str) -> bool:
+    """Whether a published key of ours signed this JWS, whatever its claims say (expired included)."""
+    try:
+        jwt.decode(token_string, services.keyring.verification_key_set(), algorithms=[ALGORITHM])
+    except (JoseError, ValueError, TypeError, KeyError):
+        return False
+    return True
+
+
 def verify_access_token(services, token_string: str) -> AccessTokenClaims | None:
     """The claims of an unexpired access token this server signed; None otherwise. No database."""
     return decode_access_token(token_string, services.keyring.verification_key_set(), own_claims_registry(services))

@@ -5,6 +5,8 @@ app's one handler (``errors.py``)."""
 
 from __future__ import annotations
 
+import hashlib
+
 from flask import Blueprint
 from flask import current_app
 from flask import jsonify
@@ -19,6 +21,7 @@ from ..openapi import client_auth
 from ..openapi import error_response
 from ..openapi import form
 from ..openapi import json_response
+from ..openapi import no_content
 from ..openapi import operation
 from ..openapi import schema
 from ..services import current_services
@@ -48,6 +51,9 @@ def authorization_server():
 
 
 # What the token, revocation and introspection endpoints may answer besides their own results.
+THROTTLED = error_response("`temporarily_unavailable`: this address failed client authentication or presented "
+                           "tokens that are not ours too often, or this client presented too many tokens not ours "
+                           "(the lookup budgets).", RETRY_AFTER)
 INVALID_CLIENT = error_response("`invalid_client`: client authentication failed (unknown client, wrong secret, "
                                 "another method than the registered one).", BASIC_CHALLENGE)
 BAD_FORM = ("`invalid_request`: not a UTF-8 form body, a repeated parameter, a missing one, or client "
@@ -87,8 +93,10 @@ def token_form():
                                    "`access_denied`, `expired_token` (RFC 8628 §3.5)."),
                401: INVALID_CLIENT,
                **DATABASE_ERRORS,
-               429: error_response("`temporarily_unavailable`: too many wrong passwords for this username from "
-                                   "this address.", RETRY_AFTER),
+               429: error_response("`temporarily_unavailable`: a failure budget is spent: the lookup budgets "
+                                   "(failed client authentications, tokens not ours) or, for the password grant, "
+                                   "the sign-in budgets (wrong passwords per username and address, per address, per "
+                                   "username).", RETRY_AFTER),
            })
 def token():
     check_token_request(request, token_endpoint=True)
@@ -104,6 +112,7 @@ def token():
                200: json_response("Revoked, or nothing to revoke.", {"type": "object", "maxProperties": 0}),
                400: error_response(f"{BAD_FORM}."),
                401: INVALID_CLIENT,
+               429: THROTTLED,
                **DATABASE_ERRORS,
            })
 def revoke():
@@ -119,6 +128,7 @@ def revoke():
                200: json_response("What is known of the token.", INTROSPECTION_RESPONSE, NO_STORE),
                400: error_response(f"{BAD_FORM}."),
                401: INVALID_CLIENT,
+               429: THROTTLED,
                **DATABASE_ERRORS,
            })
 def introspect():
@@ -137,6 +147,7 @@ def introspect():
                400: error_response(f"{BAD_FORM}; `invalid_scope`; `unauthorized_client` (the client is not "
                                    "registered for the device code grant)."),
                401: INVALID_CLIENT,
+               429: THROTTLED,
                **DATABASE_ERRORS,
            })
 def device_authorization():
@@ -146,10 +157,18 @@ def device_authorization():
 
 @bp.route(paths.JWKS)
 @operation("get", summary="The signing keys (RFC 7517)", tags=["oauth"],
-           responses={200: json_response("The public keys, cacheable for `AUTHSERVER_JWKS_MAX_AGE_SECONDS`.", JWKS)})
+           headers={"If-None-Match": {"schema": {"type": "string"}, "description": "The `ETag` of a cached copy."}},
+           responses={200: json_response("The public keys, cacheable for `AUTHSERVER_JWKS_MAX_AGE_SECONDS`, with a "
+                                         "strong `ETag`.", JWKS),
+                      304: no_content("The cached copy named by `If-None-Match` is current.")})
 def jwks():
+    """The public keys, with ``Cache-Control`` and a strong ``ETag`` (the digest of the body, the same
+    on every node holding the same keys): a resource server revalidating its copy with
+    ``If-None-Match`` gets ``304 Not Modified`` until a key is added or retired."""
     services = current_services()
-    return cacheable(jsonify(services.keyring.jwks()), services.settings.jwks_max_age_seconds)
+    response = cacheable(jsonify(services.keyring.jwks()), services.settings.jwks_max_age_seconds)
+    response.set_etag(hashlib.sha256(response.get_data()).hexdigest())
+    return response.make_conditional(request)
 
 
 @bp.route(paths.METADATA)

@@ -8,21 +8,22 @@ inside ``authenticate_refresh_token``. The request's unit of work commits (``dat
 from __future__ import annotations
 
 from authlib.oauth2.rfc6749 import grants
-from flask import request as http_request
 
 from .. import accounts
+from .. import throttle
 from ..errors import InvalidGrantError
 from ..errors import InvalidScopeError
-from ..errors import TemporarilyUnavailable
 from ..models import AUTH_METHODS
 from ..models import GRANT_REFRESH_TOKEN
 from ..openapi import schema
 from ..refresh_tokens import RefreshTokenInvalid
+from ..refresh_tokens import RefreshTokenUnknown
 from ..refresh_tokens import ScopeNotGranted
+from ..request_context import client_ip
 from ..request_context import device_context
+from ..request_log import annotate
 from ..scopes import scope_for_user
 from ..services import current_services
-from ..throttle import login_retry_after
 from .access_tokens import TokenSubject
 from .client_auth import FORM_FIELDS
 
@@ -73,10 +74,9 @@ class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):
 
     def authenticate_user(self, username, password):
         services = current_services()
-        retry_after = login_retry_after(services, username, http_request.remote_addr)
-        if retry_after:
-            raise TemporarilyUnavailable("Too many failed sign-ins; retry later.", 429, retry_after)
-        user = accounts.authenticate_user(services, username, password, ip=http_request.remote_addr)
+        ip = client_ip()
+        throttle.check_login(services, username, ip)
+        user = accounts.authenticate_user(services, username, password, ip=ip)
         if user is None:
             # Same answer for an unknown user, a wrong password and a disabled account.
             raise InvalidGrantError("The username or password is incorrect.")
@@ -91,6 +91,7 @@ class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):
         user, client, scope = self.request.user, self.request.client, self.request.granted_scope
         services = current_services()
         session = services.sessions.open_session(user, client, scope, device_context(self.request.form.get("device_name")))
+        annotate(session_id=session.id)
         refresh_token = services.refresh_tokens.start_chain(session)
         token = issue_session_tokens(self, user, session, refresh_token, scope)
         self.save_token(token)
@@ -126,14 +127,20 @@ class RefreshGrant(grants.RefreshTokenGrant):
     })
 
     def authenticate_refresh_token(self, refresh_token):
+        services = current_services()
+        client_id = self.request.client.client_id
         try:
-            rotation = current_services().refresh_tokens.rotate_refresh_token(
-                refresh_token, self.request.client.client_id, device_context(),
-                requested_scope=self.request.payload.scope)
+            rotation = services.refresh_tokens.rotate_refresh_token(
+                refresh_token, client_id, device_context(), requested_scope=self.request.payload.scope)
         except ScopeNotGranted:
             raise InvalidScopeError("The requested scope exceeds the scope originally granted.") from None
+        except RefreshTokenUnknown:
+            # Not a token of this client's at all: scanning counts against the lookup budgets.
+            throttle.record_lookup_failure(services, client_id, client_ip(), "token")
+            raise InvalidGrantError("The refresh token is invalid, expired or revoked.") from None
         except RefreshTokenInvalid:
             raise InvalidGrantError("The refresh token is invalid, expired or revoked.") from None
+        annotate(session_id=rotation.session.id)
         return RotatedRefreshToken(rotation)
 
     def authenticate_user(self, refresh_token):

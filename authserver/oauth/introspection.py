@@ -126,6 +126,12 @@ def refresh_token_payload(services, row, session) -> dict:
 class IntrospectionEndpoint(TokenParameterRequired, _IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = list(AUTH_METHODS)
 
+    def authenticate_token(self, request, client):
+        token = self.find_presented_token(request, client)
+        if token is not None and self.check_permission(token, client, request):
+            return token
+        return None
+
     def check_permission(self, token, client, request):
         # Client authentication already refused clients without the permission; kept as a guard.
         return bool(client.can_introspect)

@@ -1,12 +1,19 @@
 """Checks every request to the token, revocation and introspection endpoints passes before
 Authlib sees it (RFC 6749 §3.2 and §2.3): POST, a UTF-8 form body, no repeated parameter,
 one client authentication method, and at the token endpoint a ``grant_type``.
-Authlib leaves these to the application."""
+Authlib leaves these to the application.
+
+A parameter sent without a value is treated as if it were omitted (RFC 6749 §3.1): it is dropped
+from the request before Authlib reads it, so ``username=`` is a missing username
+(``invalid_request``), never a sign-in attempt with an empty name."""
 
 from __future__ import annotations
 
 from collections import Counter
 from urllib.parse import parse_qsl
+
+from werkzeug.datastructures import CombinedMultiDict
+from werkzeug.datastructures import ImmutableMultiDict
 
 from ..errors import InvalidRequestError
 from ..errors import MethodNotAllowedError
@@ -26,6 +33,8 @@ def check_token_request(request, token_endpoint: bool = False) -> None:
     except (UnicodeDecodeError, ValueError):
         raise InvalidRequestError("The body is not valid UTF-8 form data.") from None
     pairs += request.args.items(multi=True)
+    pairs = [(name, value) for name, value in pairs if value != ""]
+    drop_empty_parameters(request)
     # Counted in one pass: the check runs before client authentication, so it must stay linear.
     repeated = sorted(name for name, count in Counter(name for name, _ in pairs).items() if count > 1)
     if repeated:
@@ -42,3 +51,12 @@ def check_token_request(request, token_endpoint: bool = False) -> None:
             raise InvalidRequestError("Use one client authentication method, not Basic and the body.")
         if "client_id" in form and form["client_id"] != basic_id:
             raise InvalidRequestError("The client_id in the body differs from the one in Basic.")
+
+
+def drop_empty_parameters(request) -> None:
+    """RFC 6749 §3.1: "Parameters sent without a value MUST be treated as if they were omitted".
+    Authlib reads ``form``, ``args`` and ``values``; each is replaced by its non-empty pairs."""
+    form = ImmutableMultiDict([(k, v) for k, v in request.form.items(multi=True) if v != ""])
+    args = ImmutableMultiDict([(k, v) for k, v in request.args.items(multi=True) if v != ""])
+    request.form, request.args = form, args
+    request.values = CombinedMultiDict([args, form])

@@ -19,11 +19,12 @@ client that lost its latest refresh token can still log out.
 from __future__ import annotations
 
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
-from flask import request as http_request
 
 from .. import audit
 from ..denylist import deny_access_token
 from ..models import AUTH_METHODS
+from ..request_context import client_ip
+from ..request_log import annotate
 from ..services import current_services
 from ..sessions import ENDED_BY_REVOCATION
 from .access_tokens import verify_access_token
@@ -52,8 +53,7 @@ class RevocationEndpoint(TokenParameterRequired, _RevocationEndpoint):
     CLIENT_AUTH_METHODS = list(AUTH_METHODS)
 
     def authenticate_token(self, request, client):
-        self.check_params(request, client)
-        token = self.query_token(request.form["token"], request.form.get("token_type_hint"))
+        token = self.find_presented_token(request, client)
         if token is None or not token.check_client(client):
             return None  # answered 200 and left alone, like an invalid token
         return token
@@ -74,8 +74,9 @@ class RevocationEndpoint(TokenParameterRequired, _RevocationEndpoint):
     def revoke_token(self, token, request):
         services = current_services()
         client_id = request.client.get_client_id()
-        ip = http_request.remote_addr
+        ip = client_ip()
         if isinstance(token, RevocableRefreshToken):
+            annotate(session_id=token.session.id)
             services.sessions.end_session(token.session.id, ENDED_BY_REVOCATION, actor=client_id, ip=ip)
             return
         claims, now = token.claims, services.clock.now()

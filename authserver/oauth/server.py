@@ -5,16 +5,23 @@ from __future__ import annotations
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 
+from .. import metrics
+from .. import throttle
 from ..database import db
 from ..errors import InvalidClientError
 from ..models import AUTH_METHODS
 from ..models import Client
+from ..request_context import client_ip
+from ..request_context import storable
+from ..request_log import annotate
+from ..services import current_services
 from .access_tokens import AccessTokenGenerator
 from .authorization_code import AuthorizationCodeGrant
 from .authorization_code import S256CodeChallenge
 from .client_auth import authenticate_client_secret_basic
 from .client_auth import authenticate_client_secret_post
 from .client_auth import authenticate_none
+from .client_auth import basic_credentials
 from .client_credentials import ClientCredentialsGrant
 from .device_code import DeviceAuthorizationEndpoint
 from .device_code import DeviceCodeGrant
@@ -39,16 +46,32 @@ def query_client(client_id):
 
 
 def save_token(token, request):
-    pass  # the grant has written the session and refresh-token rows; the request's unit of work commits them
+    # The grant has written the session and refresh-token rows; the request's unit of work commits them.
+    metrics.count("tokens_issued", grant_type=request.payload.grant_type)
 
 
 class Server(AuthorizationServer):
     def authenticate_client(self, request, methods, endpoint="token"):
+        """Every endpoint authenticates its client here, inside the lookup budgets (``throttle.py``):
+        an IP that failed too often is refused before its credentials are even checked, and so is a
+        confidential client that presented too many tokens not ours."""
+        services = current_services()
+        ip = client_ip()
+        throttle.check_lookups_from_ip(services, ip)
         try:
-            return super().authenticate_client(request, methods, endpoint)
+            client = super().authenticate_client(request, methods, endpoint)
         except InvalidClientError:
+            throttle.record_client_auth_failure(services, claimed_client_id(request), ip, endpoint)
             # One answer whether the client is unknown or its secret wrong (no probing of ids).
             raise InvalidClientError(status_code=401, description="Client authentication failed.") from None
+        throttle.check_lookups_by_client(services, client)
+        annotate(client_id=client.client_id)
+        return client
+
+
+def claimed_client_id(request) -> str | None:
+    """The client id a request that failed to authenticate gave, as it can be stored."""
+    return storable(basic_credentials(request.headers)[0] or request.form.get("client_id"), 64)
 
 
 def create_authorization_server(app, services) -> Server:

@@ -35,6 +35,7 @@ from ..models import DeviceSession
 from ..openapi import page_response
 from ..openapi import redirect_response
 from ..request_context import device_context
+from ..request_log import annotate
 from ..scopes import scope_for_user
 from ..services import current_services
 from ..sessions import ENDED_BY_USER
@@ -76,6 +77,7 @@ def load_signed_in_browser(sid: str) -> SignedInBrowser | None:
     if device_session is None:
         return None
     services.sessions.touch_session(device_session, device_context())
+    annotate(client_id=device_session.client_id, session_id=device_session.id)
     return SignedInBrowser(device_session)
 
 
@@ -121,6 +123,7 @@ def sign_in(user) -> DeviceSession:
     session.permanent = True
     login_user(SignedInBrowser(device_session))
     g.device_session = device_session
+    annotate(client_id=device_session.client_id, session_id=device_session.id)
     return device_session
 
 

@@ -12,7 +12,6 @@ from flask_login import login_required
 
 from .. import audit
 from .. import device_codes
-from ..models import SecurityEvent
 from ..oauth import paths
 from ..openapi import DATABASE_PAGES
 from ..openapi import RETRY_AFTER
@@ -22,7 +21,7 @@ from ..openapi import page_response
 from ..scopes import ACCOUNT_SCOPES
 from ..scopes import describe
 from ..services import current_services
-from ..throttle import failures_retry_after
+from ..throttle import user_code_retry_after
 from ..user_agents import describe_user_agent
 from . import bp
 from . import csrf_form
@@ -84,8 +83,7 @@ def device_decision():
 def pending_authorization(user_code: str):
     """(authorization, None) for a good code; (None, the page to answer) otherwise, counting the failure."""
     services, user, ip = current_services(), g.device_session.user, request.remote_addr
-    retry_after = failures_retry_after(services, audit.USER_CODE_FAILED, SecurityEvent.user_id == user.id) or \
-        failures_retry_after(services, audit.USER_CODE_FAILED, SecurityEvent.ip == ip)
+    retry_after = user_code_retry_after(services, user.id, ip)
     if retry_after:
         minutes = -(-retry_after // 60)
         error = f"Too many wrong codes. Try again in {minutes} minute{'' if minutes == 1 else 's'}."

@@ -17,6 +17,7 @@ from ..openapi import browser_session
 from ..openapi import operation
 from ..openapi import page_response
 from ..openapi import redirect_response
+from ..request_context import client_ip
 from ..services import current_services
 from ..throttle import login_retry_after
 from . import FORM_EXPIRED
@@ -59,7 +60,8 @@ def signin():
 
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
-    retry_after = login_retry_after(current_services(), username, request.remote_addr) if username else None
+    ip = client_ip()
+    retry_after = login_retry_after(current_services(), username, ip) if username else None
     if retry_after:
         # The token endpoint's throttle, so the page is no way around it.
         minutes = -(-retry_after // 60)
@@ -70,7 +72,7 @@ def signin():
         error = "Enter your username and password."
     else:
         # Same message for an unknown user, a wrong password and a disabled account; failures are logged.
-        user = accounts.authenticate_user(current_services(), username, password, ip=request.remote_addr)
+        user = accounts.authenticate_user(current_services(), username, password, ip=ip)
         if user is not None:
             sign_in(user)
             return redirect(target)

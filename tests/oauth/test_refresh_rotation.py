@@ -179,6 +179,16 @@ def test_max_age_ends_the_session_however_active(app, client, registered, login,
     assert session_row(app, claims(login)["sid"]).ended_reason == ENDED_MAX_AGE
 
 
+@pytest.mark.parametrize("settings_overrides", [{"session_max_age_seconds": 3600}])  # idle: the 30-day default
+def test_an_idle_timeout_longer_than_the_max_age_is_never_reached(app, client, registered, login, clock):
+    clock.advance(3599)
+    token = refresh(client, registered, login.json["refresh_token"])
+    assert token.status_code == 200
+    clock.advance(1)
+    assert refresh(client, registered, token.json["refresh_token"]).json["error"] == "invalid_grant"
+    assert session_row(app, claims(login)["sid"]).ended_reason == ENDED_MAX_AGE
+
+
 def test_refresh_updates_last_active_ip_and_user_agent(app, client, registered, login, clock):
     clock.advance(500)
     response = refresh(client, registered, login.json["refresh_token"],

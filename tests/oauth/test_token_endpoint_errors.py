@@ -1,17 +1,21 @@
 """Bad input at the token endpoint gets RFC 6749 §5.2 errors, never a 500, and is never cached."""
 
 import base64
+import itertools
 import time
 from urllib.parse import quote_plus
 
 import pytest
+import requests
 
+from authserver import audit
 from authserver.database import db
 from authserver.models import Client
 from authserver.models import sha256_hex
 from tests.conftest import PASSWORD
 from tests.conftest import password_login
 from tests.conftest import token_request
+from tests.session_helpers import security_events
 
 
 @pytest.fixture
@@ -47,6 +51,68 @@ def test_options_is_refused_like_any_other_method(client):
 def test_a_body_over_64_kib_is_refused_unread(client, registered):
     form, headers = registered.auth({"grant_type": "password", "username": "alice", "password": "x" * 70_000})
     assert_error(client.post("/oauth/token", data=form, headers=headers), 413, "invalid_request")
+
+
+def chunks(total: int, size: int = 64 * 1024):
+    sent = 0
+    while sent < total:
+        yield b"a" * min(size, total - sent)
+        sent += size
+
+
+def test_a_chunked_body_over_64_kib_is_refused_and_not_processed(app, live_server, registered):
+    # No Content-Length: Werkzeug alone read such a body up to the limit and processed what it got (200).
+    body = b"grant_type=password&username=alice&password=" + PASSWORD.encode() + b"&device_name="
+    form, headers = registered.auth()
+    response = requests.post(live_server + "/oauth/token", headers={
+        **headers, "Content-Type": "application/x-www-form-urlencoded"},
+        data=itertools.chain([body], chunks(10 * 1024 * 1024)), timeout=30)
+    assert response.status_code == 413, response.text
+    assert response.json()["error"] == "invalid_request"
+    assert security_events(app, audit.LOGIN_SUCCEEDED) == []
+
+
+def test_a_small_chunked_body_is_read_whole(live_server, registered):
+    body = f"grant_type=password&username=alice&password={quote_plus(PASSWORD)}".encode()
+    form, headers = registered.auth()
+    response = requests.post(live_server + "/oauth/token", headers={
+        **headers, "Content-Type": "application/x-www-form-urlencoded"}, data=iter([body[:10], body[10:]]), timeout=30)
+    assert response.status_code == 200, response.text
+
+
+def test_a_large_body_is_refused_where_the_view_never_reads_it(app, client, registered):
+    from tests.session_helpers import sign_in
+
+    signed_in = sign_in(client, registered, scope="profile")
+    other = sign_in(client, registered, scope="profile")
+    too_big = "x" * (64 * 1024 + 1)
+    assert_error(client.get("/oauth/jwks", data=too_big), 413, "invalid_request")
+    response = client.post("/api/sessions/revoke-others", data=too_big, headers=signed_in.headers)
+    assert response.status_code == 413
+    assert security_events(app, audit.SESSION_ENDED) == []  # nothing was processed
+    assert other.sid
+
+
+@pytest.mark.parametrize("empty", ["username", "password"])
+def test_rfc6749_3_1_an_empty_parameter_is_a_missing_one(app, client, registered, empty):
+    form = {"grant_type": "password", "username": "alice", "password": PASSWORD, empty: ""}
+    response = token_request(client, registered, **form)
+    assert_error(response, 400, "invalid_request")
+    assert empty in response.json["error_description"]
+    assert security_events(app, audit.LOGIN_FAILED) == []  # not a sign-in attempt with an empty name
+
+
+def test_rfc6749_3_1_an_empty_refresh_token_is_a_missing_one(client, registered):
+    response = token_request(client, registered, grant_type="refresh_token", refresh_token="")
+    assert_error(response, 400, "invalid_request")
+    assert "refresh_token" in response.json["error_description"]
+
+
+def test_rfc6749_3_1_empty_optional_parameters_are_ignored(client, registered):
+    response = token_request(client, registered, grant_type="password", username="alice", password=PASSWORD,
+                             scope="", device_name="")
+    assert response.status_code == 200, response.json
+    assert response.json["scope"] == "profile email"  # no scope asked: the client's
 
 
 @pytest.mark.parametrize("field", ["username", "password", "device_name", "scope"])

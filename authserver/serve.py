@@ -1,0 +1,115 @@
+"""``authserver serve``: the app under gunicorn, set up for production.
+
+- Every worker builds its own app (nothing built before the fork, such as a pooled database
+  connection, is shared); the master builds one first, so a bad setting stops ``serve`` with one
+  line before gunicorn starts, and the first signing key is made once.
+- Without ``AUTHSERVER_ISSUER``, the issuer is the URL the server listens on (:func:`listen_url`).
+- Logs are JSON lines on standard error, gunicorn's included (``request_log.py``).
+- Metrics are collected across workers in prometheus-client's multiprocess mode: a fresh folder in
+  ``PROMETHEUS_MULTIPROC_DIR`` (made here and removed on exit, or the operator's, emptied at start),
+  set before anything imports prometheus-client. With ``AUTHSERVER_METRICS`` a port number, the
+  master process serves them there (a port that is taken stops ``serve``, exit status 2).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+import tempfile
+
+import click
+
+from . import request_log
+from .metrics import MULTIPROCESS_DIR
+
+log = logging.getLogger(__name__)
+
+
+def listen_url(host: str, port: int) -> tuple[str, bool]:
+    """The http URL of a listening address, and whether it is exact: a wildcard address is
+    reached through some other name, so the loopback one stands in for it."""
+    if host in ("", "0.0.0.0", "::", "[::]"):
+        return f"http://127.0.0.1:{port}", False
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 address in a URL
+    return f"http://{host}:{port}", True
+
+
+def default_issuer(host: str, port: int) -> None:
+    """Without AUTHSERVER_ISSUER, the metadata's URLs and every token's `iss` name where we listen."""
+    if os.environ.get("AUTHSERVER_ISSUER"):
+        return
+    issuer, exact = listen_url(host, port)
+    os.environ["AUTHSERVER_ISSUER"] = issuer
+    if not exact:
+        click.echo(f"authserver: warning: AUTHSERVER_ISSUER is not set and {host} is every address: "
+                   f"using {issuer}; set it to the URL clients use", err=True)
+
+
+def prepare_metrics_folder() -> str | None:
+    """Point prometheus-client's multiprocess mode at an empty folder; returns the folder if we made it."""
+    folder = os.environ.get(MULTIPROCESS_DIR)
+    if not folder:
+        folder = tempfile.mkdtemp(prefix="authserver-metrics-")
+        os.environ[MULTIPROCESS_DIR] = folder
+        return folder
+    os.makedirs(folder, exist_ok=True)
+    for name in os.listdir(folder):  # values of an earlier run would be added to this one's
+        if name.endswith(".db"):
+            os.remove(os.path.join(folder, name))
+    return None
+
+
+def run(host: str, port: int, workers: int, load_settings, load_app) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    default_issuer(host, port)
+    settings = load_settings()
+    request_log.configure_logging()
+    made_folder = prepare_metrics_folder() if settings.metrics != "off" else None
+    load_app()
+
+    def worker_exited(server, worker):
+        if os.environ.get(MULTIPROCESS_DIR):
+            from prometheus_client import multiprocess
+
+            multiprocess.mark_process_dead(worker.pid)
+
+    if settings.metrics_port:
+        # In this (the master) process, before gunicorn starts: a port that is taken stops `serve`
+        # with one line, and the workers, forked later, only ever write their values.
+        from .metrics import serve_on_port
+
+        try:
+            serve_on_port(host, settings.metrics_port)
+        except OSError as error:
+            click.echo(f"authserver: AUTHSERVER_METRICS cannot be used: port {settings.metrics_port} on {host}: "
+                       f"{error.strerror}", err=True)
+            sys.exit(2)
+        log.info("metrics at %s/metrics", listen_url(host, settings.metrics_port)[0])
+
+    class Gunicorn(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("accesslog", None)  # the app logs every request (request_log.py)
+            self.cfg.set("errorlog", "-")
+            self.cfg.set("logger_class", request_log.GunicornLogger)
+            self.cfg.set("child_exit", worker_exited)
+            if "control_socket_disable" in self.cfg.settings:
+                # gunicorn 25+ opens a control socket at one path per user: two servers of one user
+                # (two nodes on a machine) would take it from each other. Nothing here uses it.
+                self.cfg.set("control_socket_disable", True)
+
+        def load(self):
+            return load_app()
+
+    master = os.getpid()
+    try:
+        Gunicorn().run()
+    finally:
+        # Workers leave through here too (gunicorn forks inside run()); only the master cleans up.
+        if made_folder and os.getpid() == master:
+            shutil.rmtree(made_folder, ignore_errors=True)

@@ -1,0 +1,216 @@
+"""Failure budgets against guessing and scanning (throttle.py): per username and IP, per IP across
+usernames, per account across addresses; failed client authentications and tokens not ours per IP
+and per client. Counted in the database, so every node shares them; a throttled caller writes nothing."""
+
+import pytest
+
+from authserver import audit
+from authserver import create_app
+from authserver.database import db
+from authserver.models import SecurityEvent
+from tests.conftest import PASSWORD
+from tests.token_helpers import INTROSPECT
+from tests.token_helpers import REVOKE
+
+LOGIN_LIMITS = {"login_max_failures": 3, "login_ip_max_failures": 5, "login_account_max_failures": 6,
+                "login_failure_window_seconds": 600}
+LOOKUP_LIMITS = {"lookup_max_failures": 4, "lookup_failure_window_seconds": 300}
+
+
+def login(http, registered, username="alice", password=PASSWORD, ip="192.0.2.1"):
+    data, headers = registered.auth({"grant_type": "password", "username": username, "password": password})
+    return http.post("/oauth/token", data=data, headers=headers, environ_base={"REMOTE_ADDR": ip})
+
+
+def post(http, path, registered, ip="192.0.2.1", **form):
+    data, headers = registered.auth(form)
+    return http.post(path, data=data, headers=headers, environ_base={"REMOTE_ADDR": ip})
+
+
+def events(app, kind=None) -> int:
+    with app.app_context():
+        query = db.select(db.func.count()).select_from(SecurityEvent)
+        if kind:
+            query = query.where(SecurityEvent.kind == kind)
+        return db.session.scalar(query)
+
+
+def assert_throttled(response, retry_after=None):
+    assert response.status_code == 429, response.get_data(as_text=True)
+    assert response.json["error"] == "temporarily_unavailable"
+    assert response.headers["Cache-Control"] == "no-store"
+    if retry_after is not None:
+        assert response.headers["Retry-After"] == str(retry_after)
+
+
+@pytest.fixture
+def second_node(app, clock):
+    """Another server process on the same database, as behind a load balancer."""
+    other = create_app(app.extensions["authserver"].settings, clock=clock)
+    yield other.test_client()
+    with other.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def registered(factory):
+    factory.user("alice")
+    return factory.client()
+
+
+def test_the_defaults():
+    from authserver.settings import Settings
+
+    settings = Settings()
+    assert (settings.login_max_failures, settings.login_ip_max_failures, settings.login_account_max_failures) == \
+        (10, 50, 100)
+    assert (settings.lookup_max_failures, settings.lookup_failure_window_seconds) == (50, 300)
+
+
+# -- sign-in ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("settings_overrides", [LOGIN_LIMITS])
+def test_one_address_trying_many_usernames_is_throttled_across_them(app, client, registered, clock, second_node):
+    # Before: counted per (username, IP) only, one address tried 25 usernames without a 429.
+    for number in range(5):
+        http = client if number % 2 else second_node  # both nodes count into the same budget
+        assert login(http, registered, username=f"user{number}", password="guess").json["error"] == "invalid_grant"
+    clock.advance(60)
+    assert_throttled(login(client, registered, username="alice"), retry_after=541)  # even the right password
+    assert_throttled(login(second_node, registered, username="someone-else"), retry_after=541)
+    assert login(client, registered, ip="198.51.100.7").status_code == 200  # another address is not held up
+    clock.advance(541)
+    assert login(client, registered).status_code == 200
+
+
+@pytest.mark.parametrize("settings_overrides", [LOGIN_LIMITS])
+def test_one_account_guessed_from_many_addresses_is_throttled_for_every_address(app, client, registered, clock,
+                                                                                second_node):
+    # Before: 30 guesses from 3 addresses were followed by a success from a 4th.
+    for number in range(6):
+        http = client if number % 2 else second_node
+        response = login(http, registered, password=f"guess{number}", ip=f"203.0.113.{number // 2}")
+        assert response.json["error"] == "invalid_grant"
+    for http in (client, second_node):
+        assert_throttled(login(http, registered, ip="203.0.113.99"))  # a fresh address, the right password
+    clock.advance(600)
+    assert login(client, registered, ip="203.0.113.99").status_code == 200
+
+
+@pytest.mark.parametrize("settings_overrides", [LOGIN_LIMITS])
+def test_the_account_budget_does_not_tell_whether_the_account_exists(client, registered):
+    for username in ("alice", "nobody"):
+        for number in range(6):
+            login(client, registered, username=username, password="guess", ip=f"203.0.113.{number}")
+    existing = login(client, registered, username="alice", password="guess", ip="203.0.113.50")
+    missing = login(client, registered, username="nobody", password="guess", ip="203.0.113.50")
+    assert_throttled(existing)
+    assert_throttled(missing)
+    assert existing.json == missing.json
+    assert existing.headers["Retry-After"] == missing.headers["Retry-After"]
+
+
+@pytest.mark.parametrize("settings_overrides", [LOGIN_LIMITS])
+def test_a_throttled_caller_writes_nothing_more(app, client, registered):
+    # Each failure stores a caller-chosen username; past the per-IP budget, nothing more is written.
+    for number in range(20):
+        login(client, registered, username=f"x{number}" * 40, password="guess")
+    assert events(app) == 5
+    assert events(app, audit.LOGIN_FAILED) == 5
+
+
+@pytest.mark.parametrize("settings_overrides", [LOGIN_LIMITS])
+def test_the_sign_in_page_shares_the_budgets(app, client, registered):
+    from tests.web.conftest import csrf_token
+
+    for number in range(5):
+        login(client, registered, username=f"user{number}", password="guess")
+    page = client.get("/signin", environ_base={"REMOTE_ADDR": "192.0.2.1"})
+    form = {"username": "alice", "password": PASSWORD, "csrf_token": csrf_token(page.text)}
+    response = client.post("/signin", data=form, environ_base={"REMOTE_ADDR": "192.0.2.1"})
+    assert response.status_code == 429
+    assert "Too many failed sign-ins" in response.get_data(as_text=True)
+
+
+# -- scanning for tokens and secrets ------------------------------------------------------------
+@pytest.fixture
+def introspector(factory):
+    return factory.client(name="resource server", grant_types=(), introspect=True)
+
+
+@pytest.mark.parametrize("settings_overrides", [LOOKUP_LIMITS])
+def test_garbage_introspections_are_throttled_per_client_across_addresses(app, client, introspector, registered,
+                                                                          clock, second_node):
+    # Before: 60 garbage introspections in 0.4 s were all answered.
+    for number in range(4):
+        http = client if number % 2 else second_node
+        response = post(http, INTROSPECT, introspector, ip=f"198.51.100.{number}", token=f"garbage-{number}")
+        assert response.json == {"active": False}
+    clock.advance(30)
+    assert_throttled(post(client, INTROSPECT, introspector, ip="198.51.100.77", token="garbage"), retry_after=271)
+    # The same client, still over its budget, even for a real token; another client is not affected.
+    real = login(client, registered, ip="192.0.2.200").json["access_token"]
+    assert_throttled(post(second_node, INTROSPECT, introspector, ip="198.51.100.78", token=real))
+    assert post(client, REVOKE, registered, ip="198.51.100.79", token="garbage").status_code == 200
+    clock.advance(271)
+    assert post(client, INTROSPECT, introspector, token=real).json["active"] is True
+
+
+@pytest.mark.parametrize("settings_overrides", [LOOKUP_LIMITS])
+def test_tokens_of_ours_that_are_no_longer_live_are_not_failures(app, client, introspector, registered, clock):
+    signed_in = login(client, registered).json
+    post(client, REVOKE, registered, token=signed_in["refresh_token"])  # ends the session
+    clock.advance(3600)  # the access token has expired too
+    for _ in range(10):
+        for token in (signed_in["access_token"], signed_in["refresh_token"]):
+            assert post(client, INTROSPECT, introspector, token=token).json == {"active": False}
+    assert events(app, audit.TOKEN_LOOKUP_FAILED) == 0
+
+
+@pytest.mark.parametrize("settings_overrides", [LOOKUP_LIMITS])
+def test_wrong_client_secrets_are_throttled_per_address(app, client, registered, introspector, second_node):
+    from tests.conftest import RegisteredClient
+
+    wrong = RegisteredClient(registered.client_id, "not-the-secret", registered.auth_method)
+    for number in range(4):
+        http = client if number % 2 else second_node
+        response = post(http, "/oauth/token", wrong, grant_type="password", username="alice", password=PASSWORD)
+        assert response.status_code == 401
+    # That address is refused everything, right secret included; the client itself is not locked out.
+    assert_throttled(post(client, "/oauth/token", registered, grant_type="password", username="alice",
+                          password=PASSWORD))
+    assert_throttled(post(second_node, INTROSPECT, introspector, token="x"))
+    assert login(client, registered, ip="192.0.2.99").status_code == 200
+    assert events(app, audit.CLIENT_AUTH_FAILED) == 4
+
+
+@pytest.mark.parametrize("settings_overrides", [LOOKUP_LIMITS])
+def test_unknown_refresh_tokens_are_throttled(app, client, registered, factory):
+    for number in range(4):
+        response = post(client, "/oauth/token", registered, grant_type="refresh_token", refresh_token=f"guess{number}")
+        assert response.json["error"] == "invalid_grant"
+    assert_throttled(post(client, "/oauth/token", registered, ip="192.0.2.2", grant_type="refresh_token",
+                          refresh_token="guess"))  # the client, from any address
+    # A public client proves nothing by its id, so it is counted by address only: one scanner
+    # cannot lock every installation of a mobile app out.
+    public = factory.client(name="mobile", auth_method="none")
+    for number in range(4):
+        post(client, "/oauth/token", public, ip="192.0.2.3", grant_type="refresh_token", refresh_token=f"g{number}")
+    assert_throttled(post(client, "/oauth/token", public, ip="192.0.2.3", grant_type="refresh_token",
+                          refresh_token="g"))
+    other = post(client, "/oauth/token", public, ip="192.0.2.4", grant_type="refresh_token", refresh_token="g")
+    assert other.json["error"] == "invalid_grant"
+
+
+@pytest.mark.parametrize("settings_overrides", [LOOKUP_LIMITS])
+def test_a_scanner_writes_nothing_once_throttled(app, client, introspector):
+    for number in range(50):
+        post(client, INTROSPECT, introspector, ip=f"198.51.100.{number}", token=f"garbage-{number}")
+    assert events(app) == 4
+
+
+def test_sixty_garbage_introspections_meet_the_default_budget(app, client, introspector):
+    # The probe that found it: 60 garbage introspections in 0.4 s, all answered.
+    answers = [post(client, INTROSPECT, introspector, token=f"garbage-{n}") for n in range(60)]
+    assert [a.status_code for a in answers] == [200] * 50 + [429] * 10
+    assert int(answers[-1].headers["Retry-After"]) == 301  # the window is 300 s; the clock stood still
+    assert events(app, audit.TOKEN_LOOKUP_FAILED) == 50
