@@ -7,6 +7,7 @@ import json
 from sqlalchemy import or_
 from sqlalchemy import select
 
+from .database import begin_write
 from .database import db
 from .models import SecurityEvent
 
@@ -27,6 +28,7 @@ TOKEN_LOOKUP_FAILED = "token_lookup_failed"
 def record_event(kind: str, now, *, user=None, user_id=None, username=None, session_id=None, client_id=None, ip=None,
                  actor=None, **detail) -> SecurityEvent:
     """Add an event to the current transaction (the caller commits)."""
+    begin_write()  # a request that began with deferred reads (SQLite) takes the write lock first
     event = SecurityEvent(
         kind=kind,
         created_at=now,

@@ -73,10 +73,17 @@ class UTCDateTime(TypeDecorator):
 def register_unit_of_work(app) -> None:
     @app.after_request
     def commit_unit_of_work(response):
-        if response.status_code < 500:
-            db.session.commit()
-        else:
+        if response.status_code >= 500:
             db.session.rollback()
+            return response
+        try:
+            db.session.commit()
+        except DBAPIError as error:
+            # Lock contention or an outage at the very end: answered like one met earlier (409 or
+            # 503, nothing kept), never a 500.
+            from .errors import database_error_response
+
+            return database_error_response(error)
         return response
 
     @app.teardown_request
@@ -87,6 +94,13 @@ def register_unit_of_work(app) -> None:
 @event.listens_for(OrmSession, "after_flush")
 def _flushed(session, _context):
     session.info["flushed"] = True
+
+
+@event.listens_for(OrmSession, "do_orm_execute")
+def _note_statement_writes(execute_state):
+    # An UPDATE / DELETE / INSERT statement writes without a flush: begin_write must not roll it back.
+    if execute_state.is_update or execute_state.is_delete or execute_state.is_insert:
+        execute_state.session.info["flushed"] = True
 
 
 @event.listens_for(OrmSession, "after_commit")

@@ -144,7 +144,7 @@ class FormExpiredError(InvalidRequestError):
 
 def from_http_exception(error: HTTPException) -> OAuth2Error:
     """Werkzeug's HTTP errors (unknown URL, wrong method, body too large, abort(400)...) as ours."""
-    description = _printable(error.description or error.name)
+    description = printable(error.description or error.name)
     if isinstance(error, CSRFError):
         return FormExpiredError(description)
     if error.code == 404:
@@ -156,8 +156,9 @@ def from_http_exception(error: HTTPException) -> OAuth2Error:
     return InvalidRequestError(description, status_code=error.code)
 
 
-def _printable(text: str) -> str:
-    """RFC 6749 allows only printable ASCII without '"' and '\\' in error_description."""
+def printable(text: str) -> str:
+    """RFC 6749 allows only printable ASCII without '"' and '\\' in error_description (Authlib refuses
+    anything else), so text from the request goes through this before it is quoted in one."""
     bad = set(invalid_error_characters(text))
     return "".join(char for char in text if char not in bad)
 
@@ -173,6 +174,16 @@ def render(error: OAuth2Error) -> Response:
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     return response
+
+
+def database_error_response(error: DBAPIError):
+    db.session.rollback()
+    if is_lock_contention(error):
+        # Another request holds the lock (e.g. a parallel refresh): retryable, not a grant error.
+        log.warning("lock contention on %s", request.path)
+        return render(TemporarilyUnavailable("The request conflicted with another; retry.", 409))
+    log.exception("database error on %s", request.path)
+    return render(TemporarilyUnavailable("The server cannot complete the request now; retry.", 503))
 
 
 def register_error_handlers(app) -> None:
@@ -193,15 +204,7 @@ def register_error_handlers(app) -> None:
         log.warning("value refused by the database on %s: %s", request.path, type(error.orig).__name__)
         return render(InvalidRequestError("A value in the request cannot be stored."))
 
-    @app.errorhandler(DBAPIError)
-    def database_error(error):
-        db.session.rollback()
-        if is_lock_contention(error):
-            # Another request holds the lock (e.g. a parallel refresh): retryable, not a grant error.
-            log.warning("lock contention on %s", request.path)
-            return render(TemporarilyUnavailable("The request conflicted with another; retry.", 409))
-        log.exception("database error on %s", request.path)
-        return render(TemporarilyUnavailable("The server cannot complete the request now; retry.", 503))
+    app.register_error_handler(DBAPIError, database_error_response)
 
     @app.errorhandler(Exception)
     def unexpected_error(error):

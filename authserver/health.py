@@ -20,6 +20,10 @@ from flask import jsonify
 
 from .database import db
 from .errors import TemporarilyUnavailable
+from .openapi import RETRY_AFTER
+from .openapi import error_response
+from .openapi import json_response
+from .openapi import operation
 from .services import current_services
 
 bp = Blueprint("health", __name__)
@@ -33,11 +37,24 @@ _probe_running = threading.Event()
 
 
 @bp.get("/healthz")
+@operation("get", summary="Liveness", tags=["operations"],
+           description="The process is up and answering; the database is not asked.",
+           responses={200: json_response("Alive.", {"type": "object", "required": ["status"],
+                                                    "properties": {"status": {"const": "ok"}},
+                                                    "additionalProperties": False})})
 def healthz():
     return jsonify(status="ok")
 
 
 @bp.get("/readyz")
+@operation("get", summary="Readiness", tags=["operations"],
+           description=f"A signing key is loaded and the database answers with our tables within "
+                       f"{READY_TIMEOUT_SECONDS:g} s.",
+           responses={200: json_response("Ready to serve.", {"type": "object", "required": ["status"],
+                                                             "properties": {"status": {"const": "ready"}},
+                                                             "additionalProperties": False}),
+                      503: error_response("`temporarily_unavailable`, the reason in `error_description` (no signing "
+                                          "key, no schema, a database that does not answer).", RETRY_AFTER)})
 def readyz():
     reason = signing_key_problem() or database_problem(db.engine, READY_TIMEOUT_SECONDS)
     if reason:

@@ -41,6 +41,7 @@ from flask_sqlalchemy.session import Session
 from sqlalchemy import event
 
 from .database import db
+from .openapi import operation
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 PENDING = "authserver.metrics"
@@ -154,6 +155,12 @@ def register_metrics(app) -> None:
 
 
 @bp.get("/metrics")
+@operation("get", summary="Prometheus metrics", tags=["operations"],
+           description="Tokens by grant type, refresh rotations, grace retries, reuse detections, sessions ended by "
+                       "cause, failed sign-ins, throttled requests, request latency by endpoint. Served here with "
+                       "`AUTHSERVER_METRICS=on` (the default); `off` or a port of their own takes this route away.",
+           responses={200: {"description": "The Prometheus text exposition format.",
+                            "content": {"text/plain": {"schema": {"type": "string"}}}}})
 def metrics_text():
     data, content_type = current_app.extensions["authserver"].metrics.exposition()
     response = Response(data, content_type=content_type)

@@ -12,14 +12,26 @@ from flask import request
 
 from .. import accounts
 from ..errors import NotFoundError
+from ..openapi import bearer
+from ..openapi import error_response
+from ..openapi import json_response
+from ..openapi import no_content
+from ..openapi import operation
 from ..scopes import ADMIN_SCOPE
 from ..services import current_services
 from ..sessions import ENDED_BY_ADMIN
+from .protector import REFUSED
 from .protector import current_token
 from .protector import require_oauth
+from .serializers import REVOKED
+from .serializers import SESSIONS
 from .serializers import sessions_json
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+USERNAME = {"description": "A username (1 to 150 printable characters, no spaces; it may contain `/`).",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 150}}
+NO_SUCH_USER = error_response("`not_found`: no such user.")
 
 
 def user_or_404(username):
@@ -30,6 +42,9 @@ def user_or_404(username):
 
 
 @bp.get("/users/<path:username>/sessions")
+@operation("get", summary="A user's device sessions", tags=["admin"], security=bearer(ADMIN_SCOPE),
+           parameters={"username": USERNAME},
+           responses={200: json_response("The user's live sessions.", SESSIONS), 404: NO_SUCH_USER, **REFUSED})
 @require_oauth(ADMIN_SCOPE)
 def list_user_sessions(username):
     user = user_or_404(username)
@@ -38,6 +53,9 @@ def list_user_sessions(username):
 
 
 @bp.delete("/users/<path:username>/sessions")
+@operation("delete", summary="End all of a user's device sessions", tags=["admin"], security=bearer(ADMIN_SCOPE),
+           parameters={"username": USERNAME},
+           responses={200: json_response("How many ended.", REVOKED), 404: NO_SUCH_USER, **REFUSED})
 @require_oauth(ADMIN_SCOPE)
 def end_user_sessions(username):
     user = user_or_404(username)
@@ -47,6 +65,9 @@ def end_user_sessions(username):
 
 
 @bp.delete("/sessions/<session_id>")
+@operation("delete", summary="End any device session", tags=["admin"], security=bearer(ADMIN_SCOPE),
+           responses={204: no_content("Ended (or it had already ended)."),
+                      404: error_response("`not_found`: no such session."), **REFUSED})
 @require_oauth(ADMIN_SCOPE)
 def end_session(session_id):
     service = current_services().sessions

@@ -11,16 +11,40 @@ from flask import request
 
 from .. import consents
 from ..errors import NotFoundError
+from ..openapi import bearer
+from ..openapi import error_response
+from ..openapi import json_response
+from ..openapi import no_content
+from ..openapi import operation
+from ..openapi import schema
 from ..scopes import SESSIONS_SCOPE
 from ..services import current_services
+from .protector import REFUSED
 from .protector import current_token
 from .protector import require_oauth
+from .serializers import INSTANT
 from .serializers import iso_utc
 
 bp = Blueprint("consents", __name__, url_prefix="/consents")
 
+CONSENTS = schema("ConsentList", {
+    "type": "object",
+    "required": ["consents"],
+    "properties": {"consents": {"type": "array", "items": {
+        "type": "object",
+        "required": ["client_id", "client_name", "scope", "granted_at"],
+        "properties": {"client_id": {"type": "string"}, "client_name": {"type": "string"},
+                       "scope": {"type": "string", "description": "What the user consented to."},
+                       "granted_at": INSTANT},
+        "additionalProperties": False,
+    }}},
+    "additionalProperties": False,
+})
+
 
 @bp.get("")
+@operation("get", summary="Your connected apps", tags=["account"], security=bearer(SESSIONS_SCOPE),
+           responses={200: json_response("The apps the user consented to.", CONSENTS), **REFUSED})
 @require_oauth(SESSIONS_SCOPE)
 def list_consents():
     user_id = current_token.device_session.user_id
@@ -29,6 +53,10 @@ def list_consents():
 
 
 @bp.delete("/<client_id>")
+@operation("delete", summary="Disconnect an app", tags=["account"], security=bearer(SESSIONS_SCOPE),
+           description="The consent is forgotten and every session of the user with that app ends.",
+           responses={204: no_content("Disconnected."),
+                      404: error_response("`not_found`: no consent of yours for this client."), **REFUSED})
 @require_oauth(SESSIONS_SCOPE)
 def withdraw_consent(client_id):
     user = current_token.device_session.user

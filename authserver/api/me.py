@@ -6,15 +6,34 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from ..openapi import bearer
+from ..openapi import json_response
+from ..openapi import operation
+from ..openapi import schema
+from .protector import REFUSED
 from .protector import current_token
 from .protector import require_oauth
 
 bp = Blueprint("me", __name__)
 
 EMAIL_SCOPE = "email"
+ME = schema("Me", {
+    "type": "object",
+    "required": ["sub", "username"],
+    "properties": {
+        "sub": {"type": "string", "description": "The user's id: `sub` of the user's tokens."},
+        "username": {"type": "string"},
+        "email": {"type": "string", "description": "With the `email` scope, when the user has one."},
+    },
+    "additionalProperties": False,
+})
 
 
 @bp.get("/me")
+@operation("get", summary="Who the token is for", tags=["account"], security=bearer(),
+           description="Any live token issued to a user, restricted ones too; a client's own token "
+                       "(client credentials) is refused with 403.",
+           responses={200: json_response("The token's user.", ME), **REFUSED})
 @require_oauth()
 def me():
     user = current_token.device_session.user

@@ -32,14 +32,27 @@ from ..errors import MissingTokenError
 from ..errors import ScopeRequiredError
 from ..errors import UnsupportedTokenTypeError
 from ..oauth.access_tokens import live_access_token
+from ..openapi import BEARER_CHALLENGE
+from ..openapi import DATABASE_ERRORS
+from ..openapi import error_response
 from ..request_log import annotate
 from ..scopes import ACCOUNT_SCOPES
 from ..scopes import ADMIN_SCOPE
 from ..services import current_services
 
-__all__ = ["require_oauth", "current_token"]
+__all__ = ["require_oauth", "current_token", "REFUSED"]
 
 log = logging.getLogger(__name__)
+
+# What every view under @require_oauth may answer besides its own results (for /openapi.json).
+REFUSED = {
+    401: error_response("`invalid_token`: no bearer token, or one that is invalid, expired, revoked or of an "
+                        "ended session.", BEARER_CHALLENGE),
+    403: error_response("`insufficient_scope`: the token lacks the scope the endpoint needs, is a client's own "
+                        "(client credentials), or belongs to a restricted device session where the endpoint "
+                        "manages the account.", BEARER_CHALLENGE),
+    **DATABASE_ERRORS,
+}
 
 
 class SessionTokenValidator(BearerTokenValidator):

@@ -4,7 +4,41 @@ from __future__ import annotations
 
 import datetime as dt
 
+from ..openapi import schema
 from ..services import current_services
+
+INSTANT = {"type": "string", "format": "date-time", "description": "ISO 8601 UTC, to the second."}
+SESSION = schema("DeviceSession", {
+    "type": "object",
+    "required": ["id", "client_id", "client_name", "device_name", "user_agent", "ip", "created_at",
+                 "last_active_at", "expires_at", "current", "restricted"],
+    "properties": {
+        "id": {"type": "string"},
+        "client_id": {"type": "string"},
+        "client_name": {"type": "string"},
+        "device_name": {"type": ["string", "null"]},
+        "user_agent": {"type": ["string", "null"]},
+        "ip": {"type": ["string", "null"]},
+        "created_at": INSTANT,
+        "last_active_at": INSTANT,
+        "expires_at": {**INSTANT, "description": "When the session ends if it is not used again."},
+        "current": {"type": "boolean", "description": "The session of the token making the request."},
+        "restricted": {"type": "boolean", "description": "Provisioned for a device: cannot manage sessions."},
+    },
+    "additionalProperties": False,
+})
+SESSIONS = schema("DeviceSessionList", {
+    "type": "object",
+    "required": ["sessions"],
+    "properties": {"sessions": {"type": "array", "items": SESSION}},
+    "additionalProperties": False,
+})
+REVOKED = schema("RevokedCount", {
+    "type": "object",
+    "required": ["revoked"],
+    "properties": {"revoked": {"type": "integer", "minimum": 0, "description": "How many sessions ended."}},
+    "additionalProperties": False,
+})
 
 
 def iso_utc(instant: dt.datetime) -> str:

@@ -11,17 +11,27 @@ from flask import jsonify
 from flask import request
 
 from ..errors import NotFoundError
+from ..openapi import bearer
+from ..openapi import error_response
+from ..openapi import json_response
+from ..openapi import no_content
+from ..openapi import operation
 from ..scopes import SESSIONS_SCOPE
 from ..services import current_services
 from ..sessions import ENDED_BY_USER
+from .protector import REFUSED
 from .protector import current_token
 from .protector import require_oauth
+from .serializers import REVOKED
+from .serializers import SESSIONS
 from .serializers import sessions_json
 
 bp = Blueprint("sessions", __name__, url_prefix="/sessions")
 
 
 @bp.get("")
+@operation("get", summary="Your device sessions", tags=["account"], security=bearer(SESSIONS_SCOPE),
+           responses={200: json_response("The live sessions of the token's user.", SESSIONS), **REFUSED})
 @require_oauth(SESSIONS_SCOPE)
 def list_sessions():
     caller = current_token.device_session
@@ -29,6 +39,11 @@ def list_sessions():
 
 
 @bp.delete("/<session_id>")
+@operation("delete", summary="End one of your device sessions", tags=["account"], security=bearer(SESSIONS_SCOPE),
+           description="Its refresh tokens die at once and its access tokens introspect inactive.",
+           responses={204: no_content("Ended (or it had already ended)."),
+                      404: error_response("`not_found`: no such session of yours (another user's alike)."),
+                      **REFUSED})
 @require_oauth(SESSIONS_SCOPE)
 def end_session(session_id):
     caller = current_token.device_session
@@ -41,6 +56,8 @@ def end_session(session_id):
 
 
 @bp.post("/revoke-others")
+@operation("post", summary="End all your other device sessions", tags=["account"], security=bearer(SESSIONS_SCOPE),
+           responses={200: json_response("Every session of the user but the caller's ended.", REVOKED), **REFUSED})
 @require_oauth(SESSIONS_SCOPE)
 def revoke_others():
     caller = current_token.device_session

@@ -23,11 +23,14 @@ from ..errors import InvalidGrantError
 from ..errors import InvalidRequestError
 from ..errors import UnauthorizedClientError
 from ..models import AUTH_METHODS
+from ..openapi import schema
 from ..request_context import device_context
 from ..scopes import scope_for_user
 from ..services import current_services
 from ..sessions import DeviceContext
 from . import paths
+from .client_auth import FORM_FIELDS
+from .grants import SCOPE_FIELD
 from .grants import issue_session_tokens
 
 POLL_ERRORS = {
@@ -37,6 +40,34 @@ POLL_ERRORS = {
     "expired_token": ExpiredTokenError,
     "invalid_grant": InvalidGrantError,
 }
+
+
+DEVICE_AUTHORIZATION_FORM = schema("DeviceAuthorizationForm", {
+    "description": "RFC 8628 §3.1.",
+    "type": "object",
+    "properties": {
+        "scope": SCOPE_FIELD,
+        "device_name": {"type": "string", "description": "How the device is shown on the approval page and in "
+                                                         "My devices; otherwise one is made from the User-Agent."},
+        **FORM_FIELDS,
+    },
+})
+DEVICE_AUTHORIZATION_RESPONSE = schema("DeviceAuthorizationResponse", {
+    "description": "RFC 8628 §3.2: show `user_code` and `verification_uri` (or `verification_uri_complete`) to the "
+                   "user, then poll the token endpoint with `device_code` every `interval` seconds.",
+    "type": "object",
+    "required": ["device_code", "user_code", "verification_uri", "verification_uri_complete", "expires_in",
+                 "interval"],
+    "properties": {
+        "device_code": {"type": "string"},
+        "user_code": {"type": "string"},
+        "verification_uri": {"type": "string", "format": "uri"},
+        "verification_uri_complete": {"type": "string", "format": "uri"},
+        "expires_in": {"type": "integer", "minimum": 1},
+        "interval": {"type": "integer", "minimum": 1},
+    },
+    "additionalProperties": False,
+})
 
 
 class DeviceAuthorizationEndpoint(_DeviceAuthorizationEndpoint):
@@ -67,6 +98,17 @@ class DeviceAuthorizationEndpoint(_DeviceAuthorizationEndpoint):
 
 class DeviceCodeGrant(_DeviceCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
+    FORM = schema("DeviceCodeGrantForm", {
+        "description": "RFC 8628 §3.4: polling. Until the user decides: `authorization_pending` (or `slow_down`: "
+                       "poll 5 seconds less often); then tokens once, or `access_denied`, `expired_token`.",
+        "type": "object",
+        "required": ["grant_type", "device_code"],
+        "properties": {
+            "grant_type": {"const": "urn:ietf:params:oauth:grant-type:device_code"},
+            "device_code": {"type": "string", "minLength": 1},
+            **FORM_FIELDS,
+        },
+    })
 
     def validate_token_request(self):
         device_code = self.request.payload.data.get("device_code")

@@ -16,6 +16,7 @@ from ..errors import InvalidGrantError
 from ..errors import InvalidScopeError
 from ..models import AUTH_METHODS
 from ..models import GRANT_REFRESH_TOKEN
+from ..openapi import schema
 from ..refresh_tokens import RefreshTokenInvalid
 from ..refresh_tokens import RefreshTokenUnknown
 from ..refresh_tokens import ScopeNotGranted
@@ -25,6 +26,24 @@ from ..request_log import annotate
 from ..scopes import scope_for_user
 from ..services import current_services
 from .access_tokens import TokenSubject
+from .client_auth import FORM_FIELDS
+
+SCOPE_FIELD = {"type": "string", "description": "Space-separated scopes (RFC 6749 §3.3); a subset of the client's."}
+
+
+TOKEN_RESPONSE = schema("TokenResponse", {
+    "description": "RFC 6749 §5.1. `refresh_token` for clients registered with the refresh_token grant.",
+    "type": "object",
+    "required": ["access_token", "token_type", "expires_in"],
+    "properties": {
+        "access_token": {"type": "string", "description": "An RS256 JWT (RFC 9068), `typ` `at+jwt`."},
+        "token_type": {"const": "Bearer"},
+        "expires_in": {"type": "integer", "minimum": 1},
+        "refresh_token": {"type": "string"},
+        "scope": {"type": "string"},
+    },
+    "additionalProperties": False,
+})
 
 
 def issue_session_tokens(grant, user, session, refresh_token: str, scope: str) -> dict:
@@ -39,6 +58,20 @@ class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):
     """First-party apps only: a client must be registered with the password grant."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
+    FORM = schema("PasswordGrantForm", {
+        "description": "RFC 6749 §4.3.2. Opens a device session.",
+        "type": "object",
+        "required": ["grant_type", "username", "password"],
+        "properties": {
+            "grant_type": {"const": "password"},
+            "username": {"type": "string", "minLength": 1},
+            "password": {"type": "string", "minLength": 1},
+            "scope": SCOPE_FIELD,
+            "device_name": {"type": "string", "description": "A name for the device, shown in My devices; "
+                                                             "otherwise one is made from the User-Agent."},
+            **FORM_FIELDS,
+        },
+    })
 
     def authenticate_user(self, username, password):
         reads_first()  # on SQLite no write lock until the password has been checked (accounts.py)
@@ -83,6 +116,17 @@ class RotatedRefreshToken:
 class RefreshGrant(grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
     INCLUDE_NEW_REFRESH_TOKEN = True
+    FORM = schema("RefreshTokenGrantForm", {
+        "description": "RFC 6749 §6. Rotates the refresh token: keep the new one.",
+        "type": "object",
+        "required": ["grant_type", "refresh_token"],
+        "properties": {
+            "grant_type": {"const": "refresh_token"},
+            "refresh_token": {"type": "string", "minLength": 1},
+            "scope": {**SCOPE_FIELD, "description": "Less than the session's, for this access token only."},
+            **FORM_FIELDS,
+        },
+    })
 
     def authenticate_refresh_token(self, refresh_token):
         services = current_services()

@@ -7,12 +7,41 @@ from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 
 from ..database import db
 from ..models import Client
+from ..openapi import DOCS_PATH
+from ..openapi import schema
 from . import paths
 from .authorization_code import S256
 from .introspection import IntrospectionEndpoint
 from .revocation import RevocationEndpoint
 from .server import supported_auth_methods
 from .server import supported_grant_types
+
+URL = {"type": "string", "format": "uri"}
+STRINGS = {"type": "array", "items": {"type": "string"}}
+
+METADATA = schema("AuthorizationServerMetadata", {
+    "description": "RFC 8414 §2. Every URL is the issuer plus the endpoint's path.",
+    "type": "object",
+    "required": ["issuer", "token_endpoint", "jwks_uri", "response_types_supported", "grant_types_supported"],
+    "properties": {
+        "issuer": URL,
+        "token_endpoint": URL,
+        "jwks_uri": URL,
+        "revocation_endpoint": URL,
+        "introspection_endpoint": URL,
+        "service_documentation": URL,
+        "authorization_endpoint": URL,
+        "device_authorization_endpoint": URL,
+        "code_challenge_methods_supported": STRINGS,
+        "authorization_response_iss_parameter_supported": {"type": "boolean"},
+        "grant_types_supported": STRINGS,
+        "response_types_supported": STRINGS,
+        "scopes_supported": STRINGS,
+        "token_endpoint_auth_methods_supported": STRINGS,
+        "revocation_endpoint_auth_methods_supported": STRINGS,
+        "introspection_endpoint_auth_methods_supported": STRINGS,
+    },
+})
 
 
 def server_metadata(settings) -> AuthorizationServerMetadata:
@@ -31,6 +60,7 @@ def server_metadata(settings) -> AuthorizationServerMetadata:
         introspection_endpoint=issuer + paths.INTROSPECTION,
         introspection_endpoint_auth_methods_supported=supported_auth_methods(IntrospectionEndpoint.ENDPOINT_NAME),
         scopes_supported=sorted(scopes),
+        service_documentation=issuer + DOCS_PATH,
         authorization_endpoint=issuer + paths.AUTHORIZATION,
         device_authorization_endpoint=issuer + paths.DEVICE_AUTHORIZATION,
         response_types_supported=["code"],

@@ -17,6 +17,7 @@ from werkzeug.datastructures import ImmutableMultiDict
 
 from ..errors import InvalidRequestError
 from ..errors import MethodNotAllowedError
+from ..errors import printable
 from .client_auth import basic_credentials
 
 
@@ -37,7 +38,9 @@ def check_token_request(request, token_endpoint: bool = False) -> None:
     # Counted in one pass: the check runs before client authentication, so it must stay linear.
     repeated = sorted(name for name, count in Counter(name for name, _ in pairs).items() if count > 1)
     if repeated:
-        raise InvalidRequestError(f"Repeated parameter: {repeated[0]}.")
+        name = repeated[0]
+        raise InvalidRequestError(f"Repeated parameter: {name}." if printable(name) == name else
+                                  "A parameter is repeated.")
     form = dict(pairs)
     if token_endpoint and not form.get("grant_type"):
         # Authlib would call a missing grant_type unsupported; RFC 6749 §5.2 calls it invalid_request.

@@ -25,9 +25,21 @@ from flask import Blueprint
 from flask import current_app
 from flask_wtf.csrf import CSRFProtect
 
+from ..openapi import form
+from ..openapi import page_response
+
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
                static_url_path="/web/static")
 csrf = CSRFProtect()
+
+# For /openapi.json: what the CSRF check below answers, and the form every POST of a page sends.
+FORM_EXPIRED = page_response("The form's CSRF token is missing, expired or of another sign-in.")
+
+
+def csrf_form(description: str, **fields) -> dict:
+    return form({"type": "object", "required": ["csrf_token"],
+                 "properties": {"csrf_token": {"type": "string", "description": "From the page that showed the form."},
+                                **fields}}, description)
 
 
 # Registered here, before any module of the package adds its hooks, so it runs first: a form post
@@ -43,6 +55,7 @@ def register_web(app) -> None:
     from . import authorize  # noqa: F401
     from . import console  # noqa: F401
     from . import device  # noqa: F401
+    from . import docs  # noqa: F401
     from . import filters  # noqa: F401
     from . import headers  # noqa: F401
     from . import my_devices  # noqa: F401

@@ -32,6 +32,8 @@ from flask_login import login_user
 from flask_login import logout_user
 
 from ..models import DeviceSession
+from ..openapi import page_response
+from ..openapi import redirect_response
 from ..request_context import device_context
 from ..request_log import annotate
 from ..scopes import scope_for_user
@@ -39,6 +41,9 @@ from ..services import current_services
 from ..sessions import ENDED_BY_USER
 from . import bp
 from .client import web_client
+
+# For /openapi.json: what a page for signed-in browsers answers a signed-out one (send_to_signin).
+SIGNED_OUT = redirect_response("Not signed in (or the session ended): to `/signin`, and back here after.")
 
 login_manager = LoginManager()
 # No "fresh login" marks for a changed IP or User-Agent: the device session records both, and
@@ -130,6 +135,9 @@ def sign_out() -> None:
                                                 actor=device_session.user.username, ip=request.remote_addr)
     logout_user()
     g.device_session = None
+
+
+NOT_ADMIN = page_response("The signed-in user is not an administrator.")
 
 
 def admin_required(view):

@@ -24,17 +24,50 @@ from ..errors import OAuth2Error
 from ..errors import UnknownClientError
 from ..models import Client
 from ..oauth import paths
+from ..openapi import DATABASE_PAGES
+from ..openapi import browser_session
+from ..openapi import operation
+from ..openapi import page_response
+from ..openapi import redirect_response
 from ..scopes import describe
 from ..scopes import scope_for_user
 from ..services import current_services
 from . import bp
+from . import csrf_form
 from .auth import send_to_signin
 from .headers import SECURITY_HEADERS
 
 ALLOW = "allow"
 
+# For /openapi.json: the authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3), in the query of both methods.
+TEXT = {"type": "string"}
+AUTHORIZATION_REQUEST = {
+    "response_type": {"required": True, "schema": {"const": "code"}},
+    "client_id": {"required": True, "schema": TEXT},
+    "redirect_uri": {"schema": TEXT, "description": "Exactly as registered; optional if the client has one."},
+    "scope": {"schema": TEXT},
+    "state": {"schema": TEXT, "description": "Returned unchanged to the client."},
+    "code_challenge": {"schema": TEXT, "description": "PKCE (RFC 7636); required for public clients."},
+    "code_challenge_method": {"schema": {"const": "S256"}},
+}
+TO_CLIENT = redirect_response("To the client's redirect URI with `code` or `error`, `state` and `iss` (RFC 9207); or, "
+                              "when the browser is not signed in, to `/signin` and back here after.")
+NOT_A_CLIENT = page_response("An unknown client, or a redirect URI it did not register (never redirected, "
+                             "RFC 6749 §4.1.2.1); an expired form.")
+SIGNED_IN_OR_NOT = browser_session() + [{}]
+
 
 @bp.route(paths.AUTHORIZATION, methods=["GET", "POST"])
+@operation("get", summary="Authorization endpoint (RFC 6749 §4.1, PKCE)", tags=["web"], security=SIGNED_IN_OR_NOT,
+           description="A first-party client, or one the user already allowed these scopes, gets its code at once; "
+                       "otherwise the user sees the consent page.",
+           query=AUTHORIZATION_REQUEST,
+           responses={200: page_response("The consent page: the app and what it asks for, Allow and Deny."),
+                      302: TO_CLIENT, 400: NOT_A_CLIENT, **DATABASE_PAGES})
+@operation("post", summary="Allow or deny an app (the consent page's form)", tags=["web"],
+           security=browser_session(), query=AUTHORIZATION_REQUEST,
+           body=csrf_form("The decision.", decision={"enum": [ALLOW, "deny"]}),
+           responses={302: TO_CLIENT, 400: NOT_A_CLIENT, **DATABASE_PAGES})
 def authorize():
     client, redirect_uri = registered_client_and_redirect_uri()
     server = current_app.extensions["authserver.oauth"]

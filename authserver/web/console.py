@@ -13,9 +13,18 @@ from flask import url_for
 
 from .. import accounts
 from .. import audit
+from ..openapi import DATABASE_PAGES
+from ..openapi import browser_session
+from ..openapi import operation
+from ..openapi import page_response
+from ..openapi import redirect_response
 from ..services import current_services
 from ..sessions import ENDED_BY_ADMIN
+from . import FORM_EXPIRED
 from . import bp
+from . import csrf_form
+from .auth import NOT_ADMIN
+from .auth import SIGNED_OUT
 from .auth import admin_required
 from .my_devices import device_label
 
@@ -43,6 +52,12 @@ REASON_LABELS = {
 }
 
 
+USERNAME = {"description": "A username.", "schema": {"type": "string", "minLength": 1, "maxLength": 150}}
+# What every action of the console answers.
+ACTION = {302: redirect_response("Back to the user in the console (to `/signin` when signed out)."),
+          400: FORM_EXPIRED, 403: NOT_ADMIN, 404: page_response("No such user or session."), **DATABASE_PAGES}
+
+
 def user_or_404(username):
     user = accounts.find_user(username)
     if user is None:
@@ -55,6 +70,10 @@ def back_to(user):
 
 
 @bp.get("/console")
+@operation("get", summary="Sessions console", tags=["web"], security=browser_session(),
+           query={"username": {"schema": {"type": "string"}, "description": "Find this user (or users like it)."}},
+           responses={200: page_response("The user's sessions and security events, or the users found."),
+                      302: SIGNED_OUT, 403: NOT_ADMIN, **DATABASE_PAGES})
 @admin_required
 def console():
     query = request.args.get("username", "").strip()
@@ -74,6 +93,8 @@ def console():
 
 
 @bp.post("/console/users/<path:username>/sessions/<sid>/end")
+@operation("post", summary="End one session of a user", tags=["web"], security=browser_session(),
+           parameters={"username": USERNAME}, body=csrf_form("The session's form."), responses=ACTION)
 @admin_required
 def end_user_session(username, sid):
     user = user_or_404(username)
@@ -89,6 +110,8 @@ def end_user_session(username, sid):
 
 
 @bp.post("/console/users/<path:username>/sessions/end")
+@operation("post", summary="End all sessions of a user", tags=["web"], security=browser_session(),
+           parameters={"username": USERNAME}, body=csrf_form("The user's form."), responses=ACTION)
 @admin_required
 def end_all_user_sessions(username):
     user = user_or_404(username)
@@ -100,6 +123,9 @@ def end_all_user_sessions(username):
 
 
 @bp.post("/console/users/<path:username>/disable")
+@operation("post", summary="Disable a user", tags=["web"], security=browser_session(),
+           description="The user can no longer sign in; every session of theirs ends.",
+           parameters={"username": USERNAME}, body=csrf_form("The user's form."), responses=ACTION)
 @admin_required
 def disable_user(username):
     user = user_or_404(username)

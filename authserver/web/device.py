@@ -13,23 +13,43 @@ from flask_login import login_required
 from .. import audit
 from .. import device_codes
 from ..oauth import paths
+from ..openapi import DATABASE_PAGES
+from ..openapi import RETRY_AFTER
+from ..openapi import browser_session
+from ..openapi import operation
+from ..openapi import page_response
 from ..scopes import ACCOUNT_SCOPES
 from ..scopes import describe
 from ..services import current_services
 from ..throttle import user_code_retry_after
 from ..user_agents import describe_user_agent
 from . import bp
+from . import csrf_form
+from .auth import SIGNED_OUT
 
 WRONG_CODE = "That code is not valid. Check the code on your device; it may have expired or been used already."
 
+# For /openapi.json: what entering a code answers (pending_authorization).
+USER_CODE = {"type": "string", "description": "The code the device shows, e.g. `WDJB-MJHT`."}
+CODE_REFUSED = {400: page_response("The code is wrong, expired or used (counted against guessing); an expired form."),
+                429: page_response("Too many wrong codes from this user or address.", RETRY_AFTER)}
+
 
 @bp.get(paths.DEVICE_VERIFICATION)
+@operation("get", summary="Connect a device: enter its code (RFC 8628 §3.3)", tags=["web"],
+           security=browser_session(), query={"user_code": {"schema": USER_CODE}},
+           description="`verification_uri_complete` fills the code in.",
+           responses={200: page_response("The code form."), 302: SIGNED_OUT, **DATABASE_PAGES})
 @login_required
 def device_verification():
     return render_template("device.html", user_code=request.args.get("user_code", ""))
 
 
 @bp.post(paths.DEVICE_VERIFICATION)
+@operation("post", summary="Look up a device code", tags=["web"], security=browser_session(),
+           body=csrf_form("The code form.", user_code=USER_CODE),
+           responses={200: page_response("Which app on which device asks for what: Approve and Deny."),
+                      302: SIGNED_OUT, **CODE_REFUSED, **DATABASE_PAGES})
 @login_required
 def device_lookup():
     user_code = request.form.get("user_code", "")
@@ -43,6 +63,11 @@ def device_lookup():
 
 
 @bp.post(paths.DEVICE_VERIFICATION + "/decision")
+@operation("post", summary="Approve or deny a device", tags=["web"], security=browser_session(),
+           description="Approval lets the device's next poll get tokens of a restricted device session.",
+           body=csrf_form("The decision.", user_code=USER_CODE, decision={"enum": ["approve", "deny"]}),
+           responses={200: page_response("Done: the device is connected, or was refused."),
+                      302: SIGNED_OUT, **CODE_REFUSED, **DATABASE_PAGES})
 @login_required
 def device_decision():
     authorization, refusal = pending_authorization(request.form.get("user_code", ""))

@@ -13,9 +13,17 @@ from flask import url_for
 from flask_login import login_required
 
 from .. import consents
+from ..openapi import DATABASE_PAGES
+from ..openapi import browser_session
+from ..openapi import operation
+from ..openapi import page_response
+from ..openapi import redirect_response
 from ..services import current_services
 from ..sessions import ENDED_BY_USER
+from . import FORM_EXPIRED
 from . import bp
+from . import csrf_form
+from .auth import SIGNED_OUT
 from .auth import sign_out
 
 
@@ -24,6 +32,8 @@ def device_label(device_session) -> str:
 
 
 @bp.get("/account/devices")
+@operation("get", summary="My devices", tags=["web"], security=browser_session(),
+           responses={200: page_response("The signed-in user's live sessions."), 302: SIGNED_OUT, **DATABASE_PAGES})
 @login_required
 def my_devices():
     current = g.device_session
@@ -34,6 +44,11 @@ def my_devices():
 
 
 @bp.post("/account/apps/<client_id>/disconnect")
+@operation("post", summary="Disconnect an app (Connected apps)", tags=["web"], security=browser_session(),
+           description="The consent is forgotten and every session of the user with that app ends.",
+           body=csrf_form("The app's form on My devices."),
+           responses={302: redirect_response("To My devices (to `/signin` when signed out)."), 400: FORM_EXPIRED,
+                      404: page_response("The user has not connected this app."), **DATABASE_PAGES})
 @login_required
 def disconnect_app(client_id):
     current = g.device_session
@@ -47,6 +62,11 @@ def disconnect_app(client_id):
 
 
 @bp.post("/account/devices/<sid>/signout")
+@operation("post", summary="Sign out one device", tags=["web"], security=browser_session(),
+           body=csrf_form("The device's sign-out form."),
+           responses={302: redirect_response("To My devices (to `/signin` for this device, or when signed out)."),
+                      400: FORM_EXPIRED, 404: page_response("No such session of the signed-in user."),
+                      **DATABASE_PAGES})
 @login_required
 def sign_out_device(sid):
     current = g.device_session
@@ -67,6 +87,10 @@ def sign_out_device(sid):
 
 
 @bp.post("/account/devices/signout-others")
+@operation("post", summary="Sign out all other devices", tags=["web"], security=browser_session(),
+           body=csrf_form("The form of My devices."),
+           responses={302: redirect_response("To My devices (to `/signin` when signed out)."), 400: FORM_EXPIRED,
+                      **DATABASE_PAGES})
 @login_required
 def sign_out_other_devices():
     current = g.device_session

@@ -11,23 +11,46 @@ from flask import url_for
 from flask_login import login_required
 
 from .. import accounts
+from ..openapi import DATABASE_PAGES
+from ..openapi import RETRY_AFTER
+from ..openapi import browser_session
+from ..openapi import operation
+from ..openapi import page_response
+from ..openapi import redirect_response
 from ..request_context import client_ip
 from ..services import current_services
 from ..throttle import login_retry_after
+from . import FORM_EXPIRED
 from . import bp
+from . import csrf_form
 from .auth import safe_next
 from .auth import sign_in
 from .auth import sign_out
 
 BAD_CREDENTIALS = "The username or password is incorrect."
+NEXT = {"type": "string", "description": "Where to go after signing in: a path on this server (others are ignored)."}
+SIGNED_IN = browser_session() + [{}]  # used when present
 
 
 @bp.get("/")
+@operation("get", summary="Home: My devices", tags=["web"], security=SIGNED_IN,
+           responses={302: redirect_response("To My devices (`/account/devices`).")})
 def home():
     return redirect(url_for("web.my_devices"))
 
 
 @bp.route("/signin", methods=["GET", "POST"])
+@operation("get", summary="The sign-in page", tags=["web"], security=SIGNED_IN, query={"next": {"schema": NEXT}},
+           responses={200: page_response("The sign-in form."), 302: redirect_response("Already signed in: to `next`."),
+                      **DATABASE_PAGES})
+@operation("post", summary="Sign in", tags=["web"], security=SIGNED_IN,
+           description="Opens a device session of the first-party web client and names it in the cookie.",
+           body=csrf_form("The sign-in form.", username={"type": "string"}, password={"type": "string"}, next=NEXT),
+           responses={302: redirect_response("Signed in: to `next`, or My devices."),
+                      200: page_response("The form again, saying what went wrong (wrong or missing credentials)."),
+                      400: FORM_EXPIRED,
+                      429: page_response("Too many wrong passwords for this username from this address.", RETRY_AFTER),
+                      **DATABASE_PAGES})
 def signin():
     target = safe_next(request.values.get("next"))
     if request.method == "GET":
@@ -58,6 +81,10 @@ def signin():
 
 
 @bp.post("/account/signout")
+@operation("post", summary="Sign out", tags=["web"], security=browser_session(),
+           body=csrf_form("The sign-out form."),
+           responses={302: redirect_response("Signed out (the device session ended): to `/signin`."),
+                      400: FORM_EXPIRED, **DATABASE_PAGES})
 @login_required
 def signout():
     sign_out()

@@ -153,6 +153,19 @@ def test_rfc6749_3_2_repeated_parameter_is_invalid_request(client, registered, r
     assert repeated in response.json["error_description"]
 
 
+@pytest.mark.parametrize("endpoint", ["/oauth/token", "/oauth/revoke", "/oauth/introspect"])
+@pytest.mark.parametrize("name", ["\u00e9t\u00e9", "a\"b", "back\\slash", "\x01"])
+def test_a_repeated_parameter_whose_name_cannot_be_quoted_is_invalid_request(client, registered, endpoint, name):
+    """Found by schemathesis: quoting the name in error_description was a 500 (Authlib refuses
+    characters RFC 6749 does not allow there)."""
+    form, headers = registered.auth({"grant_type": "password", "token": "x"})
+    body = "&".join(f"{k}={quote_plus(v)}" for k, v in form.items()) + f"&{quote_plus(name)}=1&{quote_plus(name)}=2"
+    headers["Content-Type"] = "application/x-www-form-urlencoded"
+    response = client.post(endpoint, data=body, headers=headers)
+    assert_error(response, 400, "invalid_request")
+    assert response.json["error_description"] == "A parameter is repeated."
+
+
 def test_grant_type_repeated_in_query_and_body_is_invalid_request(client, registered):
     form, headers = registered.auth({"grant_type": "password", "username": "alice", "password": PASSWORD})
     response = client.post("/oauth/token?grant_type=password", data=form, headers=headers)

@@ -150,6 +150,14 @@ def test_console_manages_a_user_whose_name_has_a_slash(app, factory, admin_clien
     assert "Disabled sales/eu" in admin_client.get(page).text
 
 
+def test_a_username_with_a_line_break_is_the_pages_404(admin_client):
+    """No user has one; found by schemathesis, the URL used to match no route at all and got the
+    JSON 404 of an unknown URL instead of the console's page."""
+    for path in ("/console/users/a%0Ab/disable", "/console/users/a%0Ab/sessions/end"):
+        response = post_form(admin_client, "/console", path)
+        assert response.status_code == 404 and response.mimetype == "text/html", path
+
+
 def test_a_nul_character_is_a_400_page_on_every_database(app, factory, admin_client):
     for response in (admin_client.get("/console?username=a%00b"),
                      post_form(admin_client, "/account/devices", "/account/devices/%00/signout")):
