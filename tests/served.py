@@ -79,10 +79,10 @@ class Served:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                if requests.get(self.url + METADATA_PATH, timeout=2).status_code == 200:
+                if requests.get(self.url + METADATA_PATH, timeout=5).status_code == 200:
                     return
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # not listening yet, or a worker still booting on a loaded machine
             if self.process.poll() is not None:
                 raise AssertionError(f"authserver serve exited ({self.process.returncode}):\n{self.output()}")
             if time.monotonic() > deadline:
