@@ -104,7 +104,7 @@ class IntrospectionEndpoint(TokenParameterRequired, _IntrospectionEndpoint):
                 return None
             username = services.sessions.access_token_state(claims["sid"], claims["jti"], claims["sub"],
                                                             claims["client_id"])
-            if username == EXPIRED:
+            if username is EXPIRED:
                 begin_write()
                 live_session_for(services, claims)  # ends the session, for the deadline it reached
                 return None
