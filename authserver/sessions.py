@@ -76,8 +76,14 @@ class SessionView:
     user: SessionUser
 
 
-# What access_token_state found.
-EXPIRED = "expired"
+class _Expired:
+    """What access_token_state answers for a session past a deadline (never a username)."""
+
+    def __repr__(self) -> str:
+        return "EXPIRED"
+
+
+EXPIRED = _Expired()
 
 
 @dataclass(frozen=True)

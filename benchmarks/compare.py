@@ -4,7 +4,7 @@
 benchmarks/README.md and benchmarks/results/; no test asserts on it.
 
     . .venv/bin/activate
-    python benchmarks/compare.py                      # everything: about 25 minutes on 2 cores
+    python benchmarks/compare.py                      # everything: about 20 minutes on 2 cores
     python benchmarks/compare.py --quick              # 1 x 3 s per figure, 20,000 sessions: a smoke run
     python benchmarks/compare.py --help
 

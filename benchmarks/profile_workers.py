@@ -29,8 +29,8 @@ import compare  # noqa: E402
 PARTS = [
     ("argon2id check", ("argon2",)),
     ("waiting for SQLite's write lock (BEGIN IMMEDIATE)", ("on_begin",)),
-    ("RS256 signing (joserfc, cryptography)", ("jws_algs.py", "sign_compact")),
     ("JWT verification", ("decode_access_token",)),
+    ("RS256 signing (joserfc, cryptography)", ("jws_algs.py", "sign_compact")),
     ("commit", ("commit_unit_of_work",)),
     ("rotation statements", ("rotate_refresh_token",)),
     ("introspection query", ("access_token_state",)),

@@ -17,12 +17,11 @@ from ..authorization_codes import CodeInvalid
 from ..errors import InvalidGrantError
 from ..errors import InvalidRequestError
 from ..models import AUTH_METHODS
-from ..openapi import schema
 from ..request_context import device_context
 from ..scopes import scope_for_user
 from ..services import current_services
 from ..sessions import DeviceContext
-from .client_auth import FORM_FIELDS
+from .grants import grant_form
 from .grants import issue_session_tokens
 
 S256 = "S256"
@@ -44,19 +43,13 @@ class S256CodeChallenge(CodeChallenge):
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
-    FORM = schema("AuthorizationCodeGrantForm", {
-        "description": "RFC 6749 §4.1.3 with PKCE (RFC 7636). Opens a device session; a code is single-use.",
-        "type": "object",
-        "required": ["grant_type", "code"],
-        "properties": {
-            "grant_type": {"const": "authorization_code"},
-            "code": {"type": "string", "minLength": 1},
-            "redirect_uri": {"type": "string", "description": "The one the authorization request named."},
-            "code_verifier": {"type": "string", "minLength": 43, "maxLength": 128,
-                              "description": "Required when the authorization request had a code_challenge."},
-            **FORM_FIELDS,
-        },
-    })
+    FORM = grant_form(
+        "AuthorizationCodeGrantForm", "authorization_code",
+        "RFC 6749 §4.1.3 with PKCE (RFC 7636). Opens a device session; a code is single-use.", ("code",),
+        code={"type": "string", "minLength": 1},
+        redirect_uri={"type": "string", "description": "The one the authorization request named."},
+        code_verifier={"type": "string", "minLength": 43, "maxLength": 128,
+                       "description": "Required when the authorization request had a code_challenge."})
 
     def generate_authorization_code(self):
         return authorization_codes.new_code()

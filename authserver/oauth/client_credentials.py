@@ -12,21 +12,17 @@ from authlib.oauth2.rfc6749 import grants
 
 from ..errors import UnauthorizedClientError
 from ..models import AUTH_METHODS
-from ..openapi import schema
 from ..scopes import scope_for_user
-from .client_auth import FORM_FIELDS
 from .grants import SCOPE_FIELD
+from .grants import grant_form
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     # `none` is accepted here only so that a public client is told what is wrong (§5.2).
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
-    FORM = schema("ClientCredentialsGrantForm", {
-        "description": "RFC 6749 §4.4.2. A confidential client's own token: no user, no refresh token.",
-        "type": "object",
-        "required": ["grant_type"],
-        "properties": {"grant_type": {"const": "client_credentials"}, "scope": SCOPE_FIELD, **FORM_FIELDS},
-    })
+    FORM = grant_form("ClientCredentialsGrantForm", "client_credentials",
+                      "RFC 6749 §4.4.2. A confidential client's own token: no user, no refresh token.",
+                      scope=SCOPE_FIELD)
 
     def validate_token_request(self):
         super().validate_token_request()

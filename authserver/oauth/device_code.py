@@ -31,6 +31,7 @@ from ..sessions import DeviceContext
 from . import paths
 from .client_auth import FORM_FIELDS
 from .grants import SCOPE_FIELD
+from .grants import grant_form
 from .grants import issue_session_tokens
 
 POLL_ERRORS = {
@@ -98,17 +99,11 @@ class DeviceAuthorizationEndpoint(_DeviceAuthorizationEndpoint):
 
 class DeviceCodeGrant(_DeviceCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
-    FORM = schema("DeviceCodeGrantForm", {
-        "description": "RFC 8628 §3.4: polling. Until the user decides: `authorization_pending` (or `slow_down`: "
-                       "poll 5 seconds less often); then tokens once, or `access_denied`, `expired_token`.",
-        "type": "object",
-        "required": ["grant_type", "device_code"],
-        "properties": {
-            "grant_type": {"const": "urn:ietf:params:oauth:grant-type:device_code"},
-            "device_code": {"type": "string", "minLength": 1},
-            **FORM_FIELDS,
-        },
-    })
+    FORM = grant_form(
+        "DeviceCodeGrantForm", "urn:ietf:params:oauth:grant-type:device_code",
+        "RFC 8628 §3.4: polling. Until the user decides: `authorization_pending` (or `slow_down`: poll 5 seconds "
+        "less often); then tokens once, or `access_denied`, `expired_token`.", ("device_code",),
+        device_code={"type": "string", "minLength": 1})
 
     def validate_token_request(self):
         device_code = self.request.payload.data.get("device_code")

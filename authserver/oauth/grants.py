@@ -46,6 +46,16 @@ TOKEN_RESPONSE = schema("TokenResponse", {
 })
 
 
+def grant_form(name: str, grant_type: str, description: str, required=(), **properties) -> dict:
+    """The OpenAPI schema of one grant's token request form: its own fields and the client's."""
+    return schema(name, {
+        "description": description,
+        "type": "object",
+        "required": ["grant_type", *required],
+        "properties": {"grant_type": {"const": grant_type}, **properties, **FORM_FIELDS},
+    })
+
+
 def issue_session_tokens(grant, user, session, refresh_token: str, scope: str) -> dict:
     """Sign an access token for the session and attach the session's refresh token."""
     token = grant.generate_token(user=TokenSubject(user, session.id), scope=scope, include_refresh_token=False)
@@ -58,20 +68,11 @@ class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):
     """First-party apps only: a client must be registered with the password grant."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
-    FORM = schema("PasswordGrantForm", {
-        "description": "RFC 6749 §4.3.2. Opens a device session.",
-        "type": "object",
-        "required": ["grant_type", "username", "password"],
-        "properties": {
-            "grant_type": {"const": "password"},
-            "username": {"type": "string", "minLength": 1},
-            "password": {"type": "string", "minLength": 1},
-            "scope": SCOPE_FIELD,
-            "device_name": {"type": "string", "description": "A name for the device, shown in My devices; "
-                                                             "otherwise one is made from the User-Agent."},
-            **FORM_FIELDS,
-        },
-    })
+    FORM = grant_form(
+        "PasswordGrantForm", "password", "RFC 6749 §4.3.2. Opens a device session.", ("username", "password"),
+        username={"type": "string", "minLength": 1}, password={"type": "string", "minLength": 1}, scope=SCOPE_FIELD,
+        device_name={"type": "string", "description": "A name for the device, shown in My devices; "
+                                                      "otherwise one is made from the User-Agent."})
 
     def authenticate_user(self, username, password):
         reads_first()  # on SQLite no write lock until the password has been checked (accounts.py)
@@ -116,17 +117,10 @@ class RotatedRefreshToken:
 class RefreshGrant(grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
     INCLUDE_NEW_REFRESH_TOKEN = True
-    FORM = schema("RefreshTokenGrantForm", {
-        "description": "RFC 6749 §6. Rotates the refresh token: keep the new one.",
-        "type": "object",
-        "required": ["grant_type", "refresh_token"],
-        "properties": {
-            "grant_type": {"const": "refresh_token"},
-            "refresh_token": {"type": "string", "minLength": 1},
-            "scope": {**SCOPE_FIELD, "description": "Less than the session's, for this access token only."},
-            **FORM_FIELDS,
-        },
-    })
+    FORM = grant_form(
+        "RefreshTokenGrantForm", "refresh_token", "RFC 6749 §6. Rotates the refresh token: keep the new one.",
+        ("refresh_token",), refresh_token={"type": "string", "minLength": 1},
+        scope={**SCOPE_FIELD, "description": "Less than the session's, for this access token only."})
 
     def authenticate_refresh_token(self, refresh_token):
         services = current_services()

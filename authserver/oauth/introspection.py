@@ -151,7 +151,7 @@ class IntrospectionEndpoint(TokenParameterRequired, _IntrospectionEndpoint):
                 return IntrospectedToken(access_token_payload(claims, None)) if live else None
             username = services.sessions.access_token_state(claims["sid"], claims["jti"], claims["sub"],
                                                             claims["client_id"])
-            if username == EXPIRED:
+            if username is EXPIRED:
                 begin_write()
                 services.sessions.live_session(claims["sid"])  # ends the session, for the deadline it reached
                 return None

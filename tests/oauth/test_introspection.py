@@ -55,6 +55,13 @@ def tokens(client, registered):
     return response.json
 
 
+def test_a_user_named_like_the_expiry_marker_is_still_live(client, factory, registered, introspector):
+    factory.user("expired")
+    tokens = password_login(client, registered, username="expired").json
+    response = introspect(client, introspector, tokens["access_token"])
+    assert response.json["active"] is True and response.json["username"] == "expired"
+
+
 def assert_inactive(client, introspector, token, hint=None):
     response = introspect(client, introspector, token, hint=hint)
     assert response.status_code == 200, response.get_data(as_text=True)
