@@ -17,13 +17,15 @@ def no_store(response):
     return response
 
 
-def register_api(app) -> None:
-    from .admin import bp as admin_bp
-    from .consents import bp as consents_bp
-    from .me import bp as me_bp
-    from .sessions import bp as sessions_bp
+# Nested once, when the package is imported: the one blueprint serves every app (tests build many).
+from .admin import bp as admin_bp  # noqa: E402
+from .consents import bp as consents_bp  # noqa: E402
+from .me import bp as me_bp  # noqa: E402
+from .sessions import bp as sessions_bp  # noqa: E402
 
-    if not bp._got_registered_once:  # the module-level blueprint serves every app (tests build many)
-        for child in (me_bp, sessions_bp, consents_bp, admin_bp):
-            bp.register_blueprint(child)
+for child in (me_bp, sessions_bp, consents_bp, admin_bp):
+    bp.register_blueprint(child)
+
+
+def register_api(app) -> None:
     app.register_blueprint(bp)

@@ -175,10 +175,12 @@ def live_access_token(services, token_string: str) -> LiveAccessToken | None:
     """An access token of ours that nobody revoked and whose session is live (a client's own token:
     whose client still exists); None otherwise."""
     claims = verify_access_token(services, token_string)
-    if claims is None or is_access_token_denied(claims["jti"]):
+    if claims is None:
         return None
     if "sid" not in claims:
         return LiveAccessToken(claims, None) if client_token_is_live(claims) else None
+    if is_access_token_denied(claims["jti"]):
+        return None
     session = services.sessions.live_session(claims["sid"])
     if session is None or session.user_id != claims["sub"] or session.client_id != claims["client_id"]:
         return None
