@@ -6,12 +6,15 @@ immediate predecessor inside the grace window (``refresh_grace_seconds``) and re
 successor, while nothing but SHA-256 digests is ever stored. Any other replay (an older
 generation, or the predecessor after the window) is reuse: the whole session ends.
 
-A rotation runs in one transaction that first locks the session row (``SELECT ... FOR UPDATE`` on
-PostgreSQL; ``BEGIN IMMEDIATE`` on SQLite), so parallel presentations of one token serialise and
-yield at most one successor. The common case (an unused token of a live session) is four prebuilt
-statements: one locking read of token, session and user, and three writes. Anything else (a used
-token, an ended, expired or disabled session) goes the long way, through the ORM, in the same
-transaction. Used rows stay as tombstones (hash only) so a replay is recognised for
+A rotation is checked first and written last, so that the slow step between (signing the access
+token) holds no lock: :meth:`RefreshTokens.prepare_rotation` reads the token, its session and its
+user with one prebuilt statement and no write lock; the caller signs; :meth:`complete_rotation`
+then writes with conditional statements (the token still unused, the session still not ended),
+under SQLite's write lock or PostgreSQL's row locks, so parallel presentations of one token
+serialise there and yield at most one successor. A write that finds the token used or the session
+ended meanwhile, and every case but the common one (a used token, an ended, expired or disabled
+session), goes the long way: through the ORM, the session row locked, in the same transaction.
+Used rows stay as tombstones (hash only) so a replay is recognised for
 as long as the session could live. Nothing here commits: a refusal that ended the session
 (:class:`RefreshTokenReused`, an expired session) is made durable by the request's unit of work,
 which commits every answer below 500 (``database.py``).
@@ -51,9 +54,7 @@ _tokens = RefreshToken.__table__
 _sessions = DeviceSession.__table__
 _users = User.__table__
 
-# The rotation's hot path. The read locks both the session and the token row on PostgreSQL (after
-# waiting for a parallel rotation, both are read again as it left them); SQLite ignores FOR UPDATE
-# and the transaction already holds the write lock.
+# The rotation's hot path: one read without locks, then conditional writes.
 ROTATION_STATE = (
     select(_tokens.c.id, _tokens.c.session_id, _tokens.c.client_id, _tokens.c.generation, _tokens.c.used_at,
            _sessions.c.user_id, _sessions.c.scope, _sessions.c.ended_at, _sessions.c.expires_at,
@@ -61,22 +62,26 @@ ROTATION_STATE = (
     .select_from(_tokens.join(_sessions, _sessions.c.id == _tokens.c.session_id)
                  .join(_users, _users.c.id == _sessions.c.user_id))
     .where(_tokens.c.token_hash == bindparam("token_hash"))
-    .with_for_update(of=[_sessions, _tokens])
 )
-MARK_USED = update(_tokens).where(_tokens.c.id == bindparam("token_id")).values(used_at=bindparam("now"))
-ADD_SUCCESSOR = insert(_tokens)
+MARK_USED = (update(_tokens).where(_tokens.c.id == bindparam("token_id"), _tokens.c.used_at.is_(None))
+             .values(used_at=bindparam("now")))
 TOUCH_SESSION = (
-    update(_sessions).where(_sessions.c.id == bindparam("sid"))
+    update(_sessions).where(_sessions.c.id == bindparam("sid"), _sessions.c.ended_at.is_(None))
     .values(last_active_at=bindparam("now"), ip=func.coalesce(bindparam("ip"), _sessions.c.ip),
             user_agent=func.coalesce(bindparam("ua"), _sessions.c.user_agent))
 )
-# PostgreSQL runs the three writes as one statement (one round trip instead of three).
+ADD_SUCCESSOR = insert(_tokens)
+# PostgreSQL runs the three writes as one statement (one round trip instead of three): the session
+# row is locked first (as the long way and the session endings do), then the token; the successor is
+# added only if both were still live. It answers 1 if it was, 0 if not.
 ROTATE_POSTGRESQL = text(
-    "WITH used AS (UPDATE refresh_tokens SET used_at = :now WHERE id = :token_id), "
-    "touched AS (UPDATE device_sessions SET last_active_at = :now, ip = COALESCE(:ip, ip), "
-    "user_agent = COALESCE(:ua, user_agent) WHERE id = :sid) "
-    "INSERT INTO refresh_tokens (session_id, token_hash, parent_id, generation, client_id, issued_at) "
-    "VALUES (:sid, :token_hash, :token_id, :generation, :client_id, :now)"
+    "WITH touched AS (UPDATE device_sessions SET last_active_at = :now, ip = COALESCE(:ip, ip), "
+    "user_agent = COALESCE(:ua, user_agent) WHERE id = :sid AND ended_at IS NULL RETURNING id), "
+    "used AS (UPDATE refresh_tokens SET used_at = :now WHERE id = :token_id AND used_at IS NULL "
+    "AND EXISTS (SELECT 1 FROM touched) RETURNING id), "
+    "added AS (INSERT INTO refresh_tokens (session_id, token_hash, parent_id, generation, client_id, issued_at) "
+    "SELECT :sid, :token_hash, :token_id, :generation, :client_id, :now FROM used RETURNING id) "
+    "SELECT count(*) FROM added"
 ).bindparams(bindparam("now", type_=UTCDateTime()))
 
 
@@ -100,6 +105,12 @@ class ScopeNotGranted(Exception):
 class Rotation:
     session: DeviceSession | SessionView  # what the token is issued from: id, scope, user
     refresh_token: str  # the successor: new, or the existing one for a grace-window retry
+    presented: str
+    client_id: str
+    device: DeviceContext
+    requested_scope: str | None
+    now: object
+    pending: dict | None = None  # the common case's writes, until complete_rotation makes them
 
 
 class RefreshTokens:
@@ -115,41 +126,63 @@ class RefreshTokens:
                                     client_id=session.client_id, issued_at=session.created_at))
         return refresh_token
 
-    def rotate_refresh_token(self, refresh_token: str, client_id: str, device: DeviceContext,
-                             requested_scope: str | None = None) -> Rotation:
-        begin_write()
+    def prepare_rotation(self, refresh_token: str, client_id: str, device: DeviceContext,
+                         requested_scope: str | None = None) -> Rotation:
+        """Decide a rotation. The common case (an unused token of a live session) only reads, and
+        :meth:`complete_rotation` writes it once the caller has signed; every other case is done
+        here, the long way, or refused (``RefreshToken*`` errors, ``ScopeNotGranted``)."""
         now = self.sessions.now()
-        connection = db.session.connection()
-        row = connection.execute(ROTATION_STATE, {"token_hash": sha256_hex(refresh_token)}).first()
+        rotation = Rotation(session=None, refresh_token="", presented=refresh_token, client_id=client_id,
+                            device=device, requested_scope=requested_scope, now=now)
+        row = db.session.connection().execute(ROTATION_STATE, {"token_hash": sha256_hex(refresh_token)}).first()
         # The client check comes first: another client presenting a stolen token must not be
         # able to end the owner's session by triggering reuse detection.
         if row is None or row.client_id != client_id:
             raise RefreshTokenUnknown("unknown refresh token")
         if (row.used_at is not None or row.ended_at is not None or row.disabled_at is not None
-                or self.sessions._expiry_reason(row.expires_at, row.last_active_at, now)):
-            return self._rotate_the_long_way(refresh_token, client_id, device, requested_scope, now)
+                or self.sessions.reason_past_deadline(row.expires_at, row.last_active_at, now)):
+            return self._rotate_the_long_way(rotation)
         if requested_scope and not set(requested_scope.split()) <= set(row.scope.split()):
             raise ScopeNotGranted()
-        successor = self.successor_of(refresh_token)
-        if connection.dialect.name == "postgresql":
-            connection.execute(ROTATE_POSTGRESQL, {
-                "now": now, "token_id": row.id, "sid": row.session_id, "ip": device.ip, "ua": device.user_agent,
-                "token_hash": sha256_hex(successor), "generation": row.generation + 1, "client_id": client_id})
-        else:
-            connection.execute(MARK_USED, {"token_id": row.id, "now": now})
-            connection.execute(ADD_SUCCESSOR, {"session_id": row.session_id, "token_hash": sha256_hex(successor),
-                                               "parent_id": row.id, "generation": row.generation + 1,
-                                               "client_id": client_id, "issued_at": now})
-            connection.execute(TOUCH_SESSION, {"sid": row.session_id, "now": now, "ip": device.ip,
-                                               "ua": device.user_agent})
-        session = SessionView(id=row.session_id, user_id=row.user_id, client_id=client_id, scope=row.scope,
-                              user=SessionUser(id=row.user_id, username=row.username))
-        metrics.count("refresh_rotations")
-        return Rotation(session=session, refresh_token=successor)
+        rotation.refresh_token = self.successor_of(refresh_token)
+        rotation.session = SessionView(id=row.session_id, user_id=row.user_id, client_id=client_id, scope=row.scope,
+                                       user=SessionUser(id=row.user_id, username=row.username))
+        rotation.pending = {"now": now, "token_id": row.id, "sid": row.session_id, "ip": device.ip,
+                            "ua": device.user_agent, "token_hash": sha256_hex(rotation.refresh_token),
+                            "generation": row.generation + 1, "client_id": client_id}
+        return rotation
 
-    def _rotate_the_long_way(self, refresh_token: str, client_id: str, device: DeviceContext,
-                             requested_scope: str | None, now) -> Rotation:
+    def complete_rotation(self, rotation: Rotation) -> Rotation:
+        """Write a prepared rotation if its token is still unused and its session not ended; if a
+        parallel request changed either since :meth:`prepare_rotation` read them, decide again
+        the long way (a grace-window retry, reuse, an ended session). A no-op for a rotation
+        already done."""
+        writes, rotation.pending = rotation.pending, None
+        if writes is None:
+            return rotation
+        begin_write()
+        connection = db.session.connection()
+        if connection.dialect.name == "postgresql":
+            written = connection.execute(ROTATE_POSTGRESQL, writes).scalar_one() == 1
+        else:
+            # Only their own parameters: Core would SET any other that names a column.
+            written = (connection.execute(MARK_USED, {"token_id": writes["token_id"], "now": writes["now"]}).rowcount == 1
+                       and connection.execute(TOUCH_SESSION, {"sid": writes["sid"], "now": writes["now"], "ip": writes["ip"],
+                                                              "ua": writes["ua"]}).rowcount == 1)
+            if written:
+                connection.execute(ADD_SUCCESSOR, {
+                    "session_id": writes["sid"], "token_hash": writes["token_hash"], "parent_id": writes["token_id"],
+                    "generation": writes["generation"], "client_id": writes["client_id"], "issued_at": writes["now"]})
+        if not written:
+            return self._rotate_the_long_way(rotation)
+        metrics.count("refresh_rotations")
+        return rotation
+
+    def _rotate_the_long_way(self, rotation: Rotation) -> Rotation:
         """Every case but the common one: a grace-window retry, reuse, an ended or expired session."""
+        begin_write()
+        refresh_token, client_id, device, now = rotation.presented, rotation.client_id, rotation.device, rotation.now
+        requested_scope = rotation.requested_scope
         token = self.find(refresh_token)
         # The client check comes first: another client presenting a stolen token must not be
         # able to end the owner's session by triggering reuse detection.
@@ -183,7 +216,8 @@ class RefreshTokens:
         metrics.count("refresh_rotations" if fresh else "refresh_grace_retries")
         self.sessions.touch_session(session, device)
         db.session.flush()
-        return Rotation(session=session, refresh_token=successor)
+        rotation.session, rotation.refresh_token = session, successor
+        return rotation
 
     def _check_session(self, session: DeviceSession, now) -> None:
         """Refuse a token whose session is over; one found past its deadline is ended for it."""

@@ -147,9 +147,10 @@ class DeviceSessions:
     # -- deadlines -----------------------------------------------------------------------
     def expiry_reason(self, session: DeviceSession, now) -> str | None:
         """Why the session has expired by ``now`` (the deadline it reached first), or None."""
-        return self._expiry_reason(session.expires_at, session.last_active_at, now)
+        return self.reason_past_deadline(session.expires_at, session.last_active_at, now)
 
-    def _expiry_reason(self, expires_at, last_active_at, now) -> str | None:
+    def reason_past_deadline(self, expires_at, last_active_at, now) -> str | None:
+        """:meth:`expiry_reason` for a session's two deadline columns read without the ORM."""
         idle_end = self._idle_end_of(last_active_at)
         if now < min(expires_at, idle_end):
             return None
@@ -184,7 +185,7 @@ class DeviceSessions:
         if (row is None or row.denied or row.ended_at is not None or row.disabled_at is not None
                 or row.user_id != user_id or row.client_id != client_id):
             return None
-        if self._expiry_reason(row.expires_at, row.last_active_at, self.now()):
+        if self.reason_past_deadline(row.expires_at, row.last_active_at, self.now()):
             return EXPIRED
         return row.username
 
@@ -248,7 +249,7 @@ class DeviceSessions:
         ).all()
         by_reason = {}
         for session_id, expires_at, last_active_at in expired:
-            by_reason.setdefault(self._expiry_reason(expires_at, last_active_at, now), []).append(session_id)
+            by_reason.setdefault(self.reason_past_deadline(expires_at, last_active_at, now), []).append(session_id)
         ended = 0
         # The deadline is checked again in the UPDATE, so a session refreshed meanwhile survives.
         for reason, ids in by_reason.items():

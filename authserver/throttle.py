@@ -38,6 +38,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import and_
+from sqlalchemy import bindparam
 from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
@@ -65,50 +66,75 @@ LOOKUP_FAILURES = (audit.CLIENT_AUTH_FAILED, audit.TOKEN_LOOKUP_FAILED)
 @dataclass(frozen=True)
 class Budget:
     name: str
-    limit: int
-    counts: object  # the SQL condition on security_events rows that spend it
+    limit_setting: str  # the Settings attribute holding its limit
+    counts: object  # the SQL condition on security_events rows that spend it, with bind parameters
 
 
-def _same_ip(ip: str | None):
-    return SecurityEvent.ip.is_(None) if ip is None else SecurityEvent.ip == ip
+def _same_ip():
+    # IS NOT DISTINCT FROM: an unknown address (None) counts with the other unknown ones.
+    return SecurityEvent.ip.is_not_distinct_from(bindparam("ip"))
 
 
-def retry_after(services, kinds: tuple[str, ...], window_seconds: int, budgets: list[Budget]) -> int | None:
-    """Seconds until every budget is below its limit again, or None if none is spent. One query.
+class Budgets:
+    """Budgets over some event kinds inside one window, counted by one statement built once (the
+    hot endpoints run it on every request)."""
 
-    A spent budget frees up when its oldest failure leaves the window."""
-    since = services.clock.now() - dt.timedelta(seconds=window_seconds)
-    columns = []
-    for budget in budgets:
-        columns += [func.count().filter(budget.counts),
-                    type_coerce(func.min(SecurityEvent.created_at).filter(budget.counts), UTCDateTime)]
-    row = db.session.execute(
-        select(*columns).where(SecurityEvent.kind.in_(kinds), SecurityEvent.created_at > since,
-                               or_(*(budget.counts for budget in budgets)))
-    ).one()
-    waits = {}
-    for index, budget in enumerate(budgets):
-        count, oldest = row[2 * index], row[2 * index + 1]
-        if count >= budget.limit:
-            waits[budget.name] = max(1, int((oldest - since).total_seconds()) + 1)
-    if not waits:
-        return None
-    for name in waits:
-        metrics.count("throttled_requests", budget=name)
-    return max(waits.values())
+    def __init__(self, kinds: tuple[str, ...], window_setting: str, *budgets: Budget):
+        self.window_setting = window_setting
+        self.budgets = budgets
+        columns = []
+        for budget in budgets:
+            columns += [func.count().filter(budget.counts),
+                        type_coerce(func.min(SecurityEvent.created_at).filter(budget.counts), UTCDateTime)]
+        self.statement = select(*columns).where(
+            SecurityEvent.kind.in_(kinds), SecurityEvent.created_at > bindparam("since", type_=UTCDateTime()),
+            or_(*(budget.counts for budget in budgets)))
+
+    def retry_after(self, services, **params) -> int | None:
+        """Seconds until every budget is below its limit again, or None if none is spent.
+
+        A spent budget frees up when its oldest failure leaves the window."""
+        settings = services.settings
+        since = services.clock.now() - dt.timedelta(seconds=getattr(settings, self.window_setting))
+        row = db.session.execute(self.statement, {"since": since, **params}).one()
+        waits = {}
+        for index, budget in enumerate(self.budgets):
+            count, oldest = row[2 * index], row[2 * index + 1]
+            if count >= getattr(settings, budget.limit_setting):
+                waits[budget.name] = max(1, int((oldest - since).total_seconds()) + 1)
+        if not waits:
+            return None
+        for name in waits:
+            metrics.count("throttled_requests", budget=name)
+        return max(waits.values())
+
+
+_USERNAME = SecurityEvent.username == bindparam("username")
+SIGN_IN = Budgets(
+    (audit.LOGIN_FAILED,), "login_failure_window_seconds",
+    Budget(LOGIN_USERNAME_IP, "login_max_failures", and_(_USERNAME, _same_ip())),
+    Budget(LOGIN_IP, "login_ip_max_failures", _same_ip()),
+    Budget(LOGIN_ACCOUNT, "login_account_max_failures", _USERNAME),
+)
+USER_CODES = Budgets(
+    (audit.USER_CODE_FAILED,), "login_failure_window_seconds",
+    Budget(USER_CODE_USER, "login_max_failures", SecurityEvent.user_id == bindparam("user_id")),
+    Budget(USER_CODE_IP, "login_max_failures", _same_ip()),
+)
+LOOKUPS = Budgets(
+    LOOKUP_FAILURES, "lookup_failure_window_seconds",
+    Budget(LOOKUP_IP, "lookup_max_failures", _same_ip()),
+    # Only tokens not ours count against a client (see the module docstring); no client (None)
+    # matches no row.
+    Budget(LOOKUP_CLIENT, "lookup_max_failures", and_(SecurityEvent.kind == audit.TOKEN_LOOKUP_FAILED,
+                                                      SecurityEvent.client_id == bindparam("client_id"))),
+)
 
 
 # -- sign-in ---------------------------------------------------------------------------------
 def login_retry_after(services, username: str, ip: str | None) -> int | None:
     """Seconds until ``username`` may be tried again from ``ip``, or None if not throttled."""
-    settings = services.settings
-    username = username[:150]
-    budgets = [
-        Budget(LOGIN_USERNAME_IP, settings.login_max_failures, and_(SecurityEvent.username == username, _same_ip(ip))),
-        Budget(LOGIN_IP, settings.login_ip_max_failures, _same_ip(ip)),
-        Budget(LOGIN_ACCOUNT, settings.login_account_max_failures, SecurityEvent.username == username),
-    ]
-    return retry_after(services, (audit.LOGIN_FAILED,), settings.login_failure_window_seconds, budgets)
+    return SIGN_IN.retry_after(services, username=username[:150], ip=ip)
 
 
 def check_login(services, username: str, ip: str | None) -> None:
@@ -122,31 +148,15 @@ def check_login(services, username: str, ip: str | None) -> None:
 # -- device user codes -----------------------------------------------------------------------
 def user_code_retry_after(services, user_id: str, ip: str | None) -> int | None:
     """Seconds until this user, or anyone at this IP, may enter a device user code again, or None."""
-    settings = services.settings
-    budgets = [Budget(USER_CODE_USER, settings.login_max_failures, SecurityEvent.user_id == user_id),
-               Budget(USER_CODE_IP, settings.login_max_failures, _same_ip(ip))]
-    return retry_after(services, (audit.USER_CODE_FAILED,), settings.login_failure_window_seconds, budgets)
+    return USER_CODES.retry_after(services, user_id=user_id, ip=ip)
 
 
 # -- client authentication and token lookups -------------------------------------------------
-def check_lookups_from_ip(services, ip: str | None) -> None:
-    """Raise 429 if this IP has spent its budget of failed client authentications and lookups."""
-    settings = services.settings
-    budget = Budget(LOOKUP_IP, settings.lookup_max_failures, _same_ip(ip))
-    _raise_if_spent(services, retry_after(services, LOOKUP_FAILURES, settings.lookup_failure_window_seconds, [budget]))
-
-
-def check_lookups_by_client(services, client) -> None:
-    """Raise 429 if this authenticated confidential client has presented too many tokens not ours."""
-    if client.auth_method == "none":
-        return  # see the module docstring: a public client's id proves nothing
-    settings = services.settings
-    budget = Budget(LOOKUP_CLIENT, settings.lookup_max_failures, SecurityEvent.client_id == client.client_id)
-    wait = retry_after(services, (audit.TOKEN_LOOKUP_FAILED,), settings.lookup_failure_window_seconds, [budget])
-    _raise_if_spent(services, wait)
-
-
-def _raise_if_spent(services, wait: int | None) -> None:
+def check_lookups(services, ip: str | None, client=None) -> None:
+    """Raise 429 if this IP has spent its budget of failed client authentications and lookups, or
+    this authenticated confidential client its budget of tokens not ours. One query for both."""
+    counted = client if client is not None and client.auth_method != "none" else None
+    wait = LOOKUPS.retry_after(services, ip=ip, client_id=counted.client_id if counted else None)
     if wait:
         raise TemporarilyUnavailable("Too many failed requests; retry later.", 429, wait)
 

@@ -76,6 +76,8 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--rate", type=int, default=200)
+    parser.add_argument("--cpu", action="store_true",
+                        help="sample only threads running on a CPU (no --idle): where the CPU time goes")
     parser.add_argument("--out", required=True, help="file stem for OUT.svg and OUT.txt")
     args = parser.parse_args(argv)
     py_spy = shutil.which("py-spy", path=os.path.dirname(sys.executable)) or shutil.which("py-spy")
@@ -108,7 +110,8 @@ def main(argv=None) -> int:
             for pid in workers:
                 raw = os.path.join(tmp, f"{pid}.raw")
                 raws.append(raw)
-                spies.append(subprocess.Popen([py_spy, "record", "--idle", "-r", str(args.rate), "-d",
+                idle = [] if args.cpu else ["--idle"]
+                spies.append(subprocess.Popen([py_spy, "record", *idle, "-r", str(args.rate), "-d",
                                                str(int(args.duration)), "-f", "raw", "-o", raw, "--pid", str(pid)],
                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             for spy in spies:
@@ -124,10 +127,11 @@ def main(argv=None) -> int:
             if cluster:
                 cluster.stop()
         parts, leaves, total = summarise(raws)
-        lines = [f"py-spy --idle at {args.rate}/s on {len(workers)} workers ({gunicorn.describe()}, {args.database}), "
+        share = "worker CPU time" if args.cpu else "worker wall time"
+        lines = [f"py-spy {'(on-CPU samples)' if args.cpu else '--idle'} at {args.rate}/s on {len(workers)} workers ({gunicorn.describe()}, {args.database}), "
                  f"{args.workload} at {args.connections} connections for {args.duration:g} s: "
                  f"{figures['per_second']:.0f}/s, p99 {figures['p99_ms']:.1f} ms, {figures['errors']} errors "
-                 f"(the profiler costs throughput)", "", "| part of the request | share of worker wall time |",
+                 f"(the profiler costs throughput)", "", f"| part of the request | share of {share} |",
                  "| --- | ---: |"]
         lines += [f"| {name} | {100 * count / total:.1f} % |" for name, count in parts.most_common()]
         lines += ["", "Top functions by own time (leaf frames):", ""]

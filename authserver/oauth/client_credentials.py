@@ -14,10 +14,11 @@ from ..errors import UnauthorizedClientError
 from ..models import AUTH_METHODS
 from ..scopes import scope_for_user
 from .grants import SCOPE_FIELD
+from .grants import ReadsBeforeWriting
 from .grants import grant_form
 
 
-class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+class ClientCredentialsGrant(ReadsBeforeWriting, grants.ClientCredentialsGrant):
     # `none` is accepted here only so that a public client is told what is wrong (§5.2).
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
     FORM = grant_form("ClientCredentialsGrantForm", "client_credentials",

@@ -7,6 +7,8 @@ inside ``authenticate_refresh_token``. The request's unit of work commits (``dat
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from authlib.oauth2.rfc6749 import grants
 
 from .. import accounts
@@ -64,7 +66,17 @@ def issue_session_tokens(grant, user, session, refresh_token: str, scope: str) -
     return token
 
 
-class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):
+class ReadsBeforeWriting:
+    """A grant whose checks only read: on SQLite its transaction begins without the write lock,
+    which its first write takes (``database.begin_write``), after the slow steps (an argon2 check,
+    signing)."""
+
+    def validate_token_request(self):
+        reads_first()
+        super().validate_token_request()
+
+
+class PasswordGrant(ReadsBeforeWriting, grants.ResourceOwnerPasswordCredentialsGrant):
     """First-party apps only: a client must be registered with the password grant."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
@@ -74,8 +86,12 @@ class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):
         device_name={"type": "string", "description": "A name for the device, shown in My devices; "
                                                       "otherwise one is made from the User-Agent."})
 
+    def validate_token_request(self):
+        super().validate_token_request()
+        self.request.granted_scope = scope_for_user(self.request.client, self.request.user,
+                                                    self.request.payload.scope)
+
     def authenticate_user(self, username, password):
-        reads_first()  # on SQLite no write lock until the password has been checked (accounts.py)
         services = current_services()
         ip = client_ip()
         throttle.check_login(services, username, ip)
@@ -84,11 +100,6 @@ class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):
             # Same answer for an unknown user, a wrong password and a disabled account.
             raise InvalidGrantError("The username or password is incorrect.")
         return user
-
-    def validate_token_request(self):
-        super().validate_token_request()
-        self.request.granted_scope = scope_for_user(self.request.client, self.request.user,
-                                                    self.request.payload.scope)
 
     def create_token_response(self):
         user, client, scope = self.request.user, self.request.client, self.request.granted_scope
@@ -114,7 +125,7 @@ class RotatedRefreshToken:
         return self.rotation.session.scope
 
 
-class RefreshGrant(grants.RefreshTokenGrant):
+class RefreshGrant(ReadsBeforeWriting, grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
     INCLUDE_NEW_REFRESH_TOKEN = True
     FORM = grant_form(
@@ -124,18 +135,9 @@ class RefreshGrant(grants.RefreshTokenGrant):
 
     def authenticate_refresh_token(self, refresh_token):
         services = current_services()
-        client_id = self.request.client.client_id
-        try:
-            rotation = services.refresh_tokens.rotate_refresh_token(
-                refresh_token, client_id, device_context(), requested_scope=self.request.payload.scope)
-        except ScopeNotGranted:
-            raise InvalidScopeError("The requested scope exceeds the scope originally granted.") from None
-        except RefreshTokenUnknown:
-            # Not a token of this client's at all: scanning counts against the lookup budgets.
-            throttle.record_lookup_failure(services, client_id, client_ip(), "token")
-            raise InvalidGrantError("The refresh token is invalid, expired or revoked.") from None
-        except RefreshTokenInvalid:
-            raise InvalidGrantError("The refresh token is invalid, expired or revoked.") from None
+        with refresh_token_errors(services, self.request.client.client_id):
+            rotation = services.refresh_tokens.prepare_rotation(
+                refresh_token, self.request.client.client_id, device_context(), requested_scope=self.request.payload.scope)
         annotate(session_id=rotation.session.id)
         return RotatedRefreshToken(rotation)
 
@@ -143,10 +145,31 @@ class RefreshGrant(grants.RefreshTokenGrant):
         return refresh_token.rotation.session.user
 
     def issue_token(self, user, refresh_token):
+        # Signed first, the rotation written after: the write lock is held for the writes only.
         # A narrowed refresh narrows the access token only; the successor keeps the session's scope.
         rotation = refresh_token.rotation
         scope = self.request.payload.scope or rotation.session.scope
-        return issue_session_tokens(self, user, rotation.session, rotation.refresh_token, scope)
+        token = issue_session_tokens(self, user, rotation.session, rotation.refresh_token, scope)
+        with refresh_token_errors(current_services(), self.request.client.client_id):
+            # The successor and session stay the same whichever way it completes (a parallel
+            # rotation makes this one a grace-window retry) or it raises.
+            current_services().refresh_tokens.complete_rotation(rotation)
+        return token
 
     def revoke_old_credential(self, refresh_token):
-        pass  # rotate_refresh_token already marked it used, in the same transaction
+        pass  # complete_rotation marked it used, in the same transaction
+
+
+@contextmanager
+def refresh_token_errors(services, client_id: str):
+    """The refresh-token chain's refusals as the token endpoint answers them."""
+    try:
+        yield
+    except ScopeNotGranted:
+        raise InvalidScopeError("The requested scope exceeds the scope originally granted.") from None
+    except RefreshTokenUnknown:
+        # Not a token of this client's at all: scanning counts against the lookup budgets.
+        throttle.record_lookup_failure(services, client_id, client_ip(), "token")
+        raise InvalidGrantError("The refresh token is invalid, expired or revoked.") from None
+    except RefreshTokenInvalid:
+        raise InvalidGrantError("The refresh token is invalid, expired or revoked.") from None

@@ -51,18 +51,19 @@ def save_token(token, request):
 class Server(AuthorizationServer):
     def authenticate_client(self, request, methods, endpoint="token"):
         """Every endpoint authenticates its client here, inside the lookup budgets (``throttle.py``):
-        an IP that failed too often is refused before its credentials are even checked, and so is a
-        confidential client that presented too many tokens not ours."""
+        an IP that failed too often is refused whatever its credentials, and so is a confidential
+        client that presented too many tokens not ours. The credentials are checked first (a digest
+        and a cached client: cheap) so that one query counts both budgets."""
         services = current_services()
         ip = client_ip()
-        throttle.check_lookups_from_ip(services, ip)
         try:
             client = super().authenticate_client(request, methods, endpoint)
         except InvalidClientError:
+            throttle.check_lookups(services, ip)
             throttle.record_client_auth_failure(services, claimed_client_id(request), ip, endpoint)
             # One answer whether the client is unknown or its secret wrong (no probing of ids).
             raise InvalidClientError(status_code=401, description="Client authentication failed.") from None
-        throttle.check_lookups_by_client(services, client)
+        throttle.check_lookups(services, ip, client)
         annotate(client_id=client.client_id)
         return client
 

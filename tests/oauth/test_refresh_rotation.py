@@ -317,6 +317,48 @@ def test_database_fault_mid_rotation_rolls_back_and_the_old_token_still_works(
         assert db.session.scalar(select(db.func.count()).select_from(RefreshToken)) == 2
 
 
+def while_signing(monkeypatch, action):
+    """Run ``action`` once, in its own request, while the next refresh signs its access token:
+    after the refresh has read its token and before it writes the rotation."""
+    from authserver.oauth import access_tokens
+
+    original = access_tokens.AccessTokenGenerator.get_jwks
+    pending = [action]
+
+    def get_jwks(self):
+        while pending:
+            pending.pop()()
+        return original(self)
+
+    monkeypatch.setattr(access_tokens.AccessTokenGenerator, "get_jwks", get_jwks)
+
+
+def test_a_rotation_completed_while_another_signs_makes_that_one_a_grace_retry(
+        app, client, registered, login, monkeypatch):
+    token = login.json["refresh_token"]
+    parallel = []
+    while_signing(monkeypatch, lambda: parallel.append(refresh(app.test_client(), registered, token)))
+    late = refresh(client, registered, token)
+    assert parallel[0].status_code == 200 and late.status_code == 200, late.json
+    # One successor: the late request found the token used and answered the grace-window retry.
+    assert late.json["refresh_token"] == parallel[0].json["refresh_token"]
+    with app.app_context():
+        rows = db.session.scalars(select(RefreshToken).order_by(RefreshToken.generation)).all()
+        assert [(t.generation, t.used_at is not None) for t in rows] == [(0, True), (1, False)]
+
+
+def test_a_session_ended_while_its_refresh_signs_gets_no_successor(app, client, registered, login, monkeypatch):
+    from tests.token_helpers import revoke
+
+    token = login.json["refresh_token"]
+    while_signing(monkeypatch, lambda: revoke(app.test_client(), registered, token, "refresh_token"))
+    late = refresh(client, registered, token)
+    assert late.status_code == 400 and late.json["error"] == "invalid_grant"
+    assert session_row(app, claims(login)["sid"]).ended_at is not None
+    with app.app_context():
+        assert db.session.scalar(select(db.func.count()).select_from(RefreshToken)) == 1
+
+
 PARALLEL = 8
 
 
