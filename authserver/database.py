@@ -34,6 +34,7 @@ import time
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.types import DateTime
 from sqlalchemy.types import TypeDecorator
@@ -206,10 +207,8 @@ def engine_options(settings) -> dict:
         return {"connect_args": {"timeout": settings.lock_timeout_seconds, "check_same_thread": False,
                                  "factory": factory}}
     lock_ms = settings.lock_timeout_seconds * 1000
-    return {
-        "pool_pre_ping": True,
-        "connect_args": {"options": f"-c lock_timeout={lock_ms}"},
-    }
+    # No pool_pre_ping: it costs a round trip per request; see install_postgresql_ping.
+    return {"connect_args": {"options": f"-c lock_timeout={lock_ms}"}}
 
 
 def database_uri(settings) -> str:
@@ -227,9 +226,11 @@ def database_uri(settings) -> str:
 
 def init_database(app, settings) -> None:
     db.init_app(app)
-    if settings.is_sqlite:
-        with app.app_context():
+    with app.app_context():
+        if settings.is_sqlite:
             install_sqlite_pragmas(db.engine)
+        else:
+            install_postgresql_ping(db.engine)
     register_unit_of_work(app)
 
 
@@ -286,6 +287,30 @@ def install_sqlite_pragmas(engine) -> None:
             if locked:
                 dbapi_connection.unlock()
             raise
+
+
+# A pooled PostgreSQL connection idle for longer than this is pinged before use.
+PING_AFTER_IDLE_SECONDS = 10.0
+
+
+def install_postgresql_ping(engine) -> None:
+    """Ping a pooled connection before use only if it sat idle (a database restart or an idle
+    timeout may have closed it meanwhile): a ping on every checkout, as ``pool_pre_ping`` does, is
+    one more round trip on every request. A dead connection is replaced, not handed out."""
+
+    @event.listens_for(engine, "checkin")
+    def note_idle(_dbapi_connection, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def ping_if_idle(dbapi_connection, record, _proxy):
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since <= PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:  # whatever the driver raises for a dead connection
+            raise DisconnectionError() from error
 
 
 def is_lock_contention(error: DBAPIError) -> bool:

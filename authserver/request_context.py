@@ -77,11 +77,11 @@ def register_input_checks(app) -> None:
     @app.before_request
     def refuse_nul_characters():
         # No parameter of ours contains NUL, and PostgreSQL cannot store or even look one up:
-        # refuse it up front as bad input rather than fail later as a database error.
-        args = request.args.items(multi=True)
-        form = ()
+        # refuse it up front as bad input rather than fail later as a database error. Looked for
+        # in the raw query string and form body (a NUL there is "%00" or the byte itself), which
+        # costs a scan instead of a parse on every request.
+        raw = [request.environ.get("QUERY_STRING", "").encode("latin-1", "replace")]
         if request.mimetype == FORM:
-            request.get_data(cache=True)  # keep the raw body: oauth/request_checks.py reads it after the form
-            form = request.form.items(multi=True)
-        if "\x00" in request.path or any("\x00" in value for pair in (*args, *form) for value in pair):
+            raw.append(request.get_data(cache=True))  # kept: oauth/request_checks.py reads it after the form
+        if "\x00" in request.path or any(b"\x00" in part or b"%00" in part for part in raw):
             raise InvalidRequestError("Parameters must not contain NUL characters.")

@@ -96,7 +96,7 @@ class Budgets:
         A spent budget frees up when its oldest failure leaves the window."""
         settings = services.settings
         since = services.clock.now() - dt.timedelta(seconds=getattr(settings, self.window_setting))
-        row = db.session.execute(self.statement, {"since": since, **params}).one()
+        row = db.session.connection().execute(self.statement, {"since": since, **params}).one()
         waits = {}
         for index, budget in enumerate(self.budgets):
             count, oldest = row[2 * index], row[2 * index + 1]

@@ -77,7 +77,7 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--rate", type=int, default=200)
     parser.add_argument("--cpu", action="store_true",
-                        help="sample only threads running on a CPU (no --idle): where the CPU time goes")
+                        help="sample only the thread holding the GIL (py-spy --gil): where the Python CPU time goes")
     parser.add_argument("--out", required=True, help="file stem for OUT.svg and OUT.txt")
     args = parser.parse_args(argv)
     py_spy = shutil.which("py-spy", path=os.path.dirname(sys.executable)) or shutil.which("py-spy")
@@ -110,7 +110,7 @@ def main(argv=None) -> int:
             for pid in workers:
                 raw = os.path.join(tmp, f"{pid}.raw")
                 raws.append(raw)
-                idle = [] if args.cpu else ["--idle"]
+                idle = ["--gil"] if args.cpu else ["--idle"]
                 spies.append(subprocess.Popen([py_spy, "record", *idle, "-r", str(args.rate), "-d",
                                                str(int(args.duration)), "-f", "raw", "-o", raw, "--pid", str(pid)],
                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
@@ -128,7 +128,7 @@ def main(argv=None) -> int:
                 cluster.stop()
         parts, leaves, total = summarise(raws)
         share = "worker CPU time" if args.cpu else "worker wall time"
-        lines = [f"py-spy {'(on-CPU samples)' if args.cpu else '--idle'} at {args.rate}/s on {len(workers)} workers ({gunicorn.describe()}, {args.database}), "
+        lines = [f"py-spy {'--gil' if args.cpu else '--idle'} at {args.rate}/s on {len(workers)} workers ({gunicorn.describe()}, {args.database}), "
                  f"{args.workload} at {args.connections} connections for {args.duration:g} s: "
                  f"{figures['per_second']:.0f}/s, p99 {figures['p99_ms']:.1f} ms, {figures['errors']} errors "
                  f"(the profiler costs throughput)", "", f"| part of the request | share of {share} |",

@@ -39,3 +39,21 @@ def test_a_changed_client_is_seen_once_its_cached_copy_is_older_than_the_cache_t
         now[0] += 0.2
         assert cache.get(registered.client_id).scope == "profile email"
         assert cache.get("client_unknown") is None
+
+
+def test_a_pooled_postgresql_connection_closed_while_idle_is_replaced_not_used(app, client, backend,
+                                                                                 database_url, monkeypatch):
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL's connection pool")
+    import sqlalchemy
+
+    from authserver import database
+
+    assert client.get("/readyz").status_code == 200  # a connection is now in the pool
+    engine = sqlalchemy.create_engine(database_url)
+    with engine.connect() as other:  # the database closes every other connection (a restart, an idle timeout)
+        other.execute(sqlalchemy.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                      "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+    engine.dispose()
+    monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", -1.0)  # the pooled one has sat idle long enough
+    assert client.get("/readyz").status_code == 200
