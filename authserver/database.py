@@ -19,7 +19,10 @@ own busy handler sleeps 1, 2, 5, 10... ms between tries, so a waiting writer wou
 after the lock came free, and under load that idle handoff was a third of a refresh's time; the
 lock file is tried every fraction of a millisecond instead. PostgreSQL: a
 ``lock_timeout`` so a contended ``SELECT ... FOR UPDATE`` gives up with a retryable answer instead
-of hanging the worker; the three calls only end idle read transactions there.
+of hanging the worker; a request that reads first runs those reads in autocommit (each statement
+one round trip, no ``BEGIN`` and ``COMMIT`` around them), and :func:`begin_write` ends that so
+that the writes, and the reads they depend on, share one transaction. A write statement met in
+autocommit is a bug and raises (:func:`install_postgresql_hooks`).
 """
 
 from __future__ import annotations
@@ -111,9 +114,9 @@ def _transaction_over(session):
 
 
 def reads_first() -> None:
-    """This request starts with reads: on SQLite its next transaction begins deferred (no write lock)."""
-    if db.session.get_bind().dialect.name == "sqlite":
-        _begin.deferred = True
+    """This request starts with reads: on SQLite its next transaction begins deferred (no write
+    lock), on PostgreSQL in autocommit (no round trips for BEGIN and COMMIT)."""
+    _begin.deferred = True
 
 
 def _wrote(session) -> bool:
@@ -130,8 +133,10 @@ def release_reads() -> None:
 
 def begin_write() -> None:
     """From here on this request writes. On SQLite the transaction must hold the write lock from its
-    first read (a deferred one that read first could not safely upgrade): a read-only transaction
-    is ended and the next one begins IMMEDIATE. A no-op on PostgreSQL and inside IMMEDIATE."""
+    first read (a deferred one that read first could not safely upgrade), and on PostgreSQL the
+    reads that follow must share the writes' transaction: the read-only one is ended and the
+    next one begins IMMEDIATE, or as a PostgreSQL transaction. A no-op if the request did not
+    read first, or already called it."""
     if not getattr(_begin, "deferred", False):
         return
     _begin.deferred = False
@@ -207,7 +212,7 @@ def engine_options(settings) -> dict:
         return {"connect_args": {"timeout": settings.lock_timeout_seconds, "check_same_thread": False,
                                  "factory": factory}}
     lock_ms = settings.lock_timeout_seconds * 1000
-    # No pool_pre_ping: it costs a round trip per request; see install_postgresql_ping.
+    # No pool_pre_ping: it costs a round trip per request; see install_postgresql_hooks.
     return {"connect_args": {"options": f"-c lock_timeout={lock_ms}"}}
 
 
@@ -230,7 +235,7 @@ def init_database(app, settings) -> None:
         if settings.is_sqlite:
             install_sqlite_pragmas(db.engine)
         else:
-            install_postgresql_ping(db.engine)
+            install_postgresql_hooks(db.engine)
     register_unit_of_work(app)
 
 
@@ -293,10 +298,15 @@ def install_sqlite_pragmas(engine) -> None:
 PING_AFTER_IDLE_SECONDS = 10.0
 
 
-def install_postgresql_ping(engine) -> None:
-    """Ping a pooled connection before use only if it sat idle (a database restart or an idle
-    timeout may have closed it meanwhile): a ping on every checkout, as ``pool_pre_ping`` does, is
-    one more round trip on every request. A dead connection is replaced, not handed out."""
+class WriteOutsideTransaction(RuntimeError):
+    """A write statement on a PostgreSQL connection reading in autocommit: begin_write() was not called."""
+
+
+def install_postgresql_hooks(engine) -> None:
+    """Reads first in autocommit (see the module docstring), and a pooled connection pinged
+    before use only if it sat idle (a database restart or an idle timeout may have closed it
+    meanwhile): a ping on every checkout, as ``pool_pre_ping`` does, is one more round trip on
+    every request. A dead connection is replaced, not handed out."""
 
     @event.listens_for(engine, "checkin")
     def note_idle(_dbapi_connection, record):
@@ -311,6 +321,20 @@ def install_postgresql_ping(engine) -> None:
             engine.dialect.do_ping(dbapi_connection)
         except Exception as error:  # whatever the driver raises for a dead connection
             raise DisconnectionError() from error
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection):
+        # psycopg begins a transaction lazily, with the first statement: it has not yet.
+        dbapi_connection = connection.connection.dbapi_connection
+        reading = bool(getattr(_begin, "deferred", False))
+        if dbapi_connection.autocommit != reading:
+            dbapi_connection.autocommit = reading
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def refuse_autocommitted_writes(connection, _cursor, _statement, _parameters, context, _executemany):
+        if (context is not None and (context.isinsert or context.isupdate or context.isdelete)
+                and connection.connection.dbapi_connection.autocommit):
+            raise WriteOutsideTransaction("a write while reading in autocommit: call begin_write() first")
 
 
 def is_lock_contention(error: DBAPIError) -> bool:

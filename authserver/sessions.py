@@ -23,6 +23,7 @@ from sqlalchemy import update
 
 from . import audit
 from . import metrics
+from .database import begin_write
 from .database import db
 from .models import DeviceSession
 from .models import RevokedAccessToken
@@ -172,7 +173,9 @@ class DeviceSessions:
         now = self.now()
         if self.expiry_reason(session, now):
             # Ended for the deadline it reached, as prune would (one UPDATE, re-checked there).
-            self.end_expired(now, DeviceSession.id == session.id)
+            session_id = session.id
+            begin_write()
+            self.end_expired(now, DeviceSession.id == session_id)
             return None
         return session
 

@@ -87,7 +87,7 @@ class Budgets:
             columns += [func.count().filter(budget.counts),
                         type_coerce(func.min(SecurityEvent.created_at).filter(budget.counts), UTCDateTime)]
         self.statement = select(*columns).where(
-            SecurityEvent.kind.in_(kinds), SecurityEvent.created_at > bindparam("since", type_=UTCDateTime()),
+            or_(*(SecurityEvent.kind == kind for kind in kinds)), SecurityEvent.created_at > bindparam("since", type_=UTCDateTime()),
             or_(*(budget.counts for budget in budgets)))
 
     def retry_after(self, services, **params) -> int | None:

@@ -57,3 +57,27 @@ def test_a_pooled_postgresql_connection_closed_while_idle_is_replaced_not_used(a
     engine.dispose()
     monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", -1.0)  # the pooled one has sat idle long enough
     assert client.get("/readyz").status_code == 200
+
+
+def test_postgresql_reads_first_outside_a_transaction_and_refuses_to_write_until_begin_write(app, backend):
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL's autocommit reads")
+    from sqlalchemy import delete
+    from sqlalchemy import select
+
+    from authserver.database import WriteOutsideTransaction
+    from authserver.database import begin_write
+    from authserver.database import reads_first
+    from authserver.models import SecurityEvent
+
+    with app.test_request_context():
+        reads_first()
+        db.session.execute(select(SecurityEvent.id)).all()  # a read: one round trip, no BEGIN
+        assert db.session.connection().connection.dbapi_connection.autocommit
+        with pytest.raises(WriteOutsideTransaction):  # a write would commit on its own, whatever came after
+            db.session.execute(delete(SecurityEvent))
+        db.session.rollback()  # as the failed request's unit of work does
+        begin_write()
+        db.session.execute(delete(SecurityEvent))
+        assert not db.session.connection().connection.dbapi_connection.autocommit
+        db.session.rollback()

@@ -318,8 +318,9 @@ def test_database_fault_mid_rotation_rolls_back_and_the_old_token_still_works(
 
 
 def while_signing(monkeypatch, action):
-    """Run ``action`` once, in its own request, while the next refresh signs its access token:
-    after the refresh has read its token and before it writes the rotation."""
+    """Run ``action`` once, as another request on another thread (its own app context, database
+    session and connection), while the next refresh signs its access token: after the refresh
+    has read its token and before it writes the rotation."""
     from authserver.oauth import access_tokens
 
     original = access_tokens.AccessTokenGenerator.get_jwks
@@ -327,7 +328,9 @@ def while_signing(monkeypatch, action):
 
     def get_jwks(self):
         while pending:
-            pending.pop()()
+            other = threading.Thread(target=pending.pop())
+            other.start()
+            other.join()
         return original(self)
 
     monkeypatch.setattr(access_tokens.AccessTokenGenerator, "get_jwks", get_jwks)
