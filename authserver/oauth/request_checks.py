@@ -33,8 +33,10 @@ def check_token_request(request, token_endpoint: bool = False) -> None:
     except (UnicodeDecodeError, ValueError):
         raise InvalidRequestError("The body is not valid UTF-8 form data.") from None
     pairs += request.args.items(multi=True)
+    given = len(pairs)
     pairs = [(name, value) for name, value in pairs if value != ""]
-    drop_empty_parameters(request)
+    if len(pairs) != given:
+        drop_empty_parameters(request)
     # Counted in one pass: the check runs before client authentication, so it must stay linear.
     repeated = sorted(name for name, count in Counter(name for name, _ in pairs).items() if count > 1)
     if repeated:
