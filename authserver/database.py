@@ -9,20 +9,21 @@ writes. A 5xx or an exception rolls back.
 
 SQLite: WAL journal, a busy timeout, and transactions opened with ``BEGIN IMMEDIATE`` so two
 writers never both read a refresh token as unused (Python's sqlite3 would otherwise begin lazily,
-after the read). That is the database-wide write lock, so the hot endpoints ask for less: a
-request that starts with reads calls :func:`reads_first` (its transaction opens with a plain,
-deferred ``BEGIN``; in WAL mode readers never wait), ends it with :func:`release_reads` before a slow
-step such as an argon2 check, and calls :func:`begin_write` right before it writes, which takes the
-write lock for a fresh transaction. Everything else still begins IMMEDIATE. Writers queue on a
-lock file beside the database (:class:`WriterLockedConnection`) before ``BEGIN IMMEDIATE``: SQLite's
-own busy handler sleeps 1, 2, 5, 10... ms between tries, so a waiting writer would sleep on long
-after the lock came free, and under load that idle handoff was a third of a refresh's time; the
-lock file is tried every fraction of a millisecond instead. PostgreSQL: a
-``lock_timeout`` so a contended ``SELECT ... FOR UPDATE`` gives up with a retryable answer instead
-of hanging the worker; a request that reads first runs those reads in autocommit (each statement
-one round trip, no ``BEGIN`` and ``COMMIT`` around them), and :func:`begin_write` ends that so
-that the writes, and the reads they depend on, share one transaction. A write statement met in
-autocommit is a bug and raises (:func:`install_postgresql_hooks`).
+after the read). That is the database-wide write lock. Writers queue on a lock file beside the
+database (:class:`WriterLockedConnection`) before ``BEGIN IMMEDIATE``: SQLite's own busy handler
+sleeps 1, 2, 5, 10... ms between tries, so a waiting writer would sleep on long after the lock
+came free, and under load that idle handoff was a third of a refresh's time; the lock file is tried
+every fraction of a millisecond instead. PostgreSQL: a ``lock_timeout`` so a contended
+``SELECT ... FOR UPDATE`` gives up with a retryable answer instead of hanging the worker.
+
+Reads first: the hot endpoints (refresh, sign-in, client credentials, introspection) start with
+reads and call :func:`reads_first`; those reads run outside a transaction (autocommit: no write
+lock on SQLite, where readers never wait in WAL mode, and no ``BEGIN``/``COMMIT`` statements or
+round trips on either database). :func:`release_reads` ends them before a slow step such as an
+argon2 check, and :func:`begin_write` right before the first write starts the transaction, on
+SQLite with the write lock, so that the writes and every read after them share it. Everything
+else begins its transaction at once (``BEGIN IMMEDIATE`` on SQLite). A write statement met outside
+a transaction is a bug and raises :class:`WriteOutsideTransaction`.
 """
 
 from __future__ import annotations
@@ -114,8 +115,8 @@ def _transaction_over(session):
 
 
 def reads_first() -> None:
-    """This request starts with reads: on SQLite its next transaction begins deferred (no write
-    lock), on PostgreSQL in autocommit (no round trips for BEGIN and COMMIT)."""
+    """This request starts with reads: they run outside a transaction until :func:`begin_write`
+    (see the module docstring)."""
     _begin.deferred = True
 
 
@@ -132,11 +133,10 @@ def release_reads() -> None:
 
 
 def begin_write() -> None:
-    """From here on this request writes. On SQLite the transaction must hold the write lock from its
-    first read (a deferred one that read first could not safely upgrade), and on PostgreSQL the
-    reads that follow must share the writes' transaction: the read-only one is ended and the
-    next one begins IMMEDIATE, or as a PostgreSQL transaction. A no-op if the request did not
-    read first, or already called it."""
+    """From here on this request writes: the reads so far, made outside a transaction, are over,
+    and the next statement begins the transaction (on SQLite ``BEGIN IMMEDIATE``, the write lock)
+    that the writes and every read after them share. A no-op if the request did not read first,
+    or already called it."""
     if not getattr(_begin, "deferred", False):
         return
     _begin.deferred = False
@@ -267,6 +267,8 @@ def prepare_sqlite_file(url: str) -> None:
 
 
 def install_sqlite_pragmas(engine) -> None:
+    refuse_writes_outside_transactions(engine, lambda dbapi_connection: dbapi_connection.in_transaction)
+
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, _record):
         # Hand transaction control to us (see the module docstring).
@@ -280,8 +282,7 @@ def install_sqlite_pragmas(engine) -> None:
     @event.listens_for(engine, "begin")
     def on_begin(connection):
         if getattr(_begin, "deferred", False):
-            connection.exec_driver_sql("BEGIN")
-            return
+            return  # reads first: no transaction until begin_write (isolation_level None is autocommit)
         dbapi_connection = connection.connection.dbapi_connection
         locked = isinstance(dbapi_connection, WriterLockedConnection)
         if locked:
@@ -299,7 +300,18 @@ PING_AFTER_IDLE_SECONDS = 10.0
 
 
 class WriteOutsideTransaction(RuntimeError):
-    """A write statement on a PostgreSQL connection reading in autocommit: begin_write() was not called."""
+    """A write statement while reading first, outside a transaction: begin_write() was not called."""
+
+
+def refuse_writes_outside_transactions(engine, in_transaction) -> None:
+    """Raise before a write statement that would commit on its own (``in_transaction`` tells, for
+    the driver's connection), whatever came after it in the request."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def refuse(connection, _cursor, _statement, _parameters, context, _executemany):
+        if (context is not None and (context.isinsert or context.isupdate or context.isdelete)
+                and not in_transaction(connection.connection.dbapi_connection)):
+            raise WriteOutsideTransaction("a write while reading first, outside a transaction: call begin_write()")
 
 
 def install_postgresql_hooks(engine) -> None:
@@ -330,11 +342,7 @@ def install_postgresql_hooks(engine) -> None:
         if dbapi_connection.autocommit != reading:
             dbapi_connection.autocommit = reading
 
-    @event.listens_for(engine, "before_cursor_execute")
-    def refuse_autocommitted_writes(connection, _cursor, _statement, _parameters, context, _executemany):
-        if (context is not None and (context.isinsert or context.isupdate or context.isdelete)
-                and connection.connection.dbapi_connection.autocommit):
-            raise WriteOutsideTransaction("a write while reading in autocommit: call begin_write() first")
+    refuse_writes_outside_transactions(engine, lambda dbapi_connection: not dbapi_connection.autocommit)
 
 
 def is_lock_contention(error: DBAPIError) -> bool:

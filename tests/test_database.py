@@ -59,9 +59,7 @@ def test_a_pooled_postgresql_connection_closed_while_idle_is_replaced_not_used(a
     assert client.get("/readyz").status_code == 200
 
 
-def test_postgresql_reads_first_outside_a_transaction_and_refuses_to_write_until_begin_write(app, backend):
-    if backend != "postgresql":
-        pytest.skip("PostgreSQL's autocommit reads")
+def test_reads_first_run_outside_a_transaction_and_writes_wait_for_begin_write(app, backend):
     from sqlalchemy import delete
     from sqlalchemy import select
 
@@ -70,14 +68,18 @@ def test_postgresql_reads_first_outside_a_transaction_and_refuses_to_write_until
     from authserver.database import reads_first
     from authserver.models import SecurityEvent
 
+    def in_transaction():
+        driver = db.session.connection().connection.dbapi_connection
+        return driver.in_transaction if backend == "sqlite" else not driver.autocommit
+
     with app.test_request_context():
         reads_first()
-        db.session.execute(select(SecurityEvent.id)).all()  # a read: one round trip, no BEGIN
-        assert db.session.connection().connection.dbapi_connection.autocommit
+        db.session.execute(select(SecurityEvent.id)).all()  # a read: no BEGIN, no write lock
+        assert not in_transaction()
         with pytest.raises(WriteOutsideTransaction):  # a write would commit on its own, whatever came after
             db.session.execute(delete(SecurityEvent))
         db.session.rollback()  # as the failed request's unit of work does
         begin_write()
         db.session.execute(delete(SecurityEvent))
-        assert not db.session.connection().connection.dbapi_connection.autocommit
+        assert in_transaction()
         db.session.rollback()
