@@ -67,9 +67,9 @@ def issue_session_tokens(grant, user, session, refresh_token: str, scope: str) -
 
 
 class ReadsBeforeWriting:
-    """A grant whose checks only read: on SQLite its transaction begins without the write lock,
-    which its first write takes (``database.begin_write``), after the slow steps (an argon2 check,
-    signing)."""
+    """A grant whose checks only read: they run outside a transaction (no write lock on SQLite, no
+    BEGIN/COMMIT round trips), and its first write begins one (``database.begin_write``), after
+    the slow steps (an argon2 check, signing)."""
 
     def validate_token_request(self):
         reads_first()
