@@ -93,6 +93,40 @@ def basic(client_id: str, secret: str) -> str:
     return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
 
 
+# -- wrk specs: one shape per workload, each server giving its paths, clients and tokens -------------
+FORM = "application/x-www-form-urlencoded"
+
+
+def form_headers(client_id: str, secret: str) -> dict:
+    return {"Authorization": basic(client_id, secret), "Content-Type": FORM}
+
+
+def refresh_spec(path: str, headers: dict, refresh_tokens: list[str], connections: int) -> dict:
+    """Each connection follows its own rotating chain; the tokens past ``connections`` are spares."""
+    return {"method": "POST", "path": path, "headers": headers, "kind": "chain",
+            "prefix": "grant_type=refresh_token&refresh_token=", "expect": '"access_token"',
+            "tokens": refresh_tokens[:connections], "spares": [[t] for t in refresh_tokens[connections:]]}
+
+
+def introspection_spec(path: str, headers: dict, bodies: list[str]) -> dict:
+    return {"method": "POST", "path": path, "kind": "fixed", "expect": '"active":%s*true', "headers": headers,
+            "bodies": bodies}
+
+
+def client_credentials_spec(path: str, headers: dict) -> dict:
+    return {"method": "POST", "path": path, "kind": "fixed", "expect": '"access_token"', "headers": headers,
+            "body": "grant_type=client_credentials&scope=api"}
+
+
+def jwks_spec(path: str) -> dict:
+    return {"method": "GET", "path": path, "kind": "fixed", "expect": '"keys"', "headers": {}}
+
+
+def password_spec(path: str, headers: dict) -> dict:
+    return {"method": "POST", "path": path, "headers": headers, "kind": "fixed", "expect": '"refresh_token"',
+            "body": f"grant_type=password&username=bench&password={PASSWORD}&scope=profile"}
+
+
 def wait_http(url: str, process, log_path: str, timeout: float = 60) -> None:
     import requests
 
@@ -271,17 +305,14 @@ def argon2_ceiling(seconds: float) -> float:
 def ceilings(args) -> dict:
     from joserfc.jwk import RSAKey
 
-    from authserver.passwords import Passwords
     from authserver.settings import Settings
 
     pem = RSAKey.generate_key(2048, private=True).as_pem(private=True)
     settings = Settings.from_env({})
-    passwords = Passwords(settings)
-    encoded = passwords.hash(PASSWORD)
     seconds = max(2.0, args.duration)
     return {
         "rs256_signatures_per_second": ceiling_cpu(_sign_loop, (pem,), seconds),
-        "argon2_verifications_per_second": ceiling_cpu(_argon_loop, (encoded, PASSWORD), seconds),
+        "argon2_verifications_per_second": argon2_ceiling(seconds),
         "argon2_parameters": f"m={settings.password_memory_kib} KiB, t={settings.password_time_cost}, "
                              f"p={settings.password_parallelism}",
         "cores": os.cpu_count(),
@@ -316,8 +347,16 @@ class Target:
     def spec(self, workload: str, connections: int):
         raise NotImplementedError
 
+    def open_log(self):
+        """The server's output file (``log_path``), closed by :meth:`stop`."""
+        self.log_path = os.path.join(self.workdir, "server.log")
+        self.log = open(self.log_path, "w")
+        return self.log
+
     def stop(self) -> None:
         stop_process(self.process)
+        if getattr(self, "log", None):
+            self.log.close()
 
 
 class GunicornSettings:
@@ -345,16 +384,14 @@ class Authserver(Target):
         self.database_url = database_url
         self.gunicorn = gunicorn
         self.db_pids_root = db_pid
-        self.env = {**os.environ, "AUTHSERVER_DATABASE_URL": database_url,
-                    "AUTHSERVER_KEYS_DIR": os.path.join(workdir, "keys"), "AUTHSERVER_ISSUER": self.base,
-                    "AUTHSERVER_LOGIN_MAX_FAILURES": "1000000"}
+        from token_endpoint import authserver_env  # the older harness runs the server the same way
+
+        self.env = authserver_env(database_url, workdir, self.base)
 
     def cli(self, *args, stdin: str | None = None) -> dict:
-        done = subprocess.run([AUTHSERVER, *args], env=self.env, input=stdin, capture_output=True, text=True,
-                              cwd=self.workdir, timeout=300)
-        if done.returncode:
-            raise RuntimeError(f"authserver {' '.join(args)} failed: {done.stderr.strip()}")
-        return json.loads(done.stdout) if "--json" in args else {}
+        from token_endpoint import run_authserver
+
+        return run_authserver(self.env, self.workdir, *args, stdin=stdin)
 
     def start(self) -> None:
         self.cli("db", "upgrade")
@@ -365,8 +402,7 @@ class Authserver(Target):
                       "--scope", "api", "--introspect", "--json")
         self.app = (app["client_id"], app["client_secret"])
         self.rs = (rs["client_id"], rs["client_secret"])
-        self.log_path = os.path.join(self.workdir, "server.log")
-        self.log = open(self.log_path, "w")
+        self.open_log()
         self.process = subprocess.Popen([AUTHSERVER, "serve", "--port", str(self.port), *self.gunicorn.args()],
                                         env=self.env, cwd=self.workdir, stdout=self.log, stderr=subprocess.STDOUT)
         wait_http(self.base + "/oauth/jwks", self.process, self.log_path)
@@ -396,38 +432,23 @@ class Authserver(Target):
         return tokens
 
     def spec(self, workload: str, connections: int):
-        token_headers = {"Authorization": basic(*self.app), "Content-Type": "application/x-www-form-urlencoded"}
         if workload == "refresh":
             signed_in = self.sign_in(connections * 2)
-            return {"method": "POST", "path": "/oauth/token", "headers": token_headers, "kind": "chain",
-                    "prefix": "grant_type=refresh_token&refresh_token=", "expect": '"access_token"',
-                    "tokens": [t["refresh_token"] for t in signed_in[:connections]],
-                    "spares": [[t["refresh_token"]] for t in signed_in[connections:]]}
+            return refresh_spec("/oauth/token", form_headers(*self.app), [t["refresh_token"] for t in signed_in],
+                                connections)
         if workload == "introspect":
             signed_in = self.sign_in(connections)
-            return {"method": "POST", "path": "/oauth/introspect", "kind": "fixed", "expect": '"active":%s*true',
-                    "headers": {"Authorization": basic(*self.rs),
-                                "Content-Type": "application/x-www-form-urlencoded"},
-                    "bodies": [f"token={t['access_token']}&token_type_hint=access_token" for t in signed_in]}
+            return introspection_spec("/oauth/introspect", form_headers(*self.rs),
+                                      [f"token={t['access_token']}&token_type_hint=access_token" for t in signed_in])
         if workload == "client_credentials":
             if not self.has_client_credentials:
                 return f"not yet (this branch answers {self.cc_status})"
-            return {"method": "POST", "path": "/oauth/token", "kind": "fixed", "expect": '"access_token"',
-                    "headers": {"Authorization": basic(*self.rs),
-                                "Content-Type": "application/x-www-form-urlencoded"},
-                    "body": "grant_type=client_credentials&scope=api"}
+            return client_credentials_spec("/oauth/token", form_headers(*self.rs))
         if workload == "jwks":
-            return {"method": "GET", "path": "/oauth/jwks", "kind": "fixed", "expect": '"keys"', "headers": {}}
+            return jwks_spec("/oauth/jwks")
         if workload == "password":
-            return {"method": "POST", "path": "/oauth/token", "headers": token_headers, "kind": "fixed",
-                    "expect": '"refresh_token"',
-                    "body": f"grant_type=password&username=bench&password={PASSWORD}&scope=profile"}
+            return password_spec("/oauth/token", form_headers(*self.app))
         return "not offered"
-
-    def stop(self) -> None:
-        super().stop()
-        if getattr(self, "log", None):
-            self.log.close()
 
 
 class OidcProvider(Target):
@@ -438,8 +459,7 @@ class OidcProvider(Target):
 
     def start(self) -> None:
         home = install_oidc_provider()
-        self.log_path = os.path.join(self.workdir, "server.log")
-        self.log = open(self.log_path, "w")
+        self.open_log()
         self.process = subprocess.Popen(["node", os.path.join(home, "server.mjs"), str(self.port)], cwd=home,
                                         stdout=self.log, stderr=subprocess.STDOUT,
                                         env={**os.environ, "NODE_ENV": "production"})
@@ -460,30 +480,16 @@ class OidcProvider(Target):
         if workload in ("refresh", "refresh_opaque"):
             client = "bench-jwt" if workload == "refresh" else "bench-opaque"
             refresh = self.seed(client, connections * 2)["refresh_tokens"]
-            return {"method": "POST", "path": "/token", "kind": "chain", "expect": '"access_token"',
-                    "headers": {"Authorization": basic(client, self.SECRETS[client]),
-                                "Content-Type": "application/x-www-form-urlencoded"},
-                    "prefix": "grant_type=refresh_token&refresh_token=",
-                    "tokens": refresh[:connections], "spares": [[t] for t in refresh[connections:]]}
+            return refresh_spec("/token", form_headers(client, self.SECRETS[client]), refresh, connections)
         if workload == "introspect":
             access = self.seed("bench-opaque", connections)["access_tokens"]
-            return {"method": "POST", "path": "/token/introspection", "kind": "fixed", "expect": '"active":%s*true',
-                    "headers": {"Authorization": basic("bench-rs", self.SECRETS["bench-rs"]),
-                                "Content-Type": "application/x-www-form-urlencoded"},
-                    "bodies": [f"token={t}&token_type_hint=access_token" for t in access]}
+            return introspection_spec("/token/introspection", form_headers("bench-rs", self.SECRETS["bench-rs"]),
+                                      [f"token={t}&token_type_hint=access_token" for t in access])
         if workload == "client_credentials":
-            return {"method": "POST", "path": "/token", "kind": "fixed", "expect": '"access_token"',
-                    "headers": {"Authorization": basic("bench-jwt", self.SECRETS["bench-jwt"]),
-                                "Content-Type": "application/x-www-form-urlencoded"},
-                    "body": "grant_type=client_credentials&scope=api"}
+            return client_credentials_spec("/token", form_headers("bench-jwt", self.SECRETS["bench-jwt"]))
         if workload == "jwks":
-            return {"method": "GET", "path": "/jwks", "kind": "fixed", "expect": '"keys"', "headers": {}}
+            return jwks_spec("/jwks")
         return "not offered (oidc-provider has no password grant)"
-
-    def stop(self) -> None:
-        super().stop()
-        if getattr(self, "log", None):
-            self.log.close()
 
 
 class Dot(Target):
@@ -508,8 +514,7 @@ class Dot(Target):
         self.seeded = json.loads(done.stdout)
         self.secrets = self.seeded["secrets"]
         self.taken = {"refresh_tokens": 0, "access_tokens": 0}
-        self.log_path = os.path.join(self.workdir, "server.log")
-        self.log = open(self.log_path, "w")
+        self.open_log()
         self.process = subprocess.Popen(
             [python, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", *self.gunicorn.args(),
              "--access-logfile", "-", "bench_dot.wsgi"],
@@ -525,37 +530,19 @@ class Dot(Target):
         return tokens
 
     def spec(self, workload: str, connections: int):
-        token_headers = {"Authorization": basic("bench-pw", self.secrets["bench-pw"]),
-                         "Content-Type": "application/x-www-form-urlencoded"}
         if workload == "refresh":
-            refresh = self.take("refresh_tokens", connections * 2)
-            return {"method": "POST", "path": "/o/token/", "headers": token_headers, "kind": "chain",
-                    "prefix": "grant_type=refresh_token&refresh_token=", "expect": '"access_token"',
-                    "tokens": refresh[:connections], "spares": [[t] for t in refresh[connections:]]}
+            return refresh_spec("/o/token/", form_headers("bench-pw", self.secrets["bench-pw"]),
+                                self.take("refresh_tokens", connections * 2), connections)
         if workload == "introspect":
-            access = self.take("access_tokens", connections)
-            return {"method": "POST", "path": "/o/introspect/", "kind": "fixed", "expect": '"active":%s*true',
-                    "headers": {"Authorization": basic("bench-rs", self.secrets["bench-rs"]),
-                                "Content-Type": "application/x-www-form-urlencoded"},
-                    "bodies": [f"token={t}" for t in access]}
+            return introspection_spec("/o/introspect/", form_headers("bench-rs", self.secrets["bench-rs"]),
+                                      [f"token={t}" for t in self.take("access_tokens", connections)])
         if workload == "client_credentials":
-            return {"method": "POST", "path": "/o/token/", "kind": "fixed", "expect": '"access_token"',
-                    "headers": {"Authorization": basic("bench-cc", self.secrets["bench-cc"]),
-                                "Content-Type": "application/x-www-form-urlencoded"},
-                    "body": "grant_type=client_credentials&scope=api"}
+            return client_credentials_spec("/o/token/", form_headers("bench-cc", self.secrets["bench-cc"]))
         if workload == "jwks":
-            return {"method": "GET", "path": "/o/.well-known/jwks.json", "kind": "fixed", "expect": '"keys"',
-                    "headers": {}}
+            return jwks_spec("/o/.well-known/jwks.json")
         if workload == "password":
-            return {"method": "POST", "path": "/o/token/", "headers": token_headers, "kind": "fixed",
-                    "expect": '"refresh_token"',
-                    "body": f"grant_type=password&username=bench&password={PASSWORD}&scope=profile"}
+            return password_spec("/o/token/", form_headers("bench-pw", self.secrets["bench-pw"]))
         return "not offered"
-
-    def stop(self) -> None:
-        super().stop()
-        if getattr(self, "log", None):
-            self.log.close()
 
 
 class FlaskMin(Target):
@@ -567,8 +554,7 @@ class FlaskMin(Target):
         self.label = f"minimal Flask JSON endpoint ({gunicorn.describe()})"
 
     def start(self) -> None:
-        self.log_path = os.path.join(self.workdir, "server.log")
-        self.log = open(self.log_path, "w")
+        self.open_log()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", *self.gunicorn.args(),
              "--access-logfile", "-", "--access-logformat", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss',
@@ -578,12 +564,7 @@ class FlaskMin(Target):
 
     def spec(self, workload: str, connections: int):
         return {"method": "POST", "path": "/token", "kind": "fixed", "expect": '"ok"',
-                "headers": {"Content-Type": "application/x-www-form-urlencoded"}, "body": "grant_type=none"}
-
-    def stop(self) -> None:
-        super().stop()
-        if getattr(self, "log", None):
-            self.log.close()
+                "headers": {"Content-Type": FORM}, "body": "grant_type=none"}
 
 
 # -- installing the peers ---------------------------------------------------------------------

@@ -165,6 +165,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def authserver_env(database_url: str, workdir: str, issuer: str) -> dict:
+    """The environment of a benchmarked ``authserver``: its own database, keys folder and issuer."""
+    return {**os.environ, "AUTHSERVER_DATABASE_URL": database_url, "AUTHSERVER_KEYS_DIR": os.path.join(workdir, "keys"),
+            "AUTHSERVER_ISSUER": issuer,
+            # a benchmark never gets a password wrong, but never let a throttle skew figures
+            "AUTHSERVER_LOGIN_MAX_FAILURES": "1000000"}
+
+
+def run_authserver(env: dict, workdir: str, *args, stdin: str | None = None) -> dict:
+    """Run one ``authserver`` command; its JSON answer when given ``--json``."""
+    done = subprocess.run([AUTHSERVER, *args], env=env, input=stdin, capture_output=True, text=True, cwd=workdir,
+                          timeout=300)
+    if done.returncode:
+        raise RuntimeError(f"authserver {' '.join(args)} failed: {done.stderr.strip()}")
+    return json.loads(done.stdout) if "--json" in args else {}
+
+
 class Server:
     """`authserver db upgrade`, a user and a client by the CLI, then `authserver serve` on a free port."""
 
@@ -174,19 +191,12 @@ class Server:
         self.workers = workers
         self.workdir = workdir
         self.log_path = os.path.join(workdir, "server.log")
-        self.env = {**os.environ, "AUTHSERVER_DATABASE_URL": database_url,
-                    "AUTHSERVER_KEYS_DIR": os.path.join(workdir, "keys"), "AUTHSERVER_ISSUER": self.base,
-                    # a benchmark thread never gets a password wrong, but never let a throttle skew figures
-                    "AUTHSERVER_LOGIN_MAX_FAILURES": "1000000"}
+        self.env = authserver_env(database_url, workdir, self.base)
         self.process = None
         self.client_id = self.client_secret = None
 
     def cli(self, *args, stdin: str | None = None) -> dict:
-        done = subprocess.run([AUTHSERVER, *args], env=self.env, input=stdin, capture_output=True, text=True,
-                              cwd=self.workdir, timeout=120)
-        if done.returncode:
-            raise RuntimeError(f"authserver {' '.join(args)} failed: {done.stderr.strip()}")
-        return json.loads(done.stdout) if "--json" in args else {}
+        return run_authserver(self.env, self.workdir, *args, stdin=stdin)
 
     def setup(self) -> None:
         self.cli("db", "upgrade")
