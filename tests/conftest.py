@@ -203,6 +203,19 @@ def live_server(app):
 
 
 @pytest.fixture
+def issuer(app):
+    return app.extensions["authserver"].settings.issuer
+
+
+@pytest.fixture
+def metadata(live_server, issuer):
+    """The live server's RFC 8414 metadata, discovered as a third-party client does."""
+    from conformance.clients import discover
+
+    return discover(live_server, issuer)
+
+
+@pytest.fixture
 def blocked(tmp_path):
     """A path whose parent is a regular file: no folder can be made there (even as root)."""
     (tmp_path / "file").write_text("")

@@ -19,7 +19,6 @@ from requests_oauthlib import OAuth2Session as RequestsOAuthlibSession
 
 from conformance.clients import AuthlibClient
 from conformance.clients import RequestsOAuthlibClient
-from conformance.clients import discover
 from conformance.clients import insecure_transport_allowed
 from conformance.clients import used_auth_method
 from conformance.clients import verify_with_pyjwt
@@ -30,16 +29,6 @@ GRACE_SECONDS = 10  # the default AUTHSERVER_REFRESH_GRACE_SECONDS
 TTL_SECONDS = 900  # the default AUTHSERVER_ACCESS_TOKEN_TTL_SECONDS
 # These tests call /api/sessions with the library's token: it needs the `sessions` scope.
 SCOPE_WITH_SESSIONS = "profile email sessions"
-
-
-@pytest.fixture
-def issuer(app):
-    return app.extensions["authserver"].settings.issuer
-
-
-@pytest.fixture
-def metadata(live_server, issuer):
-    return discover(live_server, issuer)
 
 
 @pytest.fixture

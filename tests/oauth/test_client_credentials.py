@@ -16,7 +16,6 @@ from sqlalchemy import select
 from authserver import audit
 from authserver.database import db
 from authserver.models import DeviceSession
-from conformance.clients import discover
 from conformance.clients import verify_with_pyjwt
 from tests.session_helpers import security_events
 from tests.token_helpers import bearer
@@ -25,16 +24,6 @@ from tests.token_helpers import is_active
 
 GRANT = "client_credentials"
 SCOPE = "reports:read reports:write"
-
-
-@pytest.fixture
-def issuer(app):
-    return app.extensions["authserver"].settings.issuer
-
-
-@pytest.fixture
-def metadata(live_server, issuer):
-    return discover(live_server, issuer)
 
 
 @pytest.fixture
