@@ -1,5 +1,6 @@
 """What the web page tests share: a test client that presents a desktop browser, signing in through
-the form, reading the session cookie, posting forms with their CSRF token."""
+the form, reading the session cookie, posting forms with their CSRF token; and for the browser
+tests, Chromium under Playwright."""
 
 from __future__ import annotations
 
@@ -16,6 +17,27 @@ IPHONE_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit
              "Version/17.1 Mobile/15E148 Safari/604.1")
 # Flask-Login keeps the signed-in device session's id under this key of the session cookie.
 SID_KEY = "_user_id"
+# The browser tests (test_browser.py, test_device_browser.py): Debian's Chromium under Playwright.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def expect():
+    from playwright.sync_api import expect
+
+    return expect
 
 
 @pytest.fixture

@@ -23,10 +23,8 @@ from tests.code_flow_helpers import authorize_url
 from tests.code_flow_helpers import code_client
 from tests.code_flow_helpers import pkce
 from tests.conftest import PASSWORD
+from tests.web.conftest import CHROMIUM
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "output" / "screenshots"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
@@ -41,27 +39,10 @@ pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
                                 reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)")
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
 def sqlite_only(backend):
     if backend != "sqlite":
         pytest.skip("browser tests run on SQLite only; the other tests here cover the same views on PostgreSQL")
-
-
-@pytest.fixture
-def expect():
-    from playwright.sync_api import expect
-
-    return expect
 
 
 def api_login(live_server, registered, username, user_agent, password=PASSWORD, **extra):

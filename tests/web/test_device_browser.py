@@ -13,8 +13,7 @@ import requests
 from tests.device_helpers import DEVICE_AUTHORIZATION
 from tests.device_helpers import DEVICE_GRANT
 from tests.device_helpers import device_client
-from tests.web.test_browser import CHROMIUM
-from tests.web.test_browser import CHROMIUM_ARGS
+from tests.web.conftest import CHROMIUM
 from tests.web.test_browser import DESKTOP
 from tests.web.test_browser import DESKTOP_UA
 from tests.web.test_browser import screenshot
@@ -27,27 +26,10 @@ pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
                                 reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)")
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
 def sqlite_only(backend):
     if backend != "sqlite":
         pytest.skip("browser tests run on SQLite only; test_device_page.py covers the same views on PostgreSQL")
-
-
-@pytest.fixture
-def expect():
-    from playwright.sync_api import expect
-
-    return expect
 
 
 def device_poll(live_server, registered, device_code):
