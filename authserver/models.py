@@ -12,13 +12,13 @@ import secrets
 import uuid
 
 from authlib.oauth2.rfc6749 import ClientMixin
-from authlib.oauth2.rfc6749.errors import InvalidScopeError
 from sqlalchemy import BigInteger
 from sqlalchemy import Index
 from sqlalchemy import Integer
 
 from .database import UTCDateTime
 from .database import db
+from .scopes import requested_of_client
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit key.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -96,13 +96,10 @@ class Client(db.Model, ClientMixin):
         return uris[0] if uris else None
 
     def get_allowed_scope(self, scope):
-        # RFC 6749 §3.3 lets a server narrow silently; the contract says refuse instead.
-        if not scope:
-            return self.scope
-        requested = scope.split()
-        if not set(requested) <= set(self.scope_list):
-            raise InvalidScopeError("The requested scope is not allowed for this client.")
-        return " ".join(dict.fromkeys(requested))
+        # Authlib asks this at the authorization endpoint (before the user is known). The scope a
+        # grant issues is decided by scopes.granted_scope alone, so no Authlib default widens it:
+        # beyond the client's is refused; nothing requested stays nothing.
+        return " ".join(requested_of_client(self, scope))
 
     def check_redirect_uri(self, redirect_uri):
         return redirect_uri in self.redirect_uri_list

@@ -58,7 +58,7 @@ _users = User.__table__
 ROTATION_STATE = (
     select(_tokens.c.id, _tokens.c.session_id, _tokens.c.client_id, _tokens.c.generation, _tokens.c.used_at,
            _sessions.c.user_id, _sessions.c.scope, _sessions.c.ended_at, _sessions.c.expires_at,
-           _sessions.c.last_active_at, _users.c.username, _users.c.disabled_at)
+           _sessions.c.last_active_at, _users.c.username, _users.c.is_admin, _users.c.disabled_at)
     .select_from(_tokens.join(_sessions, _sessions.c.id == _tokens.c.session_id)
                  .join(_users, _users.c.id == _sessions.c.user_id))
     .where(_tokens.c.token_hash == bindparam("token_hash"))
@@ -146,7 +146,8 @@ class RefreshTokens:
             raise ScopeNotGranted()
         rotation.refresh_token = self.successor_of(refresh_token)
         rotation.session = SessionView(id=row.session_id, user_id=row.user_id, client_id=client_id, scope=row.scope,
-                                       user=SessionUser(id=row.user_id, username=row.username))
+                                       user=SessionUser(id=row.user_id, username=row.username,
+                                                                   is_admin=row.is_admin))
         rotation.pending = {"now": now, "token_id": row.id, "sid": row.session_id, "ip": device.ip,
                             "ua": device.user_agent, "token_hash": sha256_hex(rotation.refresh_token),
                             "generation": row.generation + 1, "client_id": client_id}

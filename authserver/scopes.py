@@ -25,13 +25,48 @@ def describe(scope: str, leave_out=frozenset()) -> list[tuple[str, str]]:
     return [(name, DESCRIPTIONS.get(name, name)) for name in scope.split() if name not in leave_out]
 
 
-def scope_for_user(client, user, requested: str | None) -> str:
-    """The scope to grant: the client's (or the requested subset), `admin` only for admins (never
-    for a client acting for itself, ``user`` None)."""
-    scope = client.get_allowed_scope(requested)  # raises invalid_scope beyond the client's
-    scopes = scope.split()
-    if ADMIN_SCOPE in scopes and not (user is not None and user.is_admin):
-        if requested:
+def scope_tokens(scope: str | None) -> list[str]:
+    """The scopes of a ``scope`` parameter or column, in order, each once (RFC 6749 §3.3: a
+    space-delimited list; any run of whitespace separates)."""
+    return list(dict.fromkeys(scope.split())) if scope else []
+
+
+def may_hold(user, scope: str) -> bool:
+    """What the subject may hold: `admin` only for a user created with --admin; a client acting for
+    itself (``user`` None) never holds it."""
+    return scope != ADMIN_SCOPE or (user is not None and bool(getattr(user, "is_admin", False)))
+
+
+def requested_of_client(client, requested: str | None) -> list[str]:
+    """The requested scopes, refused with ``invalid_scope`` if any is outside the client's (the
+    contract: refuse, don't narrow silently, though RFC 6749 §3.3 would allow it)."""
+    asked = scope_tokens(requested)
+    if not set(asked) <= set(scope_tokens(client.scope)):
+        raise InvalidScopeError("The requested scope is not allowed for this client.")
+    return asked
+
+
+def granted_scope(client, user, requested: str | None, *, granted_before: str | None = None) -> str:
+    """The one rule that decides the scope a grant issues, for every grant.
+
+    The requested scope, or by default (absent or blank) everything the client has, or on a refresh
+    everything the session was granted (``granted_before``); then ∩ the client's scopes ∩ what the
+    subject may hold. An empty result is an empty scope, never "all the client has" (Authlib's
+    default for an empty scope is never reached: see ``AccessTokenGenerator.get_allowed_scope``).
+
+    Refused with ``invalid_scope`` rather than silently narrowed: a requested scope outside the
+    client's, beyond what was granted before (a refresh never widens), or one the subject may not
+    hold. ``user`` None is a client acting for itself (or a device not yet approved)."""
+    asked = requested_of_client(client, requested)
+    allowed = set(scope_tokens(client.scope))
+    before = None if granted_before is None else set(scope_tokens(granted_before))
+    if asked:
+        if before is not None and not set(asked) <= before:
+            raise InvalidScopeError("The requested scope exceeds the scope originally granted.")
+        if not all(may_hold(user, name) for name in asked):
             raise InvalidScopeError("The 'admin' scope is only for administrators.")
-        scopes.remove(ADMIN_SCOPE)
-    return " ".join(scopes)
+        candidates = asked
+    else:
+        candidates = scope_tokens(client.scope if granted_before is None else granted_before)
+    return " ".join(name for name in candidates
+                    if name in allowed and (before is None or name in before) and may_hold(user, name))

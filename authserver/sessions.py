@@ -64,6 +64,7 @@ class SessionUser:
 
     id: str
     username: str
+    is_admin: bool
 
 
 @dataclass(frozen=True)

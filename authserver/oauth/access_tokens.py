@@ -84,6 +84,19 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         self._clock = services.clock
         self._audience = settings.token_audience
 
+    @staticmethod
+    def get_allowed_scope(client, scope):
+        # The grant hands over the scope scopes.granted_scope decided. Authlib's default would ask
+        # the client again, and the client's answer to an empty scope is "everything it has".
+        return scope or ""
+
+    def generate(self, grant_type, client, user=None, scope=None, expires_in=None, include_refresh_token=True):
+        token = super().generate(grant_type, client, user=user, scope=scope, expires_in=expires_in,
+                                 include_refresh_token=include_refresh_token)
+        # Always said, even when empty: the client learns what it was granted (RFC 6749 §5.1).
+        token.setdefault("scope", scope or "")
+        return token
+
     def get_jwks(self):
         # Only the active key, so joserfc signs with it and writes its `kid` (see keys.py).
         return self._keyring.signing_key_set()

@@ -18,7 +18,7 @@ from ..errors import InvalidGrantError
 from ..errors import InvalidRequestError
 from ..models import AUTH_METHODS
 from ..request_context import device_context
-from ..scopes import scope_for_user
+from ..scopes import granted_scope
 from ..services import current_services
 from ..sessions import DeviceContext
 from .grants import grant_form
@@ -56,7 +56,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     def save_authorization_code(self, code, request):
         services, data, user = current_services(), request.payload.data, request.user
-        scope = scope_for_user(request.client, user, request.payload.scope)
+        scope = granted_scope(request.client, user, request.payload.scope)
         authorization_codes.save_code(
             services.settings, services.clock.now(), code, client=request.client, user=user,
             redirect_uri=request.payload.redirect_uri, scope=scope, code_challenge=data.get("code_challenge"),

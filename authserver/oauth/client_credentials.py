@@ -12,7 +12,7 @@ from authlib.oauth2.rfc6749 import grants
 
 from ..errors import UnauthorizedClientError
 from ..models import AUTH_METHODS
-from ..scopes import scope_for_user
+from ..scopes import granted_scope
 from .grants import SCOPE_FIELD
 from .grants import ReadsBeforeWriting
 from .grants import grant_form
@@ -30,7 +30,7 @@ class ClientCredentialsGrant(ReadsBeforeWriting, grants.ClientCredentialsGrant):
         client = self.request.client
         if client.is_public:
             raise UnauthorizedClientError("A public client cannot use the client credentials grant.")
-        self.request.granted_scope = scope_for_user(client, None, self.request.payload.scope)
+        self.request.granted_scope = granted_scope(client, None, self.request.payload.scope)
 
     def create_token_response(self):
         token = self.generate_token(scope=self.request.granted_scope, include_refresh_token=False)

@@ -25,7 +25,7 @@ from ..errors import UnauthorizedClientError
 from ..models import AUTH_METHODS
 from ..openapi import schema
 from ..request_context import device_context
-from ..scopes import scope_for_user
+from ..scopes import granted_scope
 from ..services import current_services
 from ..sessions import DeviceContext
 from . import paths
@@ -79,7 +79,7 @@ class DeviceAuthorizationEndpoint(_DeviceAuthorizationEndpoint):
         if not client.check_grant_type(DEVICE_CODE_GRANT_TYPE):
             raise UnauthorizedClientError("The client is not registered for the device authorization grant.")
         # Beyond the client's scopes: invalid_scope; `admin` never (the session will be restricted).
-        scope = scope_for_user(client, None, request.payload.scope)
+        scope = granted_scope(client, None, request.payload.scope)
         services = current_services()
         settings = services.settings
         device_code, user_code = device_codes.start(settings, services.clock.now(), client, scope,

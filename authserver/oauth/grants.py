@@ -25,7 +25,7 @@ from ..refresh_tokens import ScopeNotGranted
 from ..request_context import client_ip
 from ..request_context import device_context
 from ..request_log import annotate
-from ..scopes import scope_for_user
+from ..scopes import granted_scope
 from ..services import current_services
 from .access_tokens import TokenSubject
 from .client_auth import FORM_FIELDS
@@ -88,7 +88,7 @@ class PasswordGrant(ReadsBeforeWriting, grants.ResourceOwnerPasswordCredentialsG
 
     def validate_token_request(self):
         super().validate_token_request()
-        self.request.granted_scope = scope_for_user(self.request.client, self.request.user,
+        self.request.granted_scope = granted_scope(self.request.client, self.request.user,
                                                     self.request.payload.scope)
 
     def authenticate_user(self, username, password):
@@ -144,12 +144,18 @@ class RefreshGrant(ReadsBeforeWriting, grants.RefreshTokenGrant):
     def authenticate_user(self, refresh_token):
         return refresh_token.rotation.session.user
 
+    def _validate_token_scope(self, refresh_token):
+        # Instead of Authlib's check: the one rule, with the session's scope as the ceiling (a
+        # refresh never widens). The store refused a scope beyond the session's before writing.
+        session = refresh_token.rotation.session
+        self.request.granted_scope = granted_scope(self.request.client, session.user, self.request.payload.scope,
+                                                   granted_before=session.scope)
+
     def issue_token(self, user, refresh_token):
         # Signed first, the rotation written after: the write lock is held for the writes only.
         # A narrowed refresh narrows the access token only; the successor keeps the session's scope.
         rotation = refresh_token.rotation
-        scope = self.request.payload.scope or rotation.session.scope
-        token = issue_session_tokens(self, user, rotation.session, rotation.refresh_token, scope)
+        token = issue_session_tokens(self, user, rotation.session, rotation.refresh_token, self.request.granted_scope)
         with refresh_token_errors(current_services(), self.request.client.client_id):
             # The successor and session stay the same whichever way it completes (a parallel
             # rotation makes this one a grace-window retry) or it raises.

@@ -36,7 +36,7 @@ from ..openapi import page_response
 from ..openapi import redirect_response
 from ..request_context import device_context
 from ..request_log import annotate
-from ..scopes import scope_for_user
+from ..scopes import granted_scope
 from ..services import current_services
 from ..sessions import ENDED_BY_USER
 from . import bp
@@ -118,7 +118,7 @@ def sign_in(user) -> DeviceSession:
     sign_out()  # a browser holds one session at a time
     client = web_client()
     device_session = current_services().sessions.open_session(
-        user, client, scope_for_user(client, user, None), device_context())
+        user, client, granted_scope(client, user, None), device_context())
     session.clear()  # a new cookie, with a new CSRF secret
     session.permanent = True
     login_user(SignedInBrowser(device_session))

@@ -30,7 +30,7 @@ from ..openapi import operation
 from ..openapi import page_response
 from ..openapi import redirect_response
 from ..scopes import describe
-from ..scopes import scope_for_user
+from ..scopes import granted_scope
 from ..services import current_services
 from . import bp
 from . import csrf_form
@@ -81,7 +81,7 @@ def authorize():
         return send_to_signin()
     user = g.device_session.user
     try:
-        scope = scope_for_user(client, user, grant.request.payload.scope)  # `admin` only for admins
+        scope = granted_scope(client, user, grant.request.payload.scope)  # `admin` only for admins
     except OAuth2Error as error:
         error.redirect_uri, error.state = redirect_uri, grant.request.payload.state
         return to_client(server.handle_response(*error()))

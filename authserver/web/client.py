@@ -16,7 +16,7 @@ from ..services import current_services
 
 WEB_CLIENT_ID = "authserver-web"
 WEB_CLIENT_NAME = "authserver web"
-# `admin` is granted only to admins (scope_for_user); the console checks User.is_admin on each request.
+# `admin` is granted only to admins (scopes.granted_scope); the console checks User.is_admin on each request.
 WEB_CLIENT_SCOPE = "profile admin"
 
 
