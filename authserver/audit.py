@@ -20,9 +20,11 @@ SESSION_ENDED = "session_ended"
 USER_DISABLED = "user_disabled"
 ACCESS_TOKEN_REVOKED = "access_token_revoked"
 # Scanning for secrets and tokens (see throttle.py): a client that failed to authenticate (its
-# claimed id, the IP), and a token that is not ours at all presented by an authenticated client.
+# claimed id, the IP), and a token that is not ours at all presented by an authenticated client:
+# at introspection by a resource server (whose callers chose the token), or anywhere else.
 CLIENT_AUTH_FAILED = "client_auth_failed"
 TOKEN_LOOKUP_FAILED = "token_lookup_failed"
+INTROSPECTION_LOOKUP_FAILED = "introspection_lookup_failed"
 
 
 def record_event(kind: str, now, *, user=None, user_id=None, username=None, session_id=None, client_id=None, ip=None,

@@ -10,6 +10,7 @@ long each endpoint takes.
 | ``authserver_sessions_ended_total`` | ``cause`` (``sessions.END_REASONS``) |
 | ``authserver_failed_signins_total`` | ``reason`` (``bad_credentials``, ``disabled``) |
 | ``authserver_throttled_requests_total`` | ``budget`` (``throttle.BUDGETS``) |
+| ``authserver_introspection_unknown_tokens_total`` | (tokens not ours a resource server asked about) |
 | ``authserver_request_duration_seconds`` (histogram) | ``endpoint`` (the Flask endpoint; ``unmatched`` for 404s) |
 
 Domain code calls :func:`count`; the increment waits for the database transaction it belongs to and
@@ -55,6 +56,8 @@ COUNTERS = {
     "sessions_ended": ("Device sessions ended, by cause.", ("cause",)),
     "failed_signins": ("Failed sign-ins (token endpoint and sign-in page), by reason.", ("reason",)),
     "throttled_requests": ("Requests refused with 429 because a failure budget was spent, by budget.", ("budget",)),
+    "introspection_unknown_tokens": ("Tokens not ours at all that resource servers presented for introspection "
+                                     "(each counts toward INTROSPECTION_MAX_FAILURES only).", ()),
 }
 
 bp = Blueprint("metrics", __name__)
@@ -157,8 +160,9 @@ def register_metrics(app) -> None:
 @bp.get("/metrics")
 @operation("get", summary="Prometheus metrics", tags=["operations"],
            description="Tokens by grant type, refresh rotations, grace retries, reuse detections, sessions ended by "
-                       "cause, failed sign-ins, throttled requests, request latency by endpoint. Served here with "
-                       "`AUTHSERVER_METRICS=on` (the default); `off` or a port of their own takes this route away.",
+                       "cause, failed sign-ins, throttled requests, tokens not ours that resource servers asked about, "
+                       "request latency by endpoint. Served here with `AUTHSERVER_METRICS=on` (the default); `off` or "
+                       "a port of their own takes this route away.",
            responses={200: {"description": "The Prometheus text exposition format.",
                             "content": {"text/plain": {"schema": {"type": "string"}}}}})
 def metrics_text():

@@ -205,10 +205,15 @@ class Settings:
         "answers `429`, whether the account exists or not")
     lookup_max_failures: int = setting(
         50, _whole(1),
-        "failed client authentications and tokens not ours (introspection, revocation, refresh) allowed per IP, and "
+        "failed client authentications (every endpoint) and tokens not ours (revocation, refresh) allowed per IP, and "
         "tokens not ours per confidential client, inside the window; then `429` with `Retry-After`")
+    introspection_max_failures: int = setting(
+        10_000, _whole(1),
+        "tokens not ours a resource server (a client registered with `--introspect`) may present for introspection "
+        "inside the window; its callers choose them, so they count toward no other budget; then `429` with "
+        "`Retry-After`")
     lookup_failure_window_seconds: int = setting(
-        300, _whole(1, MAX_SECONDS), "the window for `LOOKUP_MAX_FAILURES`")
+        300, _whole(1, MAX_SECONDS), "the window for `LOOKUP_MAX_FAILURES` and `INTROSPECTION_MAX_FAILURES`")
     proxy_hops: int = setting(
         0, _whole(0),
         "reverse proxies in front of the server whose `X-Forwarded-For` and `X-Forwarded-Proto` are trusted; "

@@ -17,12 +17,18 @@ Sign-in budgets (wrong passwords, unknown users, disabled accounts), inside
 
 Lookup budgets, inside ``lookup_failure_window_seconds``, against scanning for tokens and secrets:
 
-- ``lookup_ip``, per IP (``lookup_max_failures``): failed client authentications and tokens that
-  are not ours at all (introspection, revocation, refresh);
+- ``lookup_ip``, per IP (``lookup_max_failures``): failed client authentications (at every
+  endpoint) and tokens that are not ours at all (revocation, refresh);
 - ``lookup_client``, per confidential client (``lookup_max_failures``): tokens not ours presented
-  by that authenticated client. Public clients share their id with every installation and prove
-  nothing, so only their IP is counted; and a failed authentication never counts against the
-  client it names, or anyone who knows a client id could lock it out.
+  by that authenticated client at revocation and refresh. Public clients share their id with every
+  installation and prove nothing, so only their IP is counted; and a failed authentication never
+  counts against the client it names, or anyone who knows a client id could lock it out;
+- ``lookup_introspection``, per introspecting client (``introspection_max_failures``, much larger):
+  tokens not ours that a resource server presented for introspection. Its callers chose them, so
+  they count toward no other budget (neither the resource server's own nor its IP's), or 50 junk
+  tokens sent to a resource server would lock it out of introspection for everyone; with 256-bit
+  tokens, scanning through a resource server is hopeless anyway. Each one is counted
+  (``introspection_unknown_tokens``) and logged as a warning, without the token.
 
 Device user codes (RFC 8628 §5.1), inside ``login_failure_window_seconds``: wrong codes entered
 on the verification page, per signed-in user (``user_code_user``) and per IP (``user_code_ip``),
@@ -35,6 +41,7 @@ resource servers introspect those all the time.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import and_
@@ -51,16 +58,20 @@ from .database import db
 from .errors import TemporarilyUnavailable
 from .models import SecurityEvent
 
+log = logging.getLogger(__name__)
+
 LOGIN_USERNAME_IP = "login_username_ip"
 LOGIN_IP = "login_ip"
 LOGIN_ACCOUNT = "login_account"
 LOOKUP_IP = "lookup_ip"
 LOOKUP_CLIENT = "lookup_client"
+LOOKUP_INTROSPECTION = "lookup_introspection"
 USER_CODE_USER = "user_code_user"
 USER_CODE_IP = "user_code_ip"
-BUDGETS = (LOGIN_USERNAME_IP, LOGIN_IP, LOGIN_ACCOUNT, LOOKUP_IP, LOOKUP_CLIENT, USER_CODE_USER, USER_CODE_IP)
+BUDGETS = (LOGIN_USERNAME_IP, LOGIN_IP, LOGIN_ACCOUNT, LOOKUP_IP, LOOKUP_CLIENT, LOOKUP_INTROSPECTION, USER_CODE_USER,
+           USER_CODE_IP)
 
-LOOKUP_FAILURES = (audit.CLIENT_AUTH_FAILED, audit.TOKEN_LOOKUP_FAILED)
+LOOKUP_FAILURES = (audit.CLIENT_AUTH_FAILED, audit.TOKEN_LOOKUP_FAILED, audit.INTROSPECTION_LOOKUP_FAILED)
 
 
 @dataclass(frozen=True)
@@ -121,13 +132,16 @@ USER_CODES = Budgets(
     Budget(USER_CODE_USER, "login_max_failures", SecurityEvent.user_id == bindparam("user_id")),
     Budget(USER_CODE_IP, "login_max_failures", _same_ip()),
 )
+_CLIENT = SecurityEvent.client_id == bindparam("client_id")  # no client (None) matches no row
 LOOKUPS = Budgets(
     LOOKUP_FAILURES, "lookup_failure_window_seconds",
-    Budget(LOOKUP_IP, "lookup_max_failures", _same_ip()),
-    # Only tokens not ours count against a client (see the module docstring); no client (None)
-    # matches no row.
-    Budget(LOOKUP_CLIENT, "lookup_max_failures", and_(SecurityEvent.kind == audit.TOKEN_LOOKUP_FAILED,
-                                                      SecurityEvent.client_id == bindparam("client_id"))),
+    # A resource server's introspections count toward its own budget only (see the module docstring).
+    Budget(LOOKUP_IP, "lookup_max_failures", and_(SecurityEvent.kind != audit.INTROSPECTION_LOOKUP_FAILED,
+                                                  _same_ip())),
+    # Only tokens not ours count against a client, never a failed authentication naming it.
+    Budget(LOOKUP_CLIENT, "lookup_max_failures", and_(SecurityEvent.kind == audit.TOKEN_LOOKUP_FAILED, _CLIENT)),
+    Budget(LOOKUP_INTROSPECTION, "introspection_max_failures",
+           and_(SecurityEvent.kind == audit.INTROSPECTION_LOOKUP_FAILED, _CLIENT)),
 )
 
 
@@ -154,7 +168,8 @@ def user_code_retry_after(services, user_id: str, ip: str | None) -> int | None:
 # -- client authentication and token lookups -------------------------------------------------
 def check_lookups(services, ip: str | None, client=None) -> None:
     """Raise 429 if this IP has spent its budget of failed client authentications and lookups, or
-    this authenticated confidential client its budget of tokens not ours. One query for both."""
+    this authenticated confidential client one of its budgets of tokens not ours (its own, or as a
+    resource server introspecting). One query for all three."""
     counted = client if client is not None and client.auth_method != "none" else None
     wait = LOOKUPS.retry_after(services, ip=ip, client_id=counted.client_id if counted else None)
     if wait:
@@ -170,3 +185,13 @@ def record_lookup_failure(services, client_id: str, ip: str | None, endpoint: st
     """A token that is not ours at all was presented by this (authenticated) client."""
     audit.record_event(audit.TOKEN_LOOKUP_FAILED, services.clock.now(), client_id=client_id, ip=ip,
                        endpoint=endpoint)
+
+
+def record_introspection_failure(services, client_id: str, ip: str | None) -> None:
+    """A token that is not ours at all was presented for introspection by this resource server: it
+    counts toward ``lookup_introspection`` only, and is counted and logged (never the token)."""
+    audit.record_event(audit.INTROSPECTION_LOOKUP_FAILED, services.clock.now(), client_id=client_id, ip=ip,
+                       endpoint="introspection")
+    metrics.count("introspection_unknown_tokens")
+    log.warning("resource server %s asked to introspect a token that is not ours", client_id,
+                extra={"fields": {"client_id": client_id, "ip": ip}})

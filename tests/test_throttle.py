@@ -9,12 +9,16 @@ from authserver import create_app
 from authserver.database import db
 from authserver.models import SecurityEvent
 from tests.conftest import PASSWORD
+from tests.conftest import RegisteredClient
+from tests.test_metrics import scrape
+from tests.test_metrics import value
 from tests.token_helpers import INTROSPECT
 from tests.token_helpers import REVOKE
 
 LOGIN_LIMITS = {"login_max_failures": 3, "login_ip_max_failures": 5, "login_account_max_failures": 6,
                 "login_failure_window_seconds": 600}
 LOOKUP_LIMITS = {"lookup_max_failures": 4, "lookup_failure_window_seconds": 300}
+INTROSPECTION_LIMITS = {**LOOKUP_LIMITS, "introspection_max_failures": 6}
 
 
 def login(http, registered, username="alice", password=PASSWORD, ip="192.0.2.1"):
@@ -137,11 +141,12 @@ def introspector(factory):
     return factory.client(name="resource server", grant_types=(), introspect=True)
 
 
-@pytest.mark.parametrize("settings_overrides", [LOOKUP_LIMITS])
+@pytest.mark.parametrize("settings_overrides", [INTROSPECTION_LIMITS])
 def test_garbage_introspections_are_throttled_per_client_across_addresses(app, client, introspector, registered,
                                                                           clock, second_node):
-    # Before: 60 garbage introspections in 0.4 s were all answered.
-    for number in range(4):
+    # Before: 60 garbage introspections in 0.4 s were all answered. Then (issue 21) the resource
+    # server was refused past LOOKUP_MAX_FAILURES (4 here); now its own, larger budget (6) counts them.
+    for number in range(6):
         http = client if number % 2 else second_node
         response = post(http, INTROSPECT, introspector, ip=f"198.51.100.{number}", token=f"garbage-{number}")
         assert response.json == {"active": False}
@@ -151,6 +156,8 @@ def test_garbage_introspections_are_throttled_per_client_across_addresses(app, c
     real = login(client, registered, ip="192.0.2.200").json["access_token"]
     assert_throttled(post(second_node, INTROSPECT, introspector, ip="198.51.100.78", token=real))
     assert post(client, REVOKE, registered, ip="198.51.100.79", token="garbage").status_code == 200
+    assert [value(scrape(http), "authserver_throttled_requests_total", budget="lookup_introspection")
+            for http in (client, second_node)] == [1, 1]  # each node counts its own 429s
     clock.advance(271)
     assert post(client, INTROSPECT, introspector, token=real).json["active"] is True
 
@@ -163,13 +170,11 @@ def test_tokens_of_ours_that_are_no_longer_live_are_not_failures(app, client, in
     for _ in range(10):
         for token in (signed_in["access_token"], signed_in["refresh_token"]):
             assert post(client, INTROSPECT, introspector, token=token).json == {"active": False}
-    assert events(app, audit.TOKEN_LOOKUP_FAILED) == 0
+    assert events(app, audit.TOKEN_LOOKUP_FAILED) == events(app, audit.INTROSPECTION_LOOKUP_FAILED) == 0
 
 
 @pytest.mark.parametrize("settings_overrides", [LOOKUP_LIMITS])
 def test_wrong_client_secrets_are_throttled_per_address(app, client, registered, introspector, second_node):
-    from tests.conftest import RegisteredClient
-
     wrong = RegisteredClient(registered.client_id, "not-the-secret", registered.auth_method)
     for number in range(4):
         http = client if number % 2 else second_node
@@ -201,16 +206,82 @@ def test_unknown_refresh_tokens_are_throttled(app, client, registered, factory):
     assert other.json["error"] == "invalid_grant"
 
 
-@pytest.mark.parametrize("settings_overrides", [LOOKUP_LIMITS])
+@pytest.mark.parametrize("settings_overrides", [{**LOOKUP_LIMITS, "introspection_max_failures": 4}])
 def test_a_scanner_writes_nothing_once_throttled(app, client, introspector):
     for number in range(50):
         post(client, INTROSPECT, introspector, ip=f"198.51.100.{number}", token=f"garbage-{number}")
     assert events(app) == 4
 
 
-def test_sixty_garbage_introspections_meet_the_default_budget(app, client, introspector):
-    # The probe that found it: 60 garbage introspections in 0.4 s, all answered.
-    answers = [post(client, INTROSPECT, introspector, token=f"garbage-{n}") for n in range(60)]
+def test_sixty_garbage_revocations_meet_the_default_budget(app, client, registered):
+    # The probe that found it sent 60 garbage introspections in 0.4 s, all answered. Introspection
+    # has a budget of its own now (below); revocation and refresh keep this one.
+    answers = [post(client, REVOKE, registered, token=f"garbage-{n}") for n in range(60)]
     assert [a.status_code for a in answers] == [200] * 50 + [429] * 10
     assert int(answers[-1].headers["Retry-After"]) == 301  # the window is 300 s; the clock stood still
     assert events(app, audit.TOKEN_LOOKUP_FAILED) == 50
+
+
+# -- a resource server introspecting the tokens its callers present (issue 21) ---------------------
+def junk(number: int) -> str:
+    """A token that was never ours: JWS-shaped or not, as callers send."""
+    return f"eyJhbGciOiJSUzI1NiJ9.junk{number}.c2lnbmF0dXJl" if number % 2 else f"junk-{number}-" + "x" * 32
+
+
+def test_a_resource_servers_introspection_keeps_working_after_200_junk_tokens(app, client, introspector, registered):
+    # Before: the 51st junk token its callers sent locked the resource server (and its address)
+    # out of introspection for 5 minutes, for every caller.
+    settings = app.extensions["authserver"].settings
+    assert (settings.introspection_max_failures, settings.lookup_failure_window_seconds) == (10_000, 300)
+    answers = [post(client, INTROSPECT, introspector, token=junk(n)) for n in range(200)]
+    assert [a.status_code for a in answers] == [200] * 200
+    assert all(a.json == {"active": False} for a in answers)
+    real = login(client, registered).json  # the same address is not held up either
+    assert post(client, INTROSPECT, introspector, token=real["access_token"]).json["active"] is True
+    assert post(client, INTROSPECT, introspector, token=real["refresh_token"]).json["active"] is True
+    assert events(app, audit.INTROSPECTION_LOOKUP_FAILED) == 200
+    assert events(app, audit.TOKEN_LOOKUP_FAILED) == 0
+
+
+@pytest.mark.parametrize("settings_overrides", [LOOKUP_LIMITS])
+def test_failed_authentications_at_introspection_still_spend_the_per_ip_budget(app, client, introspector):
+    # The resource server's junk spends nothing of its address's budget...
+    for number in range(10):
+        assert post(client, INTROSPECT, introspector, token=junk(number)).json == {"active": False}
+    # ...but callers that do not authenticate, or fail to, still do.
+    wrong = RegisteredClient(introspector.client_id, "not-the-secret", introspector.auth_method)
+    for number in range(2):
+        assert client.post(INTROSPECT, data={"token": junk(number)},
+                           environ_base={"REMOTE_ADDR": "192.0.2.1"}).status_code == 401
+        assert post(client, INTROSPECT, wrong, token=junk(number)).status_code == 401
+    assert_throttled(post(client, INTROSPECT, introspector, token="x"), retry_after=301)  # the right secret too
+    assert post(client, INTROSPECT, introspector, ip="192.0.2.2", token="x").json == {"active": False}
+    assert events(app, audit.CLIENT_AUTH_FAILED) == 4
+
+
+@pytest.mark.parametrize("settings_overrides", [LOOKUP_LIMITS])
+def test_a_resource_server_revoking_garbage_keeps_the_small_budget(client, introspector):
+    # Revocation (and refresh) take tokens a client claims as its own, not its callers': no exception.
+    for number in range(4):
+        assert post(client, REVOKE, introspector, token=junk(number)).status_code == 200
+    assert_throttled(post(client, REVOKE, introspector, token=junk(4)))
+
+
+def test_each_junk_introspection_is_counted_and_logged_without_the_token(app, client, introspector, registered,
+                                                                          caplog):
+    from authserver.request_log import JSONFormatter
+
+    dead = login(client, registered).json["access_token"]
+    post(client, REVOKE, registered, token=dead)
+    caplog.set_level("WARNING", logger="authserver.throttle")
+    tokens = [junk(number) for number in range(3)]
+    for token in tokens + [dead]:  # a revoked token of ours is no junk
+        assert post(client, INTROSPECT, introspector, ip="198.51.100.9", token=token).json == {"active": False}
+    assert value(scrape(client), "authserver_introspection_unknown_tokens_total") == 3
+    warnings = [r for r in caplog.records if r.name == "authserver.throttle" and r.levelname == "WARNING"]
+    assert len(warnings) == 3
+    for record in warnings:
+        line = JSONFormatter().format(record)
+        assert introspector.client_id in record.getMessage()
+        assert '"ip": "198.51.100.9"' in line
+        assert not any(token in line for token in tokens + [dead])

@@ -17,15 +17,21 @@ answer tells nothing about why.
   a digest of the token is stored), ``scope`` the session's.
 
 ``token_type_hint`` only decides which kind is looked up first; an unknown hint is ignored.
+
+A token that is not ours at all counts toward the resource server's own, much larger budget
+(``INTROSPECTION_MAX_FAILURES``, ``throttle.py``), never toward its IP's or its budget as a client:
+its callers chose the token, and must not be able to lock it out of introspection.
 """
 
 from __future__ import annotations
 
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
 
+from .. import throttle
 from ..database import begin_write
 from ..models import AUTH_METHODS
 from ..openapi import schema
+from ..request_context import client_ip
 from ..services import current_services
 from ..sessions import EXPIRED
 from .access_tokens import client_token_is_live
@@ -133,6 +139,9 @@ class IntrospectionEndpoint(TokenParameterRequired, _IntrospectionEndpoint):
         if token is not None and self.check_permission(token, client, request):
             return token
         return None
+
+    def record_unknown_token(self, services, client) -> None:
+        throttle.record_introspection_failure(services, client.get_client_id(), client_ip())
 
     def check_permission(self, token, client, request):
         # Client authentication already refused clients without the permission; kept as a guard.

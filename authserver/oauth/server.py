@@ -52,8 +52,9 @@ class Server(AuthorizationServer):
     def authenticate_client(self, request, methods, endpoint="token"):
         """Every endpoint authenticates its client here, inside the lookup budgets (``throttle.py``):
         an IP that failed too often is refused whatever its credentials, and so is a confidential
-        client that presented too many tokens not ours. The credentials are checked first (a digest
-        and a cached client: cheap) so that one query counts both budgets."""
+        client that presented too many tokens not ours (as a resource server introspecting, a much
+        larger budget). The credentials are checked first (a digest and a cached client: cheap) so
+        that one query counts every budget."""
         services = current_services()
         ip = client_ip()
         try:

@@ -1,7 +1,8 @@
 """What revocation (RFC 7009 §2.1) and introspection (RFC 7662 §2.1) share: a required ``token``
 parameter, a ``token_type_hint`` that only decides which kind of token is looked up first (an
 unknown hint is ignored rather than refused, as both RFCs allow), and counting a token that is not
-ours at all against the caller's lookup budgets (``throttle.py``)."""
+ours at all against the caller's lookup budgets (``throttle.py``; introspection counts it toward
+the resource server's own budget, :meth:`record_unknown_token`)."""
 
 from __future__ import annotations
 
@@ -32,8 +33,11 @@ class TokenParameterRequired:
         token = self.query_token(token_string, request.form.get("token_type_hint"))
         services = current_services()
         if token is None and not is_ours(services, token_string):
-            throttle.record_lookup_failure(services, client.get_client_id(), client_ip(), self.ENDPOINT_NAME)
+            self.record_unknown_token(services, client)
         return token
+
+    def record_unknown_token(self, services, client) -> None:
+        throttle.record_lookup_failure(services, client.get_client_id(), client_ip(), self.ENDPOINT_NAME)
 
 
 def is_ours(services, token_string: str) -> bool:
