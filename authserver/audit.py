@@ -26,7 +26,7 @@ TOKEN_LOOKUP_FAILED = "token_lookup_failed"
 
 
 def record_event(kind: str, now, *, user=None, user_id=None, username=None, session_id=None, client_id=None, ip=None,
-                 actor=None, **detail) -> SecurityEvent:
+                 actor=None, device_cookie=None, **detail) -> SecurityEvent:
     """Add an event to the current transaction (the caller commits)."""
     begin_write()  # a request that began with deferred reads (SQLite) takes the write lock first
     event = SecurityEvent(
@@ -38,6 +38,7 @@ def record_event(kind: str, now, *, user=None, user_id=None, username=None, sess
         client_id=client_id,
         ip=ip,
         actor=actor,
+        device_cookie=device_cookie,
         detail=json.dumps(detail, sort_keys=True) if detail else None,
     )
     db.session.add(event)
