@@ -92,8 +92,12 @@ def create_user(services, username: str, password: str, email: str | None = None
     return user
 
 
-def authenticate_user(services, username: str, password: str, ip: str | None = None) -> User | None:
+def authenticate_user(services, username: str, password: str, ip: str | None = None,
+                      device_cookie: str | None = None) -> User | None:
     """The user if the password is right and the account enabled; failures are recorded as security events.
+
+    ``device_cookie`` names the browser's valid device cookie for this username (``web/device_cookie.py``),
+    whose own budget a failure spends (``throttle.py``).
 
     An unknown username costs the same argon2 verification as a wrong password, and neither holds
     a transaction (on SQLite, the write lock) through it: the reads end before the check, the
@@ -109,7 +113,7 @@ def authenticate_user(services, username: str, password: str, ip: str | None = N
         return user
     reason = FAILED_DISABLED if ok else FAILED_BAD_CREDENTIALS
     audit.record_event(audit.LOGIN_FAILED, services.clock.now(), user=user, username=username[:150], ip=ip,
-                       reason=reason)
+                       device_cookie=device_cookie, reason=reason)
     metrics.count("failed_signins", reason=reason)
     return None
 

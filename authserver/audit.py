@@ -28,7 +28,7 @@ INTROSPECTION_LOOKUP_FAILED = "introspection_lookup_failed"
 
 
 def record_event(kind: str, now, *, user=None, user_id=None, username=None, session_id=None, client_id=None, ip=None,
-                 actor=None, **detail) -> SecurityEvent:
+                 actor=None, device_cookie=None, **detail) -> SecurityEvent:
     """Add an event to the current transaction (the caller commits)."""
     begin_write()  # a request that began with deferred reads (SQLite) takes the write lock first
     event = SecurityEvent(
@@ -40,6 +40,7 @@ def record_event(kind: str, now, *, user=None, user_id=None, username=None, sess
         client_id=client_id,
         ip=ip,
         actor=actor,
+        device_cookie=device_cookie,
         detail=json.dumps(detail, sort_keys=True) if detail else None,
     )
     db.session.add(event)

@@ -281,5 +281,10 @@ class SecurityEvent(db.Model):
     ip = db.Column(db.String(64))
     actor = db.Column(db.String(150))
     detail = db.Column(db.Text)
+    # A failed sign-in from a browser holding a valid device cookie for that username: the SHA-256
+    # of the cookie's nonce (never the cookie), counted by the per-device budget (throttle.py).
+    device_cookie = db.Column(db.String(64))
 
-    __table_args__ = (Index("ix_security_events_username_created", "username", "created_at"),)
+    __table_args__ = (Index("ix_security_events_username_created", "username", "created_at"),
+                      # A user's own sign-ins, found without walking the failures a guessing attack adds.
+                      Index("ix_security_events_username_kind_created", "username", "kind", "created_at"))

@@ -194,7 +194,7 @@ class Settings:
         10, _whole(1),
         "failed sign-ins allowed per username and IP inside the window; then sign-in answers `429` with `Retry-After`")
     login_failure_window_seconds: int = setting(
-        900, _whole(1, MAX_SECONDS), "the window for the three `LOGIN_*MAX_FAILURES` budgets")
+        900, _whole(1, MAX_SECONDS), "the window for the four `LOGIN_*MAX_FAILURES` budgets")
     login_ip_max_failures: int = setting(
         50, _whole(1),
         "failed sign-ins allowed from one IP across all usernames inside the window; "
@@ -202,7 +202,16 @@ class Settings:
     login_account_max_failures: int = setting(
         100, _whole(1),
         "failed sign-ins allowed for one username from all addresses together inside the window; then sign-in as it "
-        "answers `429`, whether the account exists or not")
+        "answers `429`, whether the account exists or not; a browser with a device cookie for it, and a password-grant "
+        "client at an address it signed in from within `RETENTION_SECONDS`, are exempt")
+    login_device_cookie_max_failures: int = setting(
+        10, _whole(1),
+        "failed sign-ins allowed for one device cookie (from any address) inside the window; then sign-in with that "
+        "cookie answers `429`")
+    device_cookie_max_age_seconds: int = setting(
+        7_776_000, _whole(60, MAX_SECONDS),
+        "lifetime of the device cookie a browser gets at each successful sign-in, which exempts it from "
+        "`LOGIN_ACCOUNT_MAX_FAILURES`")
     lookup_max_failures: int = setting(
         50, _whole(1),
         "failed client authentications (every endpoint) and tokens not ours (revocation, refresh) allowed per IP, and "

@@ -15,6 +15,17 @@ Sign-in budgets (wrong passwords, unknown users, disabled accounts), inside
   account guessed from many addresses. It answers the same 429 whether the account exists or not,
   and since anyone can spend it, it is set well above what a user mistyping ever reaches.
 
+Since anyone can spend the account budget, it does not apply to callers who signed in before
+(OWASP's device cookies), so guessing cannot lock the real user out:
+
+- a browser with a valid device cookie for that username (``web/device_cookie.py``) has instead
+  ``login_device_cookie``, per cookie from every address (``login_device_cookie_max_failures``), so a
+  stolen cookie buys no more guesses than that;
+- a password-grant (username, client, IP) with a ``login_succeeded`` event younger than
+  ``retention_seconds`` keeps ``login_username_ip``, which is bound to that address anyway.
+
+The per-IP budgets apply to everyone.
+
 Lookup budgets, inside ``lookup_failure_window_seconds``, against scanning for tokens and secrets:
 
 - ``lookup_ip``, per IP (``lookup_max_failures``): failed client authentications (at every
@@ -63,13 +74,14 @@ log = logging.getLogger(__name__)
 LOGIN_USERNAME_IP = "login_username_ip"
 LOGIN_IP = "login_ip"
 LOGIN_ACCOUNT = "login_account"
+LOGIN_DEVICE_COOKIE = "login_device_cookie"
 LOOKUP_IP = "lookup_ip"
 LOOKUP_CLIENT = "lookup_client"
 LOOKUP_INTROSPECTION = "lookup_introspection"
 USER_CODE_USER = "user_code_user"
 USER_CODE_IP = "user_code_ip"
-BUDGETS = (LOGIN_USERNAME_IP, LOGIN_IP, LOGIN_ACCOUNT, LOOKUP_IP, LOOKUP_CLIENT, LOOKUP_INTROSPECTION, USER_CODE_USER,
-           USER_CODE_IP)
+BUDGETS = (LOGIN_USERNAME_IP, LOGIN_IP, LOGIN_ACCOUNT, LOGIN_DEVICE_COOKIE, LOOKUP_IP, LOOKUP_CLIENT, LOOKUP_INTROSPECTION,
+           USER_CODE_USER, USER_CODE_IP)
 
 LOOKUP_FAILURES = (audit.CLIENT_AUTH_FAILED, audit.TOKEN_LOOKUP_FAILED, audit.INTROSPECTION_LOOKUP_FAILED)
 
@@ -121,12 +133,33 @@ class Budgets:
 
 
 _USERNAME = SecurityEvent.username == bindparam("username")
+_USERNAME_IP_BUDGET = Budget(LOGIN_USERNAME_IP, "login_max_failures", and_(_USERNAME, _same_ip()))
+_IP_BUDGET = Budget(LOGIN_IP, "login_ip_max_failures", _same_ip())
 SIGN_IN = Budgets(
     (audit.LOGIN_FAILED,), "login_failure_window_seconds",
-    Budget(LOGIN_USERNAME_IP, "login_max_failures", and_(_USERNAME, _same_ip())),
-    Budget(LOGIN_IP, "login_ip_max_failures", _same_ip()),
+    _USERNAME_IP_BUDGET,
+    _IP_BUDGET,
     Budget(LOGIN_ACCOUNT, "login_account_max_failures", _USERNAME),
 )
+# Callers who signed in before: no account budget (see the module docstring).
+SIGN_IN_WITH_DEVICE_COOKIE = Budgets(
+    (audit.LOGIN_FAILED,), "login_failure_window_seconds",
+    _USERNAME_IP_BUDGET,
+    _IP_BUDGET,
+    Budget(LOGIN_DEVICE_COOKIE, "login_device_cookie_max_failures",
+           SecurityEvent.device_cookie == bindparam("device_cookie")),
+)
+SIGN_IN_FROM_KNOWN_ADDRESS = Budgets(
+    (audit.LOGIN_FAILED,), "login_failure_window_seconds",
+    _USERNAME_IP_BUDGET,
+    _IP_BUDGET,
+)
+# A sign-in of this username through this client from this address (any grant that opened a session).
+SIGNED_IN_BEFORE = select(SecurityEvent.id).where(
+    SecurityEvent.username == bindparam("username"), SecurityEvent.kind == audit.LOGIN_SUCCEEDED,
+    SecurityEvent.created_at > bindparam("since", type_=UTCDateTime()),
+    SecurityEvent.client_id == bindparam("client_id"), SecurityEvent.ip == bindparam("ip"),
+).limit(1)
 USER_CODES = Budgets(
     (audit.USER_CODE_FAILED,), "login_failure_window_seconds",
     Budget(USER_CODE_USER, "login_max_failures", SecurityEvent.user_id == bindparam("user_id")),
@@ -146,15 +179,34 @@ LOOKUPS = Budgets(
 
 
 # -- sign-in ---------------------------------------------------------------------------------
-def login_retry_after(services, username: str, ip: str | None) -> int | None:
-    """Seconds until ``username`` may be tried again from ``ip``, or None if not throttled."""
-    return SIGN_IN.retry_after(services, username=username[:150], ip=ip)
+def login_retry_after(services, username: str, ip: str | None, device_cookie: str | None = None,
+                      client_id: str | None = None) -> int | None:
+    """Seconds until ``username`` may be tried again from ``ip``, or None if not throttled.
+
+    ``device_cookie``: the id of the browser's valid device cookie for ``username`` (web sign-in).
+    ``client_id``: the client of a password grant, exempt from the account budget at an address it
+    signed in from before."""
+    username = username[:150]
+    if device_cookie is not None:
+        return SIGN_IN_WITH_DEVICE_COOKIE.retry_after(services, username=username, ip=ip, device_cookie=device_cookie)
+    if client_id is not None and signed_in_before(services, username, client_id, ip):
+        return SIGN_IN_FROM_KNOWN_ADDRESS.retry_after(services, username=username, ip=ip)
+    return SIGN_IN.retry_after(services, username=username, ip=ip)
 
 
-def check_login(services, username: str, ip: str | None) -> None:
-    """Raise 429 if a sign-in as ``username`` from ``ip`` is throttled (the same answer for every budget,
-    so it never tells whether the account exists)."""
-    wait = login_retry_after(services, username, ip)
+def signed_in_before(services, username: str, client_id: str, ip: str | None) -> bool:
+    """Whether ``username`` signed in through ``client_id`` from ``ip`` within ``retention_seconds``."""
+    if ip is None:
+        return False
+    since = services.clock.now() - dt.timedelta(seconds=services.settings.retention_seconds)
+    params = {"username": username, "client_id": client_id, "ip": ip, "since": since}
+    return db.session.connection().execute(SIGNED_IN_BEFORE, params).first() is not None
+
+
+def check_login(services, username: str, ip: str | None, client_id: str | None = None) -> None:
+    """Raise 429 if a sign-in as ``username`` from ``ip`` (through ``client_id``) is throttled (the same
+    answer for every budget, so it never tells whether the account exists)."""
+    wait = login_retry_after(services, username, ip, client_id=client_id)
     if wait:
         raise TemporarilyUnavailable("Too many failed sign-ins; retry later.", 429, wait)
 

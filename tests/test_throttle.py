@@ -68,6 +68,7 @@ def test_the_defaults():
     settings = Settings()
     assert (settings.login_max_failures, settings.login_ip_max_failures, settings.login_account_max_failures) == \
         (10, 50, 100)
+    assert (settings.login_device_cookie_max_failures, settings.device_cookie_max_age_seconds) == (10, 7_776_000)
     assert (settings.lookup_max_failures, settings.lookup_failure_window_seconds) == (50, 300)
 
 
@@ -98,6 +99,44 @@ def test_one_account_guessed_from_many_addresses_is_throttled_for_every_address(
         assert_throttled(login(http, registered, ip="203.0.113.99"))  # a fresh address, the right password
     clock.advance(600)
     assert login(client, registered, ip="203.0.113.99").status_code == 200
+
+
+def guess_alice_from_three_addresses(client, registered):
+    """Spend alice's account budget (LOGIN_LIMITS) the way a guessing attack does."""
+    for number in range(6):
+        response = login(client, registered, password=f"guess{number}", ip=f"203.0.113.{number // 2}")
+        assert response.json["error"] == "invalid_grant"
+
+
+@pytest.mark.parametrize("settings_overrides", [{**LOGIN_LIMITS, "retention_seconds": 300}])
+def test_a_client_that_signed_the_user_in_from_an_address_keeps_working_there_under_attack(app, client, registered,
+                                                                                          factory, clock, second_node):
+    # Before: 6 guesses from 3 addresses locked alice's own phone app out for 10 minutes.
+    other_app = factory.client(name="other app")
+    assert login(client, registered, ip="192.0.2.1").status_code == 200
+    guess_alice_from_three_addresses(second_node, registered)
+    for http in (client, second_node):  # every node knows the address
+        assert login(http, registered, ip="192.0.2.1").status_code == 200
+    # Anyone else is still held by the account budget: another address, or another client at that address.
+    assert_throttled(login(client, registered, ip="192.0.2.2"))
+    data, headers = other_app.auth({"grant_type": "password", "username": "alice", "password": PASSWORD})
+    assert_throttled(client.post("/oauth/token", data=data, headers=headers, environ_base={"REMOTE_ADDR": "192.0.2.1"}))
+    # A sign-in is remembered for the retention only (the last one above was at the same instant).
+    clock.advance(300)
+    assert_throttled(login(client, registered, ip="192.0.2.1"))
+
+
+@pytest.mark.parametrize("settings_overrides", [LOGIN_LIMITS])
+def test_a_known_address_is_still_held_by_the_per_address_budgets(app, client, registered):
+    for ip in ("192.0.2.1", "192.0.2.2"):
+        assert login(client, registered, ip=ip).status_code == 200
+    guess_alice_from_three_addresses(client, registered)
+    for number in range(3):  # guesses at a known address: its per username and IP budget, not the account's
+        assert login(client, registered, password=f"again{number}", ip="192.0.2.1").json["error"] == "invalid_grant"
+    assert_throttled(login(client, registered, ip="192.0.2.1"))
+    for number in range(5):  # other usernames guessed from the other known address: its per-IP budget
+        login(client, registered, username=f"user{number}", password="guess", ip="192.0.2.2")
+    assert_throttled(login(client, registered, ip="192.0.2.2"))
 
 
 @pytest.mark.parametrize("settings_overrides", [LOGIN_LIMITS])

@@ -91,10 +91,16 @@ class PasswordGrant(ReadsBeforeWriting, grants.ResourceOwnerPasswordCredentialsG
         self.request.granted_scope = granted_scope(self.request.client, self.request.user,
                                                     self.request.payload.scope)
 
+    def authenticate_token_endpoint_client(self):
+        # Authlib sets request.client only after authenticate_user, which needs it first: a client
+        # that signed the user in from this address before is exempt from the account budget.
+        self.authenticated_client = super().authenticate_token_endpoint_client()
+        return self.authenticated_client
+
     def authenticate_user(self, username, password):
         services = current_services()
         ip = client_ip()
-        throttle.check_login(services, username, ip)
+        throttle.check_login(services, username, ip, client_id=self.authenticated_client.client_id)
         user = accounts.authenticate_user(services, username, password, ip=ip)
         if user is None:
             # Same answer for an unknown user, a wrong password and a disabled account.

@@ -11,6 +11,7 @@ Where things are:
   ``admin_required``, ``safe_next``
 - ``client.py``: the first-party client ``authserver-web`` every web sign-in belongs to
 - ``signin.py``, ``my_devices.py``, ``console.py``: the pages
+- ``device_cookie.py``: the sign-in page's device cookie (exempt from the account-wide sign-in budget)
 - ``headers.py``: the security headers of every page
 - ``filters.py``: the template filters
 

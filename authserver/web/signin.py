@@ -23,6 +23,7 @@ from ..throttle import login_retry_after
 from . import FORM_EXPIRED
 from . import bp
 from . import csrf_form
+from . import device_cookie
 from .auth import safe_next
 from .auth import sign_in
 from .auth import sign_out
@@ -44,12 +45,16 @@ def home():
            responses={200: page_response("The sign-in form."), 302: redirect_response("Already signed in: to `next`."),
                       **DATABASE_PAGES})
 @operation("post", summary="Sign in", tags=["web"], security=SIGNED_IN,
-           description="Opens a device session of the first-party web client and names it in the cookie.",
+           description="Opens a device session of the first-party web client and names it in the cookie, and "
+                       "gives the browser a device cookie (`authserver_device`, sent to `/signin` only): with it, "
+                       "the browser is exempt from the username's account-wide budget of failed sign-ins.",
            body=csrf_form("The sign-in form.", username={"type": "string"}, password={"type": "string"}, next=NEXT),
            responses={302: redirect_response("Signed in: to `next`, or My devices."),
                       200: page_response("The form again, saying what went wrong (wrong or missing credentials)."),
                       400: FORM_EXPIRED,
-                      429: page_response("Too many wrong passwords for this username from this address.", RETRY_AFTER),
+                      429: page_response("Too many wrong passwords for this username (from this address, or from "
+                                         "anywhere unless this browser's device cookie is for it), from this "
+                                         "address, or with this device cookie.", RETRY_AFTER),
                       **DATABASE_PAGES})
 def signin():
     target = safe_next(request.values.get("next"))
@@ -61,7 +66,8 @@ def signin():
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
     ip = client_ip()
-    retry_after = login_retry_after(current_services(), username, ip) if username else None
+    device = device_cookie.known_device(username)
+    retry_after = login_retry_after(current_services(), username, ip, device_cookie=device) if username else None
     if retry_after:
         # The token endpoint's throttle, so the page is no way around it.
         minutes = -(-retry_after // 60)
@@ -72,10 +78,10 @@ def signin():
         error = "Enter your username and password."
     else:
         # Same message for an unknown user, a wrong password and a disabled account; failures are logged.
-        user = accounts.authenticate_user(current_services(), username, password, ip=ip)
+        user = accounts.authenticate_user(current_services(), username, password, ip=ip, device_cookie=device)
         if user is not None:
             sign_in(user)
-            return redirect(target)
+            return device_cookie.issue(redirect(target), user.username)
         error = BAD_CREDENTIALS
     return render_template("signin.html", error=error, username=username, next=request.form.get("next", ""))
 
