@@ -25,8 +25,8 @@ worker answers it. Outside gunicorn (tests, one process) each app has a registry
 Where a scrape finds them is ``AUTHSERVER_METRICS``: by default on a port of their own, on
 loopback (``AUTHSERVER_METRICS_HOST``), served from gunicorn's master process (``serve_on_port``,
 started by ``serve.py``), so they never reach the public listener and the app's ``/metrics`` answers
-404; ``on`` also serves them at ``GET /metrics`` on the public port (only when configured so), and
-``off`` nowhere.
+404; ``on`` serves them at ``GET /metrics`` on the public port instead (only when configured so),
+and ``off`` nowhere.
 """
 
 from __future__ import annotations

@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import sys
 import tempfile
 
 import click
@@ -68,17 +67,16 @@ def serve_metrics(host: str, port: int, public_port: int) -> None:
     """Serve the metrics on their own port, in this (the master) process, before gunicorn starts: a
     port that is taken stops `serve` with one line, and the workers, forked later, only ever write
     their values."""
+    from .cli import usage_error
     from .metrics import serve_on_port
 
     if port == public_port:
-        click.echo(f"authserver: AUTHSERVER_METRICS cannot be used: port {port} is the one `serve` listens on; "
-                   "metrics need a port of their own", err=True)
-        sys.exit(2)
+        usage_error(f"AUTHSERVER_METRICS cannot be used: port {port} is the one `serve` listens on; "
+                    "metrics need a port of their own")
     try:
         serve_on_port(host, port)
     except OSError as error:
-        click.echo(f"authserver: AUTHSERVER_METRICS cannot be used: port {port} on {host}: {error.strerror}", err=True)
-        sys.exit(2)
+        usage_error(f"AUTHSERVER_METRICS cannot be used: port {port} on {host}: {error.strerror}")
     log.info("metrics at %s/metrics", listen_url(host, port)[0])
 
 
