@@ -24,6 +24,8 @@ ENV AUTHSERVER_KEYS_DIR=/var/lib/authserver/keys \
     AUTHSERVER_DATABASE_URL=sqlite:////var/lib/authserver/authserver.db
 VOLUME ["/var/lib/authserver/keys"]
 
+# Only the public port: metrics are on 127.0.0.1:9464 inside the container unless AUTHSERVER_METRICS_HOST
+# says otherwise (compose.yaml opens them to its own network).
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]

@@ -34,7 +34,12 @@ def fail(message: str):
 
 def stop_on_bad_setting(error: SettingsError):
     """The contract: a bad setting stops start-up with one line naming it, exit status 2."""
-    click.echo(f"authserver: {error}", err=True)
+    usage_error(str(error))
+
+
+def usage_error(message: str):
+    """Bad arguments or settings: one line, exit status 2 (what a script tells apart from a failure, 1)."""
+    click.echo(f"authserver: {message}", err=True)
     sys.exit(2)
 
 
@@ -109,13 +114,20 @@ clients = click.Group("clients", help="Register OAuth clients.")
               type=click.Choice(["client_secret_basic", "client_secret_post", "none"]))
 @click.option("--redirect-uri", "redirect_uris", multiple=True)
 @click.option("--introspect", is_flag=True, help="The client may call the introspection endpoint.")
-@click.option("--first-party", is_flag=True, help="One of your own apps: the consent page is skipped.")
+@click.option("--first-party", is_flag=True,
+              help="One of your own apps: the consent page is skipped, and a public client may have the password "
+                   "grant.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @with_appcontext
 @unit_of_work
 def clients_create(name, grant_types, scope, auth_method, redirect_uris, introspect, first_party, as_json):
     if not grant_types and not (introspect and not redirect_uris):
         grant_types = DEFAULT_GRANT_TYPES  # a resource server (--introspect, no redirect URI) gets no grant
+    if "password" in grant_types and auth_method == "none" and not first_party:
+        # RFC 9700 §2.4: the password grant exposes the user's password to the client; a public client
+        # can be anyone's app, so only one of your own (--first-party) may have it.
+        usage_error("the password grant for a public client (--auth-method none) needs --first-party: "
+                    "only your own apps may ask for users' passwords (RFC 9700 §2.4)")
     try:
         client, secret = accounts.create_client(
             current_services(), name, list(grant_types), scope, auth_method,

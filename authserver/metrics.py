@@ -23,9 +23,11 @@ multiprocess mode is chosen at import, which is why nothing here imports it at m
 worker writes its values there, and a scrape adds them up (:meth:`Metrics.exposition`), whichever
 worker answers it. Outside gunicorn (tests, one process) each app has a registry of its own.
 
-``AUTHSERVER_METRICS`` serves them at ``GET /metrics`` (``on``), not at all (``off``), or on a
-port of their own, from gunicorn's master process (``serve_on_port``, started by ``serve.py``), so
-they never reach the public listener.
+Where a scrape finds them is ``AUTHSERVER_METRICS``: by default on a port of their own, on
+loopback (``AUTHSERVER_METRICS_HOST``), served from gunicorn's master process (``serve_on_port``,
+started by ``serve.py``), so they never reach the public listener and the app's ``/metrics`` answers
+404; ``on`` serves them at ``GET /metrics`` on the public port instead (only when configured so),
+and ``off`` nowhere.
 """
 
 from __future__ import annotations
@@ -161,8 +163,8 @@ def register_metrics(app) -> None:
 @operation("get", summary="Prometheus metrics", tags=["operations"],
            description="Tokens by grant type, refresh rotations, grace retries, reuse detections, sessions ended by "
                        "cause, failed sign-ins, throttled requests, tokens not ours that resource servers asked about, "
-                       "request latency by endpoint. Served here with `AUTHSERVER_METRICS=on` (the default); `off` or "
-                       "a port of their own takes this route away.",
+                       "request latency by endpoint. Served here only with `AUTHSERVER_METRICS=on`; by default they "
+                       "are on a loopback port of their own instead.",
            responses={200: {"description": "The Prometheus text exposition format.",
                             "content": {"text/plain": {"schema": {"type": "string"}}}}})
 def metrics_text():

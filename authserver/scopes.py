@@ -18,6 +18,9 @@ DESCRIPTIONS = {
     SESSIONS_SCOPE: "See the devices you are signed in on, and sign them out",
     ADMIN_SCOPE: "Manage every user's sessions (operators only)",
 }
+# The scopes this server defines, which its metadata lists as `scopes_supported` (RFC 8414 §2); a
+# client may be registered with other scopes (for its own APIs), which are not advertised.
+SUPPORTED = tuple(DESCRIPTIONS)
 
 
 def describe(scope: str, leave_out=frozenset()) -> list[tuple[str, str]]:

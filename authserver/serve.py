@@ -7,8 +7,10 @@
 - Logs are JSON lines on standard error, gunicorn's included (``request_log.py``).
 - Metrics are collected across workers in prometheus-client's multiprocess mode: a fresh folder in
   ``PROMETHEUS_MULTIPROC_DIR`` (made here and removed on exit, or the operator's, emptied at start),
-  set before anything imports prometheus-client. With ``AUTHSERVER_METRICS`` a port number, the
-  master process serves them there (a port that is taken stops ``serve``, exit status 2).
+  set before anything imports prometheus-client. With ``AUTHSERVER_METRICS`` a port number (the
+  default, 9464), the master process serves them there, on ``AUTHSERVER_METRICS_HOST`` (loopback by
+  default), never on the public listener; a port that is taken, or is the one ``serve`` listens on,
+  stops ``serve`` with one line, exit status 2.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import sys
 import tempfile
 
 import click
@@ -62,6 +63,23 @@ def prepare_metrics_folder() -> str | None:
     return None
 
 
+def serve_metrics(host: str, port: int, public_port: int) -> None:
+    """Serve the metrics on their own port, in this (the master) process, before gunicorn starts: a
+    port that is taken stops `serve` with one line, and the workers, forked later, only ever write
+    their values."""
+    from .cli import usage_error
+    from .metrics import serve_on_port
+
+    if port == public_port:
+        usage_error(f"AUTHSERVER_METRICS cannot be used: port {port} is the one `serve` listens on; "
+                    "metrics need a port of their own")
+    try:
+        serve_on_port(host, port)
+    except OSError as error:
+        usage_error(f"AUTHSERVER_METRICS cannot be used: port {port} on {host}: {error.strerror}")
+    log.info("metrics at %s/metrics", listen_url(host, port)[0])
+
+
 def run(host: str, port: int, workers: int, load_settings, load_app, threads: int = 1) -> None:
     from gunicorn.app.base import BaseApplication
 
@@ -78,17 +96,7 @@ def run(host: str, port: int, workers: int, load_settings, load_app, threads: in
             multiprocess.mark_process_dead(worker.pid)
 
     if settings.metrics_port:
-        # In this (the master) process, before gunicorn starts: a port that is taken stops `serve`
-        # with one line, and the workers, forked later, only ever write their values.
-        from .metrics import serve_on_port
-
-        try:
-            serve_on_port(host, settings.metrics_port)
-        except OSError as error:
-            click.echo(f"authserver: AUTHSERVER_METRICS cannot be used: port {settings.metrics_port} on {host}: "
-                       f"{error.strerror}", err=True)
-            sys.exit(2)
-        log.info("metrics at %s/metrics", listen_url(host, settings.metrics_port)[0])
+        serve_metrics(settings.metrics_host, settings.metrics_port, port)
 
     class Gunicorn(BaseApplication):
         def load_config(self):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import ipaddress
 import os
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -127,6 +128,14 @@ def _metrics(name, raw):
     return port
 
 
+@_allows("an IP address (`127.0.0.1`, `0.0.0.0`, `::1`, `::`)")
+def _ip_address(name, raw):
+    try:
+        return str(ipaddress.ip_address(raw.strip().strip("[]")))
+    except ValueError:
+        raise SettingsError(f"{PREFIX}{name} must be an IP address, got {raw!r}") from None
+
+
 @_allows("not empty")
 def _text(name, raw):
     if not raw.strip():
@@ -229,10 +238,16 @@ class Settings:
         "`0`: the client IP is the socket's")
     cookie_secure: bool = setting(
         True, _boolean, "`Secure` flag on the web pages' cookies; set `false` only for plain-HTTP local use")
+    # The default keeps them off the public port: a scrape shows every client's traffic and failures.
     metrics: str | int = setting(
-        "on", _metrics,
-        "Prometheus metrics at `/metrics`: on the server's port (`on`), nowhere (`off`), or only on this port of "
-        "the same host, from `authserver serve` (so a proxy in front never exposes them)")
+        9464, _metrics,
+        "Prometheus metrics at `/metrics` of this port on `METRICS_HOST`, served by `authserver serve` apart from "
+        "the app, whose own `/metrics` answers `404`; `off`: nowhere; `on`: on the public port instead (only "
+        "behind a proxy that blocks it)")
+    metrics_host: str = setting(
+        "127.0.0.1", _ip_address,
+        "the address the metrics port listens on: loopback, so only this machine scrapes; `0.0.0.0` for a "
+        "scraper elsewhere on a private network (a container network), never one the public reaches")
     lock_timeout_seconds: int = setting(
         5, _whole(1, MAX_LOCK_TIMEOUT_SECONDS),
         "how long a request waits for a row lock (SQLite busy timeout, PostgreSQL `lock_timeout`); "
@@ -301,6 +316,9 @@ def setting_warnings(environ=None) -> list[str]:
     valid but do not do what they say. Assumes the settings themselves parse (``from_env``)."""
     environ = os.environ if environ is None else environ
     lines = unknown_variables(environ)
+    host_variable, metrics_variable = f"{PREFIX}METRICS_HOST", f"{PREFIX}METRICS"
+    if host_variable in environ and Settings.from_env(environ).metrics_port is None:
+        lines.append(f"{host_variable} is ignored: {metrics_variable} is not a port number")
     idle_variable, max_age_variable = f"{PREFIX}SESSION_IDLE_TIMEOUT_SECONDS", f"{PREFIX}SESSION_MAX_AGE_SECONDS"
     if idle_variable in environ:
         settings = Settings.from_env(environ)

@@ -169,6 +169,8 @@ def authserver_env(database_url: str, workdir: str, issuer: str) -> dict:
     """The environment of a benchmarked ``authserver``: its own database, keys folder and issuer."""
     return {**os.environ, "AUTHSERVER_DATABASE_URL": database_url, "AUTHSERVER_KEYS_DIR": os.path.join(workdir, "keys"),
             "AUTHSERVER_ISSUER": issuer,
+            # metrics collected as in production, on a port of their own (the default one may be taken)
+            "AUTHSERVER_METRICS": str(free_port()),
             # a benchmark never gets a password wrong, but never let a throttle skew figures
             "AUTHSERVER_LOGIN_MAX_FAILURES": "1000000"}
 

@@ -45,6 +45,7 @@ class Served:
             "AUTHSERVER_DATABASE_URL": f"sqlite:///{folder}/authserver.db",
             "AUTHSERVER_KEYS_DIR": str(folder / "keys"),
             "AUTHSERVER_ISSUER": issuer or self.url,
+            "AUTHSERVER_METRICS": "off",  # the default port is one per machine; servers here run side by side
             **{f"AUTHSERVER_{name.upper()}": str(value) for name, value in settings.items()},
         }
         self.process = None

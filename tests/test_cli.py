@@ -17,6 +17,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from authserver import audit
+from authserver.database import db
+from authserver.models import Client
 from authserver.sessions import ENDED_BY_ADMIN
 from authserver.sessions import ENDED_IDLE
 from authserver.sessions import ENDED_USER_DISABLED
@@ -125,9 +127,27 @@ def test_clients_create_json_prints_exactly_id_and_secret_that_work(runner, clie
 
 def test_clients_create_public_client_json_has_no_secret(runner, client, registered):
     created = run_json(runner, "clients", "create", "--name", "Mobile", "--grant-type", "password",
-                       "--auth-method", "none", "--json")
+                       "--auth-method", "none", "--first-party", "--json")
     assert set(created) == {"client_id"}
     assert password_login(client, RegisteredClient(created["client_id"], None, "none")).status_code == 200
+
+
+@pytest.mark.parametrize("as_json", [[], ["--json"]])
+def test_clients_create_refuses_the_password_grant_for_a_public_client_not_first_party(app, runner, registered,
+                                                                                       as_json):
+    # RFC 9700 §2.4: anyone's public app could otherwise ask users for their passwords.
+    result = run(runner, "clients", "create", "--name", "Someone's app", "--grant-type", "password",
+                 "--grant-type", "refresh_token", "--auth-method", "none", *as_json)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert result.stderr == ("authserver: the password grant for a public client (--auth-method none) needs "
+                             "--first-party: only your own apps may ask for users' passwords (RFC 9700 §2.4)\n")
+    with app.app_context():
+        assert [c.name for c in db.session.scalars(db.select(Client))] == ["Notes app"]  # nothing registered
+    # A confidential client, or one of your own, still gets it.
+    assert run_json(runner, "clients", "create", "--name", "Back office", "--grant-type", "password", "--json")
+    assert run_json(runner, "clients", "create", "--name", "Our app", "--grant-type", "password",
+                    "--auth-method", "none", "--first-party", "--json")
 
 
 @pytest.mark.parametrize("args, message", [

@@ -51,7 +51,9 @@ def test_every_node_has_the_same_settings_and_they_are_valid(compose):
     assert settings.database_url.startswith("postgresql+psycopg://") and "@db:5432/" in settings.database_url
     assert settings.issuer.startswith("https://")
     assert settings.proxy_hops == 1
+    # Metrics on a port of their own that the compose network reaches, never on the public port.
     assert settings.metrics_port and settings.metrics_port != NODE_PORT
+    assert settings.metrics_host == "0.0.0.0"
 
 
 def test_nodes_share_the_keys_volume_and_start_after_the_migration(compose):

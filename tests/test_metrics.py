@@ -1,6 +1,8 @@
 """Prometheus metrics at /metrics: tokens by grant type, rotations, grace retries, reuse detections,
 sessions ended by cause, failed sign-ins, throttled requests, latency by endpoint; counted only for
-what the database kept. (Across gunicorn workers: tests/test_serve.py.)"""
+what the database kept. The app serves them at /metrics only when AUTHSERVER_METRICS=on says so
+(these tests do); by default they are off the public port. (Their own port, and across gunicorn
+workers: tests/test_serve.py.)"""
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -26,6 +28,11 @@ def scrape(client) -> dict:
 
 def value(samples, name, **labels) -> float:
     return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+@pytest.fixture
+def settings_overrides():
+    return {"metrics": "on"}  # on the app's own port: what these tests scrape
 
 
 @pytest.fixture
@@ -67,7 +74,7 @@ def test_tokens_rotations_retries_reuse_and_ended_sessions_are_counted(client, r
     assert third.status_code == 200
 
 
-@pytest.mark.parametrize("settings_overrides", [{"login_max_failures": 2}])
+@pytest.mark.parametrize("settings_overrides", [{"metrics": "on", "login_max_failures": 2}])
 def test_failed_sign_ins_and_throttled_requests_are_counted(client, registered):
     for _ in range(2):
         assert password_login(client, registered, password="wrong").status_code == 400
@@ -110,17 +117,41 @@ def test_metrics_can_be_turned_off_or_moved_off_the_public_port(client, settings
     assert client.get("/metrics").status_code == 404
 
 
+@pytest.mark.parametrize("settings_overrides", [{}])  # nothing configured
+def test_by_default_metrics_are_not_on_the_public_port(client, registered, settings_overrides):
+    password_login(client, registered)
+    response = client.get("/metrics")
+    assert response.status_code == 404
+    assert "authserver_" not in response.get_data(as_text=True)
+    document = client.get("/openapi.json").get_json()
+    assert "/metrics" not in document["paths"]  # and not described as if it were there
+
+
 def test_the_metrics_setting():
     from authserver.settings import Settings
     from authserver.settings import SettingsError
 
-    assert Settings.from_env({}).metrics == "on"
+    default = Settings.from_env({})
+    assert (default.metrics, default.metrics_port, default.metrics_host) == (9464, 9464, "127.0.0.1")
+    assert Settings.from_env({"AUTHSERVER_METRICS": "ON"}).metrics == "on"
     assert Settings.from_env({"AUTHSERVER_METRICS": "OFF"}).metrics == "off"
-    settings = Settings.from_env({"AUTHSERVER_METRICS": "9464"})
-    assert (settings.metrics, settings.metrics_port) == (9464, 9464)
+    settings = Settings.from_env({"AUTHSERVER_METRICS": "9100", "AUTHSERVER_METRICS_HOST": "0.0.0.0"})
+    assert (settings.metrics, settings.metrics_port, settings.metrics_host) == (9100, 9100, "0.0.0.0")
+    assert Settings.from_env({"AUTHSERVER_METRICS_HOST": "[::1]"}).metrics_host == "::1"
     for bad in ("yes", "0", "70000", ""):
         with pytest.raises(SettingsError, match="^AUTHSERVER_METRICS must be on, off or a port number"):
             Settings.from_env({"AUTHSERVER_METRICS": bad})
+    for bad in ("localhost", "example.com", "127.0.0.1:9464", ""):
+        with pytest.raises(SettingsError, match="^AUTHSERVER_METRICS_HOST must be an IP address"):
+            Settings.from_env({"AUTHSERVER_METRICS_HOST": bad})
+
+
+def test_a_metrics_host_without_a_metrics_port_is_a_warning():
+    from authserver.settings import setting_warnings
+
+    assert setting_warnings({"AUTHSERVER_METRICS_HOST": "0.0.0.0"}) == []  # the default port: it is used
+    assert setting_warnings({"AUTHSERVER_METRICS_HOST": "0.0.0.0", "AUTHSERVER_METRICS": "on"}) == [
+        "AUTHSERVER_METRICS_HOST is ignored: AUTHSERVER_METRICS is not a port number"]
 
 
 def test_the_sign_in_page_and_disabled_users_count_as_failed_sign_ins(app, client, registered):

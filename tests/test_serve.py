@@ -17,6 +17,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from authserver.settings import Settings
 from tests.conftest import PASSWORD
 from tests.conftest import free_port
 
@@ -46,11 +47,11 @@ class Served:
 
 
 @contextmanager
-def serve(env, *args, port=None):
+def serve(env, *args, port=None, host="127.0.0.1"):
     port = port or free_port()
-    process = subprocess.Popen([AUTHSERVER, "serve", "--port", str(port), *args], env=env,
+    process = subprocess.Popen([AUTHSERVER, "serve", "--host", host, "--port", str(port), *args], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    served = Served(process, f"http://127.0.0.1:{port}")
+    served = Served(process, f"http://{host}:{port}")
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -68,8 +69,10 @@ def serve(env, *args, port=None):
 
 
 def environment(database_url, keys_dir, **settings):
+    """A server's environment; metrics off unless a test asks (the default port is one per machine)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTHSERVER_", "PROMETHEUS_"))}
-    return {**env, "AUTHSERVER_DATABASE_URL": database_url, "AUTHSERVER_KEYS_DIR": str(keys_dir), **settings}
+    return {**env, "AUTHSERVER_DATABASE_URL": database_url, "AUTHSERVER_KEYS_DIR": str(keys_dir),
+            "AUTHSERVER_METRICS": "off", **settings}
 
 
 def scrape(url) -> dict:
@@ -115,7 +118,7 @@ def raw_request(base, request_bytes: bytes) -> bytes:
 def test_two_workers_count_into_one_set_of_metrics_and_log_json_lines(app, factory, database_url, keys_dir):
     factory.user("alice")
     registered = factory.client(auth_method="client_secret_post")
-    env = environment(database_url, keys_dir)
+    env = environment(database_url, keys_dir, AUTHSERVER_METRICS="on")  # on the public port: any worker answers
     with serve(env, "--workers", "2") as server:
         def sign_in(number):
             form = {"grant_type": "password", "username": "alice", "password": PASSWORD,
@@ -215,3 +218,50 @@ def test_a_metrics_port_that_is_taken_stops_serve_with_one_line(tmp_path):
     assert result.returncode == 2, result.stderr
     assert result.stderr.splitlines() == [
         f"authserver: AUTHSERVER_METRICS cannot be used: port {port} on 127.0.0.1: Address already in use"]
+
+
+def port_is_free(host, port) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the metrics server does: TIME_WAIT is free
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def refuses_connections(host, port) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def test_by_default_metrics_are_on_a_loopback_port_of_their_own_never_the_public_one(tmp_path):
+    default_port = Settings().metrics_port
+    if not port_is_free("127.0.0.1", default_port):
+        pytest.skip(f"port {default_port} is taken on this machine")
+    env = environment(f"sqlite:///{tmp_path}/a.db", tmp_path / "keys", AUTHSERVER_ISSUER="https://auth.example")
+    del env["AUTHSERVER_METRICS"]  # nothing configured
+    subprocess.run([AUTHSERVER, "db", "upgrade"], env=env, check=True, capture_output=True)
+    # Listening on another address than the metrics: 127.0.0.2 is loopback too, but a different address.
+    with serve(env, "--workers", "1", host="127.0.0.2") as server:
+        assert requests.get(server.base + "/oauth/jwks", timeout=10).status_code == 200
+        assert requests.get(server.base + "/metrics", timeout=10).status_code == 404  # not on the public port
+        samples = scrape(f"http://127.0.0.1:{default_port}/metrics")
+        assert value(samples, "authserver_request_duration_seconds_count", endpoint="oauth.jwks") == 1
+        assert refuses_connections("127.0.0.2", default_port)  # only loopback's 127.0.0.1, not the public address
+    started = [entry["message"] for entry in server.lines() if entry["message"].startswith("metrics at")]
+    assert started == [f"metrics at http://127.0.0.1:{default_port}/metrics"]
+
+
+def test_a_metrics_port_that_is_the_public_one_stops_serve_with_one_line(tmp_path):
+    port = free_port()
+    env = environment(f"sqlite:///{tmp_path}/a.db", tmp_path / "keys", AUTHSERVER_METRICS=str(port))
+    result = subprocess.run([AUTHSERVER, "serve", "--port", str(port), "--workers", "1"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        f"authserver: AUTHSERVER_METRICS cannot be used: port {port} is the one `serve` listens on; "
+        "metrics need a port of their own"]

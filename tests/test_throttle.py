@@ -15,10 +15,17 @@ from tests.test_metrics import value
 from tests.token_helpers import INTROSPECT
 from tests.token_helpers import REVOKE
 
-LOGIN_LIMITS = {"login_max_failures": 3, "login_ip_max_failures": 5, "login_account_max_failures": 6,
+# The tests read the counters on the app's own /metrics (by default they are on a port of their own).
+METRICS_HERE = {"metrics": "on"}
+LOGIN_LIMITS = {**METRICS_HERE, "login_max_failures": 3, "login_ip_max_failures": 5, "login_account_max_failures": 6,
                 "login_failure_window_seconds": 600}
-LOOKUP_LIMITS = {"lookup_max_failures": 4, "lookup_failure_window_seconds": 300}
+LOOKUP_LIMITS = {**METRICS_HERE, "lookup_max_failures": 4, "lookup_failure_window_seconds": 300}
 INTROSPECTION_LIMITS = {**LOOKUP_LIMITS, "introspection_max_failures": 6}
+
+
+@pytest.fixture
+def settings_overrides():
+    return METRICS_HERE
 
 
 def login(http, registered, username="alice", password=PASSWORD, ip="192.0.2.1"):

@@ -17,7 +17,6 @@ from ..openapi import BASIC_CHALLENGE
 from ..openapi import DATABASE_ERRORS
 from ..openapi import NO_STORE
 from ..openapi import RETRY_AFTER
-from ..openapi import UNAVAILABLE
 from ..openapi import client_auth
 from ..openapi import error_response
 from ..openapi import form
@@ -175,8 +174,7 @@ def jwks():
 
 @bp.route(paths.METADATA)
 @operation("get", summary="Authorization server metadata (RFC 8414)", tags=["oauth"],
-           responses={200: json_response("Where every endpoint is and what it supports.", METADATA),
-                      503: UNAVAILABLE})
+           responses={200: json_response("Where every endpoint is and what it supports.", METADATA)})
 def metadata():
     return cacheable(jsonify(server_metadata(current_services().settings)), 300)
 

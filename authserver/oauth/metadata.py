@@ -1,14 +1,14 @@
 """Authorization server metadata (RFC 8414), built from the single list of grants, endpoints and
-client authentication methods in ``server.py``; every URL is the issuer plus the endpoint's path."""
+client authentication methods in ``server.py`` and the scopes the server defines (``scopes.py``, not
+every scope some client was registered with); every URL is the issuer plus the endpoint's path."""
 
 from __future__ import annotations
 
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 
-from ..database import db
-from ..models import Client
 from ..openapi import DOCS_PATH
 from ..openapi import schema
+from ..scopes import SUPPORTED as SUPPORTED_SCOPES
 from . import paths
 from .authorization_code import S256
 from .introspection import IntrospectionEndpoint
@@ -46,9 +46,6 @@ METADATA = schema("AuthorizationServerMetadata", {
 
 def server_metadata(settings) -> AuthorizationServerMetadata:
     issuer = settings.issuer
-    scopes = set()
-    for (scope,) in db.session.execute(db.select(Client.scope).distinct()):
-        scopes.update(scope.split())
     return AuthorizationServerMetadata(
         issuer=issuer,
         token_endpoint=issuer + paths.TOKEN,
@@ -59,7 +56,7 @@ def server_metadata(settings) -> AuthorizationServerMetadata:
         revocation_endpoint_auth_methods_supported=supported_auth_methods(RevocationEndpoint.ENDPOINT_NAME),
         introspection_endpoint=issuer + paths.INTROSPECTION,
         introspection_endpoint_auth_methods_supported=supported_auth_methods(IntrospectionEndpoint.ENDPOINT_NAME),
-        scopes_supported=sorted(scopes),
+        scopes_supported=sorted(SUPPORTED_SCOPES),
         service_documentation=issuer + DOCS_PATH,
         authorization_endpoint=issuer + paths.AUTHORIZATION,
         device_authorization_endpoint=issuer + paths.DEVICE_AUTHORIZATION,

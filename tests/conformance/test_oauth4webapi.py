@@ -67,7 +67,8 @@ def test_oauth4webapi_passes_every_offered_flow(node, tmp_path):
         user, basic, post, public, introspector, machine, webapp, device = server.create_all(
             (server.create_user, "alice", PASSWORD),
             *[(server.create_client, "--name", f"oauth4webapi {method}", "--grant-type", "password",
-               "--grant-type", "refresh_token", "--scope", "profile email", "--auth-method", method)
+               "--grant-type", "refresh_token", "--scope", "profile email", "--auth-method", method,
+               *(["--first-party"] if method == "none" else []))  # a public password client: our own app only
               for method in ("client_secret_basic", "client_secret_post", "none")],
             (server.create_client, "--name", "resource server", "--introspect"),
             (server.create_client, "--name", "back end", "--grant-type", "client_credentials", "--scope", "profile"),
