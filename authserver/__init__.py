@@ -1,10 +1,10 @@
 """authserver: an OAuth 2.0 authorization server with revocable device sessions.
 
-:func:`create_app` builds the server in this order: settings → the per-process services (clock,
-passwords, key ring, device sessions, metrics) → what every request goes through (its id and log
-line, timing, the database's unit of work, the input checks) → the authorization server (Authlib) → blueprints
-(OAuth endpoints, JSON APIs, web pages, health checks, metrics, the OpenAPI document) → the one error
-handler → the command line.
+:func:`create_app` builds the server in this order: settings (and the issuer as the one public
+origin) → the per-process services (clock, passwords, key ring, device sessions, metrics) → what
+every request goes through (its id and log line, timing, the database's unit of work, the input
+checks) → the authorization server (Authlib) → blueprints (OAuth endpoints, JSON APIs, web pages,
+health checks, metrics, the OpenAPI document) → the one error handler → the command line.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from .accounts import ClientCache
 from .clock import SystemClock
 from .database import db
 from .errors import register_error_handlers
+from .http_security import IssuerBoundFlask
+from .http_security import bind_to_issuer
 from .keys import KeyRing
 from .keys import load_or_create_secret
 from .metrics import Metrics
@@ -49,7 +51,7 @@ def migrations_dir() -> str:
 
 def create_app(settings: Settings | None = None, clock=None) -> Flask:
     settings = settings or Settings.from_env()
-    app = Flask(__name__)
+    app = IssuerBoundFlask(__name__)
     app.url_map.converters["path"] = AnyPathConverter
     configure(app, settings)
     services = build_services(settings, clock or SystemClock())
@@ -97,6 +99,8 @@ def configure(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         JSON_SORT_KEYS=False,
     )
+    # URLs, HSTS, nosniff and the session cookie's name from the issuer, never from the request's Host.
+    bind_to_issuer(app, settings)
     if settings.proxy_hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops)
     # Authlib refuses plain HTTP unless told; TLS is terminated in front of us (see AUTHSERVER_ISSUER).

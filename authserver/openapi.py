@@ -169,7 +169,7 @@ def browser_session() -> list:
     return [{BROWSER: []}]
 
 
-def security_schemes(issuer: str) -> dict:
+def security_schemes(issuer: str, cookie_name: str) -> dict:
     from .oauth import paths
     from .scopes import DESCRIPTIONS
 
@@ -199,7 +199,7 @@ def security_schemes(issuer: str) -> dict:
             },
         },
         BROWSER: {
-            "type": "apiKey", "in": "cookie", "name": "session",
+            "type": "apiKey", "in": "cookie", "name": cookie_name,
             "description": "The web pages' signed session cookie, set by signing in at `/signin`. Forms also "
                            "carry a CSRF token (`csrf_token`) from the page that shows them.",
         },
@@ -260,7 +260,7 @@ def build_document(app) -> dict:
         "paths": paths,
         "components": {
             "schemas": dict(sorted(_schemas.items())),
-            "securitySchemes": security_schemes(settings.issuer),
+            "securitySchemes": security_schemes(settings.issuer, app.config["SESSION_COOKIE_NAME"]),
         },
     }
 

@@ -237,7 +237,8 @@ class Settings:
         "reverse proxies in front of the server whose `X-Forwarded-For` and `X-Forwarded-Proto` are trusted; "
         "`0`: the client IP is the socket's")
     cookie_secure: bool = setting(
-        True, _boolean, "`Secure` flag on the web pages' cookies; set `false` only for plain-HTTP local use")
+        True, _boolean, "`Secure` flag on the web pages' cookies, named `__Host-session` when the issuer is https; "
+                        "set `false` only for plain-HTTP local use")
     # The default keeps them off the public port: a scrape shows every client's traffic and failures.
     metrics: str | int = setting(
         9464, _metrics,
@@ -326,6 +327,12 @@ def setting_warnings(environ=None) -> list[str]:
             lines.append(f"{idle_variable} ({settings.session_idle_timeout_seconds}) exceeds {max_age_variable} "
                          f"({settings.session_max_age_seconds}): sessions end at their max age and the idle "
                          "timeout is never reached")
+    cookie_variable = f"{PREFIX}COOKIE_SECURE"
+    if cookie_variable in environ:
+        settings = Settings.from_env(environ)
+        if settings.issuer.startswith("https://") and not settings.cookie_secure:
+            lines.append(f"{cookie_variable} is false but {PREFIX}ISSUER is https: the session cookie is sent "
+                         "without Secure and without its __Host- prefix")
     return lines
 
 

@@ -13,6 +13,7 @@ import shlex
 import pytest
 import yaml
 
+from authserver.http_security import HSTS
 from authserver.settings import PREFIX
 from authserver.settings import Settings
 
@@ -109,6 +110,17 @@ def test_caddyfile_is_balanced_and_proxies_to_both_nodes_by_readiness():
     assert re.search(r"health_uri\s+/readyz", text)
     assert re.search(r"@metrics\s+path\s+/metrics", text) and re.search(r"respond\s+@metrics\s+404", text)
     assert "X-Request-Id" in text
+
+
+def test_caddyfile_sends_the_apps_hsts_once_on_every_answer():
+    """The proxy's own answers (the /metrics 404) carry HSTS too, and ``defer`` makes it replace the
+    node's header instead of adding a second one."""
+    text = "\n".join(line.split("#", 1)[0] for line in caddyfile().splitlines())
+    block = re.search(r"\bheader\s*\{([^}]*)\}", text)
+    assert block, "no header block"
+    assert re.search(r'Strict-Transport-Security\s+"([^"]+)"', block.group(1)).group(1) == HSTS
+    assert re.search(r"^\s*defer\s*$", block.group(1), re.MULTILINE)
+    assert text.index("header") < text.index("reverse_proxy")
 
 
 # -- Dockerfile ---------------------------------------------------------------------------------------

@@ -194,3 +194,12 @@ def test_an_idle_timeout_set_beyond_the_max_age_is_a_warning():
     assert setting_warnings(environ) == [
         "AUTHSERVER_SESSION_IDLE_TIMEOUT_SECONDS (7200) exceeds AUTHSERVER_SESSION_MAX_AGE_SECONDS (3600): "
         "sessions end at their max age and the idle timeout is never reached"]
+
+
+def test_an_insecure_cookie_with_an_https_issuer_is_a_warning():
+    environ = {"AUTHSERVER_ISSUER": "https://auth.example.com", "AUTHSERVER_COOKIE_SECURE": "false"}
+    assert setting_warnings(environ) == [
+        "AUTHSERVER_COOKIE_SECURE is false but AUTHSERVER_ISSUER is https: the session cookie is sent without "
+        "Secure and without its __Host- prefix"]
+    assert setting_warnings({**environ, "AUTHSERVER_ISSUER": "http://127.0.0.1:5000"}) == []  # local use
+    assert setting_warnings({**environ, "AUTHSERVER_COOKIE_SECURE": "true"}) == []

@@ -1,5 +1,6 @@
 """The security headers of every page (not of the stylesheet): pages show personal data, so they
-are never cached, never framed, run no script, and their forms post only to this server."""
+are never cached, never framed, run no script, and their forms post only to this server.
+``nosniff`` (and HSTS) are on every response of the app, pages included (``http_security.py``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; "
                                "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",  # Flask-WTF checks the Referer of HTTPS form posts
 }
 
