@@ -18,27 +18,27 @@ from flask_migrate import Migrate
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import PathConverter
 
-from . import database
-from .accounts import FAILURE_REASONS
-from .accounts import ClientCache
+from .accounts.clients import ClientCache
+from .accounts.passwords import Passwords
+from .accounts.throttle import BUDGETS
+from .accounts.users import FAILURE_REASONS
 from .clock import SystemClock
-from .database import db
 from .errors import register_error_handlers
-from .http_security import IssuerBoundFlask
-from .http_security import bind_to_issuer
-from .keys import KeyRing
-from .keys import load_or_create_secret
-from .metrics import Metrics
-from .metrics import register_metrics
-from .passwords import Passwords
-from .refresh_tokens import RefreshTokens
-from .request_context import register_input_checks
-from .request_log import register_request_log
+from .http.request_context import register_input_checks
+from .http.security import IssuerBoundFlask
+from .http.security import bind_to_issuer
+from .ops.metrics import Metrics
+from .ops.metrics import register_metrics
+from .ops.request_log import register_request_log
 from .services import Services
-from .sessions import END_REASONS
-from .sessions import DeviceSessions
+from .sessions.device_sessions import END_REASONS
+from .sessions.device_sessions import DeviceSessions
+from .sessions.refresh_tokens import RefreshTokens
 from .settings import Settings
-from .throttle import BUDGETS
+from .store import database
+from .store.database import db
+from .tokens.keys import KeyRing
+from .tokens.keys import load_or_create_secret
 
 
 def migrations_dir() -> str:
@@ -66,9 +66,9 @@ def create_app(settings: Settings | None = None, clock=None) -> Flask:
 
     from .api import register_api
     from .cli import register_commands
-    from .health import bp as health_bp
     from .oauth import register_oauth
-    from .openapi import register_openapi
+    from .openapi.document import register_openapi
+    from .ops.health import bp as health_bp
     from .web import register_web
 
     register_oauth(app, services)

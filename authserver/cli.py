@@ -12,13 +12,15 @@ from flask.cli import with_appcontext
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import ProgrammingError
 
-from . import accounts
-from . import retention
-from .database import db
+from .accounts import clients
+from .accounts import users
+from .errors import AccountError
 from .services import current_services
 from .settings import Settings
 from .settings import SettingsError
 from .settings import setting_warnings
+from .store import retention
+from .store.database import db
 
 GRANT_TYPES = ("password", "refresh_token", "authorization_code", "client_credentials",
                "urn:ietf:params:oauth:grant-type:device_code")
@@ -60,17 +62,17 @@ def unit_of_work(command):
 
 
 def _user_or_fail(username):
-    user = accounts.find_user(username)
+    user = users.find_user(username)
     if user is None:
         fail(f"no user named {username!r}")
     return user
 
 
 # -- users ---------------------------------------------------------------------------------
-users = click.Group("users", help="Create and disable users.")
+users_commands = click.Group("users", help="Create and disable users.")
 
 
-@users.command("create")
+@users_commands.command("create")
 @click.argument("username")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @click.option("--email")
@@ -84,27 +86,27 @@ def users_create(username, password_stdin, email, admin, as_json):
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        user = accounts.create_user(current_services(), username, password, email=email, admin=admin)
-    except accounts.AccountError as error:
+        user = users.create_user(current_services(), username, password, email=email, admin=admin)
+    except AccountError as error:
         fail(str(error))
     emit(as_json, {"id": user.id, "username": user.username}, f"created user {user.username} ({user.id})")
 
 
-@users.command("disable")
+@users_commands.command("disable")
 @click.argument("username")
 @with_appcontext
 @unit_of_work
 def users_disable(username):
     user = _user_or_fail(username)
-    ended = accounts.disable_user(current_services(), user, actor="cli")
+    ended = users.disable_user(current_services(), user, actor="cli")
     click.echo(f"disabled {username}; ended {ended} session(s)")
 
 
 # -- clients -------------------------------------------------------------------------------
-clients = click.Group("clients", help="Register OAuth clients.")
+clients_commands = click.Group("clients", help="Register OAuth clients.")
 
 
-@clients.command("create")
+@clients_commands.command("create")
 @click.option("--name", required=True)
 @click.option("--grant-type", "grant_types", multiple=True, type=click.Choice(GRANT_TYPES),
               help=f"Repeatable. Default: {' '.join(DEFAULT_GRANT_TYPES)} (none for an --introspect client "
@@ -129,10 +131,10 @@ def clients_create(name, grant_types, scope, auth_method, redirect_uris, introsp
         usage_error("the password grant for a public client (--auth-method none) needs --first-party: "
                     "only your own apps may ask for users' passwords (RFC 9700 §2.4)")
     try:
-        client, secret = accounts.create_client(
+        client, secret = clients.create_client(
             current_services(), name, list(grant_types), scope, auth_method,
             list(redirect_uris), introspect, first_party=first_party)
-    except accounts.AccountError as error:
+    except AccountError as error:
         fail(str(error))
     data = {"client_id": client.client_id}
     if secret:
@@ -142,10 +144,10 @@ def clients_create(name, grant_types, scope, auth_method, redirect_uris, introsp
 
 
 # -- keys ----------------------------------------------------------------------------------
-keys = click.Group("keys", help="Manage the signing keys.")
+keys_commands = click.Group("keys", help="Manage the signing keys.")
 
 
-@keys.command("rotate")
+@keys_commands.command("rotate")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @with_appcontext
 def keys_rotate(as_json):
@@ -154,10 +156,10 @@ def keys_rotate(as_json):
 
 
 # -- sessions ------------------------------------------------------------------------------
-sessions = click.Group("sessions", help="Inspect and end device sessions.")
+sessions_commands = click.Group("sessions", help="Inspect and end device sessions.")
 
 
-@sessions.command("list")
+@sessions_commands.command("list")
 @click.argument("username")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @with_appcontext
@@ -178,13 +180,13 @@ def sessions_list(username, as_json):
         click.echo("no live sessions")
 
 
-@sessions.command("revoke")
+@sessions_commands.command("revoke")
 @click.argument("session_id", required=False)
 @click.option("--user", "username", help="End every session of this user.")
 @with_appcontext
 @unit_of_work
 def sessions_revoke(session_id, username):
-    from .sessions import ENDED_BY_ADMIN
+    from .sessions.device_sessions import ENDED_BY_ADMIN
 
     service = current_services().sessions
     if bool(session_id) == bool(username):
@@ -199,7 +201,7 @@ def sessions_revoke(session_id, username):
     click.echo("ended 1 session" if ended else "that session had already ended")
 
 
-@sessions.command("prune")
+@sessions_commands.command("prune")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @with_appcontext
 @unit_of_work
@@ -222,7 +224,7 @@ def serve(host, port, workers, threads):
 
 
 def register_commands(app) -> None:
-    for group in (users, clients, keys, sessions):
+    for group in (users_commands, clients_commands, keys_commands, sessions_commands):
         app.cli.add_command(group)
 
 

@@ -37,20 +37,24 @@ from sqlalchemy.exc import DataError
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
-from .database import db
-from .database import is_lock_contention
+from .store.database import db
+from .store.database import is_lock_contention
 
 __all__ = [
     "OAuth2Error", "AccessDeniedError", "InvalidClientError", "InvalidGrantError", "InvalidRequestError",
     "InvalidScopeError", "MissingAuthorizationError", "UnauthorizedClientError", "UnsupportedGrantTypeError",
     "UnsupportedResponseTypeError", "UnsupportedTokenTypeError", "InvalidTokenError", "InsufficientScopeError",
     "MissingTokenError", "ScopeRequiredError", "NotFoundError", "MethodNotAllowedError", "TemporarilyUnavailable",
-    "ServerError", "UnknownClientError", "register_error_handlers",
+    "ServerError", "UnknownClientError", "AccountError", "register_error_handlers",
 ]
 
 log = logging.getLogger(__name__)
 
 WEB_BLUEPRINT = "web"
+
+
+class AccountError(ValueError):
+    """A request to create or change an account that cannot be honoured (message is for people)."""
 
 
 class NotFoundError(OAuth2Error):

@@ -22,8 +22,8 @@ import tempfile
 
 import click
 
-from . import request_log
-from .metrics import MULTIPROCESS_DIR
+from .ops import request_log
+from .ops.metrics import MULTIPROCESS_DIR
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def serve_metrics(host: str, port: int, public_port: int) -> None:
     port that is taken stops `serve` with one line, and the workers, forked later, only ever write
     their values."""
     from .cli import usage_error
-    from .metrics import serve_on_port
+    from .ops.metrics import serve_on_port
 
     if port == public_port:
         usage_error(f"AUTHSERVER_METRICS cannot be used: port {port} is the one `serve` listens on; "

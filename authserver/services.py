@@ -6,13 +6,13 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from .accounts import ClientCache
-from .keys import KeyRing
-from .metrics import Metrics
-from .passwords import Passwords
-from .refresh_tokens import RefreshTokens
-from .sessions import DeviceSessions
+from .accounts.clients import ClientCache
+from .accounts.passwords import Passwords
+from .ops.metrics import Metrics
+from .sessions.device_sessions import DeviceSessions
+from .sessions.refresh_tokens import RefreshTokens
 from .settings import Settings
+from .tokens.keys import KeyRing
 
 
 @dataclass

@@ -295,7 +295,7 @@ def ceiling_cpu(loop, args, seconds: float) -> float:
 
 
 def argon2_ceiling(seconds: float) -> float:
-    from authserver.passwords import Passwords
+    from authserver.accounts.passwords import Passwords
     from authserver.settings import Settings
 
     encoded = Passwords(Settings.from_env({})).hash(PASSWORD)

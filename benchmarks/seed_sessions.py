@@ -28,9 +28,9 @@ BATCH = 20_000
 
 def seed(url: str, client_id: str, count: int, users: int | None = None, log=print) -> dict:
     """Add ``count`` live sessions (and their users, and a refresh token each). Returns timings."""
-    from authserver.models import DeviceSession
-    from authserver.models import RefreshToken
-    from authserver.models import User
+    from authserver.store.models import DeviceSession
+    from authserver.store.models import RefreshToken
+    from authserver.store.models import User
 
     users = users or max(1, count // 100)
     started = time.monotonic()

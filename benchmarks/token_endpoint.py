@@ -91,7 +91,7 @@ def micro_signing(n: int) -> dict:
     from joserfc.jwk import KeySet
     from joserfc.jwk import RSAKey
 
-    from authserver.keys import KeyRing
+    from authserver.tokens.keys import KeyRing
 
     with tempfile.TemporaryDirectory(prefix="authserver-bench-keys-") as keys_dir:
         ring = KeyRing(keys_dir, 900)
@@ -134,11 +134,11 @@ def micro_client_secret(n_sha: int, n_argon: int) -> dict:
     from argon2 import PasswordHasher
     from argon2 import Type
 
-    from authserver.models import Client
-    from authserver.models import sha256_hex
+    from authserver.store.models import Client
+    from authserver.store.models import sha256_hex
 
     secret = secrets.token_urlsafe(32)
-    client = Client(secret_digest=sha256_hex(secret))  # stored as accounts.create_client stores it
+    client = Client(secret_digest=sha256_hex(secret))  # stored as clients.create_client stores it
     if not client.check_client_secret(secret) or client.check_client_secret(secret + "x"):
         raise RuntimeError("Client.check_client_secret does not tell the secret from another")
 

@@ -18,11 +18,12 @@ from urllib.parse import quote_plus
 import pytest
 from werkzeug.serving import make_server
 
-from authserver import accounts
 from authserver import create_app
+from authserver.accounts import clients
+from authserver.accounts import users
 from authserver.clock import ManualClock
-from authserver.database import db
 from authserver.settings import Settings
+from authserver.store.database import db
 
 try:
     from tests import pgcluster
@@ -160,14 +161,14 @@ class Factory:
 
     def user(self, username="alice", password=PASSWORD, admin=False, email=None):
         with self.app.app_context():
-            user = accounts.create_user(self.services, username, password, email=email, admin=admin)
+            user = users.create_user(self.services, username, password, email=email, admin=admin)
             db.session.commit()
             return user.id
 
     def client(self, name="app", grant_types=("password", "refresh_token"), scope="profile email",
                auth_method="client_secret_basic", introspect=False, redirect_uris=(), first_party=False):
         with self.app.app_context():
-            client, secret = accounts.create_client(self.services, name, list(grant_types), scope, auth_method,
+            client, secret = clients.create_client(self.services, name, list(grant_types), scope, auth_method,
                                                     list(redirect_uris), introspect, first_party=first_party)
             db.session.commit()
             return RegisteredClient(client.client_id, secret, auth_method)

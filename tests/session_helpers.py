@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import jwt
 from sqlalchemy import select
 
-from authserver.database import db
-from authserver.models import DeviceSession
-from authserver.models import SecurityEvent
+from authserver.store.database import db
+from authserver.store.models import DeviceSession
+from authserver.store.models import SecurityEvent
 from tests.conftest import password_login
 
 PHONE_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
@@ -50,7 +50,7 @@ def sign_in(http, registered, username="alice", user_agent=LAPTOP_UA, **form) ->
     return SignedIn(body["access_token"], body["refresh_token"], body["scope"])
 
 
-def security_events(app, kind=None) -> list[dict]:
+def logged_events(app, kind=None) -> list[dict]:
     """Security events (oldest first) as plain dicts, detail decoded."""
     with app.app_context():
         query = select(SecurityEvent).order_by(SecurityEvent.id)

@@ -16,12 +16,12 @@ from sqlalchemy import inspect
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from authserver import audit
-from authserver.database import db
-from authserver.models import Client
-from authserver.sessions import ENDED_BY_ADMIN
-from authserver.sessions import ENDED_IDLE
-from authserver.sessions import ENDED_USER_DISABLED
+from authserver.sessions.device_sessions import ENDED_BY_ADMIN
+from authserver.sessions.device_sessions import ENDED_IDLE
+from authserver.sessions.device_sessions import ENDED_USER_DISABLED
+from authserver.store import security_events
+from authserver.store.database import db
+from authserver.store.models import Client
 from tests.code_flow_helpers import REDIRECT_URI
 from tests.code_flow_helpers import assert_code_redirect
 from tests.code_flow_helpers import authorize_url
@@ -36,7 +36,7 @@ from tests.conftest import free_port
 from tests.conftest import password_login
 from tests.conftest import refresh
 from tests.session_helpers import PHONE_UA
-from tests.session_helpers import security_events
+from tests.session_helpers import logged_events
 from tests.session_helpers import session_row
 from tests.session_helpers import sign_in
 
@@ -101,9 +101,9 @@ def test_users_disable_ends_every_session_at_once(app, runner, client, registere
     assert password_login(client, registered).json["error"] == "invalid_grant"
     assert client.get("/api/sessions", headers=bob.headers).status_code == 200
 
-    disabled = security_events(app, audit.USER_DISABLED)
+    disabled = logged_events(app, security_events.USER_DISABLED)
     assert [(e["username"], e["actor"]) for e in disabled] == [("alice", "cli")]
-    ended = security_events(app, audit.SESSION_ENDED)
+    ended = logged_events(app, security_events.SESSION_ENDED)
     assert sorted(e["session_id"] for e in ended) == sorted([laptop.sid, phone.sid])
     assert {(e["actor"], e["detail"]["reason"]) for e in ended} == {("cli", ENDED_USER_DISABLED)}
 
@@ -293,11 +293,11 @@ def test_sessions_revoke_one_session(app, runner, client, registered):
     assert client.get("/api/sessions", headers=laptop.headers).status_code == 200
     row = session_row(app, phone.sid)
     assert (row.ended_reason, row.ended_by) == (ENDED_BY_ADMIN, "cli")
-    assert [(e["session_id"], e["actor"]) for e in security_events(app, audit.SESSION_ENDED)] == [(phone.sid, "cli")]
+    assert [(e["session_id"], e["actor"]) for e in logged_events(app, security_events.SESSION_ENDED)] == [(phone.sid, "cli")]
 
     again = run(runner, "sessions", "revoke", phone.sid)
     assert (again.exit_code, again.stdout) == (0, "that session had already ended\n")
-    assert len(security_events(app, audit.SESSION_ENDED)) == 1
+    assert len(logged_events(app, security_events.SESSION_ENDED)) == 1
 
 
 def test_sessions_revoke_all_of_a_users_sessions(runner, client, registered):
@@ -348,7 +348,7 @@ def test_sessions_prune_ends_idle_sessions_and_deletes_old_ended_ones(app, runne
     assert result.stdout.startswith("ended: 1, deleted sessions: 0")
     assert session_row(app, kept.sid).ended_reason == ENDED_IDLE
     assert client.get("/api/sessions", headers=kept.headers).status_code == 401
-    assert security_events(app, audit.SESSION_ENDED)[-1]["session_id"] == kept.sid
+    assert logged_events(app, security_events.SESSION_ENDED)[-1]["session_id"] == kept.sid
 
 
 # -- the installed console script ------------------------------------------------------------

@@ -4,10 +4,10 @@ import sqlite3
 
 import pytest
 
-from authserver import accounts
-from authserver.database import db
-from authserver.database import writer_locked_connection
-from authserver.models import Client
+from authserver.accounts import clients
+from authserver.store.database import db
+from authserver.store.database import writer_locked_connection
+from authserver.store.models import Client
 
 
 def test_sqlite_writers_queue_on_the_lock_file_until_commit_or_rollback(tmp_path):
@@ -29,7 +29,7 @@ def test_sqlite_writers_queue_on_the_lock_file_until_commit_or_rollback(tmp_path
 def test_a_changed_client_is_seen_once_its_cached_copy_is_older_than_the_cache_time(app, factory):
     registered = factory.client(scope="profile")
     now = [100.0]
-    cache = accounts.ClientCache(seconds=5, monotonic=lambda: now[0])
+    cache = clients.ClientCache(seconds=5, monotonic=lambda: now[0])
     with app.app_context():
         assert cache.get(registered.client_id).scope == "profile"
         db.session.get(Client, registered.client_id).scope = "profile email"
@@ -47,7 +47,7 @@ def test_a_pooled_postgresql_connection_closed_while_idle_is_replaced_not_used(a
         pytest.skip("PostgreSQL's connection pool")
     import sqlalchemy
 
-    from authserver import database
+    from authserver.store import database
 
     assert client.get("/readyz").status_code == 200  # a connection is now in the pool
     engine = sqlalchemy.create_engine(database_url)
@@ -63,10 +63,10 @@ def test_reads_first_run_outside_a_transaction_and_writes_wait_for_begin_write(a
     from sqlalchemy import delete
     from sqlalchemy import select
 
-    from authserver.database import WriteOutsideTransaction
-    from authserver.database import begin_write
-    from authserver.database import reads_first
-    from authserver.models import SecurityEvent
+    from authserver.store.database import WriteOutsideTransaction
+    from authserver.store.database import begin_write
+    from authserver.store.database import reads_first
+    from authserver.store.models import SecurityEvent
 
     def in_transaction():
         driver = db.session.connection().connection.dbapi_connection

@@ -13,7 +13,7 @@ import shlex
 import pytest
 import yaml
 
-from authserver.http_security import HSTS
+from authserver.http.security import HSTS
 from authserver.settings import PREFIX
 from authserver.settings import Settings
 

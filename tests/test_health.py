@@ -8,10 +8,10 @@ import threading
 import pytest
 
 from authserver import create_app
-from authserver import health
-from authserver import keys
-from authserver.database import db
+from authserver.ops import health
 from authserver.settings import Settings
+from authserver.store.database import db
+from authserver.tokens import keys
 from tests.conftest import free_port
 
 

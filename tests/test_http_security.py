@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from authserver.http_security import HSTS
+from authserver.http.security import HSTS
 from tests.conftest import password_login
 from tests.web.conftest import browser
 from tests.web.conftest import csrf_token

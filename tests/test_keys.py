@@ -6,9 +6,9 @@ import stat
 import jwt
 import pytest
 
-from authserver.keys import KeyRing
-from authserver.keys import load_or_create_secret
 from authserver.settings import SettingsError
+from authserver.tokens.keys import KeyRing
+from authserver.tokens.keys import load_or_create_secret
 
 
 class Clock:

@@ -98,7 +98,7 @@ def test_request_latency_is_a_histogram_by_endpoint(client, registered):
 
 
 def test_what_a_failed_request_rolled_back_is_not_counted(client, registered, clock, monkeypatch):
-    from authserver.oauth import access_tokens
+    from authserver.tokens import access_tokens
 
     signed_in = sign_in(client, registered)
     clock.advance(60)
@@ -155,14 +155,14 @@ def test_a_metrics_host_without_a_metrics_port_is_a_warning():
 
 
 def test_the_sign_in_page_and_disabled_users_count_as_failed_sign_ins(app, client, registered):
-    from authserver import accounts
-    from authserver.database import db
+    from authserver.accounts import users
+    from authserver.store.database import db
     from tests.web.conftest import csrf_token
 
     page = client.get("/signin")
     client.post("/signin", data={"username": "alice", "password": "nope", "csrf_token": csrf_token(page.text)})
     with app.app_context():
-        accounts.disable_user(app.extensions["authserver"], accounts.find_user("alice"), actor="test")
+        users.disable_user(app.extensions["authserver"], users.find_user("alice"), actor="test")
         db.session.commit()
     assert password_login(client, registered, password=PASSWORD).status_code == 400
     samples = scrape(client)

@@ -7,10 +7,10 @@ import pytest
 from openapi_spec_validator import validate
 
 from authserver.oauth.server import GRANTS
-from authserver.openapi import DOCS_PATH
-from authserver.openapi import documented_rules
-from authserver.openapi import openapi_path
-from authserver.openapi import undocumented_methods
+from authserver.openapi.document import DOCS_PATH
+from authserver.openapi.document import documented_rules
+from authserver.openapi.document import openapi_path
+from authserver.openapi.document import undocumented_methods
 
 JSON_ERROR = {"$ref": "#/components/schemas/Error"}
 

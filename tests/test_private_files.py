@@ -5,9 +5,9 @@ import os
 import stat
 
 from authserver import create_app
-from authserver.database import db
-from authserver.models import User
 from authserver.settings import Settings
+from authserver.store.database import db
+from authserver.store.models import User
 
 
 def mode(path) -> int:

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from authserver.request_log import JSONFormatter
+from authserver.ops.request_log import JSONFormatter
 from tests.conftest import PASSWORD
 from tests.conftest import password_login
 from tests.conftest import refresh
@@ -75,7 +75,7 @@ def test_the_request_id_is_the_callers_when_sane_and_is_echoed(client, request_l
 
 
 def test_every_line_logged_during_a_request_carries_its_id(app, client, registered, monkeypatch):
-    from authserver.oauth import access_tokens
+    from authserver.tokens import access_tokens
 
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)  # as `authserver serve` installs it: formatted as it is logged

@@ -7,10 +7,10 @@ import pytest
 from sqlalchemy import func
 from sqlalchemy import select
 
-from authserver import retention
-from authserver.database import db
-from authserver.models import AuthorizationCode
-from authserver.models import DeviceAuthorization
+from authserver.store import retention
+from authserver.store.database import db
+from authserver.store.models import AuthorizationCode
+from authserver.store.models import DeviceAuthorization
 from tests.code_flow_helpers import code_client
 from tests.code_flow_helpers import connect
 from tests.device_helpers import device_client

@@ -7,23 +7,23 @@ import pytest
 from sqlalchemy import func
 from sqlalchemy import select
 
-from authserver import audit
-from authserver import denylist
-from authserver import retention
-from authserver.database import db
-from authserver.models import DeviceSession
-from authserver.models import RefreshToken
-from authserver.models import RevokedAccessToken
-from authserver.models import SecurityEvent
-from authserver.sessions import ENDED_BY_ADMIN
-from authserver.sessions import ENDED_BY_REUSE
-from authserver.sessions import ENDED_BY_USER
-from authserver.sessions import ENDED_IDLE
-from authserver.sessions import ENDED_MAX_AGE
+from authserver.sessions.device_sessions import ENDED_BY_ADMIN
+from authserver.sessions.device_sessions import ENDED_BY_REUSE
+from authserver.sessions.device_sessions import ENDED_BY_USER
+from authserver.sessions.device_sessions import ENDED_IDLE
+from authserver.sessions.device_sessions import ENDED_MAX_AGE
+from authserver.store import denylist
+from authserver.store import retention
+from authserver.store import security_events
+from authserver.store.database import db
+from authserver.store.models import DeviceSession
+from authserver.store.models import RefreshToken
+from authserver.store.models import RevokedAccessToken
+from authserver.store.models import SecurityEvent
 from tests.conftest import password_login
 from tests.conftest import refresh
 from tests.session_helpers import PHONE_UA
-from tests.session_helpers import security_events
+from tests.session_helpers import logged_events
 from tests.session_helpers import session_row
 from tests.session_helpers import sign_in
 
@@ -112,7 +112,7 @@ def test_end_session_is_true_once_and_records_one_event(app, service, client, re
     assert service.end_session(signed_in.sid, ENDED_BY_ADMIN, actor="root") is False
     row = session_row(app, signed_in.sid)
     assert (row.ended_reason, row.ended_by) == (ENDED_BY_USER, "alice")  # the first ending stands
-    assert [(e["actor"], e["ip"]) for e in security_events(app, audit.SESSION_ENDED)] == [("alice", "192.0.2.1")]
+    assert [(e["actor"], e["ip"]) for e in logged_events(app, security_events.SESSION_ENDED)] == [("alice", "192.0.2.1")]
 
 
 def test_end_user_sessions_may_keep_one_and_skips_ended_ones(app, service, client, registered):
@@ -144,7 +144,7 @@ def test_ending_sessions_that_had_already_expired_records_their_expiry(app, serv
     clock.advance(IDLE)
     assert service.end_session(live.sid, ENDED_BY_ADMIN, actor="root") is False
     assert session_row(app, live.sid).ended_reason == ENDED_IDLE
-    reasons = {e["session_id"]: e["detail"]["reason"] for e in security_events(app, audit.SESSION_ENDED)}
+    reasons = {e["session_id"]: e["detail"]["reason"] for e in logged_events(app, security_events.SESSION_ENDED)}
     assert reasons == {idle.sid: ENDED_IDLE, also_idle.sid: ENDED_BY_USER, live.sid: ENDED_IDLE}
 
 
@@ -157,7 +157,7 @@ def test_list_sessions_ends_sessions_past_their_max_age(app, service, client, re
     clock.advance(300)  # old reached MAX_AGE, though it was used 300 s ago
     assert service.list_sessions(user_id(old)) == [young.sid]
     assert session_row(app, old.sid).ended_reason == ENDED_MAX_AGE
-    assert [e["detail"]["reason"] for e in security_events(app, audit.SESSION_ENDED)] == [ENDED_MAX_AGE]
+    assert [e["detail"]["reason"] for e in logged_events(app, security_events.SESSION_ENDED)] == [ENDED_MAX_AGE]
 
 
 def test_idle_timeout_is_enforced_when_an_access_token_is_used(app, client, registered, clock):
@@ -168,7 +168,7 @@ def test_idle_timeout_is_enforced_when_an_access_token_is_used(app, client, regi
     # The JWT itself is still unexpired; the resource protector ends the idle session and refuses it.
     assert client.get("/api/sessions", headers=signed_in.headers).status_code == 401
     assert session_row(app, signed_in.sid).ended_reason == ENDED_IDLE
-    events = security_events(app, audit.SESSION_ENDED)
+    events = logged_events(app, security_events.SESSION_ENDED)
     assert [(e["session_id"], e["actor"], e["detail"]["reason"]) for e in events] == [(signed_in.sid, None, ENDED_IDLE)]
 
 
@@ -201,7 +201,7 @@ def test_prune_ends_expired_sessions_with_their_reasons(app, service, client, re
     assert session_row(app, idle.sid).ended_reason == ENDED_IDLE
     assert session_row(app, aged.sid).ended_reason == ENDED_MAX_AGE
     assert session_row(app, live.sid).ended_at is None
-    assert sorted((e["session_id"], e["detail"]["reason"]) for e in security_events(app, audit.SESSION_ENDED)) \
+    assert sorted((e["session_id"], e["detail"]["reason"]) for e in logged_events(app, security_events.SESSION_ENDED)) \
         == sorted([(idle.sid, ENDED_IDLE), (aged.sid, ENDED_MAX_AGE)])
 
 

@@ -5,8 +5,6 @@ from pathlib import Path
 
 import pytest
 
-from authserver.keys import KeyRing
-from authserver.keys import load_or_create_secret
 from authserver.settings import MAX_LOCK_TIMEOUT_SECONDS
 from authserver.settings import MAX_PASSWORD_MEMORY_KIB
 from authserver.settings import MAX_PASSWORD_PARALLELISM
@@ -18,6 +16,8 @@ from authserver.settings import SettingsError
 from authserver.settings import setting_warnings
 from authserver.settings import settings_table_markdown
 from authserver.settings import unknown_variables
+from authserver.tokens.keys import KeyRing
+from authserver.tokens.keys import load_or_create_secret
 
 
 def test_contract_defaults():

@@ -4,10 +4,10 @@ and per client. Counted in the database, so every node shares them; a throttled 
 
 import pytest
 
-from authserver import audit
 from authserver import create_app
-from authserver.database import db
-from authserver.models import SecurityEvent
+from authserver.store import security_events
+from authserver.store.database import db
+from authserver.store.models import SecurityEvent
 from tests.conftest import PASSWORD
 from tests.conftest import RegisteredClient
 from tests.test_metrics import scrape
@@ -165,7 +165,7 @@ def test_a_throttled_caller_writes_nothing_more(app, client, registered):
     for number in range(20):
         login(client, registered, username=f"x{number}" * 40, password="guess")
     assert events(app) == 5
-    assert events(app, audit.LOGIN_FAILED) == 5
+    assert events(app, security_events.LOGIN_FAILED) == 5
 
 
 @pytest.mark.parametrize("settings_overrides", [LOGIN_LIMITS])
@@ -216,7 +216,7 @@ def test_tokens_of_ours_that_are_no_longer_live_are_not_failures(app, client, in
     for _ in range(10):
         for token in (signed_in["access_token"], signed_in["refresh_token"]):
             assert post(client, INTROSPECT, introspector, token=token).json == {"active": False}
-    assert events(app, audit.TOKEN_LOOKUP_FAILED) == events(app, audit.INTROSPECTION_LOOKUP_FAILED) == 0
+    assert events(app, security_events.TOKEN_LOOKUP_FAILED) == events(app, security_events.INTROSPECTION_LOOKUP_FAILED) == 0
 
 
 @pytest.mark.parametrize("settings_overrides", [LOOKUP_LIMITS])
@@ -231,7 +231,7 @@ def test_wrong_client_secrets_are_throttled_per_address(app, client, registered,
                           password=PASSWORD))
     assert_throttled(post(second_node, INTROSPECT, introspector, token="x"))
     assert login(client, registered, ip="192.0.2.99").status_code == 200
-    assert events(app, audit.CLIENT_AUTH_FAILED) == 4
+    assert events(app, security_events.CLIENT_AUTH_FAILED) == 4
 
 
 @pytest.mark.parametrize("settings_overrides", [LOOKUP_LIMITS])
@@ -265,7 +265,7 @@ def test_sixty_garbage_revocations_meet_the_default_budget(app, client, register
     answers = [post(client, REVOKE, registered, token=f"garbage-{n}") for n in range(60)]
     assert [a.status_code for a in answers] == [200] * 50 + [429] * 10
     assert int(answers[-1].headers["Retry-After"]) == 301  # the window is 300 s; the clock stood still
-    assert events(app, audit.TOKEN_LOOKUP_FAILED) == 50
+    assert events(app, security_events.TOKEN_LOOKUP_FAILED) == 50
 
 
 # -- a resource server introspecting the tokens its callers present (issue 21) ---------------------
@@ -285,8 +285,8 @@ def test_a_resource_servers_introspection_keeps_working_after_200_junk_tokens(ap
     real = login(client, registered).json  # the same address is not held up either
     assert post(client, INTROSPECT, introspector, token=real["access_token"]).json["active"] is True
     assert post(client, INTROSPECT, introspector, token=real["refresh_token"]).json["active"] is True
-    assert events(app, audit.INTROSPECTION_LOOKUP_FAILED) == 200
-    assert events(app, audit.TOKEN_LOOKUP_FAILED) == 0
+    assert events(app, security_events.INTROSPECTION_LOOKUP_FAILED) == 200
+    assert events(app, security_events.TOKEN_LOOKUP_FAILED) == 0
 
 
 @pytest.mark.parametrize("settings_overrides", [LOOKUP_LIMITS])
@@ -302,7 +302,7 @@ def test_failed_authentications_at_introspection_still_spend_the_per_ip_budget(a
         assert post(client, INTROSPECT, wrong, token=junk(number)).status_code == 401
     assert_throttled(post(client, INTROSPECT, introspector, token="x"), retry_after=301)  # the right secret too
     assert post(client, INTROSPECT, introspector, ip="192.0.2.2", token="x").json == {"active": False}
-    assert events(app, audit.CLIENT_AUTH_FAILED) == 4
+    assert events(app, security_events.CLIENT_AUTH_FAILED) == 4
 
 
 @pytest.mark.parametrize("settings_overrides", [LOOKUP_LIMITS])
@@ -315,7 +315,7 @@ def test_a_resource_server_revoking_garbage_keeps_the_small_budget(client, intro
 
 def test_each_junk_introspection_is_counted_and_logged_without_the_token(app, client, introspector, registered,
                                                                           caplog):
-    from authserver.request_log import JSONFormatter
+    from authserver.ops.request_log import JSONFormatter
 
     dead = login(client, registered).json["access_token"]
     post(client, REVOKE, registered, token=dead)

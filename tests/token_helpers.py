@@ -22,9 +22,9 @@ from sqlalchemy import select
 
 from authserver.api.protector import current_token
 from authserver.api.protector import require_oauth
-from authserver.database import db
-from authserver.models import DeviceSession
-from authserver.models import SecurityEvent
+from authserver.store.database import db
+from authserver.store.models import DeviceSession
+from authserver.store.models import SecurityEvent
 
 REVOKE = "/oauth/revoke"
 INTROSPECT = "/oauth/introspect"

@@ -18,10 +18,10 @@ def no_store(response):
 
 
 # Nested once, when the package is imported: the one blueprint serves every app (tests build many).
+from .account_sessions import bp as sessions_bp  # noqa: E402
 from .admin import bp as admin_bp  # noqa: E402
-from .consents import bp as consents_bp  # noqa: E402
+from .connected_apps import bp as consents_bp  # noqa: E402
 from .me import bp as me_bp  # noqa: E402
-from .sessions import bp as sessions_bp  # noqa: E402
 
 for child in (me_bp, sessions_bp, consents_bp, admin_bp):
     bp.register_blueprint(child)

@@ -10,16 +10,16 @@ from flask import Blueprint
 from flask import jsonify
 from flask import request
 
-from .. import accounts
+from ..accounts import users
 from ..errors import NotFoundError
-from ..openapi import bearer
-from ..openapi import error_response
-from ..openapi import json_response
-from ..openapi import no_content
-from ..openapi import operation
+from ..openapi.document import bearer
+from ..openapi.document import error_response
+from ..openapi.document import json_response
+from ..openapi.document import no_content
+from ..openapi.document import operation
 from ..scopes import ADMIN_SCOPE
 from ..services import current_services
-from ..sessions import ENDED_BY_ADMIN
+from ..sessions.device_sessions import ENDED_BY_ADMIN
 from .protector import REFUSED
 from .protector import current_token
 from .protector import require_oauth
@@ -35,7 +35,7 @@ NO_SUCH_USER = error_response("`not_found`: no such user.")
 
 
 def user_or_404(username):
-    user = accounts.find_user(username)
+    user = users.find_user(username)
     if user is None:
         raise NotFoundError("No such user.")
     return user

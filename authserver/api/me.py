@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from ..openapi import bearer
-from ..openapi import json_response
-from ..openapi import operation
-from ..openapi import schema
+from ..openapi.document import bearer
+from ..openapi.document import json_response
+from ..openapi.document import operation
+from ..openapi.document import schema
 from .protector import REFUSED
 from .protector import current_token
 from .protector import require_oauth

@@ -31,14 +31,14 @@ from ..errors import MissingAuthorizationError
 from ..errors import MissingTokenError
 from ..errors import ScopeRequiredError
 from ..errors import UnsupportedTokenTypeError
-from ..oauth.access_tokens import live_access_token
-from ..openapi import BEARER_CHALLENGE
-from ..openapi import DATABASE_ERRORS
-from ..openapi import error_response
-from ..request_log import annotate
+from ..openapi.document import BEARER_CHALLENGE
+from ..openapi.document import DATABASE_ERRORS
+from ..openapi.document import error_response
+from ..ops.request_log import annotate
 from ..scopes import ACCOUNT_SCOPES
 from ..scopes import ADMIN_SCOPE
 from ..services import current_services
+from ..tokens.access_tokens import live_access_token
 
 __all__ = ["require_oauth", "current_token", "REFUSED"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ..openapi import schema
+from ..openapi.document import schema
 from ..services import current_services
 
 INSTANT = {"type": "string", "format": "date-time", "description": "ISO 8601 UTC, to the second."}

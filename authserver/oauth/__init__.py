@@ -5,8 +5,8 @@
 
 
 def register_oauth(app, services) -> None:
-    from .endpoints import bp
     from .server import create_authorization_server
+    from .views import bp
 
     app.extensions["authserver.oauth"] = create_authorization_server(app, services)
     app.register_blueprint(bp)

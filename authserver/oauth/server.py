@@ -5,28 +5,28 @@ from __future__ import annotations
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 
-from .. import metrics
-from .. import throttle
+from ..accounts import throttle
 from ..errors import InvalidClientError
-from ..models import AUTH_METHODS
-from ..request_context import client_ip
-from ..request_context import storable
-from ..request_log import annotate
+from ..http.request_context import client_ip
+from ..http.request_context import storable
+from ..ops import metrics
+from ..ops.request_log import annotate
 from ..services import current_services
-from .access_tokens import AccessTokenGenerator
-from .authorization_code import AuthorizationCodeGrant
-from .authorization_code import S256CodeChallenge
+from ..store.models import AUTH_METHODS
+from ..tokens.access_tokens import AccessTokenGenerator
 from .client_auth import authenticate_client_secret_basic
 from .client_auth import authenticate_client_secret_post
 from .client_auth import authenticate_none
 from .client_auth import basic_credentials
-from .client_credentials import ClientCredentialsGrant
-from .device_code import DeviceAuthorizationEndpoint
-from .device_code import DeviceCodeGrant
-from .grants import PasswordGrant
-from .grants import RefreshGrant
-from .introspection import IntrospectionEndpoint
-from .revocation import RevocationEndpoint
+from .endpoints.device_authorization import DeviceAuthorizationEndpoint
+from .endpoints.introspection import IntrospectionEndpoint
+from .endpoints.revocation import RevocationEndpoint
+from .grants.authorization_code import AuthorizationCodeGrant
+from .grants.authorization_code import S256CodeChallenge
+from .grants.client_credentials import ClientCredentialsGrant
+from .grants.device_code import DeviceCodeGrant
+from .grants.password import PasswordGrant
+from .grants.refresh_token import RefreshGrant
 
 # Each grant with its Authlib extensions.
 GRANTS = (

@@ -7,7 +7,7 @@ called by programs rather than browsers, never see it.
 
 Where things are:
 
-- ``auth.py``: signing the browser in and out (Flask-Login), the device session of each request,
+- ``browser_sessions.py``: signing the browser in and out (Flask-Login), the device session of each request,
   ``admin_required``, ``safe_next``
 - ``client.py``: the first-party client ``authserver-web`` every web sign-in belongs to
 - ``signin.py``, ``my_devices.py``, ``console.py``: the pages
@@ -26,8 +26,8 @@ from flask import Blueprint
 from flask import current_app
 from flask_wtf.csrf import CSRFProtect
 
-from ..openapi import form
-from ..openapi import page_response
+from ..openapi.document import form
+from ..openapi.document import page_response
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
                static_url_path="/web/static")
@@ -44,7 +44,7 @@ def csrf_form(description: str, **fields) -> dict:
 
 
 # Registered here, before any module of the package adds its hooks, so it runs first: a form post
-# without a valid token is refused before the browser's device session is even looked up (auth.py).
+# without a valid token is refused before the browser's device session is even looked up (browser_sessions.py).
 @bp.before_request
 def check_csrf():
     if current_app.config.get("WTF_CSRF_ENABLED", True):
@@ -52,10 +52,10 @@ def check_csrf():
 
 
 def register_web(app) -> None:
-    from . import auth
     from . import authorize  # noqa: F401
+    from . import browser_sessions
     from . import console  # noqa: F401
-    from . import device  # noqa: F401
+    from . import device_verification  # noqa: F401
     from . import docs  # noqa: F401
     from . import filters  # noqa: F401
     from . import headers  # noqa: F401
@@ -68,5 +68,5 @@ def register_web(app) -> None:
     # The cookie lives as long as the device session it names could (it is re-checked on every request).
     app.config["PERMANENT_SESSION_LIFETIME"] = dt.timedelta(seconds=settings.session_max_age_seconds)
     csrf.init_app(app)
-    auth.init_app(app)
+    browser_sessions.init_app(app)
     app.register_blueprint(bp)

@@ -18,23 +18,23 @@ from flask import g
 from flask import render_template
 from flask import request
 
-from .. import consents
-from ..database import db
 from ..errors import OAuth2Error
 from ..errors import UnknownClientError
-from ..models import Client
 from ..oauth import paths
-from ..openapi import DATABASE_PAGES
-from ..openapi import browser_session
-from ..openapi import operation
-from ..openapi import page_response
-from ..openapi import redirect_response
+from ..openapi.document import DATABASE_PAGES
+from ..openapi.document import browser_session
+from ..openapi.document import operation
+from ..openapi.document import page_response
+from ..openapi.document import redirect_response
 from ..scopes import describe
 from ..scopes import granted_scope
 from ..services import current_services
+from ..store import consents
+from ..store.database import db
+from ..store.models import Client
 from . import bp
 from . import csrf_form
-from .auth import send_to_signin
+from .browser_sessions import send_to_signin
 from .headers import SECURITY_HEADERS
 
 ALLOW = "allow"

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from sqlalchemy.exc import IntegrityError
 
-from .. import accounts
-from ..database import db
-from ..models import Client
+from ..accounts import clients
 from ..services import current_services
+from ..store.database import db
+from ..store.models import Client
 
 WEB_CLIENT_ID = "authserver-web"
 WEB_CLIENT_NAME = "authserver web"
@@ -32,7 +32,7 @@ def create_web_client() -> Client:
     """
     try:
         with db.session.begin_nested():
-            client, _no_secret = accounts.create_client(current_services(), WEB_CLIENT_NAME, [], WEB_CLIENT_SCOPE,
+            client, _no_secret = clients.create_client(current_services(), WEB_CLIENT_NAME, [], WEB_CLIENT_SCOPE,
                                                         "none", client_id=WEB_CLIENT_ID)
         return client
     except IntegrityError:

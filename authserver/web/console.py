@@ -11,34 +11,34 @@ from flask import render_template
 from flask import request
 from flask import url_for
 
-from .. import accounts
-from .. import audit
-from ..openapi import DATABASE_PAGES
-from ..openapi import browser_session
-from ..openapi import operation
-from ..openapi import page_response
-from ..openapi import redirect_response
+from ..accounts import users
+from ..openapi.document import DATABASE_PAGES
+from ..openapi.document import browser_session
+from ..openapi.document import operation
+from ..openapi.document import page_response
+from ..openapi.document import redirect_response
 from ..services import current_services
-from ..sessions import ENDED_BY_ADMIN
+from ..sessions.device_sessions import ENDED_BY_ADMIN
+from ..store import security_events
 from . import FORM_EXPIRED
 from . import bp
 from . import csrf_form
-from .auth import NOT_ADMIN
-from .auth import SIGNED_OUT
-from .auth import admin_required
+from .browser_sessions import NOT_ADMIN
+from .browser_sessions import SIGNED_OUT
+from .browser_sessions import admin_required
 from .my_devices import device_label
 
 EVENT_LABELS = {
-    audit.LOGIN_SUCCEEDED: "Signed in",
-    audit.LOGIN_FAILED: "Failed sign-in",
-    audit.REFRESH_TOKEN_REUSED: "Refresh token reuse detected",
-    audit.AUTHORIZATION_CODE_REUSED: "Authorization code reuse detected",
-    audit.USER_CODE_FAILED: "Wrong device code entered",
-    audit.SESSION_ENDED: "Session ended",
-    audit.USER_DISABLED: "User disabled",
-    audit.ACCESS_TOKEN_REVOKED: "Access token revoked",
+    security_events.LOGIN_SUCCEEDED: "Signed in",
+    security_events.LOGIN_FAILED: "Failed sign-in",
+    security_events.REFRESH_TOKEN_REUSED: "Refresh token reuse detected",
+    security_events.AUTHORIZATION_CODE_REUSED: "Authorization code reuse detected",
+    security_events.USER_CODE_FAILED: "Wrong device code entered",
+    security_events.SESSION_ENDED: "Session ended",
+    security_events.USER_DISABLED: "User disabled",
+    security_events.ACCESS_TOKEN_REVOKED: "Access token revoked",
 }
-ALERT_EVENTS = {audit.LOGIN_FAILED, audit.REFRESH_TOKEN_REUSED, audit.AUTHORIZATION_CODE_REUSED, audit.USER_DISABLED}
+ALERT_EVENTS = {security_events.LOGIN_FAILED, security_events.REFRESH_TOKEN_REUSED, security_events.AUTHORIZATION_CODE_REUSED, security_events.USER_DISABLED}
 REASON_LABELS = {
     "bad_credentials": "wrong username or password",
     "disabled": "account disabled",
@@ -59,7 +59,7 @@ ACTION = {302: redirect_response("Back to the user in the console (to `/signin` 
 
 
 def user_or_404(username):
-    user = accounts.find_user(username)
+    user = users.find_user(username)
     if user is None:
         abort(404)
     return user
@@ -77,14 +77,14 @@ def back_to(user):
 @admin_required
 def console():
     query = request.args.get("username", "").strip()
-    user = accounts.find_user(query) if query else None
+    user = users.find_user(query) if query else None
     return render_template(
         "console.html",
         query=query,
         user=user,
-        matches=accounts.search_users(query) if query and user is None else [],
+        matches=users.search_users(query) if query and user is None else [],
         sessions=current_services().sessions.list_sessions(user.id) if user else [],
-        events=audit.recent_events(user) if user else [],
+        events=security_events.recent_events(user) if user else [],
         current_id=g.device_session.id,
         event_labels=EVENT_LABELS,
         alert_events=ALERT_EVENTS,
@@ -136,6 +136,6 @@ def disable_user(username):
     if user.is_disabled:
         flash(f"{user.username} was already disabled.", "info")
         return back_to(user)
-    count = accounts.disable_user(current_services(), user, actor=admin.username, ip=request.remote_addr)
+    count = users.disable_user(current_services(), user, actor=admin.username, ip=request.remote_addr)
     flash(f"Disabled {user.username} and ended {count} session{'' if count == 1 else 's'}.", "success")
     return back_to(user)

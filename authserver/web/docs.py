@@ -13,11 +13,11 @@ from markupsafe import Markup
 from markupsafe import escape
 
 from ..oauth import paths
-from ..openapi import DOCS_PATH
-from ..openapi import DOCUMENT_PATH
-from ..openapi import api_document
-from ..openapi import operation
-from ..openapi import page_response
+from ..openapi.document import DOCS_PATH
+from ..openapi.document import DOCUMENT_PATH
+from ..openapi.document import api_document
+from ..openapi.document import operation
+from ..openapi.document import page_response
 from . import bp
 
 METHODS = ("get", "post", "put", "patch", "delete")

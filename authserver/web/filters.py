@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from ..services import current_services
-from ..user_agents import describe_user_agent
+from ..sessions.user_agents import describe_user_agent
 from . import bp
 
 

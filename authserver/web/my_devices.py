@@ -12,19 +12,19 @@ from flask import request
 from flask import url_for
 from flask_login import login_required
 
-from .. import consents
-from ..openapi import DATABASE_PAGES
-from ..openapi import browser_session
-from ..openapi import operation
-from ..openapi import page_response
-from ..openapi import redirect_response
+from ..openapi.document import DATABASE_PAGES
+from ..openapi.document import browser_session
+from ..openapi.document import operation
+from ..openapi.document import page_response
+from ..openapi.document import redirect_response
 from ..services import current_services
-from ..sessions import ENDED_BY_USER
+from ..sessions.device_sessions import ENDED_BY_USER
+from ..store import consents
 from . import FORM_EXPIRED
 from . import bp
 from . import csrf_form
-from .auth import SIGNED_OUT
-from .auth import sign_out
+from .browser_sessions import SIGNED_OUT
+from .browser_sessions import sign_out
 
 
 def device_label(device_session) -> str:

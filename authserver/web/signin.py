@@ -10,23 +10,23 @@ from flask import request
 from flask import url_for
 from flask_login import login_required
 
-from .. import accounts
-from ..openapi import DATABASE_PAGES
-from ..openapi import RETRY_AFTER
-from ..openapi import browser_session
-from ..openapi import operation
-from ..openapi import page_response
-from ..openapi import redirect_response
-from ..request_context import client_ip
+from ..accounts import users
+from ..accounts.throttle import login_retry_after
+from ..http.request_context import client_ip
+from ..openapi.document import DATABASE_PAGES
+from ..openapi.document import RETRY_AFTER
+from ..openapi.document import browser_session
+from ..openapi.document import operation
+from ..openapi.document import page_response
+from ..openapi.document import redirect_response
 from ..services import current_services
-from ..throttle import login_retry_after
 from . import FORM_EXPIRED
 from . import bp
 from . import csrf_form
-from . import device_cookie
-from .auth import safe_next
-from .auth import sign_in
-from .auth import sign_out
+from . import known_browsers
+from .browser_sessions import safe_next
+from .browser_sessions import sign_in
+from .browser_sessions import sign_out
 
 BAD_CREDENTIALS = "The username or password is incorrect."
 NEXT = {"type": "string", "description": "Where to go after signing in: a path on this server (others are ignored)."}
@@ -66,7 +66,7 @@ def signin():
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
     ip = client_ip()
-    device = device_cookie.known_device(username)
+    device = known_browsers.known_device(username)
     retry_after = login_retry_after(current_services(), username, ip, device_cookie=device) if username else None
     if retry_after:
         # The token endpoint's throttle, so the page is no way around it.
@@ -78,10 +78,10 @@ def signin():
         error = "Enter your username and password."
     else:
         # Same message for an unknown user, a wrong password and a disabled account; failures are logged.
-        user = accounts.authenticate_user(current_services(), username, password, ip=ip, device_cookie=device)
+        user = users.authenticate_user(current_services(), username, password, ip=ip, device_cookie=device)
         if user is not None:
             sign_in(user)
-            return device_cookie.issue(redirect(target), user.username)
+            return known_browsers.issue(redirect(target), user.username)
         error = BAD_CREDENTIALS
     return render_template("signin.html", error=error, username=username, next=request.form.get("next", ""))
 

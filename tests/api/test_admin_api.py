@@ -3,14 +3,14 @@ sessions; everyone else is refused, and every session ended is recorded with the
 
 import pytest
 
-from authserver import audit
-from authserver.database import db
-from authserver.models import DeviceSession
-from authserver.models import User
-from authserver.sessions import ENDED_BY_ADMIN
+from authserver.sessions.device_sessions import ENDED_BY_ADMIN
+from authserver.store import security_events
+from authserver.store.database import db
+from authserver.store.models import DeviceSession
+from authserver.store.models import User
 from tests.conftest import refresh
 from tests.session_helpers import PHONE_UA
-from tests.session_helpers import security_events
+from tests.session_helpers import logged_events
 from tests.session_helpers import session_row
 from tests.session_helpers import sign_in
 
@@ -84,7 +84,7 @@ def test_an_admin_ends_all_of_a_users_sessions_at_once(app, client, registered, 
         row = session_row(app, ended.sid)
         assert (row.ended_reason, row.ended_by) == (ENDED_BY_ADMIN, "root")
     assert client.get("/api/sessions", headers=bob.headers).status_code == 200
-    events = security_events(app, audit.SESSION_ENDED)
+    events = logged_events(app, security_events.SESSION_ENDED)
     assert sorted(e["session_id"] for e in events) == sorted([laptop.sid, phone.sid])
     assert {(e["actor"], e["ip"], e["detail"]["reason"]) for e in events} == {("root", "198.51.100.7", ENDED_BY_ADMIN)}
     assert client.delete("/api/admin/users/alice/sessions", headers=admin.headers).json == {"revoked": 0}
@@ -100,7 +100,7 @@ def test_an_admin_ends_one_session_by_id(app, client, registered, admin):
     assert refresh(client, registered, phone.refresh_token).json["error"] == "invalid_grant"
     assert client.get("/api/sessions", headers=laptop.headers).status_code == 200
     assert (session_row(app, phone.sid).ended_reason, session_row(app, phone.sid).ended_by) == (ENDED_BY_ADMIN, "root")
-    assert [(e["session_id"], e["actor"]) for e in security_events(app, audit.SESSION_ENDED)] == [(phone.sid, "root")]
+    assert [(e["session_id"], e["actor"]) for e in logged_events(app, security_events.SESSION_ENDED)] == [(phone.sid, "root")]
 
 
 ADMIN_ENDPOINTS = [

@@ -9,10 +9,10 @@ import re
 
 import pytest
 
-from authserver import audit
-from authserver.database import db
-from authserver.models import DeviceSession
-from authserver.sessions import ENDED_BY_USER
+from authserver.sessions.device_sessions import ENDED_BY_USER
+from authserver.store import security_events
+from authserver.store.database import db
+from authserver.store.models import DeviceSession
 from tests.code_flow_helpers import approve
 from tests.code_flow_helpers import authorize_url
 from tests.code_flow_helpers import code_client
@@ -22,7 +22,7 @@ from tests.code_flow_helpers import pkce
 from tests.code_flow_helpers import signed_in
 from tests.conftest import refresh
 from tests.session_helpers import bearer
-from tests.session_helpers import security_events
+from tests.session_helpers import logged_events
 from tests.session_helpers import session_row
 from tests.session_helpers import sign_in
 from tests.token_helpers import claims_of
@@ -104,7 +104,7 @@ def test_disconnecting_an_app_ends_its_sessions_at_once_and_nothing_else(app, cl
         assert not is_active(client, introspector, tokens["access_token"])
         row = session_row(app, claims_of(tokens["access_token"])["sid"])
         assert (row.ended_reason, row.ended_by) == (ENDED_BY_USER, "alice")
-    ended = security_events(app, audit.SESSION_ENDED)
+    ended = logged_events(app, security_events.SESSION_ENDED)
     assert sorted(e["session_id"] for e in ended) == sorted(claims_of(t["access_token"])["sid"] for t in zaps)
     assert {(e["actor"], e["ip"]) for e in ended} == {("alice", "203.0.113.5")}
 

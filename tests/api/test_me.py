@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from authserver.database import db
-from authserver.models import DeviceSession
+from authserver.store.database import db
+from authserver.store.models import DeviceSession
 from tests.code_flow_helpers import code_client
 from tests.code_flow_helpers import connect
 from tests.session_helpers import bearer

@@ -3,8 +3,8 @@ live access token of ours reaches the view, with its device session."""
 
 import pytest
 
-from authserver import accounts
-from authserver.database import db
+from authserver.accounts import users
+from authserver.store.database import db
 from tests.conftest import password_login
 from tests.conftest import refresh
 from tests.token_helpers import FORGERS
@@ -72,7 +72,7 @@ def test_rfc6750_3_1_access_tokens_of_a_revoked_refresh_token_are_invalid_token(
 
 def test_a_disabled_users_token_is_invalid_token(app, client, tokens):
     with app.app_context():
-        accounts.disable_user(app.extensions["authserver"], accounts.find_user("alice"), actor="admin")
+        users.disable_user(app.extensions["authserver"], users.find_user("alice"), actor="admin")
         db.session.commit()
     assert_invalid_token(client.get(PROTECTED, headers=bearer(tokens["access_token"])))
 

@@ -10,18 +10,18 @@ from joserfc import jwt as jose_jwt
 from joserfc.jwk import KeySet
 from joserfc.jwk import RSAKey
 
-from authserver import audit
-from authserver.database import db
-from authserver.models import DeviceSession
-from authserver.sessions import ENDED_BY_USER
-from authserver.sessions import ENDED_IDLE
+from authserver.sessions.device_sessions import ENDED_BY_USER
+from authserver.sessions.device_sessions import ENDED_IDLE
+from authserver.store import security_events
+from authserver.store.database import db
+from authserver.store.models import DeviceSession
 from tests.code_flow_helpers import code_client
 from tests.code_flow_helpers import connect
 from tests.conftest import refresh
 from tests.session_helpers import LAPTOP_UA
 from tests.session_helpers import PHONE_UA
 from tests.session_helpers import bearer
-from tests.session_helpers import security_events
+from tests.session_helpers import logged_events
 from tests.session_helpers import session_row
 from tests.session_helpers import sign_in
 
@@ -111,7 +111,7 @@ def test_an_idle_session_is_ended_when_the_list_is_read(app, client, registered,
     assert list(listed(client, active)) == [active.sid]
     row = session_row(app, idle.sid)
     assert row.ended_reason == ENDED_IDLE and row.ended_by is None
-    assert [(e["session_id"], e["actor"], e["detail"]["reason"]) for e in security_events(app, audit.SESSION_ENDED)] \
+    assert [(e["session_id"], e["actor"], e["detail"]["reason"]) for e in logged_events(app, security_events.SESSION_ENDED)] \
         == [(idle.sid, None, ENDED_IDLE)]
 
 
@@ -136,8 +136,8 @@ def test_ending_a_session_is_a_security_event_naming_who_and_from_where(app, cli
     phone = sign_in(client, registered, user_agent=PHONE_UA)
     client.delete(f"/api/sessions/{phone.sid}", headers=laptop.headers, environ_base={"REMOTE_ADDR": "203.0.113.9"})
     user_id = laptop.claims["sub"]
-    assert security_events(app, audit.SESSION_ENDED) == [{
-        "kind": audit.SESSION_ENDED, "user_id": user_id, "username": "alice", "session_id": phone.sid,
+    assert logged_events(app, security_events.SESSION_ENDED) == [{
+        "kind": security_events.SESSION_ENDED, "user_id": user_id, "username": "alice", "session_id": phone.sid,
         "client_id": registered.client_id, "ip": "203.0.113.9", "actor": "alice", "detail": {"reason": ENDED_BY_USER},
     }]
 
@@ -154,7 +154,7 @@ def test_ending_an_already_ended_session_again_is_204_and_logged_once(app, clien
     phone = sign_in(client, registered, user_agent=PHONE_UA)
     assert client.delete(f"/api/sessions/{phone.sid}", headers=laptop.headers).status_code == 204
     assert client.delete(f"/api/sessions/{phone.sid}", headers=laptop.headers).status_code == 204
-    assert len(security_events(app, audit.SESSION_ENDED)) == 1
+    assert len(logged_events(app, security_events.SESSION_ENDED)) == 1
 
 
 def test_another_users_session_can_be_neither_seen_nor_ended(app, client, registered):
@@ -168,7 +168,7 @@ def test_another_users_session_can_be_neither_seen_nor_ended(app, client, regist
     assert foreign.json == unknown.json == {"error": "not_found", "error_description": "No such session."}
     assert session_row(app, bob.sid).ended_at is None
     assert list(listed(client, bob)) == [bob.sid]
-    assert security_events(app, audit.SESSION_ENDED) == []
+    assert logged_events(app, security_events.SESSION_ENDED) == []
 
 
 def test_a_nul_character_in_a_session_id_is_a_400_not_a_retry(client, registered):
@@ -184,14 +184,14 @@ def test_a_value_the_database_refuses_is_a_400_not_a_retry(app, client, register
     # encoding) is the request's fault: retrying it would fail the same way.
     from sqlalchemy.exc import DataError
 
-    from authserver import sessions
+    from authserver.sessions import device_sessions
 
     alice = sign_in(client, registered)
 
     def refuse(*args, **kwargs):
         raise DataError("UPDATE device_sessions ...", {}, Exception("value too long"))
 
-    monkeypatch.setattr(sessions.DeviceSessions, "find_user_session", refuse)
+    monkeypatch.setattr(device_sessions.DeviceSessions, "find_user_session", refuse)
     response = client.delete(f"/api/sessions/{alice.sid}", headers=alice.headers)
     assert response.status_code == 400
     assert response.json["error"] == "invalid_request"
@@ -213,7 +213,7 @@ def test_revoke_others_ends_every_session_of_the_user_but_the_callers(app, clien
         assert client.get("/api/sessions", headers=other.headers).status_code == 401
         assert refresh(client, registered, other.refresh_token).json["error"] == "invalid_grant"
     assert list(listed(client, bob)) == [bob.sid]
-    assert sorted((e["session_id"], e["actor"]) for e in security_events(app, audit.SESSION_ENDED)) \
+    assert sorted((e["session_id"], e["actor"]) for e in logged_events(app, security_events.SESSION_ENDED)) \
         == sorted([(phone.sid, "alice"), (tablet.sid, "alice")])
     assert client.post("/api/sessions/revoke-others", headers=laptop.headers).json == {"revoked": 0}
 
@@ -291,11 +291,11 @@ def test_a_token_of_an_ended_session_is_refused_before_its_expiry(client, regist
 
 
 def test_a_disabled_users_tokens_are_refused_at_once(app, client, registered):
-    from authserver import accounts
+    from authserver.accounts import users
 
     signed_in = sign_in(client, registered)
     with app.app_context():
-        user = accounts.find_user("alice")
+        user = users.find_user("alice")
         user.disabled_at = app.extensions["authserver"].clock.now()  # disabled without ending sessions
         db.session.commit()
     assert client.get("/api/sessions", headers=signed_in.headers).status_code == 401

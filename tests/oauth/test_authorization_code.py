@@ -11,13 +11,13 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from authserver import audit
-from authserver.database import db
-from authserver.models import AuthorizationCode
-from authserver.models import Consent
-from authserver.models import DeviceSession
-from authserver.models import sha256_hex
-from authserver.sessions import ENDED_BY_REUSE
+from authserver.sessions.device_sessions import ENDED_BY_REUSE
+from authserver.store import security_events
+from authserver.store.database import db
+from authserver.store.models import AuthorizationCode
+from authserver.store.models import Consent
+from authserver.store.models import DeviceSession
+from authserver.store.models import sha256_hex
 from tests.code_flow_helpers import REDIRECT_URI
 from tests.code_flow_helpers import approve
 from tests.code_flow_helpers import assert_code_redirect
@@ -34,7 +34,7 @@ from tests.code_flow_helpers import signed_in
 from tests.conftest import refresh
 from tests.session_helpers import PHONE_UA
 from tests.session_helpers import bearer
-from tests.session_helpers import security_events
+from tests.session_helpers import logged_events
 from tests.session_helpers import session_row
 from tests.token_helpers import claims_of
 from tests.token_helpers import is_active
@@ -176,7 +176,7 @@ def test_rfc6749_4_1_2_a_code_used_twice_is_invalid_grant_and_ends_the_session_i
     assert not is_active(client, introspector, tokens["access_token"])
     assert client.get("/api/me", headers=bearer(tokens["access_token"])).status_code == 401
     assert session_row(app, sid).ended_reason == ENDED_BY_REUSE
-    reused = security_events(app, audit.AUTHORIZATION_CODE_REUSED)
+    reused = logged_events(app, security_events.AUTHORIZATION_CODE_REUSED)
     assert [(e["session_id"], e["client_id"], e["user_id"]) for e in reused] == [(sid, zapier.client_id,
                                                                                 claims_of(tokens["access_token"])["sub"])]
 
@@ -265,13 +265,13 @@ def test_rfc6749_4_1_3_a_different_redirect_uri_is_invalid_grant(app, factory, a
 
 
 def test_a_disabled_users_code_is_invalid_grant(app, zapier):
-    from authserver import accounts
+    from authserver.accounts import users
 
     http = signed_in(app)
     verifier = pkce()
     code = approve(app, http, zapier, challenge=verifier)
     with app.app_context():
-        accounts.disable_user(app.extensions["authserver"], accounts.find_user("alice"), actor="admin")
+        users.disable_user(app.extensions["authserver"], users.find_user("alice"), actor="admin")
         db.session.commit()
     assert error_of(exchange(http, zapier, code, verifier)) == "invalid_grant"
 

@@ -13,11 +13,11 @@ from authlib.integrations.requests_client import OAuth2Session
 from sqlalchemy import func
 from sqlalchemy import select
 
-from authserver import audit
-from authserver.database import db
-from authserver.models import DeviceSession
+from authserver.store import security_events
+from authserver.store.database import db
+from authserver.store.models import DeviceSession
 from conformance.clients import verify_with_pyjwt
-from tests.session_helpers import security_events
+from tests.session_helpers import logged_events
 from tests.token_helpers import bearer
 from tests.token_helpers import introspect
 from tests.token_helpers import is_active
@@ -129,7 +129,7 @@ def test_rfc7009_the_client_revokes_its_token_with_authlibs_client(app, client, 
     answer = session.revoke_token(metadata["revocation_endpoint"], token, token_type_hint="access_token", timeout=10)
     assert answer.status_code == 200, answer.text
     assert not is_active(client, introspector, token)
-    revoked = security_events(app, audit.ACCESS_TOKEN_REVOKED)
+    revoked = logged_events(app, security_events.ACCESS_TOKEN_REVOKED)
     assert [(e["client_id"], e["session_id"], e["actor"]) for e in revoked] == [
         (registered.client_id, None, registered.client_id)]
 

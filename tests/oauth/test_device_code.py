@@ -13,12 +13,12 @@ import requests
 from sqlalchemy import select
 from sqlalchemy import text
 
-from authserver import accounts
-from authserver.database import db
-from authserver.models import DeviceAuthorization
-from authserver.models import DeviceSession
-from authserver.models import SecurityEvent
-from authserver.models import sha256_hex
+from authserver.accounts import users
+from authserver.store.database import db
+from authserver.store.models import DeviceAuthorization
+from authserver.store.models import DeviceSession
+from authserver.store.models import SecurityEvent
+from authserver.store.models import sha256_hex
 from tests.conftest import password_login
 from tests.conftest import refresh
 from tests.conftest import token_request
@@ -385,7 +385,7 @@ def test_a_user_disabled_before_the_device_polls_gets_it_no_tokens(app, client, 
     codes = started(client, tv)
     decide(signed_in_browser(app), codes["user_code"])
     with app.app_context():
-        accounts.disable_user(factory.services, accounts.find_user("alice"), actor="root")
+        users.disable_user(factory.services, users.find_user("alice"), actor="root")
         db.session.commit()
     clock.advance(5)
     response = poll(client, tv, codes["device_code"])

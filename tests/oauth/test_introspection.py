@@ -6,14 +6,14 @@ import time
 
 import pytest
 
-from authserver import accounts
-from authserver.database import db
-from authserver.models import RefreshToken
-from authserver.models import User
-from authserver.models import sha256_hex
-from authserver.sessions import ENDED_BY_USER
-from authserver.sessions import ENDED_IDLE
-from authserver.sessions import ENDED_MAX_AGE
+from authserver.accounts import users
+from authserver.sessions.device_sessions import ENDED_BY_USER
+from authserver.sessions.device_sessions import ENDED_IDLE
+from authserver.sessions.device_sessions import ENDED_MAX_AGE
+from authserver.store.database import db
+from authserver.store.models import RefreshToken
+from authserver.store.models import User
+from authserver.store.models import sha256_hex
 from tests.conftest import password_login
 from tests.conftest import refresh
 from tests.token_helpers import FORGERS
@@ -212,7 +212,7 @@ def test_tokens_of_a_session_past_its_max_age_are_inactive(app, client, clock, r
 def test_tokens_of_a_disabled_user_are_inactive(app, client, introspector, tokens):
     with app.app_context():
         services = app.extensions["authserver"]
-        accounts.disable_user(services, accounts.find_user("alice"), actor="admin")
+        users.disable_user(services, users.find_user("alice"), actor="admin")
         db.session.commit()
     assert_inactive(client, introspector, tokens["access_token"])
     assert_inactive(client, introspector, tokens["refresh_token"])

@@ -58,7 +58,7 @@ def test_token_with_a_wrong_audience_or_issuer_fails_verification(app, factory, 
 
 
 def test_login_opens_a_device_session_with_what_the_server_saw(app, factory, client, clock):
-    from authserver.models import DeviceSession
+    from authserver.store.models import DeviceSession
 
     factory.user()
     registered = factory.client()
@@ -138,8 +138,8 @@ def test_client_without_refresh_grant_gets_no_refresh_token(factory, client):
 
 
 def test_login_success_and_failure_are_security_events(app, factory, client):
-    from authserver import audit
-    from authserver.models import SecurityEvent
+    from authserver.store import security_events
+    from authserver.store.models import SecurityEvent
 
     factory.user()
     registered = factory.client()
@@ -148,7 +148,7 @@ def test_login_success_and_failure_are_security_events(app, factory, client):
     password_login(client, registered, username="mallory")
     with app.app_context():
         kinds = [(e.kind, e.username) for e in SecurityEvent.query.order_by(SecurityEvent.id)]
-    assert kinds == [(audit.LOGIN_SUCCEEDED, "alice"), (audit.LOGIN_FAILED, "alice"), (audit.LOGIN_FAILED, "mallory")]
+    assert kinds == [(security_events.LOGIN_SUCCEEDED, "alice"), (security_events.LOGIN_FAILED, "alice"), (security_events.LOGIN_FAILED, "mallory")]
 
 
 @pytest.mark.parametrize("settings_overrides", [{"login_max_failures": 3, "login_failure_window_seconds": 600}])

@@ -9,15 +9,15 @@ import requests
 from sqlalchemy import select
 from sqlalchemy import text
 
-from authserver import audit
-from authserver.database import db
-from authserver.models import DeviceSession
-from authserver.models import RefreshToken
-from authserver.models import SecurityEvent
-from authserver.models import sha256_hex
-from authserver.sessions import ENDED_BY_REUSE
-from authserver.sessions import ENDED_IDLE
-from authserver.sessions import ENDED_MAX_AGE
+from authserver.sessions.device_sessions import ENDED_BY_REUSE
+from authserver.sessions.device_sessions import ENDED_IDLE
+from authserver.sessions.device_sessions import ENDED_MAX_AGE
+from authserver.store import security_events
+from authserver.store.database import db
+from authserver.store.models import DeviceSession
+from authserver.store.models import RefreshToken
+from authserver.store.models import SecurityEvent
+from authserver.store.models import sha256_hex
 from tests.conftest import password_login
 from tests.conftest import refresh
 from tests.token_helpers import introspect
@@ -91,7 +91,7 @@ def test_reuse_after_the_grace_window_ends_the_whole_session(app, client, regist
     assert session.ended_reason == ENDED_BY_REUSE
     with app.app_context():
         assert app.extensions["authserver"].sessions.live_session(sid) is None
-        event = db.session.scalars(select(SecurityEvent).where(SecurityEvent.kind == audit.REFRESH_TOKEN_REUSED)).one()
+        event = db.session.scalars(select(SecurityEvent).where(SecurityEvent.kind == security_events.REFRESH_TOKEN_REUSED)).one()
         assert (event.session_id, event.client_id, event.ip) == (sid, registered.client_id, "127.0.0.1")
         assert event.created_at == clock.now()
         assert event.username == "alice"
@@ -249,10 +249,10 @@ def test_another_client_inside_the_grace_window_gets_nothing_and_does_no_harm(
 
 
 def test_a_disabled_users_refresh_fails(app, client, registered, login):
-    from authserver import accounts
+    from authserver.accounts import users
 
     with app.app_context():
-        accounts.disable_user(app.extensions["authserver"], accounts.find_user("alice"), actor="test")
+        users.disable_user(app.extensions["authserver"], users.find_user("alice"), actor="test")
         db.session.commit()
     assert refresh(client, registered, login.json["refresh_token"]).json["error"] == "invalid_grant"
 
@@ -260,7 +260,7 @@ def test_a_disabled_users_refresh_fails(app, client, registered, login):
 def test_a_disabled_user_cannot_refresh_even_a_session_left_open(app, client, registered, login):
     # Disabling ends the sessions too; this checks the refresh refuses the user on its own account,
     # e.g. for an account disabled directly in the database.
-    from authserver.models import User
+    from authserver.store.models import User
 
     with app.app_context():
         db.session.execute(db.update(User).values(disabled_at=app.extensions["authserver"].clock.now()))
@@ -292,7 +292,7 @@ def test_database_fault_mid_rotation_rolls_back_and_the_old_token_still_works(
     server = app.extensions["authserver.oauth"]
     if where == "signing":
         # The rotation rows are flushed, then the database fails before the response is ready.
-        from authserver.oauth import access_tokens
+        from authserver.tokens import access_tokens
 
         def failing(self, *args, **kwargs):
             db.session.execute(text("SELECT * FROM no_such_table"))
@@ -321,7 +321,7 @@ def while_signing(monkeypatch, action):
     """Run ``action`` once, as another request on another thread (its own app context, database
     session and connection), while the next refresh signs its access token: after the refresh
     has read its token and before it writes the rotation."""
-    from authserver.oauth import access_tokens
+    from authserver.tokens import access_tokens
 
     original = access_tokens.AccessTokenGenerator.get_jwks
     pending = [action]

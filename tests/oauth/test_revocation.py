@@ -8,11 +8,11 @@ import time
 import pytest
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 
-from authserver import audit
-from authserver import retention
-from authserver.database import db
-from authserver.models import RevokedAccessToken
-from authserver.sessions import ENDED_BY_REVOCATION
+from authserver.sessions.device_sessions import ENDED_BY_REVOCATION
+from authserver.store import retention
+from authserver.store import security_events
+from authserver.store.database import db
+from authserver.store.models import RevokedAccessToken
 from tests.conftest import password_login
 from tests.conftest import refresh
 from tests.token_helpers import INTROSPECT
@@ -75,7 +75,7 @@ def test_rfc7009_2_1_revoking_a_refresh_token_ends_its_device_session(app, clien
     assert claims_of(tokens["access_token"])["exp"] > time.time()
     assert not is_active(client, introspector, tokens["access_token"])
     assert client.get(PROTECTED, headers=bearer(tokens["access_token"])).status_code == 401
-    [event] = events(app, audit.SESSION_ENDED)
+    [event] = events(app, security_events.SESSION_ENDED)
     assert event["session_id"] == sid and event["detail"] == {"reason": ENDED_BY_REVOCATION}
 
 
@@ -109,7 +109,7 @@ def test_rfc7009_2_1_revoking_an_access_token_denies_its_jti_until_it_expires(ap
     assert not is_active(client, introspector, access)
     refused = client.get(PROTECTED, headers=bearer(access))
     assert refused.status_code == 401 and refused.json["error"] == "invalid_token"
-    [event] = events(app, audit.ACCESS_TOKEN_REVOKED)
+    [event] = events(app, security_events.ACCESS_TOKEN_REVOKED)
     assert event["session_id"] == claims["sid"] and event["user_id"] == claims["sub"]
     assert event["client_id"] == registered.client_id and event["detail"] == {"jti": claims["jti"]}
 
@@ -161,7 +161,7 @@ def test_rfc7009_2_2_an_expired_forged_or_unknown_token_is_answered_200_and_noth
     assert_revocation_ok(revoke(client, registered, forged, hint="access_token"))
     with app.app_context():
         assert db.session.query(RevokedAccessToken).count() == 0
-    assert events(app, audit.ACCESS_TOKEN_REVOKED) == events(app, audit.SESSION_ENDED) == []
+    assert events(app, security_events.ACCESS_TOKEN_REVOKED) == events(app, security_events.SESSION_ENDED) == []
     assert session_row(app, claims_of(tokens["access_token"])["sid"]).ended_at is None
     assert client.get(PROTECTED, headers=bearer(tokens["access_token"])).status_code == 200
 
@@ -171,7 +171,7 @@ def test_rfc7009_2_2_revoking_twice_is_answered_200_and_recorded_once(app, clien
     assert_revocation_ok(revoke(client, registered, tokens[kind]))
     assert_revocation_ok(revoke(client, registered, tokens[kind]))
     expected = {"refresh_token": (1, 0), "access_token": (0, 1)}[kind]
-    assert (len(events(app, audit.SESSION_ENDED)), len(events(app, audit.ACCESS_TOKEN_REVOKED))) == expected
+    assert (len(events(app, security_events.SESSION_ENDED)), len(events(app, security_events.ACCESS_TOKEN_REVOKED))) == expected
 
 
 @pytest.mark.parametrize("kind", ["refresh_token", "access_token"])
@@ -183,7 +183,7 @@ def test_rfc7009_2_1_a_client_cannot_revoke_another_clients_token(app, client, f
     assert is_active(client, introspector, tokens[kind])
     assert client.get(PROTECTED, headers=bearer(tokens["access_token"])).status_code == 200
     assert refresh(client, registered, tokens["refresh_token"]).status_code == 200
-    assert events(app, audit.SESSION_ENDED) == events(app, audit.ACCESS_TOKEN_REVOKED) == []
+    assert events(app, security_events.SESSION_ENDED) == events(app, security_events.ACCESS_TOKEN_REVOKED) == []
 
 
 # -- client authentication ------------------------------------------------------------------------

@@ -7,14 +7,14 @@ from urllib.parse import quote_plus
 import pytest
 import requests
 
-from authserver import audit
-from authserver.database import db
-from authserver.models import Client
-from authserver.models import sha256_hex
+from authserver.store import security_events
+from authserver.store.database import db
+from authserver.store.models import Client
+from authserver.store.models import sha256_hex
 from tests.conftest import PASSWORD
 from tests.conftest import password_login
 from tests.conftest import token_request
-from tests.session_helpers import security_events
+from tests.session_helpers import logged_events
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def test_a_chunked_body_over_64_kib_is_refused_and_not_processed(app, live_serve
         data=itertools.chain([body], chunks(10 * 1024 * 1024)), timeout=30)
     assert response.status_code == 413, response.text
     assert response.json()["error"] == "invalid_request"
-    assert security_events(app, audit.LOGIN_SUCCEEDED) == []
+    assert logged_events(app, security_events.LOGIN_SUCCEEDED) == []
 
 
 def test_a_small_chunked_body_is_read_whole(live_server, registered):
@@ -88,7 +88,7 @@ def test_a_large_body_is_refused_where_the_view_never_reads_it(app, client, regi
     assert_error(client.get("/oauth/jwks", data=too_big), 413, "invalid_request")
     response = client.post("/api/sessions/revoke-others", data=too_big, headers=signed_in.headers)
     assert response.status_code == 413
-    assert security_events(app, audit.SESSION_ENDED) == []  # nothing was processed
+    assert logged_events(app, security_events.SESSION_ENDED) == []  # nothing was processed
     assert other.sid
 
 
@@ -98,7 +98,7 @@ def test_rfc6749_3_1_an_empty_parameter_is_a_missing_one(app, client, registered
     response = token_request(client, registered, **form)
     assert_error(response, 400, "invalid_request")
     assert empty in response.json["error_description"]
-    assert security_events(app, audit.LOGIN_FAILED) == []  # not a sign-in attempt with an empty name
+    assert logged_events(app, security_events.LOGIN_FAILED) == []  # not a sign-in attempt with an empty name
 
 
 def test_rfc6749_3_1_an_empty_refresh_token_is_a_missing_one(client, registered):
@@ -207,10 +207,10 @@ def test_unknown_user_and_wrong_password_cost_the_same_argon2_check(client, regi
 
 
 def test_disabled_user_gets_invalid_grant(app, client, registered):
-    from authserver import accounts
+    from authserver.accounts import users
 
     with app.app_context():
-        accounts.disable_user(app.extensions["authserver"], accounts.find_user("alice"), actor="test")
+        users.disable_user(app.extensions["authserver"], users.find_user("alice"), actor="test")
         db.session.commit()
     assert_error(password_login(client, registered), 400, "invalid_grant")
 
@@ -290,7 +290,7 @@ def test_successful_response_is_not_cacheable(client, registered):
 
 
 def test_unexpected_failure_is_a_json_500_without_details(app, client, registered, monkeypatch):
-    from authserver.oauth import access_tokens
+    from authserver.tokens import access_tokens
 
     def explode(*args, **kwargs):
         raise RuntimeError("secret internal detail")

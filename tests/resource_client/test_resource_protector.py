@@ -16,8 +16,8 @@ from flask import jsonify
 from joserfc.jwk import KeySet
 from joserfc.jwk import RSAKey
 
-from authserver import accounts
-from authserver.database import db
+from authserver.accounts import users
+from authserver.store.database import db
 from authserver_resource import IntrospectionValidator
 from authserver_resource import RemoteJWKS
 from authserver_resource import RemoteTokenValidator
@@ -168,7 +168,7 @@ def test_online_a_logged_out_sessions_access_token_is_refused(client, registered
 
 def test_online_a_disabled_users_token_is_refused(app, online_api, tokens):
     with app.app_context():
-        accounts.disable_user(app.extensions["authserver"], accounts.find_user("alice"), actor="admin")
+        users.disable_user(app.extensions["authserver"], users.find_user("alice"), actor="admin")
         db.session.commit()
     assert_invalid_token(call_notes(online_api, tokens["access_token"]))
 

@@ -9,7 +9,7 @@ import re
 import jwt
 import pytest
 
-from authserver.models import DeviceSession
+from authserver.store.models import DeviceSession
 from tests.conftest import PASSWORD
 
 DESKTOP_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"

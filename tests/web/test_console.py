@@ -3,8 +3,8 @@ disabling a user."""
 
 from __future__ import annotations
 
-from authserver import audit
-from authserver.models import SecurityEvent
+from authserver.store import security_events
+from authserver.store.models import SecurityEvent
 from tests.conftest import PASSWORD
 from tests.conftest import password_login
 from tests.conftest import refresh
@@ -112,7 +112,7 @@ def test_admin_disables_a_user(app, factory, admin_client):
     assert password_login(admin_client, registered, username="bob").json["error"] == "invalid_grant"
     assert bob_browser.get("/account/devices").headers["Location"].startswith("/signin")
     with app.app_context():
-        event = SecurityEvent.query.filter_by(kind=audit.USER_DISABLED).one()
+        event = SecurityEvent.query.filter_by(kind=security_events.USER_DISABLED).one()
         assert (event.username, event.actor) == ("bob", "root")
 
 
@@ -133,7 +133,7 @@ def test_console_forms_refuse_a_missing_or_foreign_csrf_token(app, factory, admi
         assert admin_client.post(action, data={"csrf_token": "forged"}).status_code == 400
     assert session_row(app, sid).ended_at is None
     with app.app_context():
-        assert SecurityEvent.query.filter_by(kind=audit.USER_DISABLED).count() == 0
+        assert SecurityEvent.query.filter_by(kind=security_events.USER_DISABLED).count() == 0
 
 
 def test_console_manages_a_user_whose_name_has_a_slash(app, factory, admin_client):

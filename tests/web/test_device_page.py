@@ -9,9 +9,9 @@ import re
 import pytest
 from sqlalchemy import select
 
-from authserver.database import db
-from authserver.models import DeviceAuthorization
-from authserver.models import SecurityEvent
+from authserver.store.database import db
+from authserver.store.models import DeviceAuthorization
+from authserver.store.models import SecurityEvent
 from tests.conftest import refresh
 from tests.device_helpers import decide
 from tests.device_helpers import device_client

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from authserver import accounts
-from authserver import audit
 from authserver import create_app
-from authserver.database import db
-from authserver.models import Client
-from authserver.models import DeviceSession
-from authserver.models import SecurityEvent
-from authserver.web.device_cookie import COOKIE_NAME as DEVICE_COOKIE
+from authserver.accounts import users
+from authserver.store import security_events
+from authserver.store.database import db
+from authserver.store.models import Client
+from authserver.store.models import DeviceSession
+from authserver.store.models import SecurityEvent
 from authserver.web.client import WEB_CLIENT_ID
 from authserver.web.client import create_web_client
+from authserver.web.known_browsers import COOKIE_NAME as DEVICE_COOKIE
 from tests.conftest import PASSWORD
 from tests.conftest import password_login
 from tests.conftest import refresh
@@ -55,7 +55,7 @@ def test_signin_opens_a_device_session_of_the_web_client(app, factory, client):
         web_client = db.session.get(Client, WEB_CLIENT_ID)
         assert (web_client.name, web_client.auth_method, web_client.grant_types) == ("authserver web", "none", "")
         kinds = [e.kind for e in SecurityEvent.query.all()]
-    assert kinds == [audit.LOGIN_SUCCEEDED]
+    assert kinds == [security_events.LOGIN_SUCCEEDED]
 
 
 def test_admins_web_session_has_the_admin_scope(app, factory, client):
@@ -108,13 +108,13 @@ def test_wrong_password_is_refused_and_logged(app, factory, client):
     assert web_sid(app, client) is None
     with app.app_context():
         events = [(e.kind, e.username) for e in SecurityEvent.query.all()]
-    assert events == [(audit.LOGIN_FAILED, "alice")]
+    assert events == [(security_events.LOGIN_FAILED, "alice")]
 
 
 def test_disabled_user_cannot_sign_in(app, factory, client):
     factory.user()
     with app.app_context():
-        accounts.disable_user(app.extensions["authserver"], accounts.find_user("alice"), actor="test")
+        users.disable_user(app.extensions["authserver"], users.find_user("alice"), actor="test")
         db.session.commit()
     response = sign_in(client)
     assert "The username or password is incorrect." in response.text
@@ -220,11 +220,11 @@ def test_a_first_sign_in_that_loses_the_race_to_register_the_web_client_uses_the
     factory.user()
     sign_in(client)  # registers the web client
     with app.app_context():
-        accounts.create_user(app.extensions["authserver"], "bob", PASSWORD)  # earlier work of the same request
+        users.create_user(app.extensions["authserver"], "bob", PASSWORD)  # earlier work of the same request
         assert create_web_client().client_id == WEB_CLIENT_ID  # its insert fails: the client exists by now
         db.session.commit()
     with app.app_context():
-        assert accounts.find_user("bob") is not None  # only the failed insert was undone
+        assert users.find_user("bob") is not None  # only the failed insert was undone
         assert Client.query.filter_by(client_id=WEB_CLIENT_ID).count() == 1
 
 
@@ -296,7 +296,7 @@ def test_a_device_cookie_that_guesses_wrong_too_often_is_locked_out(app, factory
     assert sign_in(own).status_code == 302
     with app.app_context():  # the failures name the cookie by a digest of its nonce, never the cookie itself
         rows = db.session.execute(db.select(SecurityEvent.device_cookie, SecurityEvent.detail)
-                                  .where(SecurityEvent.kind == audit.LOGIN_FAILED)).all()
+                                  .where(SecurityEvent.kind == security_events.LOGIN_FAILED)).all()
     assert len(rows) == 3 and len({row.device_cookie for row in rows}) == 1
     assert all(len(row.device_cookie) == 64 and cookie not in str(row) for row in rows)
 

@@ -1,0 +1,117 @@
+"""OAuth clients: registering them, and the per-process cache every token request looks its client up in.
+Nothing here commits."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+import time
+from urllib.parse import urlsplit
+
+from sqlalchemy import bindparam
+from sqlalchemy import select
+
+from ..errors import AccountError
+from ..store.database import db
+from ..store.models import AUTH_METHODS
+from ..store.models import Client
+from ..store.models import new_client_id
+from ..store.models import sha256_hex
+
+# RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), no quote, backslash or space.
+SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]+")
+# Schemes a browser would run rather than navigate to: never a place to send a code or token.
+EXECUTABLE_SCHEMES = {"javascript", "data", "vbscript", "file", "blob", "about"}
+
+
+def check_scope(scope: str) -> None:
+    for token in scope.split():
+        if not SCOPE_TOKEN.fullmatch(token):
+            raise AccountError(f"{token!r} is not a scope: RFC 6749 scopes are printable ASCII without '\"' or '\\'")
+
+
+def check_redirect_uri(uri: str) -> None:
+    """RFC 6749 §3.1.2: absolute, no fragment; RFC 8252 private-use schemes are fine for native apps."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        parts = None
+    if (parts is None or not parts.scheme or parts.fragment or "#" in uri or not uri.isprintable() or " " in uri
+            or parts.scheme.lower() in EXECUTABLE_SCHEMES
+            or (parts.scheme.lower() in ("http", "https") and not parts.hostname)):
+        raise AccountError(f"{uri!r} is not a redirect URI: it must be absolute, without a fragment")
+
+
+CLIENT_CACHE_SECONDS = 5.0
+CLIENT_ROW = select(Client.__table__).where(Client.__table__.c.client_id == bindparam("client_id"))
+
+
+class ClientCache:
+    """Clients by id, read from the database at most once every ``seconds`` per process.
+
+    Every token, introspection and revocation request looks its client up; clients change
+    rarely, and a cached one holds nothing to steal (secrets are digests). A client registered
+    is found at once; one changed is seen within ``seconds``. Cached clients are transient objects,
+    never attached to a database session, shared read-only by the process's threads."""
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, seconds: float = CLIENT_CACHE_SECONDS, monotonic=time.monotonic):
+        self.seconds = seconds
+        self._monotonic = monotonic
+        self._entries: dict[str, tuple[float, Client]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, client_id: str) -> Client | None:
+        now = self._monotonic()
+        hit = self._entries.get(client_id)
+        if hit is not None and now - hit[0] < self.seconds:
+            return hit[1]
+        row = db.session.connection().execute(CLIENT_ROW, {"client_id": client_id}).mappings().first()
+        with self._lock:
+            if row is None:
+                self._entries.pop(client_id, None)
+                return None
+            if len(self._entries) >= self.MAX_ENTRIES:
+                self._entries.clear()
+            client = Client(**row)
+            self._entries[client_id] = (now, client)
+        return client
+
+
+def create_client(services, name: str, grant_types: list[str], scope: str, auth_method: str,
+                  redirect_uris: list[str] = (), introspect: bool = False,
+                  client_id: str | None = None, first_party: bool = False) -> tuple[Client, str | None]:
+    """Register a client; returns it with its secret (shown once, stored only as a digest).
+
+    ``client_id`` is for the server's own first-party clients; registered clients get a random one."""
+    if auth_method not in AUTH_METHODS:
+        raise AccountError(f"auth method must be one of {', '.join(AUTH_METHODS)}")
+    if not name.strip():
+        raise AccountError("the client needs a name")
+    if len(name.strip()) > 200 or not name.isprintable():
+        raise AccountError("a client name is at most 200 printable characters")
+    check_scope(scope)
+    for uri in redirect_uris:
+        check_redirect_uri(uri)
+    if introspect and auth_method == "none":
+        raise AccountError("a public client (auth method none) cannot introspect tokens")
+    if "authorization_code" in grant_types and not redirect_uris:
+        raise AccountError("the authorization_code grant needs at least one --redirect-uri")
+    secret = None if auth_method == "none" else secrets.token_urlsafe(32)
+    client = Client(
+        client_id=client_id or new_client_id(),
+        name=name.strip(),
+        secret_digest=sha256_hex(secret) if secret else None,
+        auth_method=auth_method,
+        grant_types=" ".join(dict.fromkeys(grant_types)),
+        scope=" ".join(dict.fromkeys(scope.split())),
+        redirect_uris=" ".join(redirect_uris),
+        can_introspect=introspect,
+        first_party=first_party,
+        created_at=services.clock.now(),
+    )
+    db.session.add(client)
+    db.session.flush()
+    return client, secret

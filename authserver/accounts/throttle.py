@@ -1,0 +1,249 @@
+"""Failure budgets: past one, a caller is refused (429 with ``Retry-After``) before anything is
+checked, and writes nothing more.
+
+Failures are rows of the security event log (``security_events.py``), so every node on the database shares
+the same counts, and a window is simply "rows younger than this".
+
+Sign-in budgets (wrong passwords, unknown users, disabled accounts), inside
+``login_failure_window_seconds``:
+
+- ``login_username_ip``, per username and IP (``login_max_failures``): slows guessing one account
+  from one address without letting a stranger lock the real user out from their own address;
+- ``login_ip``, per IP across every username (``login_ip_max_failures``): one address trying many
+  accounts (password spraying, credential stuffing);
+- ``login_account``, per username across every address (``login_account_max_failures``): one
+  account guessed from many addresses. It answers the same 429 whether the account exists or not,
+  and since anyone can spend it, it is set well above what a user mistyping ever reaches.
+
+Since anyone can spend the account budget, it does not apply to callers who signed in before
+(OWASP's device cookies), so guessing cannot lock the real user out:
+
+- a browser with a valid device cookie for that username (``web/device_cookie.py``) has instead
+  ``login_device_cookie``, per cookie from every address (``login_device_cookie_max_failures``), so a
+  stolen cookie buys no more guesses than that;
+- a password-grant (username, client, IP) with a ``login_succeeded`` event younger than
+  ``retention_seconds`` keeps ``login_username_ip``, which is bound to that address anyway.
+
+The per-IP budgets apply to everyone.
+
+Lookup budgets, inside ``lookup_failure_window_seconds``, against scanning for tokens and secrets:
+
+- ``lookup_ip``, per IP (``lookup_max_failures``): failed client authentications (at every
+  endpoint) and tokens that are not ours at all (revocation, refresh);
+- ``lookup_client``, per confidential client (``lookup_max_failures``): tokens not ours presented
+  by that authenticated client at revocation and refresh. Public clients share their id with every
+  installation and prove nothing, so only their IP is counted; and a failed authentication never
+  counts against the client it names, or anyone who knows a client id could lock it out;
+- ``lookup_introspection``, per introspecting client (``introspection_max_failures``, much larger):
+  tokens not ours that a resource server presented for introspection. Its callers chose them, so
+  they count toward no other budget (neither the resource server's own nor its IP's), or 50 junk
+  tokens sent to a resource server would lock it out of introspection for everyone; with 256-bit
+  tokens, scanning through a resource server is hopeless anyway. Each one is counted
+  (``introspection_unknown_tokens``) and logged as a warning, without the token.
+
+Device user codes (RFC 8628 §5.1), inside ``login_failure_window_seconds``: wrong codes entered
+on the verification page, per signed-in user (``user_code_user``) and per IP (``user_code_ip``),
+each ``login_max_failures``, so the short codes cannot be guessed.
+
+A token that is ours but no longer live (expired, revoked, of an ended session) is not a failure:
+resource servers introspect those all the time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import and_
+from sqlalchemy import bindparam
+from sqlalchemy import func
+from sqlalchemy import or_
+from sqlalchemy import select
+from sqlalchemy import type_coerce
+
+from ..errors import TemporarilyUnavailable
+from ..ops import metrics
+from ..store import security_events
+from ..store.database import UTCDateTime
+from ..store.database import db
+from ..store.models import SecurityEvent
+
+log = logging.getLogger("authserver.throttle")  # the logger name operators filter on, wherever the module lives
+
+LOGIN_USERNAME_IP = "login_username_ip"
+LOGIN_IP = "login_ip"
+LOGIN_ACCOUNT = "login_account"
+LOGIN_DEVICE_COOKIE = "login_device_cookie"
+LOOKUP_IP = "lookup_ip"
+LOOKUP_CLIENT = "lookup_client"
+LOOKUP_INTROSPECTION = "lookup_introspection"
+USER_CODE_USER = "user_code_user"
+USER_CODE_IP = "user_code_ip"
+BUDGETS = (LOGIN_USERNAME_IP, LOGIN_IP, LOGIN_ACCOUNT, LOGIN_DEVICE_COOKIE, LOOKUP_IP, LOOKUP_CLIENT, LOOKUP_INTROSPECTION,
+           USER_CODE_USER, USER_CODE_IP)
+
+LOOKUP_FAILURES = (security_events.CLIENT_AUTH_FAILED, security_events.TOKEN_LOOKUP_FAILED, security_events.INTROSPECTION_LOOKUP_FAILED)
+
+
+@dataclass(frozen=True)
+class Budget:
+    name: str
+    limit_setting: str  # the Settings attribute holding its limit
+    counts: object  # the SQL condition on security_events rows that spend it, with bind parameters
+
+
+def _same_ip():
+    # IS NOT DISTINCT FROM: an unknown address (None) counts with the other unknown ones.
+    return SecurityEvent.ip.is_not_distinct_from(bindparam("ip"))
+
+
+class Budgets:
+    """Budgets over some event kinds inside one window, counted by one statement built once (the
+    hot endpoints run it on every request)."""
+
+    def __init__(self, kinds: tuple[str, ...], window_setting: str, *budgets: Budget):
+        self.window_setting = window_setting
+        self.budgets = budgets
+        columns = []
+        for budget in budgets:
+            columns += [func.count().filter(budget.counts),
+                        type_coerce(func.min(SecurityEvent.created_at).filter(budget.counts), UTCDateTime)]
+        self.statement = select(*columns).where(
+            or_(*(SecurityEvent.kind == kind for kind in kinds)), SecurityEvent.created_at > bindparam("since", type_=UTCDateTime()),
+            or_(*(budget.counts for budget in budgets)))
+
+    def retry_after(self, services, **params) -> int | None:
+        """Seconds until every budget is below its limit again, or None if none is spent.
+
+        A spent budget frees up when its oldest failure leaves the window."""
+        settings = services.settings
+        since = services.clock.now() - dt.timedelta(seconds=getattr(settings, self.window_setting))
+        row = db.session.connection().execute(self.statement, {"since": since, **params}).one()
+        waits = {}
+        for index, budget in enumerate(self.budgets):
+            count, oldest = row[2 * index], row[2 * index + 1]
+            if count >= getattr(settings, budget.limit_setting):
+                waits[budget.name] = max(1, int((oldest - since).total_seconds()) + 1)
+        if not waits:
+            return None
+        for name in waits:
+            metrics.count("throttled_requests", budget=name)
+        return max(waits.values())
+
+
+_USERNAME = SecurityEvent.username == bindparam("username")
+_USERNAME_IP_BUDGET = Budget(LOGIN_USERNAME_IP, "login_max_failures", and_(_USERNAME, _same_ip()))
+_IP_BUDGET = Budget(LOGIN_IP, "login_ip_max_failures", _same_ip())
+SIGN_IN = Budgets(
+    (security_events.LOGIN_FAILED,), "login_failure_window_seconds",
+    _USERNAME_IP_BUDGET,
+    _IP_BUDGET,
+    Budget(LOGIN_ACCOUNT, "login_account_max_failures", _USERNAME),
+)
+# Callers who signed in before: no account budget (see the module docstring).
+SIGN_IN_WITH_DEVICE_COOKIE = Budgets(
+    (security_events.LOGIN_FAILED,), "login_failure_window_seconds",
+    _USERNAME_IP_BUDGET,
+    _IP_BUDGET,
+    Budget(LOGIN_DEVICE_COOKIE, "login_device_cookie_max_failures",
+           SecurityEvent.device_cookie == bindparam("device_cookie")),
+)
+SIGN_IN_FROM_KNOWN_ADDRESS = Budgets(
+    (security_events.LOGIN_FAILED,), "login_failure_window_seconds",
+    _USERNAME_IP_BUDGET,
+    _IP_BUDGET,
+)
+# A sign-in of this username through this client from this address (any grant that opened a session).
+SIGNED_IN_BEFORE = select(SecurityEvent.id).where(
+    SecurityEvent.username == bindparam("username"), SecurityEvent.kind == security_events.LOGIN_SUCCEEDED,
+    SecurityEvent.created_at > bindparam("since", type_=UTCDateTime()),
+    SecurityEvent.client_id == bindparam("client_id"), SecurityEvent.ip == bindparam("ip"),
+).limit(1)
+USER_CODES = Budgets(
+    (security_events.USER_CODE_FAILED,), "login_failure_window_seconds",
+    Budget(USER_CODE_USER, "login_max_failures", SecurityEvent.user_id == bindparam("user_id")),
+    Budget(USER_CODE_IP, "login_max_failures", _same_ip()),
+)
+_CLIENT = SecurityEvent.client_id == bindparam("client_id")  # no client (None) matches no row
+LOOKUPS = Budgets(
+    LOOKUP_FAILURES, "lookup_failure_window_seconds",
+    # A resource server's introspections count toward its own budget only (see the module docstring).
+    Budget(LOOKUP_IP, "lookup_max_failures", and_(SecurityEvent.kind != security_events.INTROSPECTION_LOOKUP_FAILED,
+                                                  _same_ip())),
+    # Only tokens not ours count against a client, never a failed authentication naming it.
+    Budget(LOOKUP_CLIENT, "lookup_max_failures", and_(SecurityEvent.kind == security_events.TOKEN_LOOKUP_FAILED, _CLIENT)),
+    Budget(LOOKUP_INTROSPECTION, "introspection_max_failures",
+           and_(SecurityEvent.kind == security_events.INTROSPECTION_LOOKUP_FAILED, _CLIENT)),
+)
+
+
+# -- sign-in ---------------------------------------------------------------------------------
+def login_retry_after(services, username: str, ip: str | None, device_cookie: str | None = None,
+                      client_id: str | None = None) -> int | None:
+    """Seconds until ``username`` may be tried again from ``ip``, or None if not throttled.
+
+    ``device_cookie``: the id of the browser's valid device cookie for ``username`` (web sign-in).
+    ``client_id``: the client of a password grant, exempt from the account budget at an address it
+    signed in from before."""
+    username = username[:150]
+    if device_cookie is not None:
+        return SIGN_IN_WITH_DEVICE_COOKIE.retry_after(services, username=username, ip=ip, device_cookie=device_cookie)
+    if client_id is not None and signed_in_before(services, username, client_id, ip):
+        return SIGN_IN_FROM_KNOWN_ADDRESS.retry_after(services, username=username, ip=ip)
+    return SIGN_IN.retry_after(services, username=username, ip=ip)
+
+
+def signed_in_before(services, username: str, client_id: str, ip: str | None) -> bool:
+    """Whether ``username`` signed in through ``client_id`` from ``ip`` within ``retention_seconds``."""
+    if ip is None:
+        return False
+    since = services.clock.now() - dt.timedelta(seconds=services.settings.retention_seconds)
+    params = {"username": username, "client_id": client_id, "ip": ip, "since": since}
+    return db.session.connection().execute(SIGNED_IN_BEFORE, params).first() is not None
+
+
+def check_login(services, username: str, ip: str | None, client_id: str | None = None) -> None:
+    """Raise 429 if a sign-in as ``username`` from ``ip`` (through ``client_id``) is throttled (the same
+    answer for every budget, so it never tells whether the account exists)."""
+    wait = login_retry_after(services, username, ip, client_id=client_id)
+    if wait:
+        raise TemporarilyUnavailable("Too many failed sign-ins; retry later.", 429, wait)
+
+
+# -- device user codes -----------------------------------------------------------------------
+def user_code_retry_after(services, user_id: str, ip: str | None) -> int | None:
+    """Seconds until this user, or anyone at this IP, may enter a device user code again, or None."""
+    return USER_CODES.retry_after(services, user_id=user_id, ip=ip)
+
+
+# -- client authentication and token lookups -------------------------------------------------
+def check_lookups(services, ip: str | None, client=None) -> None:
+    """Raise 429 if this IP has spent its budget of failed client authentications and lookups, or
+    this authenticated confidential client one of its budgets of tokens not ours (its own, or as a
+    resource server introspecting). One query for all three."""
+    counted = client if client is not None and client.auth_method != "none" else None
+    wait = LOOKUPS.retry_after(services, ip=ip, client_id=counted.client_id if counted else None)
+    if wait:
+        raise TemporarilyUnavailable("Too many failed requests; retry later.", 429, wait)
+
+
+def record_client_auth_failure(services, claimed_client_id: str | None, ip: str | None, endpoint: str) -> None:
+    security_events.record_event(security_events.CLIENT_AUTH_FAILED, services.clock.now(), client_id=claimed_client_id, ip=ip,
+                       endpoint=endpoint)
+
+
+def record_lookup_failure(services, client_id: str, ip: str | None, endpoint: str) -> None:
+    """A token that is not ours at all was presented by this (authenticated) client."""
+    security_events.record_event(security_events.TOKEN_LOOKUP_FAILED, services.clock.now(), client_id=client_id, ip=ip,
+                       endpoint=endpoint)
+
+
+def record_introspection_failure(services, client_id: str, ip: str | None) -> None:
+    """A token that is not ours at all was presented for introspection by this resource server: it
+    counts toward ``lookup_introspection`` only, and is counted and logged (never the token)."""
+    security_events.record_event(security_events.INTROSPECTION_LOOKUP_FAILED, services.clock.now(), client_id=client_id, ip=ip,
+                       endpoint="introspection")
+    metrics.count("introspection_unknown_tokens")
+    log.warning("resource server %s asked to introspect a token that is not ours", client_id,
+                extra={"fields": {"client_id": client_id, "ip": ip}})

@@ -1,0 +1,72 @@
+"""The device authorization endpoint (RFC 8628 §3.1–3.2): a device asks for a device code and a
+user code; the user approves on the verification page (``web/device_verification.py``) and the
+device polls the token endpoint (``grants/device_code.py``)."""
+
+from __future__ import annotations
+
+from authlib.oauth2.rfc8628 import DEVICE_CODE_GRANT_TYPE
+from authlib.oauth2.rfc8628 import DeviceAuthorizationEndpoint as _DeviceAuthorizationEndpoint
+
+from ...errors import UnauthorizedClientError
+from ...http.request_context import device_context
+from ...openapi.document import schema
+from ...scopes import granted_scope
+from ...services import current_services
+from ...store import device_authorizations
+from ...store.models import AUTH_METHODS
+from .. import paths
+from ..client_auth import FORM_FIELDS
+from ..grants.base import SCOPE_FIELD
+
+DEVICE_AUTHORIZATION_FORM = schema("DeviceAuthorizationForm", {
+    "description": "RFC 8628 §3.1.",
+    "type": "object",
+    "properties": {
+        "scope": SCOPE_FIELD,
+        "device_name": {"type": "string", "description": "How the device is shown on the approval page and in "
+                                                         "My devices; otherwise one is made from the User-Agent."},
+        **FORM_FIELDS,
+    },
+})
+DEVICE_AUTHORIZATION_RESPONSE = schema("DeviceAuthorizationResponse", {
+    "description": "RFC 8628 §3.2: show `user_code` and `verification_uri` (or `verification_uri_complete`) to the "
+                   "user, then poll the token endpoint with `device_code` every `interval` seconds.",
+    "type": "object",
+    "required": ["device_code", "user_code", "verification_uri", "verification_uri_complete", "expires_in",
+                 "interval"],
+    "properties": {
+        "device_code": {"type": "string"},
+        "user_code": {"type": "string"},
+        "verification_uri": {"type": "string", "format": "uri"},
+        "verification_uri_complete": {"type": "string", "format": "uri"},
+        "expires_in": {"type": "integer", "minimum": 1},
+        "interval": {"type": "integer", "minimum": 1},
+    },
+    "additionalProperties": False,
+})
+
+
+class DeviceAuthorizationEndpoint(_DeviceAuthorizationEndpoint):
+    CLIENT_AUTH_METHODS = list(AUTH_METHODS)
+
+    def create_endpoint_response(self, request):
+        client = self.authenticate_client(request)
+        if not client.check_grant_type(DEVICE_CODE_GRANT_TYPE):
+            raise UnauthorizedClientError("The client is not registered for the device authorization grant.")
+        # Beyond the client's scopes: invalid_scope; `admin` never (the session will be restricted).
+        scope = granted_scope(client, None, request.payload.scope)
+        services = current_services()
+        settings = services.settings
+        device_code, user_code = device_authorizations.start(settings, services.clock.now(), client, scope,
+                                                    device_context(request.payload.data.get("device_name")))
+        verification_uri = settings.issuer + paths.DEVICE_VERIFICATION
+        body = {
+            "device_code": device_code,
+            "user_code": user_code,
+            "verification_uri": verification_uri,
+            "verification_uri_complete": f"{verification_uri}?user_code={user_code}",
+            "expires_in": settings.device_code_ttl_seconds,
+            "interval": settings.device_poll_interval_seconds,
+        }
+        return 200, body, [("Content-Type", "application/json"), ("Cache-Control", "no-store"),
+                           ("Pragma", "no-cache")]

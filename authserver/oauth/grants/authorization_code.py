@@ -1,0 +1,92 @@
+"""The authorization code grant (RFC 6749 §4.1) with PKCE (RFC 7636), for third-party apps.
+
+Authlib runs the protocol; this fills in its hooks. PKCE is ``S256`` only: ``plain`` is refused,
+and a public client must send a challenge (``S256CodeChallenge``); confidential clients may. Codes
+live in ``authorization_codes.py`` (digests, single use, a short lifetime). The exchange opens a
+device session like every sign-in -- the approving browser's User-Agent and IP are its device --
+with a rotating refresh-token chain; a second use of the code ends that session.
+"""
+
+from __future__ import annotations
+
+from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc7636 import CodeChallenge
+
+from ...errors import InvalidGrantError
+from ...errors import InvalidRequestError
+from ...http.request_context import device_context
+from ...scopes import granted_scope
+from ...services import current_services
+from ...sessions.device_sessions import DeviceContext
+from ...store import authorization_codes
+from ...store.authorization_codes import CodeInvalid
+from ...store.models import AUTH_METHODS
+from .base import grant_form
+from .base import issue_session_tokens
+
+S256 = "S256"
+
+
+class S256CodeChallenge(CodeChallenge):
+    SUPPORTED_CODE_CHALLENGE_METHOD = [S256]
+    DEFAULT_CODE_CHALLENGE_METHOD = S256
+
+    def validate_code_challenge(self, grant, redirect_uri):
+        data = grant.request.payload.data
+        if not data.get("code_challenge") and grant.request.client.is_public:
+            raise InvalidRequestError("A public client must send a PKCE code_challenge (S256).")
+        if data.get("code_challenge") and data.get("code_challenge_method") != S256:
+            # RFC 7636 §4.3: no method means plain, which this server refuses.
+            raise InvalidRequestError("code_challenge_method must be S256.")
+        super().validate_code_challenge(grant, redirect_uri)
+
+
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
+    FORM = grant_form(
+        "AuthorizationCodeGrantForm", "authorization_code",
+        "RFC 6749 §4.1.3 with PKCE (RFC 7636). Opens a device session; a code is single-use.", ("code",),
+        code={"type": "string", "minLength": 1},
+        redirect_uri={"type": "string", "description": "The one the authorization request named."},
+        code_verifier={"type": "string", "minLength": 43, "maxLength": 128,
+                       "description": "Required when the authorization request had a code_challenge."})
+
+    def generate_authorization_code(self):
+        return authorization_codes.new_code()
+
+    def save_authorization_code(self, code, request):
+        services, data, user = current_services(), request.payload.data, request.user
+        scope = granted_scope(request.client, user, request.payload.scope)
+        authorization_codes.save_code(
+            services.settings, services.clock.now(), code, client=request.client, user=user,
+            redirect_uri=request.payload.redirect_uri, scope=scope, code_challenge=data.get("code_challenge"),
+            code_challenge_method=data.get("code_challenge_method"), device=device_context())
+
+    def query_authorization_code(self, code, client):
+        try:
+            return authorization_codes.find_code(current_services(), code, client.client_id)
+        except CodeInvalid:
+            raise InvalidGrantError("The authorization code is invalid, expired or already used.") from None
+
+    def delete_authorization_code(self, authorization_code):
+        pass  # redeemed (marked used) in create_token_response; kept to recognise a second use
+
+    def authenticate_user(self, authorization_code):
+        user = authorization_code.user
+        return None if user.is_disabled else user
+
+    def create_token_response(self):
+        services, client, row = current_services(), self.request.client, self.request.authorization_code
+        try:
+            authorization_codes.redeem_code(services, row)
+        except CodeInvalid:
+            raise InvalidGrantError("The authorization code is invalid, expired or already used.") from None
+        user = self.authenticate_user(row)
+        if user is None:
+            raise InvalidGrantError("The authorization code is invalid, expired or already used.")
+        session = services.sessions.open_session(user, client, row.scope,
+                                                 DeviceContext(ip=row.ip, user_agent=row.user_agent))
+        row.session_id = session.id
+        token = issue_session_tokens(self, user, session, services.refresh_tokens.start_chain(session), row.scope)
+        self.save_token(token)
+        return 200, token, self.TOKEN_RESPONSE_HEADER

@@ -1,0 +1,38 @@
+"""The client credentials grant (RFC 6749 §4.4), for back ends acting for themselves.
+
+The token is an RS256 JWT like every other with ``sub`` = ``client_id``, no ``sid`` and no refresh
+token: there is no user and no device session. It is live until it expires or is revoked (its
+``jti`` on the deny list), and introspection and revocation treat it so. Public clients cannot
+authenticate themselves, so they are refused with ``unauthorized_client``.
+"""
+
+from __future__ import annotations
+
+from authlib.oauth2.rfc6749 import grants
+
+from ...errors import UnauthorizedClientError
+from ...scopes import granted_scope
+from ...store.models import AUTH_METHODS
+from .base import SCOPE_FIELD
+from .base import ReadsBeforeWriting
+from .base import grant_form
+
+
+class ClientCredentialsGrant(ReadsBeforeWriting, grants.ClientCredentialsGrant):
+    # `none` is accepted here only so that a public client is told what is wrong (§5.2).
+    TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
+    FORM = grant_form("ClientCredentialsGrantForm", "client_credentials",
+                      "RFC 6749 §4.4.2. A confidential client's own token: no user, no refresh token.",
+                      scope=SCOPE_FIELD)
+
+    def validate_token_request(self):
+        super().validate_token_request()
+        client = self.request.client
+        if client.is_public:
+            raise UnauthorizedClientError("A public client cannot use the client credentials grant.")
+        self.request.granted_scope = granted_scope(client, None, self.request.payload.scope)
+
+    def create_token_response(self):
+        token = self.generate_token(scope=self.request.granted_scope, include_refresh_token=False)
+        self.save_token(token)
+        return 200, token, self.TOKEN_RESPONSE_HEADER

@@ -1,0 +1,68 @@
+"""The device authorization grant (RFC 8628 §3.4–3.5) for TVs, CLIs and sensors: polling at the
+token endpoint (the device authorization endpoint, §3.1–3.2, is ``endpoints/device_authorization.py``).
+
+Authlib provides the shapes; the rules are in ``device_authorizations.py``. Answers follow the RFCs rather
+than Authlib's defaults: an unknown, spent or other client's device code is ``invalid_grant``
+(Authlib says ``invalid_request`` / ``unauthorized_client``), an expired one ``expired_token``.
+An approval opens a **restricted** device session: it can use the APIs its scopes allow, never
+those that manage the account (``api/protector.py``). Its refresh tokens rotate like any other's.
+"""
+
+from __future__ import annotations
+
+from authlib.oauth2.rfc6749.errors import AccessDeniedError
+from authlib.oauth2.rfc8628 import DeviceCodeGrant as _DeviceCodeGrant
+from authlib.oauth2.rfc8628.errors import AuthorizationPendingError
+from authlib.oauth2.rfc8628.errors import ExpiredTokenError
+from authlib.oauth2.rfc8628.errors import SlowDownError
+
+from ...errors import InvalidGrantError
+from ...errors import InvalidRequestError
+from ...errors import UnauthorizedClientError
+from ...services import current_services
+from ...sessions.device_sessions import DeviceContext
+from ...store import device_authorizations
+from ...store.models import AUTH_METHODS
+from .base import grant_form
+from .base import issue_session_tokens
+
+POLL_ERRORS = {
+    "authorization_pending": AuthorizationPendingError,
+    "slow_down": SlowDownError,
+    "access_denied": AccessDeniedError,
+    "expired_token": ExpiredTokenError,
+    "invalid_grant": InvalidGrantError,
+}
+
+
+class DeviceCodeGrant(_DeviceCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
+    FORM = grant_form(
+        "DeviceCodeGrantForm", "urn:ietf:params:oauth:grant-type:device_code",
+        "RFC 8628 §3.4: polling. Until the user decides: `authorization_pending` (or `slow_down`: poll 5 seconds "
+        "less often); then tokens once, or `access_denied`, `expired_token`.", ("device_code",),
+        device_code={"type": "string", "minLength": 1})
+
+    def validate_token_request(self):
+        device_code = self.request.payload.data.get("device_code")
+        if not device_code:
+            raise InvalidRequestError("The 'device_code' parameter is required.")
+        client = self.authenticate_token_endpoint_client()
+        if not client.check_grant_type(self.GRANT_TYPE):
+            raise UnauthorizedClientError("The client is not registered for the device authorization grant.")
+        try:
+            row = device_authorizations.poll(device_code, client.client_id, current_services().clock.now())
+        except device_authorizations.PollRefused as refused:
+            raise POLL_ERRORS[refused.error]() from None
+        if row.user.is_disabled:
+            raise InvalidGrantError()
+        self.request.client, self.request.user, self.request.credential = client, row.user, row
+
+    def create_token_response(self):
+        services, client, row = current_services(), self.request.client, self.request.credential
+        device = DeviceContext(ip=row.ip, user_agent=row.user_agent, device_name=row.device_name)
+        session = services.sessions.open_session(row.user, client, row.scope, device, restricted=True)
+        row.session_id = session.id
+        token = issue_session_tokens(self, row.user, session, services.refresh_tokens.start_chain(session), row.scope)
+        self.save_token(token)
+        return 200, token, self.TOKEN_RESPONSE_HEADER

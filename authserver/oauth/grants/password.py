@@ -1,0 +1,62 @@
+"""The resource owner password credentials grant (RFC 6749 §4.3), for first-party apps: it checks
+the password inside the sign-in budgets (``accounts/throttle.py``) and opens a device session."""
+
+from __future__ import annotations
+
+from authlib.oauth2.rfc6749 import grants
+
+from ...accounts import throttle
+from ...accounts import users
+from ...errors import InvalidGrantError
+from ...http.request_context import client_ip
+from ...http.request_context import device_context
+from ...ops.request_log import annotate
+from ...scopes import granted_scope
+from ...services import current_services
+from ...store.models import AUTH_METHODS
+from .base import SCOPE_FIELD
+from .base import ReadsBeforeWriting
+from .base import grant_form
+from .base import issue_session_tokens
+
+
+class PasswordGrant(ReadsBeforeWriting, grants.ResourceOwnerPasswordCredentialsGrant):
+    """First-party apps only: a client must be registered with the password grant."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
+    FORM = grant_form(
+        "PasswordGrantForm", "password", "RFC 6749 §4.3.2. Opens a device session.", ("username", "password"),
+        username={"type": "string", "minLength": 1}, password={"type": "string", "minLength": 1}, scope=SCOPE_FIELD,
+        device_name={"type": "string", "description": "A name for the device, shown in My devices; "
+                                                      "otherwise one is made from the User-Agent."})
+
+    def validate_token_request(self):
+        super().validate_token_request()
+        self.request.granted_scope = granted_scope(self.request.client, self.request.user,
+                                                    self.request.payload.scope)
+
+    def authenticate_token_endpoint_client(self):
+        # Authlib sets request.client only after authenticate_user, which needs it first: a client
+        # that signed the user in from this address before is exempt from the account budget.
+        self.authenticated_client = super().authenticate_token_endpoint_client()
+        return self.authenticated_client
+
+    def authenticate_user(self, username, password):
+        services = current_services()
+        ip = client_ip()
+        throttle.check_login(services, username, ip, client_id=self.authenticated_client.client_id)
+        user = users.authenticate_user(services, username, password, ip=ip)
+        if user is None:
+            # Same answer for an unknown user, a wrong password and a disabled account.
+            raise InvalidGrantError("The username or password is incorrect.")
+        return user
+
+    def create_token_response(self):
+        user, client, scope = self.request.user, self.request.client, self.request.granted_scope
+        services = current_services()
+        session = services.sessions.open_session(user, client, scope, device_context(self.request.form.get("device_name")))
+        annotate(session_id=session.id)
+        refresh_token = services.refresh_tokens.start_chain(session)
+        token = issue_session_tokens(self, user, session, refresh_token, scope)
+        self.save_token(token)
+        return 200, token, self.TOKEN_RESPONSE_HEADER

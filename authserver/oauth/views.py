@@ -1,0 +1,185 @@
+"""HTTP endpoints: token (RFC 6749), revocation (RFC 7009), introspection (RFC 7662), device
+authorization (RFC 8628), JWKS (RFC 7517) and server metadata (RFC 8414). Each view checks the
+request (``request_checks.py``), then lets Authlib answer; errors are raised and rendered by the
+app's one handler (``errors.py``)."""
+
+from __future__ import annotations
+
+import hashlib
+
+from flask import Blueprint
+from flask import current_app
+from flask import jsonify
+from flask import request
+
+from ..openapi.document import BASIC_CHALLENGE
+from ..openapi.document import DATABASE_ERRORS
+from ..openapi.document import NO_STORE
+from ..openapi.document import RETRY_AFTER
+from ..openapi.document import client_auth
+from ..openapi.document import error_response
+from ..openapi.document import form
+from ..openapi.document import json_response
+from ..openapi.document import no_content
+from ..openapi.document import operation
+from ..openapi.document import schema
+from ..services import current_services
+from ..store.database import reads_first
+from . import paths
+from .client_auth import FORM_FIELDS
+from .endpoints.device_authorization import DEVICE_AUTHORIZATION_FORM
+from .endpoints.device_authorization import DEVICE_AUTHORIZATION_RESPONSE
+from .endpoints.device_authorization import DeviceAuthorizationEndpoint
+from .endpoints.introspection import INTROSPECTION_RESPONSE
+from .endpoints.introspection import IntrospectionEndpoint
+from .endpoints.metadata import METADATA
+from .endpoints.metadata import server_metadata
+from .endpoints.revocation import RevocationEndpoint
+from .grants.base import TOKEN_RESPONSE
+from .request_checks import check_token_request
+from .server import GRANTS
+
+bp = Blueprint("oauth", __name__)
+
+# Every method is routed so that a wrong one gets an OAuth error (405 with Allow: POST), not HTML;
+# OPTIONS too, instead of Flask's automatic answer (these endpoints are not for browsers' CORS).
+ANY_METHOD = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
+
+
+def authorization_server():
+    return current_app.extensions["authserver.oauth"]
+
+
+# What the token, revocation and introspection endpoints may answer besides their own results.
+THROTTLED = error_response("`temporarily_unavailable`: this address failed client authentication or presented "
+                           "tokens that are not ours too often, or this client presented too many tokens not ours "
+                           "(the lookup budgets).", RETRY_AFTER)
+INVALID_CLIENT = error_response("`invalid_client`: client authentication failed (unknown client, wrong secret, "
+                                "another method than the registered one).", BASIC_CHALLENGE)
+BAD_FORM = ("`invalid_request`: not a UTF-8 form body, a repeated parameter, a missing one, or client "
+            "credentials in both Basic and the body")
+TOKEN_FORM = {"token": {"type": "string", "minLength": 1},
+              "token_type_hint": {"type": "string", "description": "`access_token` or `refresh_token`: which "
+                                                                   "kind is looked up first; others are ignored."},
+              **FORM_FIELDS}
+JWKS = schema("JWKSet", {
+    "description": "RFC 7517 §5: the public keys that sign access tokens.",
+    "type": "object",
+    "required": ["keys"],
+    "properties": {"keys": {"type": "array", "items": {
+        "type": "object",
+        "required": ["kty", "kid", "use", "alg", "n", "e"],
+        "properties": {"kty": {"const": "RSA"}, "kid": {"type": "string"}, "use": {"const": "sig"},
+                       "alg": {"const": "RS256"}, "n": {"type": "string"}, "e": {"type": "string"}},
+    }}},
+})
+
+
+def token_form():
+    """One form per enabled grant (server.GRANTS), told apart by ``grant_type``."""
+    return form({"oneOf": [grant.FORM for grant, _extensions in GRANTS]},
+                "The grant's parameters, and the client's credentials unless sent with Basic.")
+
+
+@bp.route(paths.TOKEN, methods=ANY_METHOD, provide_automatic_options=False)
+@operation("post", summary="Issue tokens (RFC 6749 §3.2)", tags=["oauth"], security=client_auth(),
+           description="Every other method is answered 405 with `Allow: POST`.",
+           body=token_form, other_methods_refused=True, responses={
+               200: json_response("Tokens.", TOKEN_RESPONSE, NO_STORE),
+               400: error_response(f"{BAD_FORM}; `unsupported_grant_type`; `invalid_grant` (wrong password, "
+                                   "dead refresh token, spent or unknown code); `invalid_scope`; "
+                                   "`unauthorized_client` (the client is not registered for the grant); while "
+                                   "polling with a device code, `authorization_pending`, `slow_down`, "
+                                   "`access_denied`, `expired_token` (RFC 8628 §3.5)."),
+               401: INVALID_CLIENT,
+               **DATABASE_ERRORS,
+               429: error_response("`temporarily_unavailable`: a failure budget is spent: the lookup budgets "
+                                   "(failed client authentications, tokens not ours) or, for the password grant, "
+                                   "the sign-in budgets (wrong passwords per username and address, per address, per "
+                                   "username).", RETRY_AFTER),
+           })
+def token():
+    check_token_request(request, token_endpoint=True)
+    return authorization_server().create_token_response()
+
+
+@bp.route(paths.REVOCATION, methods=ANY_METHOD, provide_automatic_options=False)
+@operation("post", summary="Revoke a token (RFC 7009)", tags=["oauth"], security=client_auth(),
+           description="A refresh token ends its device session (log out); an access token is denied until it "
+                       "expires. An unknown token, or another client's, is answered 200 and left alone.",
+           body=form({"type": "object", "required": ["token"], "properties": TOKEN_FORM}, "The token to revoke."),
+           other_methods_refused=True, responses={
+               200: json_response("Revoked, or nothing to revoke.", {"type": "object", "maxProperties": 0}),
+               400: error_response(f"{BAD_FORM}."),
+               401: INVALID_CLIENT,
+               429: THROTTLED,
+               **DATABASE_ERRORS,
+           })
+def revoke():
+    check_token_request(request)
+    return authorization_server().create_endpoint_response(RevocationEndpoint.ENDPOINT_NAME)
+
+
+@bp.route(paths.INTROSPECTION, methods=ANY_METHOD, provide_automatic_options=False)
+@operation("post", summary="Introspect a token (RFC 7662)", tags=["oauth"], security=client_auth(),
+           description="For clients registered with `--introspect` (never public clients).",
+           body=form({"type": "object", "required": ["token"], "properties": TOKEN_FORM}, "The token to look at."),
+           other_methods_refused=True, responses={
+               200: json_response("What is known of the token.", INTROSPECTION_RESPONSE, NO_STORE),
+               400: error_response(f"{BAD_FORM}."),
+               401: INVALID_CLIENT,
+               429: THROTTLED,
+               **DATABASE_ERRORS,
+           })
+def introspect():
+    check_token_request(request)
+    reads_first()  # only an expired session found on the way is written (introspection.py)
+    return authorization_server().create_endpoint_response(IntrospectionEndpoint.ENDPOINT_NAME)
+
+
+@bp.route(paths.DEVICE_AUTHORIZATION, methods=ANY_METHOD, provide_automatic_options=False)
+@operation("post", summary="Start a device authorization (RFC 8628)", tags=["oauth"], security=client_auth(),
+           description="For clients registered with the device code grant (TVs, CLIs, sensors). The approval "
+                       "opens a restricted device session.",
+           body=form(DEVICE_AUTHORIZATION_FORM, "What the device asks for, and the client's credentials unless "
+                                                "sent with Basic."),
+           other_methods_refused=True, responses={
+               200: json_response("The codes to show and to poll with.", DEVICE_AUTHORIZATION_RESPONSE, NO_STORE),
+               400: error_response(f"{BAD_FORM}; `invalid_scope`; `unauthorized_client` (the client is not "
+                                   "registered for the device code grant)."),
+               401: INVALID_CLIENT,
+               429: THROTTLED,
+               **DATABASE_ERRORS,
+           })
+def device_authorization():
+    check_token_request(request)
+    return authorization_server().create_endpoint_response(DeviceAuthorizationEndpoint.ENDPOINT_NAME)
+
+
+@bp.route(paths.JWKS)
+@operation("get", summary="The signing keys (RFC 7517)", tags=["oauth"],
+           headers={"If-None-Match": {"schema": {"type": "string"}, "description": "The `ETag` of a cached copy."}},
+           responses={200: json_response("The public keys, cacheable for `AUTHSERVER_JWKS_MAX_AGE_SECONDS`, with a "
+                                         "strong `ETag`.", JWKS),
+                      304: no_content("The cached copy named by `If-None-Match` is current.")})
+def jwks():
+    """The public keys, with ``Cache-Control`` and a strong ``ETag`` (the digest of the body, the same
+    on every node holding the same keys): a resource server revalidating its copy with
+    ``If-None-Match`` gets ``304 Not Modified`` until a key is added or retired."""
+    services = current_services()
+    response = cacheable(jsonify(services.keyring.jwks()), services.settings.jwks_max_age_seconds)
+    response.set_etag(hashlib.sha256(response.get_data()).hexdigest())
+    return response.make_conditional(request)
+
+
+@bp.route(paths.METADATA)
+@operation("get", summary="Authorization server metadata (RFC 8414)", tags=["oauth"],
+           responses={200: json_response("Where every endpoint is and what it supports.", METADATA)})
+def metadata():
+    return cacheable(jsonify(server_metadata(current_services().settings)), 300)
+
+
+def cacheable(response, max_age: int):
+    response.cache_control.public = True
+    response.cache_control.max_age = max_age
+    return response

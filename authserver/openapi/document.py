@@ -1,0 +1,344 @@
+"""The OpenAPI 3.1 description of every HTTP endpoint (``GET /openapi.json``), built from the code.
+
+Each view declares what it answers right under its route, with :func:`operation`::
+
+    @bp.delete("/<session_id>")
+    @operation("delete", summary="End one of your sessions", tags=["sessions"], security=bearer(),
+               responses={204: no_content("Ended, or had already ended."), 404: error_response("`not_found`")})
+    @require_oauth()
+    def end_session(session_id): ...
+
+:func:`build_document` walks the app's URL map, so the paths, methods and path parameters are the
+routes themselves and the document cannot list an endpoint that is gone; ``tests/test_openapi.py``
+fails when a route has no declaration. JSON shapes are declared where they are produced
+(:func:`schema`, e.g. a session next to ``session_json``; each grant's form on its grant class).
+
+Every operation also gets the answers any request may get, whatever the view: 400 for a NUL
+character in a parameter, 413 for a body over 64 KiB, 500 for an unexpected failure; JSON in the
+one error shape of ``errors.py``, or an HTML page for the web pages. A view that touches the
+database declares 503 itself (``UNAVAILABLE``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from flask import Blueprint
+from flask import current_app
+from flask import jsonify
+
+OPENAPI_VERSION = "3.1.0"
+DOCUMENT_PATH = "/openapi.json"
+DOCS_PATH = "/docs"
+WEB_BLUEPRINT = "web"  # its pages answer HTML, errors included (errors.py)
+ALWAYS_ROUTED = {"HEAD", "OPTIONS"}  # added by Flask to every route; not operations of their own
+
+bp = Blueprint("openapi", __name__)
+
+_schemas: dict[str, dict] = {}
+
+
+def schema(name: str, definition: dict) -> dict:
+    """Register a named JSON Schema (``components/schemas``) and return a reference to it."""
+    if _schemas.get(name, definition) != definition:
+        raise ValueError(f"two different schemas are named {name}")
+    _schemas[name] = definition
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+ERROR = schema("Error", {
+    "description": "Every error (RFC 6749 §5.2, RFC 6750 §3.1). `error_description` is printable ASCII "
+                   "for people; programs act on `error`.",
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {"type": "string", "examples": ["invalid_request", "invalid_grant", "invalid_token"]},
+        "error_description": {"type": "string"},
+    },
+    "additionalProperties": False,
+})
+
+
+# -- declaring operations -----------------------------------------------------------------------
+def operation(method: str, *, summary: str, tags: list[str], responses: dict, description: str | None = None,
+              security: list | None = None, parameters: dict | None = None, query: dict | None = None,
+              headers: dict | None = None, body: dict | Callable[[], dict] | None = None,
+              other_methods_refused: bool = False):
+    """Declare one method of the view below it.
+
+    ``responses`` maps status codes to :func:`json_response`, :func:`error_response`,
+    :func:`page_response`... (the common ones are added); ``parameters`` describes path parameters
+    by name (the names come from the route); ``query`` and ``headers`` the optional query and
+    header parameters; ``body`` a request
+    body, or a function returning one when it is built from something registered later (the token
+    endpoint's grants). ``other_methods_refused``:
+    the view is routed for every method and answers the others 405, which need no operation.
+    """
+    declared = {
+        "summary": summary, "description": description, "tags": tags, "responses": responses,
+        "security": security, "parameters": parameters or {}, "query": query or {}, "headers": headers or {},
+        "body": body,
+    }
+
+    def decorate(view):
+        operations = view.__dict__.setdefault("openapi_operations", {})
+        if method.lower() in operations:
+            raise ValueError(f"{view.__name__}: {method} is declared twice")
+        operations[method.lower()] = declared
+        if other_methods_refused:
+            view.openapi_other_methods_refused = True
+        return view
+
+    return decorate
+
+
+def json_response(description: str, body_schema: dict, headers: dict | None = None) -> dict:
+    return _response(description, "application/json", body_schema, headers)
+
+
+def error_response(description: str, headers: dict | None = None) -> dict:
+    """An error in the one JSON shape; ``description`` names the `error` codes and when."""
+    return _response(description, "application/json", ERROR, headers)
+
+
+def page_response(description: str, headers: dict | None = None) -> dict:
+    return _response(description, "text/html", {"type": "string"}, headers)
+
+
+def redirect_response(description: str) -> dict:
+    return {"description": description, "headers": {"Location": _header("Where to go.", required=True)}}
+
+
+def no_content(description: str) -> dict:
+    return {"description": description}
+
+
+def _response(description, media_type, body_schema, headers):
+    response = {"description": description, "content": {media_type: {"schema": body_schema}}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def _header(description: str, required: bool = False, header_schema: dict | None = None) -> dict:
+    return {"description": description, "required": required, "schema": header_schema or {"type": "string"}}
+
+
+RETRY_AFTER = {"Retry-After": _header("Seconds to wait before retrying.", True, {"type": "integer", "minimum": 0})}
+BEARER_CHALLENGE = {"WWW-Authenticate": _header("`Bearer`, with `error` once a token was sent (RFC 6750 §3).", True)}
+BASIC_CHALLENGE = {"WWW-Authenticate": _header("`Basic` (RFC 6749 §5.2).", True)}
+NO_STORE = {"Cache-Control": _header("`no-store`.", True)}
+
+UNAVAILABLE = error_response("`temporarily_unavailable`: the database cannot be used now; retry after `Retry-After`.",
+                    RETRY_AFTER)
+CONFLICT = error_response("`temporarily_unavailable`: a parallel request held the lock (e.g. the same refresh token "
+                 "presented twice at once); retry after `Retry-After`.", RETRY_AFTER)
+
+DATABASE_ERRORS = {409: CONFLICT, 503: UNAVAILABLE}
+DATABASE_PAGES = {409: page_response("A parallel request held the lock; retry.", RETRY_AFTER),
+                  503: page_response("The database cannot be used now; retry.", RETRY_AFTER)}
+
+
+def form(body_schema: dict, description: str) -> dict:
+    return {"required": True, "description": description,
+            "content": {"application/x-www-form-urlencoded": {"schema": body_schema}}}
+
+
+# -- security -----------------------------------------------------------------------------------
+CLIENT_BASIC = "clientBasic"
+OAUTH2 = "oauth2"
+BROWSER = "browserSession"
+
+
+def client_auth() -> list:
+    """RFC 6749 §2.3: HTTP Basic (`client_secret_basic`), or `client_id` (and `client_secret`) in
+    the form for `client_secret_post` and public clients: hence the empty alternative."""
+    return [{CLIENT_BASIC: []}, {}]
+
+
+def bearer(*scopes: str) -> list:
+    return [{OAUTH2: list(scopes)}]
+
+
+def browser_session() -> list:
+    return [{BROWSER: []}]
+
+
+def security_schemes(issuer: str, cookie_name: str) -> dict:
+    from ..oauth import paths
+    from ..scopes import DESCRIPTIONS
+
+    token_url = issuer + paths.TOKEN
+    scopes = dict(DESCRIPTIONS)
+    return {
+        CLIENT_BASIC: {
+            "type": "http", "scheme": "basic",
+            "description": "Client authentication `client_secret_basic` (RFC 6749 §2.3.1): the client id and "
+                           "secret, each form-urlencoded, as Basic credentials. A client registered for "
+                           "`client_secret_post` sends `client_id` and `client_secret` in the form instead, a "
+                           "public client (`none`) only `client_id`. Each client uses the one method it was "
+                           "registered with.",
+        },
+        OAUTH2: {
+            "type": "oauth2",
+            "description": "An access token from the token endpoint, sent as `Authorization: Bearer …` "
+                           "(RFC 6750 §2.1): an RS256 JWT (RFC 9068). Scopes are those registered for each "
+                           "client; the ones listed here mean something to this server. The device "
+                           "authorization grant (RFC 8628, `device_authorization_endpoint` in the metadata) has "
+                           "no OpenAPI flow; its tokens belong to restricted device sessions.",
+            "flows": {
+                "authorizationCode": {"authorizationUrl": issuer + paths.AUTHORIZATION, "tokenUrl": token_url,
+                                      "refreshUrl": token_url, "scopes": scopes},
+                "clientCredentials": {"tokenUrl": token_url, "scopes": scopes},
+                "password": {"tokenUrl": token_url, "refreshUrl": token_url, "scopes": scopes},
+            },
+        },
+        BROWSER: {
+            "type": "apiKey", "in": "cookie", "name": cookie_name,
+            "description": "The web pages' signed session cookie, set by signing in at `/signin`. Forms also "
+                           "carry a CSRF token (`csrf_token`) from the page that shows them.",
+        },
+    }
+
+
+# -- building the document ----------------------------------------------------------------------
+def openapi_path(rule) -> str:
+    """``/api/sessions/<session_id>`` → ``/api/sessions/{session_id}``."""
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+
+
+def documented_rules(app):
+    """(rule, view) of every route but the static files."""
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static" or rule.endpoint.endswith(".static"):
+            continue
+        yield rule, app.view_functions[rule.endpoint]
+
+
+def undocumented_methods(rule, view) -> set[str]:
+    """The methods a route answers that need an operation and have none."""
+    if getattr(view, "openapi_other_methods_refused", False):
+        return set()
+    declared = {method.upper() for method in getattr(view, "openapi_operations", {})}
+    return set(rule.methods) - ALWAYS_ROUTED - declared
+
+
+def build_document(app) -> dict:
+    settings = app.extensions["authserver"].settings
+    paths: dict[str, dict] = {}
+    for rule, view in sorted(documented_rules(app), key=lambda item: item[0].rule):
+        for method, declared in getattr(view, "openapi_operations", {}).items():
+            if method.upper() not in rule.methods:
+                raise ValueError(f"{rule.endpoint}: {method.upper()} is declared but not routed")
+            web = rule.endpoint.partition(".")[0] == WEB_BLUEPRINT
+            paths.setdefault(openapi_path(rule), {})[method] = _operation(rule, method, declared, web)
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "authserver",
+            "version": _version(),
+            "description": "An OAuth 2.0 authorization server with device sessions and rotating refresh "
+                           "tokens. Clients discover the OAuth endpoints from the RFC 8414 metadata at "
+                           "`/.well-known/oauth-authorization-server`. Errors are JSON "
+                           "`{\"error\", \"error_description\"}`, except on the web pages (HTML).",
+        },
+        "servers": [{"url": settings.issuer}],
+        "tags": [
+            {"name": "oauth", "description": "OAuth 2.0 endpoints for clients and resource servers."},
+            {"name": "account", "description": "The token's user: who they are, their device sessions and "
+                                               "connected apps (bearer token)."},
+            {"name": "admin", "description": "Operators: any user's sessions (bearer token with `admin`)."},
+            {"name": "web", "description": "Server-rendered pages for people (HTML)."},
+            {"name": "operations", "description": "Health checks and metrics for load balancers and monitoring."},
+            {"name": "meta", "description": "This description of the API."},
+        ],
+        "paths": paths,
+        "components": {
+            "schemas": dict(sorted(_schemas.items())),
+            "securitySchemes": security_schemes(settings.issuer, app.config["SESSION_COOKIE_NAME"]),
+        },
+    }
+
+
+def _operation(rule, method: str, declared: dict, web: bool) -> dict:
+    result = {
+        "operationId": f"{rule.endpoint.replace('.', '_')}_{method}",
+        "summary": declared["summary"],
+        "tags": declared["tags"],
+    }
+    if declared["description"]:
+        result["description"] = declared["description"]
+    parameters = [
+        {"name": name, "in": "path", "required": True,
+         **declared["parameters"].get(name, {"schema": {"type": "string", "minLength": 1}})}
+        for name in rule.arguments
+    ]
+    parameters += [{"name": name, "in": "query", "required": False, **spec} for name, spec in declared["query"].items()]
+    parameters += [{"name": name, "in": "header", "required": False, **spec}
+                   for name, spec in declared["headers"].items()]
+    if parameters:
+        result["parameters"] = parameters
+    body = declared["body"]
+    if body is not None:
+        result["requestBody"] = body() if callable(body) else body
+    result["security"] = declared["security"] if declared["security"] is not None else []
+    responses = dict(declared["responses"])
+    for status, response in (_common_web() if web else _common_json()).items():
+        responses.setdefault(status, response)
+    result["responses"] = {str(status): responses[status] for status in sorted(responses)}
+    return result
+
+
+def _common_json() -> dict:
+    return {
+        400: error_response("`invalid_request`: a parameter holds a NUL character."),
+        413: error_response("`invalid_request`: the body is over 64 KiB."),
+        500: error_response("`server_error`: an unexpected failure (details only in the server log)."),
+    }
+
+
+def _common_web() -> dict:
+    return {
+        400: page_response("The request could not be understood (a NUL character, an expired form)."),
+        413: page_response("The body is over 64 KiB."),
+        500: page_response("An unexpected failure."),
+    }
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version
+
+    try:
+        return version("authserver")
+    except PackageNotFoundError:  # pragma: no cover - a source tree that was never installed
+        return "0"
+
+
+def api_document() -> dict:
+    """The app's document, built once (routes and declarations do not change while it runs)."""
+    cached = current_app.extensions.get("authserver.openapi")
+    if cached is None:
+        cached = current_app.extensions["authserver.openapi"] = build_document(current_app)
+    return cached
+
+
+@bp.get(DOCUMENT_PATH)
+@operation("get", summary="This API description (OpenAPI 3.1)", tags=["meta"],
+           description="Built from the declarations beside the views; `/docs` renders it for people.",
+           responses={200: json_response("The OpenAPI document.",
+                                         {"type": "object", "required": ["openapi", "paths"]})})
+def openapi_json():
+    response = jsonify(api_document())
+    response.cache_control.public = True
+    response.cache_control.max_age = 300
+    return response
+
+
+def register_openapi(app) -> None:
+    app.register_blueprint(bp)

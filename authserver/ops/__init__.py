@@ -1,0 +1,1 @@
+"""Running the server: health checks, Prometheus metrics, JSON request logs."""

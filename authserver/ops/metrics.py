@@ -1,0 +1,181 @@
+"""Prometheus metrics (prometheus-client): what happened to tokens, sessions and sign-ins, and how
+long each endpoint takes.
+
+| metric | labels |
+| --- | --- |
+| ``authserver_tokens_issued_total`` | ``grant_type`` |
+| ``authserver_refresh_rotations_total`` | (a successor minted) |
+| ``authserver_refresh_grace_retries_total`` | (the same successor handed out again) |
+| ``authserver_refresh_reuse_detections_total`` | |
+| ``authserver_sessions_ended_total`` | ``cause`` (``sessions.END_REASONS``) |
+| ``authserver_failed_signins_total`` | ``reason`` (``bad_credentials``, ``disabled``) |
+| ``authserver_throttled_requests_total`` | ``budget`` (``throttle.BUDGETS``) |
+| ``authserver_introspection_unknown_tokens_total`` | (tokens not ours a resource server asked about) |
+| ``authserver_request_duration_seconds`` (histogram) | ``endpoint`` (the Flask endpoint; ``unmatched`` for 404s) |
+
+Domain code calls :func:`count`; the increment waits for the database transaction it belongs to and
+is dropped if that rolls back, so the metrics agree with what was stored (a reuse detection whose
+request failed with a 500 did not happen).
+
+Under gunicorn every worker is a process of its own: ``authserver serve`` points
+``PROMETHEUS_MULTIPROC_DIR`` at a fresh folder before anything imports prometheus-client (its
+multiprocess mode is chosen at import, which is why nothing here imports it at module level), each
+worker writes its values there, and a scrape adds them up (:meth:`Metrics.exposition`), whichever
+worker answers it. Outside gunicorn (tests, one process) each app has a registry of its own.
+
+Where a scrape finds them is ``AUTHSERVER_METRICS``: by default on a port of their own, on
+loopback (``AUTHSERVER_METRICS_HOST``), served from gunicorn's master process (``serve_on_port``,
+started by ``serve.py``), so they never reach the public listener and the app's ``/metrics`` answers
+404; ``on`` serves them at ``GET /metrics`` on the public port instead (only when configured so),
+and ``off`` nowhere.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from flask import Blueprint
+from flask import Response
+from flask import current_app
+from flask import g
+from flask import request
+from flask_sqlalchemy.session import Session
+from sqlalchemy import event
+
+from ..openapi.document import operation
+from ..store.database import db
+
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+PENDING = "authserver.metrics"
+
+# name: (help, label names)
+COUNTERS = {
+    "tokens_issued": ("Access tokens issued, by grant type.", ("grant_type",)),
+    "refresh_rotations": ("Refresh tokens rotated: a new successor minted.", ()),
+    "refresh_grace_retries": ("Retried refreshes inside the grace window: the same successor handed out again.", ()),
+    "refresh_reuse_detections": ("Rotated refresh tokens presented again: each ended its device session.", ()),
+    "sessions_ended": ("Device sessions ended, by cause.", ("cause",)),
+    "failed_signins": ("Failed sign-ins (token endpoint and sign-in page), by reason.", ("reason",)),
+    "throttled_requests": ("Requests refused with 429 because a failure budget was spent, by budget.", ("budget",)),
+    "introspection_unknown_tokens": ("Tokens not ours at all that resource servers presented for introspection "
+                                     "(each counts toward INTROSPECTION_MAX_FAILURES only).", ()),
+}
+
+bp = Blueprint("metrics", __name__)
+
+
+class Metrics:
+    """This process's metric objects. ``known_labels`` are label values to show at zero from the start."""
+
+    def __init__(self, known_labels: dict[str, tuple[str, ...]] | None = None):
+        import prometheus_client
+        from prometheus_client import values
+
+        self.multiprocess = bool(os.environ.get(MULTIPROCESS_DIR))
+        if self.multiprocess:
+            if not getattr(values.ValueClass, "_multiprocess", False):
+                raise RuntimeError(f"prometheus_client was imported before {MULTIPROCESS_DIR} was set")
+            os.makedirs(os.environ[MULTIPROCESS_DIR], exist_ok=True)  # e.g. a command run where it is set
+        # Multiprocess: values live in files, collected at scrape time; no registry of our own.
+        self.registry = None if self.multiprocess else prometheus_client.CollectorRegistry()
+        self.counters = {}
+        for name, (documentation, labels) in COUNTERS.items():
+            counter = prometheus_client.Counter(f"authserver_{name}", documentation, labels, registry=self.registry)
+            for label in labels:
+                for value in (known_labels or {}).get(label, ()):
+                    counter.labels(value)
+            self.counters[name] = counter
+        self.request_duration = prometheus_client.Histogram(
+            "authserver_request_duration_seconds", "Time to answer a request, by endpoint.", ("endpoint",),
+            registry=self.registry)
+
+    def increment(self, name: str, amount: float = 1, **labels) -> None:
+        counter = self.counters[name]
+        (counter.labels(**labels) if labels else counter).inc(amount)
+
+    def exposition(self) -> tuple[bytes, str]:
+        """The text a scrape gets, and its content type: every worker's values added up."""
+        import prometheus_client
+
+        return prometheus_client.generate_latest(self.collecting_registry()), prometheus_client.CONTENT_TYPE_LATEST
+
+    def collecting_registry(self):
+        if not self.multiprocess:
+            return self.registry
+        return multiprocess_registry()
+
+
+def multiprocess_registry():
+    from prometheus_client import CollectorRegistry
+    from prometheus_client import multiprocess
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return registry
+
+
+# -- counting, in step with the database -------------------------------------------------------
+def count(name: str, amount: float = 1, **labels) -> None:
+    """Count an event once the current transaction commits (at once if none is open)."""
+    metrics = current_app.extensions["authserver"].metrics
+    session = db.session()
+    if not session.in_transaction():
+        metrics.increment(name, amount, **labels)
+        return
+    session.info.setdefault(PENDING, []).append((metrics, name, amount, labels))
+
+
+@event.listens_for(Session, "after_commit")
+def _apply_pending(session):
+    for metrics, name, amount, labels in session.info.pop(PENDING, ()):
+        metrics.increment(name, amount, **labels)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending(session):
+    session.info.pop(PENDING, None)
+
+
+# -- HTTP: the latency of every request, and /metrics --------------------------------------------
+def register_metrics(app) -> None:
+    """Time every request. Call before the unit of work is registered (``database.py``): Flask runs
+    after-request hooks last-registered first, so the commit is inside the measured time."""
+
+    @app.before_request
+    def start_timer():
+        g.metrics_started = time.perf_counter()
+
+    @app.after_request
+    def observe_duration(response):
+        started = g.pop("metrics_started", None)
+        if started is not None:
+            endpoint = request.endpoint or "unmatched"
+            current_app.extensions["authserver"].metrics.request_duration.labels(endpoint).observe(
+                time.perf_counter() - started)
+        return response
+
+    if app.extensions["authserver"].settings.metrics == "on":
+        app.register_blueprint(bp)
+
+
+@bp.get("/metrics")
+@operation("get", summary="Prometheus metrics", tags=["operations"],
+           description="Tokens by grant type, refresh rotations, grace retries, reuse detections, sessions ended by "
+                       "cause, failed sign-ins, throttled requests, tokens not ours that resource servers asked about, "
+                       "request latency by endpoint. Served here only with `AUTHSERVER_METRICS=on`; by default they "
+                       "are on a loopback port of their own instead.",
+           responses={200: {"description": "The Prometheus text exposition format.",
+                            "content": {"text/plain": {"schema": {"type": "string"}}}}})
+def metrics_text():
+    data, content_type = current_app.extensions["authserver"].metrics.exposition()
+    response = Response(data, content_type=content_type)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def serve_on_port(host: str, port: int) -> None:
+    """Serve the collected metrics on a port of their own (a thread of gunicorn's master process)."""
+    from prometheus_client import start_http_server
+
+    start_http_server(port, addr=host, registry=multiprocess_registry())

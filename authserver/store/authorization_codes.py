@@ -1,0 +1,76 @@
+"""Authorization codes (RFC 6749 §4.1.2): issue, look up, redeem once. No HTTP.
+
+A code is high-entropy and stored only as its SHA-256 digest, bound to the client, the redirect
+URI, the PKCE challenge (RFC 7636) and the approving browser, and lives
+``authorization_code_ttl_seconds``. Redeeming is one conditional UPDATE, so of two parallel
+exchanges exactly one wins. A code presented again is an attack or a bug: the exchange answers
+``invalid_grant`` and the session the first use opened ends (§4.1.2 "SHOULD revoke"). Nothing
+here commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from sqlalchemy import update
+
+from ..sessions.device_sessions import ENDED_BY_REUSE
+from ..sessions.device_sessions import DeviceContext
+from . import security_events
+from .database import db
+from .models import AuthorizationCode
+from .models import sha256_hex
+
+CODE_BYTES = 32
+
+
+class CodeInvalid(Exception):
+    """Unknown, expired, another client's, or already used (the client sees invalid_grant)."""
+
+
+def new_code() -> str:
+    return secrets.token_urlsafe(CODE_BYTES)
+
+
+def save_code(settings, now, code: str, *, client, user, redirect_uri: str | None, scope: str,
+              code_challenge: str | None, code_challenge_method: str | None, device: DeviceContext) -> None:
+    db.session.add(AuthorizationCode(
+        code_hash=sha256_hex(code), client_id=client.client_id, user_id=user.id, redirect_uri=redirect_uri,
+        scope=scope, code_challenge=code_challenge, code_challenge_method=code_challenge_method,
+        user_agent=device.user_agent, ip=device.ip, created_at=now,
+        expires_at=now + dt.timedelta(seconds=settings.authorization_code_ttl_seconds)))
+
+
+def find_code(services, code: str, client_id: str) -> AuthorizationCode:
+    """The unused, unexpired code of this client. A used one ends the session it opened first."""
+    row = db.session.get(AuthorizationCode, sha256_hex(code))
+    if row is None or row.client_id != client_id:
+        raise CodeInvalid("unknown code")  # another client's code is not evidence of theft by its owner
+    if row.is_used:
+        end_session_of_reused(services, row)
+        raise CodeInvalid("code reused")
+    if services.clock.now() >= row.expires_at:
+        raise CodeInvalid("code expired")
+    return row
+
+
+def redeem_code(services, row: AuthorizationCode) -> None:
+    """Mark the code used; if a parallel exchange got there first, treat this one as reuse."""
+    used = db.session.execute(
+        update(AuthorizationCode)
+        .where(AuthorizationCode.code_hash == row.code_hash, AuthorizationCode.used_at.is_(None))
+        .values(used_at=services.clock.now())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not used:
+        db.session.refresh(row)
+        end_session_of_reused(services, row)
+        raise CodeInvalid("code reused")
+
+
+def end_session_of_reused(services, row: AuthorizationCode) -> None:
+    security_events.record_event(security_events.AUTHORIZATION_CODE_REUSED, services.clock.now(), user_id=row.user_id,
+                       session_id=row.session_id, client_id=row.client_id)
+    if row.session_id:
+        services.sessions.end_session(row.session_id, ENDED_BY_REUSE, actor=None)

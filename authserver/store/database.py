@@ -1,0 +1,354 @@
+"""The database handle, the unit of work, and the engine settings that make concurrent refreshes safe.
+
+Unit of work: domain code (``sessions.py``, ``refresh_tokens.py``, ``accounts.py``...) only adds
+and flushes; each request commits once, in :func:`register_unit_of_work`, and each command of
+the command line once when it finishes. A request answered below 500 commits, refusals included:
+what a refused request wrote is the record of its refusal (a failed sign-in that the throttle
+counts, a reused refresh token that ended its session), and everything else refuses before it
+writes. A 5xx or an exception rolls back.
+
+SQLite: WAL journal, a busy timeout, and transactions opened with ``BEGIN IMMEDIATE`` so two
+writers never both read a refresh token as unused (Python's sqlite3 would otherwise begin lazily,
+after the read). That is the database-wide write lock. Writers queue on a lock file beside the
+database (:class:`WriterLockedConnection`) before ``BEGIN IMMEDIATE``: SQLite's own busy handler
+sleeps 1, 2, 5, 10... ms between tries, so a waiting writer would sleep on long after the lock
+came free, and under load that idle handoff was a third of a refresh's time; the lock file is tried
+every fraction of a millisecond instead. PostgreSQL: a ``lock_timeout`` so a contended
+``SELECT ... FOR UPDATE`` gives up with a retryable answer instead of hanging the worker.
+
+Reads first: the hot endpoints (refresh, sign-in, client credentials, introspection) start with
+reads and call :func:`reads_first`; those reads run outside a transaction (autocommit: no write
+lock on SQLite, where readers never wait in WAL mode, and no ``BEGIN``/``COMMIT`` statements or
+round trips on either database). :func:`release_reads` ends them before a slow step such as an
+argon2 check, and :func:`begin_write` right before the first write starts the transaction, on
+SQLite with the write lock, so that the writes and every read after them share it. Everything
+else begins its transaction at once (``BEGIN IMMEDIATE`` on SQLite). A write statement met outside
+a transaction is a bug and raises :class:`WriteOutsideTransaction`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import os
+import sqlite3
+import threading
+import time
+
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.types import DateTime
+from sqlalchemy.types import TypeDecorator
+
+from ..settings import SettingsError
+from ..settings import path_error
+from .private_files import FILE_MODE
+from .private_files import FOLDER_MODE
+from .private_files import make_private_file
+from .private_files import restrict
+
+db = SQLAlchemy()
+
+# Per thread (one request at a time): whether the next SQLite transaction may begin deferred.
+_begin = threading.local()
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores naive UTC, hands back aware UTC: the same on SQLite and PostgreSQL."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.timezone.utc)
+
+
+def register_unit_of_work(app) -> None:
+    @app.after_request
+    def commit_unit_of_work(response):
+        if response.status_code >= 500:
+            db.session.rollback()
+            return response
+        try:
+            db.session.commit()
+        except DBAPIError as error:
+            # Lock contention or an outage at the very end: answered like one met earlier (409 or
+            # 503, nothing kept), never a 500.
+            from ..errors import database_error_response
+
+            return database_error_response(error)
+        return response
+
+    @app.teardown_request
+    def back_to_immediate(_error=None):
+        _begin.deferred = False
+
+
+@event.listens_for(OrmSession, "after_flush")
+def _flushed(session, _context):
+    session.info["flushed"] = True
+
+
+@event.listens_for(OrmSession, "do_orm_execute")
+def _note_statement_writes(execute_state):
+    # An UPDATE / DELETE / INSERT statement writes without a flush: begin_write must not roll it back.
+    if execute_state.is_update or execute_state.is_delete or execute_state.is_insert:
+        execute_state.session.info["flushed"] = True
+
+
+@event.listens_for(OrmSession, "after_commit")
+@event.listens_for(OrmSession, "after_rollback")
+def _transaction_over(session):
+    session.info.pop("flushed", None)
+
+
+def reads_first() -> None:
+    """This request starts with reads: they run outside a transaction until :func:`begin_write`
+    (see the module docstring)."""
+    _begin.deferred = True
+
+
+def _wrote(session) -> bool:
+    return bool(session.info.get("flushed") or session.new or session.dirty or session.deleted)
+
+
+def release_reads() -> None:
+    """End the current transaction if it has only read, so that what comes next (an argon2 check)
+    holds no lock and no snapshot. Objects read so far reload on their next use."""
+    session = db.session()
+    if session.in_transaction() and not _wrote(session):
+        session.rollback()
+
+
+def begin_write() -> None:
+    """From here on this request writes: the reads so far, made outside a transaction, are over,
+    and the next statement begins the transaction (on SQLite ``BEGIN IMMEDIATE``, the write lock)
+    that the writes and every read after them share. A no-op if the request did not read first,
+    or already called it."""
+    if not getattr(_begin, "deferred", False):
+        return
+    _begin.deferred = False
+    session = db.session()
+    if session.in_transaction() and not _wrote(session):
+        session.rollback()
+
+
+class WriterLockedConnection(sqlite3.Connection):
+    """A SQLite connection whose write transactions first take an exclusive lock on a file beside
+    the database, held until COMMIT or ROLLBACK (see the module docstring). ``lock_path`` and
+    ``lock_timeout`` are set on a subclass per database (:func:`writer_locked_connection`)."""
+
+    lock_path: str | None = None
+    lock_timeout: float = 5.0
+    _lock_fd: int | None = None
+    _locked = False
+
+    def lock_for_write(self) -> None:
+        if self.lock_path is None or self._locked:
+            return
+        if self._lock_fd is None:
+            self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline, pause = None, 0.0001
+        while True:
+            try:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                now = time.monotonic()
+                if deadline is None:
+                    deadline = now + self.lock_timeout
+                elif now >= deadline:
+                    raise sqlite3.OperationalError("database is locked") from None
+                time.sleep(pause)
+                pause = min(pause * 1.5, 0.001)
+        self._locked = True
+
+    def unlock(self) -> None:
+        if self._locked:
+            self._locked = False
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def commit(self):
+        try:
+            return super().commit()
+        finally:
+            self.unlock()
+
+    def rollback(self):
+        try:
+            return super().rollback()
+        finally:
+            self.unlock()
+
+    def close(self):
+        self.unlock()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+        return super().close()
+
+
+def writer_locked_connection(database_file: str | None, timeout: float) -> type:
+    return type("WriterLockedConnection", (WriterLockedConnection,),
+                {"lock_path": database_file + "-writer.lock" if database_file else None, "lock_timeout": timeout})
+
+
+def engine_options(settings) -> dict:
+    if settings.is_sqlite:
+        path = sqlite_path(settings.database_url)
+        factory = writer_locked_connection(os.path.abspath(path) if path else None, settings.lock_timeout_seconds)
+        return {"connect_args": {"timeout": settings.lock_timeout_seconds, "check_same_thread": False,
+                                 "factory": factory}}
+    lock_ms = settings.lock_timeout_seconds * 1000
+    # No pool_pre_ping: it costs a round trip per request; see install_postgresql_hooks.
+    return {"connect_args": {"options": f"-c lock_timeout={lock_ms}"}}
+
+
+def database_uri(settings) -> str:
+    """The SQLAlchemy URL to connect to. A relative SQLite path is relative to the working directory
+    (Flask-SQLAlchemy would use instance/), and its folder is made."""
+    url = settings.database_url
+    path = sqlite_path(url)
+    if not path:
+        return url
+    if not os.path.isabs(path):
+        url = "sqlite:///" + os.path.abspath(path)
+    prepare_sqlite_file(url)
+    return url
+
+
+def init_database(app, settings) -> None:
+    db.init_app(app)
+    with app.app_context():
+        if settings.is_sqlite:
+            install_sqlite_pragmas(db.engine)
+        else:
+            install_postgresql_hooks(db.engine)
+    register_unit_of_work(app)
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file behind a sqlite:/// URL, or None for an in-memory database."""
+    path = url.split(":///", 1)[1] if ":///" in url else ""
+    return None if path in ("", ":memory:") else path.split("?", 1)[0]
+
+
+def prepare_sqlite_file(url: str) -> None:
+    """Make the SQLite file's folder (0700 if we make it) and the file itself (0600, and its WAL and
+    shared-memory files with it, see ``private_files.py``). A folder that cannot be made is a bad
+    AUTHSERVER_DATABASE_URL (one line, not a traceback)."""
+    path = sqlite_path(url)
+    if not path:
+        return
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), mode=FOLDER_MODE, exist_ok=True)
+    except OSError as error:
+        raise path_error("DATABASE_URL", error) from error
+    if os.path.isdir(path):
+        raise SettingsError(f"AUTHSERVER_DATABASE_URL names a folder, not a SQLite file: {path!r}")
+    try:
+        make_private_file(path)
+    except OSError as error:
+        raise path_error("DATABASE_URL", error) from error
+    for suffix in ("-wal", "-shm"):
+        restrict(path + suffix, FILE_MODE)
+
+
+def install_sqlite_pragmas(engine) -> None:
+    refuse_writes_outside_transactions(engine, lambda dbapi_connection: dbapi_connection.in_transaction)
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):
+        # Hand transaction control to us (see the module docstring).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection):
+        if getattr(_begin, "deferred", False):
+            return  # reads first: no transaction until begin_write (isolation_level None is autocommit)
+        dbapi_connection = connection.connection.dbapi_connection
+        locked = isinstance(dbapi_connection, WriterLockedConnection)
+        if locked:
+            dbapi_connection.lock_for_write()
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            if locked:
+                dbapi_connection.unlock()
+            raise
+
+
+# A pooled PostgreSQL connection idle for longer than this is pinged before use.
+PING_AFTER_IDLE_SECONDS = 10.0
+
+
+class WriteOutsideTransaction(RuntimeError):
+    """A write statement while reading first, outside a transaction: begin_write() was not called."""
+
+
+def refuse_writes_outside_transactions(engine, in_transaction) -> None:
+    """Raise before a write statement that would commit on its own (``in_transaction`` tells, for
+    the driver's connection), whatever came after it in the request."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def refuse(connection, _cursor, _statement, _parameters, context, _executemany):
+        if (context is not None and (context.isinsert or context.isupdate or context.isdelete)
+                and not in_transaction(connection.connection.dbapi_connection)):
+            raise WriteOutsideTransaction("a write while reading first, outside a transaction: call begin_write()")
+
+
+def install_postgresql_hooks(engine) -> None:
+    """Reads first in autocommit (see the module docstring), and a pooled connection pinged
+    before use only if it sat idle (a database restart or an idle timeout may have closed it
+    meanwhile): a ping on every checkout, as ``pool_pre_ping`` does, is one more round trip on
+    every request. A dead connection is replaced, not handed out."""
+
+    @event.listens_for(engine, "checkin")
+    def note_idle(_dbapi_connection, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def ping_if_idle(dbapi_connection, record, _proxy):
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since <= PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:  # whatever the driver raises for a dead connection
+            raise DisconnectionError() from error
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection):
+        # psycopg begins a transaction lazily, with the first statement: it has not yet.
+        dbapi_connection = connection.connection.dbapi_connection
+        reading = bool(getattr(_begin, "deferred", False))
+        if dbapi_connection.autocommit != reading:
+            dbapi_connection.autocommit = reading
+
+    refuse_writes_outside_transactions(engine, lambda dbapi_connection: not dbapi_connection.autocommit)
+
+
+def is_lock_contention(error: DBAPIError) -> bool:
+    """True when the database gave up waiting for a lock (the caller may retry)."""
+    orig = getattr(error, "orig", None)
+    if getattr(orig, "sqlstate", None) in ("55P03", "40001", "40P01"):
+        return True
+    message = str(orig or error).lower()
+    return "database is locked" in message or "database table is locked" in message

@@ -1,0 +1,200 @@
+"""authserver's access tokens: RFC 9068 JWTs signed with RS256, and the one answer to "is this JWT
+one of ours, and is it still live?" used by the API protector (``api/protector.py``), introspection
+(RFC 7662) and revocation (RFC 7009).
+
+Signing (:class:`AccessTokenGenerator`): header ``typ`` ``at+jwt`` and the active key's ``kid``;
+claims ``iss sub aud client_id exp iat jti scope`` and ``sid``, the device session's id, which the
+grant hands over with the user (:class:`TokenSubject`). A client-credentials token has ``sub`` =
+``client_id`` and no ``sid``: no user, no session. Times come from the server's clock.
+
+Checking takes two steps, because revocation needs only the first:
+
+1. :func:`decode_access_token`, offline, given the keys: a JWS signed with RS256 by one of them,
+   header ``typ`` ``at+jwt`` (RFC 9068 §4) and a ``kid``; ``iss`` and ``aud`` ours, not expired,
+   not issued in the future, and every claim we put in present. Anything else (``alg`` none,
+   HS256, an unknown ``kid``, another key, garbage) is simply not ours.
+2. :func:`live_access_token`: its device session is live (not ended, not idle or past its max age,
+   its user not disabled), belongs to the token's user and client, and its ``jti`` is not on the
+   deny list. A JWT that has not expired is dead once any of these fails.
+
+Neither step logs or returns the token string.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from authlib.common.security import generate_token
+from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
+from joserfc import jws
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwt import JWTClaimsRegistry
+
+from ..store.database import db
+from ..store.denylist import is_access_token_denied
+from ..store.models import Client
+from ..store.models import DeviceSession
+
+ALGORITHM = "RS256"
+TOKEN_TYPE = "at+jwt"  # RFC 9068 §2.1; the "application/" prefix is never sent by us
+
+
+class AccessTokenClaims(dict):
+    """The verified claims, with the protected header beside them.
+
+    A plain dict to callers (``claims["sub"]``); the API protector hangs the live
+    ``device_session`` on it."""
+
+    def __init__(self, claims: dict, header: dict):
+        super().__init__(claims)
+        self.header = header
+
+    @property
+    def expires_at(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self["exp"], dt.timezone.utc)
+
+
+@dataclass(frozen=True)
+class LiveAccessToken:
+    claims: AccessTokenClaims
+    session: DeviceSession | None  # None for a client's own token (client credentials)
+
+
+@dataclass(frozen=True)
+class TokenSubject:
+    """Who a token is for, as Authlib's generator asks for it: the user, and the session it belongs to."""
+
+    user: object
+    session_id: str
+
+    def get_user_id(self) -> str:
+        return self.user.id
+
+
+class AccessTokenGenerator(JWTBearerTokenGenerator):
+    """RFC 9068 access tokens signed by the key ring's active key, dated by the server's clock."""
+
+    def __init__(self, services):
+        settings = services.settings
+        super().__init__(issuer=settings.issuer, alg=ALGORITHM,
+                         expires_generator=lambda client, grant_type: settings.access_token_ttl_seconds)
+        self._keyring = services.keyring
+        self._clock = services.clock
+        self._audience = settings.token_audience
+
+    @staticmethod
+    def get_allowed_scope(client, scope):
+        # The grant hands over the scope scopes.granted_scope decided. Authlib's default would ask
+        # the client again, and the client's answer to an empty scope is "everything it has".
+        return scope or ""
+
+    def generate(self, grant_type, client, user=None, scope=None, expires_in=None, include_refresh_token=True):
+        token = super().generate(grant_type, client, user=user, scope=scope, expires_in=expires_in,
+                                 include_refresh_token=include_refresh_token)
+        # Always said, even when empty: the client learns what it was granted (RFC 6749 §5.1).
+        token.setdefault("scope", scope or "")
+        return token
+
+    def get_jwks(self):
+        # Only the active key, so joserfc signs with it and writes its `kid` (see keys.py).
+        return self._keyring.signing_key_set()
+
+    def access_token_generator(self, client, grant_type, user: TokenSubject | None, scope):
+        now = int(self._clock.now().timestamp())
+        claims = {
+            "iss": self.issuer,
+            "sub": user.get_user_id() if user else client.get_client_id(),
+            "aud": self._audience,
+            "client_id": client.get_client_id(),
+            "exp": now + self._get_expires_in(client, grant_type),
+            "iat": now,
+            "jti": generate_token(16),
+            "scope": scope,
+        }
+        if user:
+            claims["sid"] = user.session_id
+        return jwt.encode({"alg": ALGORITHM, "typ": TOKEN_TYPE}, claims, self.get_jwks())
+
+
+def own_claims_registry(services) -> JWTClaimsRegistry:
+    """The claims every access token of ours carries (RFC 9068 §2.2), checked with no leeway against
+    the server's clock. `sid` is checked by :func:`decode_access_token`: a client's own token has none."""
+    essential = {"essential": True}
+    settings = services.settings
+    return JWTClaimsRegistry(
+        now=lambda: int(services.clock.now().timestamp()),
+        iss={"essential": True, "value": settings.issuer},
+        aud={"essential": True, "value": settings.token_audience},
+        exp=essential, iat=essential, sub=essential, client_id=essential, jti=essential,
+    )
+
+
+def unverified_kid(token_string: str) -> str | None:
+    """The `kid` a token names, read before any check, only to pick (or refetch) keys."""
+    try:
+        kid = jws.extract_compact(token_string.encode("utf-8")).headers().get("kid")
+    except (JoseError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+    return kid if isinstance(kid, str) else None
+
+
+def decode_access_token(token_string: str, key_set, registry: JWTClaimsRegistry) -> AccessTokenClaims | None:
+    """Signature, algorithm, `typ` and claims against the given keys; None for anything that fails.
+
+    No database."""
+    if not isinstance(token_string, str) or token_string.count(".") != 2:
+        return None  # not a JWS compact serialization (e.g. one of our opaque refresh tokens)
+    try:
+        token = jwt.decode(token_string, key_set, algorithms=[ALGORITHM])
+        registry.validate(token.claims)
+    except (JoseError, ValueError, TypeError, KeyError):
+        # joserfc raises ValueError/TypeError/KeyError on some malformed input; all mean "not ours".
+        return None
+    header = token.header
+    if header.get("alg") != ALGORITHM or header.get("typ") != TOKEN_TYPE or not isinstance(header.get("kid"), str):
+        return None  # we always sign RS256, send `typ` at+jwt and name the key
+    claims = token.claims
+    if not isinstance(claims["client_id"], str):
+        return None
+    if "sid" in claims and not isinstance(claims["sid"], str):
+        return None
+    if "sid" not in claims and claims["sub"] != claims["client_id"]:
+        return None  # a user's token always names its session
+    return AccessTokenClaims(token.claims, token.header)
+
+
+def signed_by_us(services, token_string: str) -> bool:
+    """Whether a published key of ours signed this JWS, whatever its claims say (expired included)."""
+    try:
+        jwt.decode(token_string, services.keyring.verification_key_set(), algorithms=[ALGORITHM])
+    except (JoseError, ValueError, TypeError, KeyError):
+        return False
+    return True
+
+
+def verify_access_token(services, token_string: str) -> AccessTokenClaims | None:
+    """The claims of an unexpired access token this server signed; None otherwise. No database."""
+    return decode_access_token(token_string, services.keyring.verification_key_set(), own_claims_registry(services))
+
+
+def client_token_is_live(claims: AccessTokenClaims) -> bool:
+    """A client's own token (no `sid`), not revoked, is live while its client exists."""
+    return not is_access_token_denied(claims["jti"]) and db.session.get(Client, claims["client_id"]) is not None
+
+
+def live_access_token(services, token_string: str) -> LiveAccessToken | None:
+    """An access token of ours that nobody revoked and whose session is live (a client's own token:
+    whose client still exists); None otherwise."""
+    claims = verify_access_token(services, token_string)
+    if claims is None:
+        return None
+    if "sid" not in claims:
+        return LiveAccessToken(claims, None) if client_token_is_live(claims) else None
+    if is_access_token_denied(claims["jti"]):
+        return None
+    session = services.sessions.live_session(claims["sid"])
+    if session is None or session.user_id != claims["sub"] or session.client_id != claims["client_id"]:
+        return None
+    return LiveAccessToken(claims, session)
