@@ -3,14 +3,16 @@
 Authlib runs the protocol; this fills in its hooks. PKCE is ``S256`` only: ``plain`` is refused,
 and a public client must send a challenge (``S256CodeChallenge``); confidential clients may. Codes
 live in ``authorization_codes.py`` (digests, single use, a short lifetime). The exchange opens a
-device session like every sign-in -- the approving browser's User-Agent and IP are its device --
-with a rotating refresh-token chain; a second use of the code ends that session.
+device session like every sign-in -- the approving browser's User-Agent and IP are its device, its
+sign-in time the session's ``auth_time`` -- with a rotating refresh-token chain; a second use of the
+code ends that session. OpenID Connect (``oauth/oidc/``) adds the nonce and the ID token.
 """
 
 from __future__ import annotations
 
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc7636 import CodeChallenge
+from flask import g
 
 from ...errors import InvalidGrantError
 from ...errors import InvalidRequestError
@@ -23,6 +25,7 @@ from ...store.authorization_codes import CodeInvalid
 from ...store.models import AUTH_METHODS
 from .base import grant_form
 from .base import issue_session_tokens
+from .base import token_response
 
 S256 = "S256"
 
@@ -60,7 +63,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         authorization_codes.save_code(
             services.settings, services.clock.now(), code, client=request.client, user=user,
             redirect_uri=request.payload.redirect_uri, scope=scope, code_challenge=data.get("code_challenge"),
-            code_challenge_method=data.get("code_challenge_method"), device=device_context())
+            code_challenge_method=data.get("code_challenge_method"), device=device_context(),
+            browser_session=g.device_session, nonce=data.get("nonce"))
 
     def query_authorization_code(self, code, client):
         try:
@@ -87,6 +91,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         session = services.sessions.open_session(user, client, row.scope,
                                                  DeviceContext(ip=row.ip, user_agent=row.user_agent))
         row.session_id = session.id
+        # The browser's sign-in that approved the code: OpenID Connect's auth_time, and My devices' link.
+        session.auth_time, session.browser_session_id = row.auth_time, row.browser_session_id
         token = issue_session_tokens(self, user, session, services.refresh_tokens.start_chain(session), row.scope)
-        self.save_token(token)
-        return 200, token, self.TOKEN_RESPONSE_HEADER
+        return token_response(self, token)

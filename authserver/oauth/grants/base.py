@@ -1,6 +1,6 @@
 """What the grants share: issuing a device session's tokens, reading before writing, the token
-response and the OpenAPI form of each grant's request. The request's unit of work commits
-(``store/database.py``)."""
+response (with the hooks Authlib's extensions add to it, such as OpenID Connect's ID token) and the
+OpenAPI form of each grant's request. The request's unit of work commits (``store/database.py``)."""
 
 from __future__ import annotations
 
@@ -44,6 +44,16 @@ def issue_session_tokens(grant, user, session, refresh_token: str, scope: str) -
     if grant.request.client.check_grant_type(GRANT_REFRESH_TOKEN):
         token["refresh_token"] = refresh_token
     return token
+
+
+def token_response(grant, token: dict) -> tuple:
+    """The answer of a grant that overrides Authlib's ``create_token_response``. Authlib runs the grant's
+    ``after_create_token_response`` hooks only around its own method, so every override answers
+    through here: OpenID Connect's ID token (``oauth/oidc/``) is added by such a hook, to the final token."""
+    grant.save_token(token)
+    response = (200, token, grant.TOKEN_RESPONSE_HEADER)
+    grant.execute_hook("after_create_token_response", response)
+    return response
 
 
 class ReadsBeforeWriting:

@@ -16,6 +16,7 @@ from ...store.models import AUTH_METHODS
 from .base import SCOPE_FIELD
 from .base import ReadsBeforeWriting
 from .base import grant_form
+from .base import token_response
 
 
 class ClientCredentialsGrant(ReadsBeforeWriting, grants.ClientCredentialsGrant):
@@ -34,5 +35,4 @@ class ClientCredentialsGrant(ReadsBeforeWriting, grants.ClientCredentialsGrant):
 
     def create_token_response(self):
         token = self.generate_token(scope=self.request.granted_scope, include_refresh_token=False)
-        self.save_token(token)
-        return 200, token, self.TOKEN_RESPONSE_HEADER
+        return token_response(self, token)

@@ -25,6 +25,7 @@ from ...store import device_authorizations
 from ...store.models import AUTH_METHODS
 from .base import grant_form
 from .base import issue_session_tokens
+from .base import token_response
 
 POLL_ERRORS = {
     "authorization_pending": AuthorizationPendingError,
@@ -64,5 +65,4 @@ class DeviceCodeGrant(_DeviceCodeGrant):
         session = services.sessions.open_session(row.user, client, row.scope, device, restricted=True)
         row.session_id = session.id
         token = issue_session_tokens(self, row.user, session, services.refresh_tokens.start_chain(session), row.scope)
-        self.save_token(token)
-        return 200, token, self.TOKEN_RESPONSE_HEADER
+        return token_response(self, token)

@@ -18,6 +18,7 @@ from .base import SCOPE_FIELD
 from .base import ReadsBeforeWriting
 from .base import grant_form
 from .base import issue_session_tokens
+from .base import token_response
 
 
 class PasswordGrant(ReadsBeforeWriting, grants.ResourceOwnerPasswordCredentialsGrant):
@@ -58,5 +59,4 @@ class PasswordGrant(ReadsBeforeWriting, grants.ResourceOwnerPasswordCredentialsG
         annotate(session_id=session.id)
         refresh_token = services.refresh_tokens.start_chain(session)
         token = issue_session_tokens(self, user, session, refresh_token, scope)
-        self.save_token(token)
-        return 200, token, self.TOKEN_RESPONSE_HEADER
+        return token_response(self, token)
