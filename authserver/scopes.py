@@ -11,8 +11,13 @@ SESSIONS_SCOPE = "sessions"
 # What manages the account: never for tokens of a restricted device session, whatever they carry.
 ACCOUNT_SCOPES = frozenset({ADMIN_SCOPE, SESSIONS_SCOPE})
 
+# OpenID Connect (Core 1.0 §3.1.2.1): the app signs the user in (an ID token, UserInfo); with `profile`
+# and `email` the ID token and UserInfo also carry the username and email address.
+OPENID_SCOPE = "openid"
+
 # What the consent page says each scope lets an app do; other scopes are shown by name.
 DESCRIPTIONS = {
+    OPENID_SCOPE: "Sign you in with your account",
     "profile": "See your username",
     "email": "See your email address",
     SESSIONS_SCOPE: "See the devices you are signed in on, and sign them out",

@@ -243,6 +243,35 @@ def test_clients_create_the_code_grant_needs_a_redirect_uri(runner, registered):
     assert result.stderr == "authserver: the authorization_code grant needs at least one --redirect-uri\n"
 
 
+def test_clients_create_stores_the_openid_connect_logout_uris(app, runner, registered):
+    created = run_json(runner, "clients", "create", "--name", "Notes", "--redirect-uri", REDIRECT_URI,
+                       "--post-logout-redirect-uri", "https://app.example/signed-out",
+                       "--post-logout-redirect-uri", "com.example.app:/signed-out",
+                       "--backchannel-logout-uri", "https://app.example/backchannel-logout", "--json")
+    assert set(created) == {"client_id", "client_secret"}
+    with app.app_context():
+        client = db.session.get(Client, created["client_id"])
+        assert client.post_logout_redirect_uri_list == ["https://app.example/signed-out", "com.example.app:/signed-out"]
+        assert client.backchannel_logout_uri == "https://app.example/backchannel-logout"
+        plain = db.session.get(Client, run_json(runner, "clients", "create", "--name", "Plain", "--redirect-uri",
+                                                REDIRECT_URI, "--json")["client_id"])
+        assert (plain.post_logout_redirect_uri_list, plain.backchannel_logout_uri) == ([], None)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--post-logout-redirect-uri", "javascript:alert(1)"], "is not a redirect URI"),
+    (["--post-logout-redirect-uri", "https://app.example/out#frag"], "is not a redirect URI"),
+    (["--backchannel-logout-uri", "/relative"], "is not a redirect URI"),
+    (["--backchannel-logout-uri", "https://app.example/logout#frag"], "is not a redirect URI"),
+    (["--backchannel-logout-uri", "com.example.app:/logout"], "is not a back-channel logout URI"),
+])
+def test_clients_create_refuses_logout_uris_a_redirect_uri_could_not_be(runner, registered, args, message):
+    result = run(runner, "clients", "create", "--name", "app", "--redirect-uri", REDIRECT_URI, *args, "--json")
+    assert result.exit_code == 1, result.output
+    assert result.stdout == "" and message in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
 @pytest.mark.parametrize("args, message", [
     (["bell\x07name"], "usernames are 1 to 150 printable characters without spaces"),
     (["erin", "--email", "not-an-email"], "'not-an-email' is not an email address"),

@@ -80,12 +80,23 @@ class ClientCache:
         return client
 
 
+def check_backchannel_logout_uri(uri: str) -> None:
+    """Back-Channel Logout 1.0 §2.2: where the server POSTs logout tokens: a redirect URI's rules, and http(s)."""
+    check_redirect_uri(uri)
+    if urlsplit(uri).scheme.lower() not in ("http", "https"):
+        raise AccountError(f"{uri!r} is not a back-channel logout URI: it must be an http or https URL")
+
+
 def create_client(services, name: str, grant_types: list[str], scope: str, auth_method: str,
                   redirect_uris: list[str] = (), introspect: bool = False,
-                  client_id: str | None = None, first_party: bool = False) -> tuple[Client, str | None]:
+                  client_id: str | None = None, first_party: bool = False,
+                  post_logout_redirect_uris: list[str] = (),
+                  backchannel_logout_uri: str | None = None) -> tuple[Client, str | None]:
     """Register a client; returns it with its secret (shown once, stored only as a digest).
 
-    ``client_id`` is for the server's own first-party clients; registered clients get a random one."""
+    ``client_id`` is for the server's own first-party clients; registered clients get a random one.
+    ``post_logout_redirect_uris`` and ``backchannel_logout_uri``: OpenID Connect logout (RP-Initiated
+    Logout 1.0, Back-Channel Logout 1.0), checked like redirect URIs."""
     if auth_method not in AUTH_METHODS:
         raise AccountError(f"auth method must be one of {', '.join(AUTH_METHODS)}")
     if not name.strip():
@@ -93,8 +104,10 @@ def create_client(services, name: str, grant_types: list[str], scope: str, auth_
     if len(name.strip()) > 200 or not name.isprintable():
         raise AccountError("a client name is at most 200 printable characters")
     check_scope(scope)
-    for uri in redirect_uris:
+    for uri in (*redirect_uris, *post_logout_redirect_uris):
         check_redirect_uri(uri)
+    if backchannel_logout_uri is not None:
+        check_backchannel_logout_uri(backchannel_logout_uri)
     if introspect and auth_method == "none":
         raise AccountError("a public client (auth method none) cannot introspect tokens")
     if "authorization_code" in grant_types and not redirect_uris:
@@ -111,6 +124,8 @@ def create_client(services, name: str, grant_types: list[str], scope: str, auth_
         can_introspect=introspect,
         first_party=first_party,
         created_at=services.clock.now(),
+        post_logout_redirect_uris=" ".join(post_logout_redirect_uris),
+        backchannel_logout_uri=backchannel_logout_uri,
     )
     db.session.add(client)
     db.session.flush()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
+from sqlalchemy import select
 from sqlalchemy import update
 
 from ..sessions.device_sessions import ENDED_BY_REUSE
@@ -34,12 +35,24 @@ def new_code() -> str:
 
 
 def save_code(settings, now, code: str, *, client, user, redirect_uri: str | None, scope: str,
-              code_challenge: str | None, code_challenge_method: str | None, device: DeviceContext) -> None:
+              code_challenge: str | None, code_challenge_method: str | None, device: DeviceContext,
+              browser_session=None, nonce: str | None = None) -> None:
+    """``browser_session``: the approving browser's web session, whose sign-in time becomes the ID
+    token's ``auth_time``; ``nonce``: OpenID Connect's, returned in the ID token."""
     db.session.add(AuthorizationCode(
         code_hash=sha256_hex(code), client_id=client.client_id, user_id=user.id, redirect_uri=redirect_uri,
         scope=scope, code_challenge=code_challenge, code_challenge_method=code_challenge_method,
         user_agent=device.user_agent, ip=device.ip, created_at=now,
-        expires_at=now + dt.timedelta(seconds=settings.authorization_code_ttl_seconds)))
+        expires_at=now + dt.timedelta(seconds=settings.authorization_code_ttl_seconds), nonce=nonce,
+        auth_time=browser_session.signed_in_at if browser_session else None,
+        browser_session_id=browser_session.id if browser_session else None))
+
+
+def nonce_was_used(client_id: str, nonce: str) -> bool:
+    """Whether a code of this client (kept until ``sessions prune`` deletes it) was issued with this nonce."""
+    query = select(AuthorizationCode.code_hash).where(AuthorizationCode.client_id == client_id,
+                                                      AuthorizationCode.nonce == nonce).limit(1)
+    return db.session.execute(query).first() is not None
 
 
 def find_code(services, code: str, client_id: str) -> AuthorizationCode:

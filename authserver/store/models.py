@@ -74,6 +74,10 @@ class Client(db.Model, ClientMixin):
     # The server's own apps: the authorization endpoint skips the consent page for them.
     first_party = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
     created_at = db.Column(UTCDateTime, nullable=False)
+    # OpenID Connect logout (RP-Initiated Logout 1.0 §3, Back-Channel Logout 1.0 §2.2): where to send the
+    # browser after a logout (space-separated, like redirect_uris), and where to POST logout tokens.
+    post_logout_redirect_uris = db.Column(db.Text, nullable=False, default="", server_default="")
+    backchannel_logout_uri = db.Column(db.Text)
 
     @property
     def grant_type_list(self) -> list[str]:
@@ -86,6 +90,10 @@ class Client(db.Model, ClientMixin):
     @property
     def redirect_uri_list(self) -> list[str]:
         return self.redirect_uris.split()
+
+    @property
+    def post_logout_redirect_uri_list(self) -> list[str]:
+        return self.post_logout_redirect_uris.split()
 
     # -- authlib ClientMixin --------------------------------------------------------------
     def get_client_id(self):
@@ -147,6 +155,11 @@ class DeviceSession(db.Model):
     ended_at = db.Column(UTCDateTime)
     ended_reason = db.Column(db.String(32))
     ended_by = db.Column(db.String(150))
+    # When the user really signed in, if before the session opened: the browser's sign-in that approved an
+    # authorization code (OpenID Connect's `auth_time`). None: at `created_at`.
+    auth_time = db.Column(UTCDateTime)
+    # The browser's web session through which the code flow opened this one ("My devices": what a browser signed in to).
+    browser_session_id = db.Column(db.String(36))
 
     user = db.relationship(User, lazy="joined")
     client = db.relationship(Client, lazy="joined")
@@ -156,6 +169,10 @@ class DeviceSession(db.Model):
     @property
     def is_ended(self) -> bool:
         return self.ended_at is not None
+
+    @property
+    def signed_in_at(self):
+        return self.auth_time or self.created_at
 
 
 class RefreshToken(db.Model):
@@ -212,15 +229,34 @@ class AuthorizationCode(db.Model):
     expires_at = db.Column(UTCDateTime, nullable=False, index=True)
     used_at = db.Column(UTCDateTime)
     session_id = db.Column(db.String(36))
+    # OpenID Connect (Core 1.0 §3.1.2.1): the request's `nonce`, returned in the ID token; and the browser's
+    # sign-in that approved the code, whose time is `auth_time` (carried into the session the exchange opens).
+    nonce = db.Column(db.String(255))
+    auth_time = db.Column(UTCDateTime)
+    browser_session_id = db.Column(db.String(36))
 
     user = db.relationship(User, lazy="joined")
 
-    # authlib's AuthorizationCodeMixin
+    __table_args__ = (Index("ix_authorization_codes_client_nonce", "client_id", "nonce"),)
+
+    # authlib's AuthorizationCodeMixin (oidc.core's, for the ID token)
     def get_redirect_uri(self):
         return self.redirect_uri
 
     def get_scope(self):
         return self.scope
+
+    def get_nonce(self):
+        return self.nonce
+
+    def get_auth_time(self):
+        return int(self.auth_time.timestamp()) if self.auth_time else None
+
+    def get_acr(self):
+        return None
+
+    def get_amr(self):
+        return None
 
     @property
     def is_used(self) -> bool:
