@@ -161,10 +161,11 @@ def exchange(http, registered, code, verifier: Pkce | str | None = None, redirec
 
 
 def approve(app, http, registered, scope="profile email", challenge: Pkce | None = None, username="alice",
-            state=STATE) -> str:
+            state=STATE, **extra) -> str:
     """A signed-in browser (or one about to sign in as ``username``) goes through the authorization
-    endpoint, allowing the consent page if it is shown; returns the code the app receives."""
-    response = http.get(authorize_url(registered.client_id, scope=scope, challenge=challenge, state=state))
+    endpoint, allowing the consent page if it is shown; returns the code the app receives. ``extra``:
+    more parameters of the authorization request (``nonce``...)."""
+    response = http.get(authorize_url(registered.client_id, scope=scope, challenge=challenge, state=state, **extra))
     if response.headers.get("Location", "").startswith("/signin"):
         response = sign_in_through(http, response, username=username)
     if response.status_code == 200:
@@ -172,11 +173,11 @@ def approve(app, http, registered, scope="profile email", challenge: Pkce | None
     return assert_code_redirect(app, response, state=state)
 
 
-def connect(app, registered, scope="profile email", username="alice", http=None) -> dict:
+def connect(app, registered, scope="profile email", username="alice", http=None, **extra) -> dict:
     """An app connected end to end: sign-in, consent, code, exchange with PKCE; the token response."""
     http = http or browser(app)
     verifier = pkce()
-    code = approve(app, http, registered, scope=scope, challenge=verifier, username=username)
+    code = approve(app, http, registered, scope=scope, challenge=verifier, username=username, **extra)
     response = exchange(http, registered, code, verifier)
     assert response.status_code == 200, response.text
     return response.json

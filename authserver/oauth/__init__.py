@@ -1,12 +1,15 @@
 """OAuth 2.0 wiring: Authlib's RFC modules filled in with authserver's models and session rules.
 
-``server.py`` holds the single list of enabled grants and endpoints; ``endpoints.py`` serves them.
+``server.py`` holds the single list of enabled grants and endpoints; ``views.py`` serves them;
+``oidc/`` is OpenID Connect on top.
 """
 
 
 def register_oauth(app, services) -> None:
+    from .oidc import register_oidc
     from .server import create_authorization_server
     from .views import bp
 
     app.extensions["authserver.oauth"] = create_authorization_server(app, services)
     app.register_blueprint(bp)
+    register_oidc(app)

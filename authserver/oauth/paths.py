@@ -9,3 +9,7 @@ REVOCATION = "/oauth/revoke"
 INTROSPECTION = "/oauth/introspect"
 JWKS = "/oauth/jwks"
 METADATA = "/.well-known/oauth-authorization-server"
+# OpenID Connect (oauth/oidc/): Discovery 1.0 §4, Core 1.0 §5.3, RP-Initiated Logout 1.0 §2
+OPENID_CONFIGURATION = "/.well-known/openid-configuration"
+USERINFO = "/oauth/userinfo"
+END_SESSION = "/oauth/logout"

@@ -27,12 +27,14 @@ from .grants.client_credentials import ClientCredentialsGrant
 from .grants.device_code import DeviceCodeGrant
 from .grants.password import PasswordGrant
 from .grants.refresh_token import RefreshGrant
+from .oidc.id_tokens import CodeIDToken
+from .oidc.id_tokens import RefreshIDToken
 
-# Each grant with its Authlib extensions.
+# Each grant with its Authlib extensions (OpenID Connect's ID tokens: oidc/id_tokens.py).
 GRANTS = (
     (PasswordGrant, []),
-    (RefreshGrant, []),
-    (AuthorizationCodeGrant, [S256CodeChallenge(required=True)]),
+    (RefreshGrant, [RefreshIDToken()]),
+    (AuthorizationCodeGrant, [S256CodeChallenge(required=True), CodeIDToken()]),
     (ClientCredentialsGrant, []),
     (DeviceCodeGrant, []),
 )

@@ -5,7 +5,8 @@ from an unknown client, or naming a redirect URI the client did not register, ge
 it is never redirected (§4.1.2.1). Every other problem (response type, scope, PKCE) goes back to
 the app as ``error`` with ``state``. A first-party client, or one the user already allowed these
 scopes, gets its code at once; otherwise the user sees "App X wants to: ..." and allows or denies.
-Every redirect to the app carries ``iss`` (RFC 9207).
+Every redirect to the app carries ``iss`` (RFC 9207). OpenID Connect's ``prompt`` and ``max_age``
+decide whether the user signs in again and sees the consent page (``oauth/oidc/prompt.py``).
 """
 
 from __future__ import annotations
@@ -15,12 +16,16 @@ from urllib.parse import urlsplit
 from authlib.common.urls import add_params_to_uri
 from flask import current_app
 from flask import g
+from flask import redirect
 from flask import render_template
 from flask import request
+from flask import url_for
 
 from ..errors import OAuth2Error
 from ..errors import UnknownClientError
 from ..oauth import paths
+from ..oauth.oidc.prompt import LOGIN
+from ..oauth.oidc.prompt import Prompt
 from ..openapi.document import DATABASE_PAGES
 from ..openapi.document import browser_session
 from ..openapi.document import operation
@@ -49,9 +54,15 @@ AUTHORIZATION_REQUEST = {
     "state": {"schema": TEXT, "description": "Returned unchanged to the client."},
     "code_challenge": {"schema": TEXT, "description": "PKCE (RFC 7636); required for public clients."},
     "code_challenge_method": {"schema": {"const": "S256"}},
+    "nonce": {"schema": {"type": "string", "maxLength": 255},
+              "description": "OpenID Connect: returned in the ID token."},
+    "prompt": {"schema": TEXT, "description": "OpenID Connect: `none`, `login`, `consent` (space-separated)."},
+    "max_age": {"schema": {"type": "string", "pattern": "^[0-9]+$"},
+                "description": "OpenID Connect: seconds since the user signed in, beyond which they sign in again."},
 }
 TO_CLIENT = redirect_response("To the client's redirect URI with `code` or `error`, `state` and `iss` (RFC 9207); or, "
-                              "when the browser is not signed in, to `/signin` and back here after.")
+                              "when the browser is not signed in (or must sign in again: `prompt=login`, "
+                              "`max_age`), to `/signin` and back here after.")
 NOT_A_CLIENT = page_response("An unknown client, or a redirect URI it did not register (never redirected, "
                              "RFC 6749 §4.1.2.1); an expired form.")
 SIGNED_IN_OR_NOT = browser_session() + [{}]
@@ -77,11 +88,15 @@ def authorize():
         if not error.redirect_uri:
             raise
         return to_client(server.handle_response(*error()))
-    if g.device_session is None:
-        return send_to_signin()
-    user = g.device_session.user
     try:
+        prompt = Prompt.of(request.args)  # OpenID Connect's prompt and max_age
+        if prompt.needs_sign_in(g.device_session, current_services().clock.now()):
+            return sign_in_first(prompt)
+        user = g.device_session.user
         scope = granted_scope(client, user, grant.request.payload.scope)  # `admin` only for admins
+        if request.method == "GET" and prompt.shows_consent(
+                client.first_party or consents.has_consent(user.id, client.client_id, scope)):
+            return consent_page(client, scope, redirect_uri)
     except OAuth2Error as error:
         error.redirect_uri, error.state = redirect_uri, grant.request.payload.state
         return to_client(server.handle_response(*error()))
@@ -89,9 +104,15 @@ def authorize():
         if request.form.get("decision") != ALLOW:
             return to_client(server.create_authorization_response(grant=grant, grant_user=None))
         consents.remember_consent(user.id, client.client_id, scope, current_services().clock.now())
-    elif not (client.first_party or consents.has_consent(user.id, client.client_id, scope)):
-        return consent_page(client, scope, redirect_uri)
     return to_client(server.create_authorization_response(grant=grant, grant_user=user))
+
+
+def sign_in_first(prompt: Prompt):
+    """To the sign-in page, and back here after. A sign-in that ``prompt=login`` or ``max_age`` asks
+    for shows the page even to a signed-in browser, and comes back without them (they are met)."""
+    if not prompt.forces_sign_in:
+        return send_to_signin()
+    return redirect(url_for("web.signin", next=Prompt.after_sign_in(request.path, request.args), prompt=LOGIN))
 
 
 def registered_client_and_redirect_uri() -> tuple[Client, str]:

@@ -1,5 +1,5 @@
-"""My devices (``/account/devices``): the signed-in user's live sessions and connected apps, and
-signing devices out or disconnecting an app (``consents.withdraw_consent``)."""
+"""My devices (``/account/devices``): the signed-in user's live sessions (with the apps each browser
+signed in to), connected apps, and signing devices out or disconnecting an app (``consents.withdraw_consent``)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,17 @@ def my_devices():
     sessions = current_services().sessions.list_sessions(current.user_id)
     sessions.sort(key=lambda s: s.id != current.id)  # this device first, then most recently active
     return render_template("my_devices.html", sessions=sessions, current_id=current.id,
-                           apps=consents.list_consents(current.user_id))
+                           apps=consents.list_consents(current.user_id), signed_in_to=apps_signed_in_to(sessions))
+
+
+def apps_signed_in_to(sessions) -> dict[str, list[str]]:
+    """{browser session id: the names of the apps it signed in to}: the live sessions the code flow
+    opened through it (``DeviceSession.browser_session_id``)."""
+    apps = {}
+    for session in sessions:
+        if session.browser_session_id:
+            apps.setdefault(session.browser_session_id, []).append(session.client.name)
+    return apps
 
 
 @bp.post("/account/apps/<client_id>/disconnect")

@@ -41,7 +41,10 @@ def home():
 
 
 @bp.route("/signin", methods=["GET", "POST"])
-@operation("get", summary="The sign-in page", tags=["web"], security=SIGNED_IN, query={"next": {"schema": NEXT}},
+@operation("get", summary="The sign-in page", tags=["web"], security=SIGNED_IN,
+           query={"next": {"schema": NEXT},
+                  "prompt": {"schema": {"type": "string"}, "description": "`login`: the form even when signed in "
+                                                                           "(an app asked for a new sign-in)."}},
            responses={200: page_response("The sign-in form."), 302: redirect_response("Already signed in: to `next`."),
                       **DATABASE_PAGES})
 @operation("post", summary="Sign in", tags=["web"], security=SIGNED_IN,
@@ -59,7 +62,8 @@ def home():
 def signin():
     target = safe_next(request.values.get("next"))
     if request.method == "GET":
-        if g.device_session is not None:
+        # prompt=login: an app asked that the user sign in again (OpenID Connect, web/authorize.py).
+        if g.device_session is not None and request.args.get("prompt") != "login":
             return redirect(target)
         return render_template("signin.html", next=request.args.get("next", ""))
 

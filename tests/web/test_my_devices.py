@@ -136,6 +136,28 @@ def test_signed_in_forms_refuse_a_missing_or_foreign_csrf_token(app, factory, cl
     assert session_row(app, web_sid(app, client)).ended_at is None
 
 
+def card_of(html: str, marker: str) -> str:
+    """The session card (``<li class="device…">``) that holds ``marker``."""
+    at = html.index(marker)
+    start = html.rindex('<li class="device', 0, at)
+    return html[start:html.index("</li>", at)]
+
+
+def test_each_browser_lists_the_apps_it_signed_in_to(app, factory, client):
+    """The code flow links an app's session to the browser session that approved it."""
+    factory.user()
+    zapier = code_client(factory, name="Zapier", scope="profile email")
+    calendar = code_client(factory, name="Calendar", scope="profile")
+    sign_in(client)
+    connect(app, zapier, http=client)
+    connect(app, calendar, scope="profile", http=client)
+    connect(app, zapier)  # another browser, signed in on its own
+    html = client.get("/account/devices").text
+    assert card_of(html, "This device</span>").count("Signed in to Zapier, Calendar") == 1
+    assert html.count("Signed in to Zapier</p>") == 1  # the other browser's card
+    assert html.count("Signed in to") == 2  # the apps' own cards name no app
+
+
 # -- Connected apps --------------------------------------------------------------------------------
 def apps_section(html: str) -> str:
     """The Connected apps section of the page."""
