@@ -4,7 +4,7 @@ security declares (``authserver/openapi.py``), picked by its tag.
 | tag | credential |
 | --- | --- |
 | ``oauth`` (token, revocation, introspection; metadata and JWKS ignore it) | the client's HTTP Basic |
-| ``account`` | a user's bearer token (password grant, scope ``profile email sessions``) |
+| ``account`` | a user's bearer token (password grant, scope ``openid profile email sessions``: UserInfo too) |
 | ``admin`` | an administrator's bearer token (password grant, scope ``admin``) |
 | ``web`` | an administrator's signed-in browser cookie (``/signin``), and its CSRF token in every form |
 
@@ -57,7 +57,7 @@ class ClientBasic:
 @schemathesis.auth().apply_to(tag="account")
 class UserToken:
     def get(self, case, context):
-        return password_grant(os.environ["FUZZ_USER"], "profile email sessions")
+        return password_grant(os.environ["FUZZ_USER"], "openid profile email sessions")
 
     def set(self, case, data, context):
         set_header(case, "Authorization", f"Bearer {data}")

@@ -27,6 +27,8 @@ import { parseArgs } from 'node:util'
 
 import * as oauth from 'oauth4webapi'
 
+import { Browser } from './browser.mjs'
+
 const here = dirname(fileURLToPath(import.meta.url))
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code'
 // http:// is refused by default; the test server is plain HTTP on loopback.
@@ -155,99 +157,6 @@ async function revoke(client, token, hint, method = 'client_secret_basic') {
   const response = await oauth.revocationRequest(as, { client_id: client.client_id }, authFor(client, method), token,
     { ...insecure, additionalParameters: hint ? { token_type_hint: hint } : undefined })
   await oauth.processRevocationResponse(response)
-}
-
-// -- a minimal browser for the pages of the authorization code and device flows ------------------
-// Keeps cookies, follows redirects by hand (so the one to the client's redirect URI is seen, not
-// fetched), and submits the forms it finds: the sign-in form gets the user's credentials, a
-// consent or device-approval form is approved. The pages are server-rendered HTML without script.
-class Browser {
-  cookies = new Map()
-
-  async request(url, init = {}) {
-    const headers = new Headers(init.headers)
-    if (this.cookies.size) headers.set('cookie', [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '))
-    const response = await fetch(url, { ...init, headers, redirect: 'manual' })
-    for (const line of response.headers.getSetCookie()) {
-      const [pair] = line.split(';')
-      const at = pair.indexOf('=')
-      this.cookies.set(pair.slice(0, at).trim(), pair.slice(at + 1).trim())
-    }
-    return response
-  }
-
-  // Follow redirects and submit forms until a redirect leaves the server (to `stopAt`) or a page
-  // has nothing left to submit. Returns {location} or {page, status}.
-  async walk(url, stopAt, { maxSteps = 12 } = {}) {
-    let response = await this.request(url)
-    let current = url
-    const submitted = new Set()
-    for (let stepCount = 0; stepCount < maxSteps; stepCount++) {
-      const location = response.headers.get('location')
-      if (response.status >= 300 && response.status < 400 && location) {
-        const next = new URL(location, current).href
-        if (stopAt && next.startsWith(stopAt)) return { location: next }
-        current = next
-        response = await this.request(next)
-        continue
-      }
-      const page = await response.text()
-      const form = pickForm(page, submitted)
-      if (response.status !== 200 || !form) return { page, status: response.status, url: current }
-      submitted.add(form.key)
-      const action = new URL(form.action || current, current).href
-      const body = new URLSearchParams(form.fields)
-      if ('username' in form.fields) body.set('username', user.username)
-      if ('password' in form.fields) body.set('password', user.password)
-      current = action
-      response = await this.request(action, {
-        method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded', referer: current },
-      })
-    }
-    throw new Error(`no redirect to ${stopAt} after ${maxSteps} steps`)
-  }
-}
-
-function attributes(tag) {
-  const found = {}
-  for (const match of tag.matchAll(/([a-zA-Z_:-]+)\s*=\s*("([^"]*)"|'([^']*)')/g)) {
-    found[match[1].toLowerCase()] = decodeEntities(match[3] ?? match[4])
-  }
-  return found
-}
-
-function decodeEntities(text) {
-  return text.replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"')
-    .replace(/&#x27;|&#39;/g, "'").replace(/&#x2F;/g, '/')
-}
-
-// The form to submit: a sign-in form (it has a password field) or an approval form (a submit
-// button saying allow/approve/consent/confirm/continue). Sign-out and deny forms are never picked.
-function pickForm(page, submitted) {
-  const forms = [...page.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/gi)].map(([, open, inner]) => {
-    const attrs = attributes(open)
-    const fields = {}
-    for (const [input] of inner.matchAll(/<input\b[^>]*>/gi)) {
-      const a = attributes(input)
-      if (a.name && a.type !== 'submit' && a.type !== 'checkbox') fields[a.name] = a.value ?? ''
-      if (a.name && a.type === 'checkbox' && /\bchecked\b/i.test(input)) fields[a.name] = a.value ?? 'on'
-    }
-    const buttons = [...inner.matchAll(/<button\b([^>]*)>([\s\S]*?)<\/button>/gi)]
-      .map(([, battrs, label]) => ({ ...attributes(battrs), label: label.replace(/<[^>]+>/g, '').trim() }))
-    return { action: attrs.action, method: (attrs.method ?? 'get').toLowerCase(), fields, buttons, key: open + inner }
-  }).filter((form) => form.method === 'post' && !submitted.has(form.key))
-  const signIn = forms.find((form) => 'password' in form.fields)
-  if (signIn) return signIn
-  const approving = /allow|approve|authori[sz]e|consent|confirm|continue|yes/i
-  const denying = /deny|cancel|reject|sign out|no\b/i
-  for (const form of forms) {
-    const button = form.buttons.find((b) => approving.test(`${b.label} ${b.value ?? ''}`) && !denying.test(b.label))
-    if (button) {
-      if (button.name) form.fields[button.name] = button.value ?? ''
-      return form
-    }
-  }
-  return undefined
 }
 
 // -- the flows ---------------------------------------------------------------------------------
@@ -392,7 +301,7 @@ await flow('authorization code grant with PKCE (S256) and RFC 9207 iss', async (
     response_type: 'code', client_id: client.client_id, redirect_uri: client.redirect_uri, scope: 'profile',
     state, code_challenge: await oauth.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
   }).toString()
-  const browser = new Browser()
+  const browser = new Browser(user)
   const walked = await browser.walk(url.href, client.redirect_uri)
   check(walked.location, `the browser ended on ${walked.url} (${walked.status}) instead of the redirect URI`)
   const clientMeta = { client_id: client.client_id }
@@ -423,7 +332,7 @@ await flow('device authorization grant (RFC 8628)', async () => {
   const poll = async () => oauth.processDeviceCodeResponse(as, clientMeta,
     await oauth.deviceCodeGrantRequest(as, clientMeta, auth, started.device_code, insecure))
   await expectOAuthError(poll(), 'authorization_pending')
-  const browser = new Browser()
+  const browser = new Browser(user)
   const walked = await browser.walk(started.verification_uri_complete ?? started.verification_uri, null)
   check(walked.status === 200, `the approval page answered ${walked.status}`)
   let interval = started.interval ?? 5

@@ -51,11 +51,11 @@ def run_oauth4webapi(node, config: dict, folder: pathlib.Path, report: pathlib.P
                           cwd=JS, capture_output=True, text=True, timeout=300)
 
 
-def report_rows(path: pathlib.Path) -> dict[str, str]:
+def report_rows(path: pathlib.Path, client: str = "oauth4webapi") -> dict[str, str]:
     """{flow: result} from the report's table."""
     rows = {}
     for line in path.read_text().splitlines():
-        if line.startswith("| oauth4webapi"):
+        if line.startswith(f"| {client}"):
             _client, flow, result = (cell.strip() for cell in line.strip("|").split(" | "))
             rows[flow] = result
     return rows

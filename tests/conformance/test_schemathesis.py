@@ -50,7 +50,7 @@ def test_schemathesis_finds_no_server_error_and_no_mismatch(tmp_path):
             (server.create_user, "admin", PASSWORD, "--admin"),
             # Every grant, so that each of the token endpoint's forms gets past `unauthorized_client`.
             (server.create_client, "--name", "schemathesis",
-             *[arg for grant in GRANTS for arg in ("--grant-type", grant)], "--redirect-uri", "http://127.0.0.1:9/callback", "--scope", "profile email sessions admin",
+             *[arg for grant in GRANTS for arg in ("--grant-type", grant)], "--redirect-uri", "http://127.0.0.1:9/callback", "--scope", "openid profile email sessions admin",
              "--introspect"),
         )
         env = {**os.environ, "SCHEMATHESIS_HOOKS": str(HOOKS), "FUZZ_URL": server.url,

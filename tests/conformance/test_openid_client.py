@@ -1,0 +1,69 @@
+"""openid-client (panva's certified OpenID Connect relying party, on Node.js) against a real
+``authserver serve``: conformance/js/openid-client.mjs.
+
+The user and the relying party are made with the ``authserver`` command; the script discovers the
+server, signs in through the real pages with PKCE, state and a nonce, validates the ID token
+(signature included), calls UserInfo, refreshes, and tries ``prompt=none`` and ``max_age``. It
+writes conformance/results/openid-client.md and its exit status is the verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import subprocess
+
+import pytest
+
+from tests.conformance.test_oauth4webapi import JS
+from tests.conformance.test_oauth4webapi import NODE
+from tests.conformance.test_oauth4webapi import report_rows
+from tests.served import Served
+
+REPORT = JS.parent / "results" / "openid-client.md"
+PASSWORD = "correct horse battery staple"
+REDIRECT_URI = "http://127.0.0.1:9/callback"  # never fetched: the script stops at the redirect
+FLOWS = (
+    "discovery (OpenID Connect Discovery 1.0) with the issuer check",
+    "authorization code flow with PKCE, state, nonce and iss; the ID token validated",
+    "UserInfo (Core 1.0 §5.3)",
+    "refresh: a new ID token of the same sign-in and session, without nonce",
+    "prompt=none and max_age with the signed-in browser: straight back, auth_time checked",
+    "prompt=none with a browser that is not signed in: login_required",
+)
+
+
+@pytest.fixture(scope="module")
+def node():
+    """Node.js and the locked packages (`npm ci` in conformance/js, which scripts/test runs)."""
+    if NODE is None:
+        pytest.fail("Node.js is not installed; ./scripts/test installs it")
+    if not (JS / "node_modules" / "openid-client" / "package.json").exists():
+        pytest.fail("conformance/js has no openid-client in node_modules: run `npm ci` there (./scripts/test does)")
+    return NODE
+
+
+def run_openid_client(node, config: dict, folder: pathlib.Path, report: pathlib.Path):
+    config_path = folder / "openid-client-run.json"
+    config_path.write_text(json.dumps(config))
+    return subprocess.run([node, str(JS / "openid-client.mjs"), "--config", str(config_path), "--report", str(report)],
+                          cwd=JS, capture_output=True, text=True, timeout=300)
+
+
+def test_openid_client_signs_in_validates_calls_userinfo_and_refreshes(node, tmp_path):
+    with Served(tmp_path) as server:
+        user, relying_party = server.create_all(
+            (server.create_user, "alice", PASSWORD, "--email", "alice@example.com"),
+            (server.create_client, "--name", "openid-client relying party", "--grant-type", "authorization_code",
+             "--grant-type", "refresh_token", "--scope", "openid profile email", "--redirect-uri", REDIRECT_URI),
+        )
+        config = {"server": server.url,
+                  "user": {**user, "password": PASSWORD, "email": "alice@example.com"},
+                  "client": {**relying_party, "redirect_uri": REDIRECT_URI}}
+        run = run_openid_client(node, config, tmp_path, REPORT)
+        output = server.stop()
+
+    assert run.returncode == 0, f"{run.stdout}\n{run.stderr}\n--- server ---\n{output[-5000:]}"
+    rows = report_rows(REPORT, client="openid-client")
+    assert set(rows) == set(FLOWS)
+    assert all(result.startswith("passed") for result in rows.values()), rows
