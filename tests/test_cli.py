@@ -251,11 +251,11 @@ def test_clients_create_stores_the_openid_connect_logout_uris(app, runner, regis
     assert set(created) == {"client_id", "client_secret"}
     with app.app_context():
         client = db.session.get(Client, created["client_id"])
-        assert client.post_logout_redirect_uri_list == ["https://app.example/signed-out", "com.example.app:/signed-out"]
+        assert client.post_logout_redirect_uris.split() == ["https://app.example/signed-out", "com.example.app:/signed-out"]
         assert client.backchannel_logout_uri == "https://app.example/backchannel-logout"
         plain = db.session.get(Client, run_json(runner, "clients", "create", "--name", "Plain", "--redirect-uri",
                                                 REDIRECT_URI, "--json")["client_id"])
-        assert (plain.post_logout_redirect_uri_list, plain.backchannel_logout_uri) == ([], None)
+        assert (plain.post_logout_redirect_uris, plain.backchannel_logout_uri) == ("", None)
 
 
 @pytest.mark.parametrize("args, message", [

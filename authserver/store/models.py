@@ -91,10 +91,6 @@ class Client(db.Model, ClientMixin):
     def redirect_uri_list(self) -> list[str]:
         return self.redirect_uris.split()
 
-    @property
-    def post_logout_redirect_uri_list(self) -> list[str]:
-        return self.post_logout_redirect_uris.split()
-
     # -- authlib ClientMixin --------------------------------------------------------------
     def get_client_id(self):
         return self.client_id
@@ -111,6 +107,10 @@ class Client(db.Model, ClientMixin):
 
     def check_redirect_uri(self, redirect_uri):
         return redirect_uri in self.redirect_uri_list
+
+    def check_post_logout_redirect_uri(self, uri: str) -> bool:
+        """Registered with --post-logout-redirect-uri (RP-Initiated Logout 1.0 §3: exactly)."""
+        return uri in self.post_logout_redirect_uris.split()
 
     def check_client_secret(self, client_secret):
         if not self.secret_digest:
@@ -136,7 +136,16 @@ class Client(db.Model, ClientMixin):
         return self.auth_method == "none"
 
 
-class DeviceSession(db.Model):
+class BrowserSignIn:
+    """The browser sign-in behind an authorization code and the session its exchange opens: when the
+    user really signed in (OpenID Connect's ``auth_time``; None on a session: at ``created_at``), and
+    that browser's web session (My devices lists the apps each browser signed in to)."""
+
+    auth_time = db.Column(UTCDateTime)
+    browser_session_id = db.Column(db.String(36))
+
+
+class DeviceSession(BrowserSignIn, db.Model):
     """One sign-in on one device: the unit a user sees in "My devices" and can end."""
 
     __tablename__ = "device_sessions"
@@ -155,11 +164,6 @@ class DeviceSession(db.Model):
     ended_at = db.Column(UTCDateTime)
     ended_reason = db.Column(db.String(32))
     ended_by = db.Column(db.String(150))
-    # When the user really signed in, if before the session opened: the browser's sign-in that approved an
-    # authorization code (OpenID Connect's `auth_time`). None: at `created_at`.
-    auth_time = db.Column(UTCDateTime)
-    # The browser's web session through which the code flow opened this one ("My devices": what a browser signed in to).
-    browser_session_id = db.Column(db.String(36))
 
     user = db.relationship(User, lazy="joined")
     client = db.relationship(Client, lazy="joined")
@@ -209,7 +213,7 @@ class Consent(db.Model):
         return set(scope.split()) <= set(self.scope.split())
 
 
-class AuthorizationCode(db.Model):
+class AuthorizationCode(BrowserSignIn, db.Model):
     """An authorization code (RFC 6749 §4.1.2), stored as a digest. Single use: ``used_at`` is set
     by the exchange, which records the session it opened so a second use can end it (§4.1.2)."""
 
@@ -229,11 +233,8 @@ class AuthorizationCode(db.Model):
     expires_at = db.Column(UTCDateTime, nullable=False, index=True)
     used_at = db.Column(UTCDateTime)
     session_id = db.Column(db.String(36))
-    # OpenID Connect (Core 1.0 §3.1.2.1): the request's `nonce`, returned in the ID token; and the browser's
-    # sign-in that approved the code, whose time is `auth_time` (carried into the session the exchange opens).
+    # OpenID Connect (Core 1.0 §3.1.2.1): the request's `nonce`, returned in the ID token.
     nonce = db.Column(db.String(255))
-    auth_time = db.Column(UTCDateTime)
-    browser_session_id = db.Column(db.String(36))
 
     user = db.relationship(User, lazy="joined")
 
