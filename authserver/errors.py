@@ -45,7 +45,7 @@ __all__ = [
     "InvalidScopeError", "MissingAuthorizationError", "UnauthorizedClientError", "UnsupportedGrantTypeError",
     "UnsupportedResponseTypeError", "UnsupportedTokenTypeError", "InvalidTokenError", "InsufficientScopeError",
     "MissingTokenError", "ScopeRequiredError", "NotFoundError", "MethodNotAllowedError", "TemporarilyUnavailable",
-    "ServerError", "UnknownClientError", "AccountError", "register_error_handlers",
+    "ServerError", "UnknownClientError", "UnregisteredLogoutRedirect", "AccountError", "register_error_handlers",
 ]
 
 log = logging.getLogger(__name__)
@@ -137,6 +137,14 @@ class UnknownClientError(InvalidRequestError):
     page = ("This sign-in link is not valid", "The app that sent you here is not registered with this server, "
                                               "or asked to send you back somewhere it is not allowed to. "
                                               "Nothing was shared with it.")
+
+
+class UnregisteredLogoutRedirect(InvalidRequestError):
+    """An end-session request (OpenID Connect logout) naming a post_logout_redirect_uri its app did not
+    register: a page, never a redirect, and nobody is signed out."""
+
+    page = ("This sign-out link is not valid", "The app that sent you here asked to send you back somewhere it "
+                                                "is not allowed to. You have not been signed out.")
 
 
 class FormExpiredError(InvalidRequestError):

@@ -4,7 +4,7 @@ which tests/conformance/test_authlib_openid.py runs against a real ``authserver 
 Authlib's client reads everything from the discovery document (``server_metadata_url``), sends
 the browser to the authorization endpoint with PKCE (S256), ``state`` and a ``nonce``, exchanges
 the code, and checks the ID token (signature with the JWKS, ``iss``, ``aud``, ``exp``, ``nonce``,
-``at_hash``) before the app sees it.
+``at_hash``) before the app sees it. ``/logout`` signs out at the server too (RP-Initiated Logout).
 """
 
 from __future__ import annotations
@@ -44,8 +44,22 @@ def create_relying_party(issuer: str, client_id: str, client_secret: str, secret
     def callback():
         token = oauth.authserver.authorize_access_token()  # the code exchange; the ID token checked
         user = token["userinfo"]  # the ID token's claims: sub, sid, auth_time, preferred_username, email...
-        tokens[user["sid"]] = token  # access, refresh and ID token, for calling APIs and refreshing later
+        tokens[user["sid"]] = token  # access and refresh token, for calling APIs and refreshing later
         session["user"] = {"sub": user["sub"], "sid": user["sid"], "preferred_username": user["preferred_username"]}
+        session["id_token"] = token["id_token"]  # for logging out
         return redirect(url_for("home"))
+
+    @app.get("/logout")
+    def logout():
+        # RP-Initiated Logout: the server ends the session the ID token names, signs the browser out and
+        # sends it back to /signed-out (registered with --post-logout-redirect-uri) with our state.
+        session.pop("user", None)
+        return oauth.authserver.logout_redirect(url_for("signed_out", _external=True),
+                                                id_token_hint=session.pop("id_token", None))
+
+    @app.get("/signed-out")
+    def signed_out():
+        oauth.authserver.validate_logout_response()  # the state we sent came back
+        return "Signed out"
 
     return app

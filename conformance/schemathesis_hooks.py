@@ -9,8 +9,8 @@ security declares (``authserver/openapi.py``), picked by its tag.
 | ``web`` | an administrator's signed-in browser cookie (``/signin``), and its CSRF token in every form |
 
 With a valid CSRF token the fuzzer gets past the form check into the pages' own handling, except
-where that would break the run's own credentials for good: ``POST /account/signout`` (the browser
-session the run uses) and disabling a user in the console (the fuzzer reads ``alice`` from
+where that would break the run's own credentials for good: ``POST /account/signout`` and the
+end-session page's confirmation (``POST /oauth/logout``: the browser session the run uses) and disabling a user in the console (the fuzzer reads ``alice`` from
 ``GET /api/me``; a disabled user cannot sign in again). The fuzzer may
 also end the very session a token belongs to (``DELETE /api/sessions/{id}`` with an id it read
 from ``GET /api/sessions``): a 401 makes schemathesis fetch a new token, i.e. sign in again, and
@@ -72,7 +72,7 @@ class AdminToken:
         set_header(case, "Authorization", f"Bearer {data}")
 
 
-NO_CSRF = {"/account/signout", "/console/users/{username}/disable"}
+NO_CSRF = {"/account/signout", "/oauth/logout", "/console/users/{username}/disable"}
 
 
 def csrf_token(page: str) -> str:

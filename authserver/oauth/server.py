@@ -29,6 +29,7 @@ from .grants.password import PasswordGrant
 from .grants.refresh_token import RefreshGrant
 from .oidc.id_tokens import CodeIDToken
 from .oidc.id_tokens import RefreshIDToken
+from .oidc.logout import EndSession
 
 # Each grant with its Authlib extensions (OpenID Connect's ID tokens: oidc/id_tokens.py).
 GRANTS = (
@@ -38,7 +39,7 @@ GRANTS = (
     (ClientCredentialsGrant, []),
     (DeviceCodeGrant, []),
 )
-ENDPOINTS = (RevocationEndpoint, IntrospectionEndpoint, DeviceAuthorizationEndpoint)
+ENDPOINTS = (RevocationEndpoint, IntrospectionEndpoint, DeviceAuthorizationEndpoint, EndSession)
 
 
 def query_client(client_id):

@@ -10,7 +10,8 @@ Where things are:
 - ``browser_sessions.py``: signing the browser in and out (Flask-Login), the device session of each request,
   ``admin_required``, ``safe_next``
 - ``client.py``: the first-party client ``authserver-web`` every web sign-in belongs to
-- ``signin.py``, ``my_devices.py``, ``console.py``: the pages
+- ``signin.py``, ``my_devices.py``, ``console.py``: the pages; ``authorize.py`` and ``logout.py``: the
+  pages of the authorization and end-session (OpenID Connect logout) endpoints
 - ``device_cookie.py``: the sign-in page's device cookie (exempt from the account-wide sign-in budget)
 - ``headers.py``: the security headers of every page
 - ``filters.py``: the template filters
@@ -24,6 +25,7 @@ import datetime as dt
 
 from flask import Blueprint
 from flask import current_app
+from flask import request
 from flask_wtf.csrf import CSRFProtect
 
 from ..openapi.document import form
@@ -43,11 +45,16 @@ def csrf_form(description: str, **fields) -> dict:
                                 **fields}}, description)
 
 
+# Pages that apps post to from their own pages (OpenID Connect's end-session endpoint, logout.py): their
+# views check the token of this server's own form only.
+CSRF_CHECKED_BY_VIEW = {"web.end_session"}
+
+
 # Registered here, before any module of the package adds its hooks, so it runs first: a form post
 # without a valid token is refused before the browser's device session is even looked up (browser_sessions.py).
 @bp.before_request
 def check_csrf():
-    if current_app.config.get("WTF_CSRF_ENABLED", True):
+    if current_app.config.get("WTF_CSRF_ENABLED", True) and request.endpoint not in CSRF_CHECKED_BY_VIEW:
         csrf.protect()
 
 
@@ -59,6 +66,7 @@ def register_web(app) -> None:
     from . import docs  # noqa: F401
     from . import filters  # noqa: F401
     from . import headers  # noqa: F401
+    from . import logout  # noqa: F401
     from . import my_devices  # noqa: F401
     from . import signin  # noqa: F401
 

@@ -7,8 +7,8 @@
 //
 //   {"server": "http://127.0.0.1:5000",     the URL the client is configured with: the expected issuer
 //    "user": {"id", "username", "password"},
-//    "client": {"client_id", "client_secret", "redirect_uri"}}   authorization_code + refresh_token,
-//                                                                 scope "openid profile email", client_secret_basic
+//    "client": {"client_id", "client_secret", "redirect_uri",   authorization_code + refresh_token,
+//               "post_logout_redirect_uri"}}                       scope "openid profile email", client_secret_basic
 //
 // Every flow is one row of the Markdown report: passed, failed (with the reason) or skipped. The exit
 // status is 1 when any flow failed (a failed discovery fails every flow after it), 2 on a usage error.
@@ -149,11 +149,37 @@ await flow('refresh: a new ID token of the same sign-in and session, without non
   check(retried.claims()?.sid === claims.sid, 'the retry has no ID token of the session')
 })
 
+let latest // the tokens of the prompt=none sign-in, which RP-initiated logout ends
+
 await flow('prompt=none and max_age with the signed-in browser: straight back, auth_time checked', async () => {
   const { tokens } = await signIn(browser, { prompt: 'none', max_age: '3600' }, { maxAge: 3600 })
   const claims = tokens.claims()
   check(claims.sub === user.id && claims.sid !== signedIn?.claims.sid, 'not a new session of the same user')
+  latest = tokens
   return `sid ${claims.sid}`
+})
+
+await flow('RP-initiated logout: the session ends, the browser is signed out, back with state', async () => {
+  check(latest, 'no sign-in to end')
+  const state = client.randomState()
+  const url = client.buildEndSessionUrl(config, {
+    id_token_hint: latest.id_token, post_logout_redirect_uri: rp.post_logout_redirect_uri, state,
+  })
+  const walked = await browser.walk(url.href, rp.post_logout_redirect_uri)
+  check(walked.location, `the browser ended on ${walked.url} (${walked.status}) instead of the post-logout URI`)
+  check(new URL(walked.location).searchParams.get('state') === state, `back without our state: ${walked.location}`)
+  try {
+    await client.refreshTokenGrant(config, latest.refresh_token)
+    throw new Error('the ended session still refreshes')
+  } catch (error) {
+    if (!(error instanceof client.ResponseBodyError && error.error === 'invalid_grant')) throw error
+  }
+  try {
+    await signIn(browser, { prompt: 'none' })
+    throw new Error('the browser is still signed in')
+  } catch (error) {
+    if (!(error instanceof client.AuthorizationResponseError && error.error === 'login_required')) throw error
+  }
 })
 
 await flow('prompt=none with a browser that is not signed in: login_required', async () => {

@@ -1,7 +1,8 @@
 """Authlib's OpenID Connect client (its Flask integration, ``conformance/openid_rp.py``, the README's
 relying party) against a real ``authserver serve``: discovery, the code flow with PKCE and a nonce
 through the real sign-in and consent pages (driven over HTTP as a browser does), the ID token
-checked by Authlib, UserInfo, refresh with a new ID token, and a dead session refused.
+checked by Authlib, UserInfo, refresh with a new ID token, a dead session refused, and RP-initiated
+logout.
 
 The relying party runs on a werkzeug server of its own; one ``requests.Session`` is the browser.
 """
@@ -61,7 +62,8 @@ class RelyingParty:
 def relying_party(served):
     port = free_port()
     client = served.create_client("--name", "Authlib relying party", "--scope", "openid profile email",
-                                  "--redirect-uri", f"http://127.0.0.1:{port}/callback")
+                                  "--redirect-uri", f"http://127.0.0.1:{port}/callback",
+                                  "--post-logout-redirect-uri", f"http://127.0.0.1:{port}/signed-out")
     with RelyingParty(served.url, client, port) as rp:
         yield rp
 
@@ -146,3 +148,21 @@ def test_a_second_sign_in_of_the_same_browser_comes_straight_back(served, relyin
     page = browser.get(relying_party.url + "/login", timeout=30)
     assert page.url == relying_party.url + "/" and page.text == "Signed in as alice"
     assert len(relying_party.app.extensions["relying_party.tokens"]) == 2  # two sessions, one per sign-in
+
+
+def test_authlib_logs_out_at_the_server_rp_initiated(served, relying_party, alice):
+    """The app's /logout: the server ends the app's session and the browser's sign-in, and sends the
+    browser back with the app's state (Authlib checks it)."""
+    rp = relying_party
+    browser = requests.Session()
+    sign_in_with_authserver(browser, rp)
+    [token] = rp.app.extensions["relying_party.tokens"].values()
+    page = browser.get(rp.url + "/logout", timeout=30)
+    assert page.url.startswith(rp.url + "/signed-out?state=") and page.text == "Signed out"
+    assert browser.get(rp.url + "/", timeout=30).text.startswith('<a href="/login">')
+    with rp.app.test_request_context():
+        with pytest.raises(requests.HTTPError) as refused:
+            rp.oauth.userinfo(token=token)
+        assert refused.value.response.status_code == 401
+    # The browser is signed out of the server too: signing in to the app again needs the password.
+    assert browser.get(rp.url + "/login", timeout=30).url.startswith(served.url + "/signin")

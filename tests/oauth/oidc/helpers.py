@@ -11,8 +11,9 @@ import secrets
 
 import jwt
 
+from tests.code_flow_helpers import CODE_GRANT_TYPES
+from tests.code_flow_helpers import REDIRECT_URI
 from tests.code_flow_helpers import approve
-from tests.code_flow_helpers import code_client
 from tests.code_flow_helpers import exchange
 from tests.code_flow_helpers import issuer_of
 from tests.code_flow_helpers import pkce
@@ -21,9 +22,11 @@ OIDC_SCOPE = "openid profile email"
 ID_TOKEN_HEADER = {"alg", "kid", "typ"}
 
 
-def relying_party(factory, name="Notes", scope=OIDC_SCOPE, **options):
+def relying_party(factory, name="Notes", scope=OIDC_SCOPE, first_party=False, post_logout_redirect_uris=()):
     """A third-party web app that signs its users in with OpenID Connect (the code flow)."""
-    return code_client(factory, name=name, scope=f"{scope} sessions", **options)
+    return factory.client(name=name, grant_types=CODE_GRANT_TYPES, scope=f"{scope} sessions",
+                          redirect_uris=(REDIRECT_URI,), first_party=first_party,
+                          post_logout_redirect_uris=post_logout_redirect_uris)
 
 
 def new_nonce() -> str:
