@@ -20,34 +20,17 @@
 // Every endpoint comes from the RFC 8414 metadata; the only paths named here are the resource
 // server's (the account API), which no metadata lists.
 
-import { readFile, writeFile, mkdir } from 'node:fs/promises'
-import { dirname, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
-
 import * as oauth from 'oauth4webapi'
 
 import { Browser } from './browser.mjs'
+import { finishRun, startRun } from './run.mjs'
 
-const here = dirname(fileURLToPath(import.meta.url))
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code'
 // http:// is refused by default; the test server is plain HTTP on loopback.
 const insecure = { [oauth.allowInsecureRequests]: true }
 
-const { values: args } = parseArgs({
-  options: {
-    config: { type: 'string' },
-    report: { type: 'string', default: resolve(here, '..', 'results', 'oauth4webapi.md') },
-  },
-})
-if (!args.config) {
-  console.error('usage: node oauth4webapi.mjs --config run.json [--report file.md]')
-  process.exit(2)
-}
-
-const config = JSON.parse(await readFile(args.config, 'utf8'))
-const library = JSON.parse(await readFile(resolve(here, 'node_modules', 'oauth4webapi', 'package.json'), 'utf8'))
-const CLIENT = `oauth4webapi ${library.version}`
+const started = await startRun('oauth4webapi')
+const config = started.config
 const server = config.server.replace(/\/$/, '')
 const audience = config.audience ?? server
 const user = config.user
@@ -353,20 +336,4 @@ await flow('device authorization grant (RFC 8628)', async () => {
 }, { needs: DEVICE_GRANT })
 
 // -- the report --------------------------------------------------------------------------------
-const failed = results.filter((r) => r.result.startsWith('failed'))
-const cell = (text) => text.replace(/\|/g, '\\|').replace(/\s+/g, ' ')
-const report = [
-  '# Conformance run: oauth4webapi',
-  '',
-  `Client: ${CLIENT} on Node.js ${process.version}. Server: ${server} (issuer ${as?.issuer ?? 'unknown'}).`,
-  `Run at ${new Date().toISOString()}: ${results.length - failed.length} of ${results.length} flows passed or were skipped, ${failed.length} failed.`,
-  '',
-  '| client | flow | result |',
-  '| --- | --- | --- |',
-  ...results.map((r) => `| ${CLIENT} | ${cell(r.flow)} | ${cell(r.result)} |`),
-  '',
-].join('\n')
-await mkdir(dirname(resolve(args.report)), { recursive: true })
-await writeFile(args.report, report)
-console.log(`report: ${resolve(args.report)}`)
-process.exit(failed.length ? 1 : 0)
+await finishRun(started, results, `${server} (issuer ${as?.issuer ?? 'unknown'})`)

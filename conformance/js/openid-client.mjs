@@ -14,31 +14,13 @@
 // status is 1 when any flow failed (a failed discovery fails every flow after it), 2 on a usage error.
 // Every endpoint comes from the discovery document.
 
-import { readFile, writeFile, mkdir } from 'node:fs/promises'
-import { dirname, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
-
 import * as client from 'openid-client'
 
 import { Browser } from './browser.mjs'
+import { finishRun, startRun } from './run.mjs'
 
-const here = dirname(fileURLToPath(import.meta.url))
-
-const { values: args } = parseArgs({
-  options: {
-    config: { type: 'string' },
-    report: { type: 'string', default: resolve(here, '..', 'results', 'openid-client.md') },
-  },
-})
-if (!args.config) {
-  console.error('usage: node openid-client.mjs --config run.json [--report file.md]')
-  process.exit(2)
-}
-
-const run = JSON.parse(await readFile(args.config, 'utf8'))
-const library = JSON.parse(await readFile(resolve(here, 'node_modules', 'openid-client', 'package.json'), 'utf8'))
-const CLIENT = `openid-client ${library.version}`
+const started = await startRun('openid-client')
+const run = started.config
 const server = run.server.replace(/\/$/, '')
 const user = run.user
 const rp = run.client
@@ -193,20 +175,4 @@ await flow('prompt=none with a browser that is not signed in: login_required', a
 })
 
 // -- the report --------------------------------------------------------------------------------
-const failed = results.filter((r) => r.result.startsWith('failed'))
-const cell = (text) => text.replace(/\|/g, '\\|').replace(/\s+/g, ' ')
-const report = [
-  '# Conformance run: openid-client',
-  '',
-  `Client: ${CLIENT} on Node.js ${process.version}. Server: ${server}.`,
-  `Run at ${new Date().toISOString()}: ${results.length - failed.length} of ${results.length} flows passed, ${failed.length} failed.`,
-  '',
-  '| client | flow | result |',
-  '| --- | --- | --- |',
-  ...results.map((r) => `| ${CLIENT} | ${cell(r.flow)} | ${cell(r.result)} |`),
-  '',
-].join('\n')
-await mkdir(dirname(resolve(args.report)), { recursive: true })
-await writeFile(args.report, report)
-console.log(`report: ${resolve(args.report)}`)
-process.exit(failed.length ? 1 : 0)
+await finishRun(started, results, server)

@@ -9,21 +9,15 @@ configured with (RFC 8414 §3.3).
 
 from __future__ import annotations
 
-import json
-import pathlib
-import shutil
-import subprocess
-
-import pytest
 import requests
 
+from tests.conformance.node_scripts import RESULTS
+from tests.conformance.node_scripts import report_rows
+from tests.conformance.node_scripts import run_script
 from tests.served import METADATA_PATH
 from tests.served import Served
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-JS = ROOT / "conformance" / "js"
-REPORT = ROOT / "conformance" / "results" / "oauth4webapi.md"
-NODE = shutil.which("node")
+REPORT = RESULTS / "oauth4webapi.md"
 PASSWORD = "correct horse battery staple"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 REDIRECT_URI = "http://127.0.0.1:9/callback"  # never fetched: the script stops at the redirect
@@ -32,33 +26,6 @@ GRANT_FLOWS = {
     "authorization code grant with PKCE (S256) and RFC 9207 iss": "authorization_code",
     "device authorization grant (RFC 8628)": DEVICE_GRANT,
 }
-
-
-@pytest.fixture(scope="module")
-def node():
-    """Node.js and the locked packages (`npm ci` in conformance/js, which scripts/test runs)."""
-    if NODE is None:
-        pytest.fail("Node.js is not installed; ./scripts/test installs it")
-    if not (JS / "node_modules" / "oauth4webapi" / "package.json").exists():
-        pytest.fail("conformance/js has no node_modules: run `npm ci` there (./scripts/test does)")
-    return NODE
-
-
-def run_oauth4webapi(node, config: dict, folder: pathlib.Path, report: pathlib.Path):
-    config_path = folder / "oauth4webapi-run.json"
-    config_path.write_text(json.dumps(config))
-    return subprocess.run([node, str(JS / "oauth4webapi.mjs"), "--config", str(config_path), "--report", str(report)],
-                          cwd=JS, capture_output=True, text=True, timeout=300)
-
-
-def report_rows(path: pathlib.Path, client: str = "oauth4webapi") -> dict[str, str]:
-    """{flow: result} from the report's table."""
-    rows = {}
-    for line in path.read_text().splitlines():
-        if line.startswith(f"| {client}"):
-            _client, flow, result = (cell.strip() for cell in line.strip("|").split(" | "))
-            rows[flow] = result
-    return rows
 
 
 def test_oauth4webapi_passes_every_offered_flow(node, tmp_path):
@@ -82,11 +49,11 @@ def test_oauth4webapi_passes_every_offered_flow(node, tmp_path):
                               "machine": machine, "webapp": {**webapp, "redirect_uri": REDIRECT_URI},
                               "device": {**device, "auth_method": "none"}}}
         grants = requests.get(server.url + METADATA_PATH, timeout=10).json()["grant_types_supported"]
-        run = run_oauth4webapi(node, config, tmp_path, REPORT)
+        run = run_script(node, "oauth4webapi", config, tmp_path, REPORT)
         output = server.stop()
 
     assert run.returncode == 0, f"{run.stdout}\n{run.stderr}\n--- server ---\n{output[-5000:]}"
-    rows = report_rows(REPORT)
+    rows = report_rows(REPORT, "oauth4webapi")
     assert rows and not [flow for flow, result in rows.items() if not result.startswith(("passed", "skipped"))]
     for flow in ("discovery (RFC 8414) with the issuer check",
                  "password grant (genericTokenEndpointRequest), client_secret_basic",
@@ -113,10 +80,10 @@ def test_a_wrong_issuer_setting_fails_the_run_at_discovery(node, tmp_path):
         assert metadata["issuer"] == "https://auth.example.invalid"  # the server itself runs fine
         config = {"server": server.url, "user": {"id": "-", "username": "alice", "password": PASSWORD},
                   "clients": {}}
-        run = run_oauth4webapi(node, config, tmp_path, tmp_path / "report.md")
+        run = run_script(node, "oauth4webapi", config, tmp_path, tmp_path / "report.md")
 
     assert run.returncode == 1, run.stdout + run.stderr
-    rows = report_rows(tmp_path / "report.md")
+    rows = report_rows(tmp_path / "report.md", "oauth4webapi")
     discovery = rows.pop("discovery (RFC 8414) with the issuer check")
     assert discovery.startswith("failed") and '"issuer" property does not match the expected value' in discovery
     assert rows and all(result == "failed: not run, discovery failed" for result in rows.values())

@@ -10,18 +10,12 @@ writes conformance/results/openid-client.md and its exit status is the verdict.
 
 from __future__ import annotations
 
-import json
-import pathlib
-import subprocess
-
-import pytest
-
-from tests.conformance.test_oauth4webapi import JS
-from tests.conformance.test_oauth4webapi import NODE
-from tests.conformance.test_oauth4webapi import report_rows
+from tests.conformance.node_scripts import RESULTS
+from tests.conformance.node_scripts import report_rows
+from tests.conformance.node_scripts import run_script
 from tests.served import Served
 
-REPORT = JS.parent / "results" / "openid-client.md"
+REPORT = RESULTS / "openid-client.md"
 PASSWORD = "correct horse battery staple"
 REDIRECT_URI = "http://127.0.0.1:9/callback"  # never fetched: the script stops at the redirect
 SIGNED_OUT_URI = "http://127.0.0.1:9/signed-out"  # likewise, after RP-initiated logout
@@ -36,23 +30,6 @@ FLOWS = (
 )
 
 
-@pytest.fixture(scope="module")
-def node():
-    """Node.js and the locked packages (`npm ci` in conformance/js, which scripts/test runs)."""
-    if NODE is None:
-        pytest.fail("Node.js is not installed; ./scripts/test installs it")
-    if not (JS / "node_modules" / "openid-client" / "package.json").exists():
-        pytest.fail("conformance/js has no openid-client in node_modules: run `npm ci` there (./scripts/test does)")
-    return NODE
-
-
-def run_openid_client(node, config: dict, folder: pathlib.Path, report: pathlib.Path):
-    config_path = folder / "openid-client-run.json"
-    config_path.write_text(json.dumps(config))
-    return subprocess.run([node, str(JS / "openid-client.mjs"), "--config", str(config_path), "--report", str(report)],
-                          cwd=JS, capture_output=True, text=True, timeout=300)
-
-
 def test_openid_client_signs_in_validates_calls_userinfo_and_refreshes(node, tmp_path):
     with Served(tmp_path) as server:
         user, relying_party = server.create_all(
@@ -64,10 +41,10 @@ def test_openid_client_signs_in_validates_calls_userinfo_and_refreshes(node, tmp
         config = {"server": server.url,
                   "user": {**user, "password": PASSWORD, "email": "alice@example.com"},
                   "client": {**relying_party, "redirect_uri": REDIRECT_URI, "post_logout_redirect_uri": SIGNED_OUT_URI}}
-        run = run_openid_client(node, config, tmp_path, REPORT)
+        run = run_script(node, "openid-client", config, tmp_path, REPORT)
         output = server.stop()
 
     assert run.returncode == 0, f"{run.stdout}\n{run.stderr}\n--- server ---\n{output[-5000:]}"
-    rows = report_rows(REPORT, client="openid-client")
+    rows = report_rows(REPORT, "openid-client")
     assert set(rows) == set(FLOWS)
     assert all(result.startswith("passed") for result in rows.values()), rows

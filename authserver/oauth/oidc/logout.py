@@ -32,6 +32,8 @@ class EndSession(EndSessionEndpoint):
     def get_algorithms(self):
         return [ALGORITHM]
 
+    # Two of Authlib's private steps, overridden: its own refuses a bad hint with invalid_request (§6 and
+    # the contract want the user asked instead) and checks no `iss`; and it reads a `client_metadata` dict.
     def _validate_id_token_hint(self, id_token_hint):
         """The hint's claims if it is an ID token of ours; None (no valid hint) otherwise."""
         try:

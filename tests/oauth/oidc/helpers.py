@@ -19,6 +19,7 @@ from tests.code_flow_helpers import issuer_of
 from tests.code_flow_helpers import pkce
 
 OIDC_SCOPE = "openid profile email"
+SIGNED_OUT_URI = "https://app.example/signed-out"  # the app's registered post-logout redirect URI
 ID_TOKEN_HEADER = {"alg", "kid", "typ"}
 
 

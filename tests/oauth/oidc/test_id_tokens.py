@@ -33,16 +33,6 @@ from tests.web.conftest import web_sid
 TTL = 900  # the default AUTHSERVER_ACCESS_TOKEN_TTL_SECONDS
 
 
-@pytest.fixture
-def alice(factory):
-    return factory.user("alice", email="alice@example.com")
-
-
-@pytest.fixture
-def notes(factory, alice):
-    return relying_party(factory)
-
-
 def test_core_3_1_the_code_flow_with_openid_profile_email_and_a_nonce_returns_a_verifiable_id_token(
         app, client, notes, alice, clock):
     http = browser(app)

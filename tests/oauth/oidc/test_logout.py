@@ -11,6 +11,7 @@ import pytest
 
 from tests.code_flow_helpers import signed_in
 from tests.conftest import refresh
+from tests.oauth.oidc.helpers import SIGNED_OUT_URI
 from tests.oauth.oidc.helpers import relying_party
 from tests.oauth.oidc.helpers import sign_in_with_oidc
 from tests.session_helpers import bearer
@@ -24,17 +25,6 @@ from tests.web.conftest import session_row
 from tests.web.conftest import web_sid
 
 END_SESSION = "/oauth/logout"
-SIGNED_OUT_URI = "https://app.example/signed-out"
-
-
-@pytest.fixture
-def alice(factory):
-    return factory.user("alice", email="alice@example.com")
-
-
-@pytest.fixture
-def notes(factory, alice):
-    return relying_party(factory, post_logout_redirect_uris=(SIGNED_OUT_URI,))
 
 
 @pytest.fixture

@@ -24,16 +24,6 @@ from tests.web.conftest import session_row
 from tests.web.conftest import web_sid
 
 
-@pytest.fixture
-def alice(factory):
-    return factory.user("alice", email="alice@example.com")
-
-
-@pytest.fixture
-def notes(factory, alice):
-    return relying_party(factory)
-
-
 def ask(http, registered, verifier=None, **params):
     return http.get(authorize_url(registered.client_id, scope=OIDC_SCOPE, challenge=verifier or pkce(), **params))
 

@@ -26,16 +26,6 @@ USERINFO = "/oauth/userinfo"
 USER_CLAIMS = {"sub", "preferred_username", "email", "email_verified"}
 
 
-@pytest.fixture
-def alice(factory):
-    return factory.user("alice", email="alice@example.com")
-
-
-@pytest.fixture
-def notes(factory, alice):
-    return relying_party(factory)
-
-
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_userinfo_answers_sub_and_the_claims_of_the_tokens_scopes(app, client, notes, alice, method):
     tokens = sign_in_with_oidc(app, browser(app), notes, scope="openid profile email")
