@@ -9,7 +9,7 @@ Each view declares what it answers right under its route, with :func:`operation`
     def end_session(session_id): ...
 
 :func:`build_document` walks the app's URL map, so the paths, methods and path parameters are the
-routes themselves and the document cannot list an endpoint that is gone; ``tests/test_openapi.py``
+routes themselves and the document cannot list an endpoint that is gone; ``tests/openapi/test_document.py``
 fails when a route has no declaration. JSON shapes are declared where they are produced
 (:func:`schema`, e.g. a session next to ``session_json``; each grant's form on its grant class).
 

@@ -10,8 +10,8 @@ from authserver.store.database import db
 from authserver.store.models import SecurityEvent
 from tests.conftest import PASSWORD
 from tests.conftest import RegisteredClient
-from tests.test_metrics import scrape
-from tests.test_metrics import value
+from tests.ops.test_metrics import scrape
+from tests.ops.test_metrics import value
 from tests.token_helpers import INTROSPECT
 from tests.token_helpers import REVOKE
 

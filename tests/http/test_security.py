@@ -1,4 +1,4 @@
-"""The issuer is the one public origin (authserver/http_security.py): HSTS when it is https, URLs
+"""The issuer is the one public origin (authserver/http/security.py): HSTS when it is https, URLs
 naming it whatever Host a request carries, the __Host- session cookie, and nosniff on every JSON answer."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Device-session rules (authserver/sessions.py): who may find a session, how sessions end, lazy
+"""Device-session rules (authserver/sessions/device_sessions.py): who may find a session, how sessions end, lazy
 idle and max-age expiry wherever a session is touched, and what `prune` keeps and deletes."""
 
 import datetime as dt

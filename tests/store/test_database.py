@@ -1,4 +1,4 @@
-"""database.py: SQLite writers queue on the lock file; the per-process client cache (accounts.py)."""
+"""database.py: SQLite writers queue on the lock file; the per-process client cache (accounts/clients.py)."""
 
 import sqlite3
 

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
 @pytest.fixture
 def sqlite_only(backend):
     if backend != "sqlite":
-        pytest.skip("browser tests run on SQLite only; test_device_page.py covers the same views on PostgreSQL")
+        pytest.skip("browser tests run on SQLite only; test_device_verification.py covers the same views on PostgreSQL")
 
 
 def device_poll(live_server, registered, device_code):
