@@ -1,26 +1,18 @@
-"""Device-session rules (authserver/sessions/device_sessions.py): who may find a session, how sessions end, lazy
-idle and max-age expiry wherever a session is touched, and what `prune` keeps and deletes."""
+"""Device-session rules (authserver/sessions/device_sessions.py): who may find a session, how sessions
+end, lazy idle and max-age expiry wherever a session is touched. (What `prune` ends and deletes:
+tests/store/test_retention.py.)"""
 
 import datetime as dt
 
 import pytest
-from sqlalchemy import func
-from sqlalchemy import select
 
 from authserver.sessions.device_sessions import ENDED_BY_ADMIN
-from authserver.sessions.device_sessions import ENDED_BY_REUSE
 from authserver.sessions.device_sessions import ENDED_BY_USER
 from authserver.sessions.device_sessions import ENDED_IDLE
 from authserver.sessions.device_sessions import ENDED_MAX_AGE
-from authserver.store import denylist
-from authserver.store import retention
 from authserver.store import security_events
 from authserver.store.database import db
 from authserver.store.models import DeviceSession
-from authserver.store.models import RefreshToken
-from authserver.store.models import RevokedAccessToken
-from authserver.store.models import SecurityEvent
-from tests.conftest import password_login
 from tests.conftest import refresh
 from tests.session_helpers import PHONE_UA
 from tests.session_helpers import logged_events
@@ -34,7 +26,7 @@ MAX_AGE = 3000
 @pytest.fixture
 def settings_overrides():
     # Access tokens outlive the sessions here, so each test sees the session rules, not the JWT's exp.
-    return {"session_idle_timeout_seconds": IDLE, "session_max_age_seconds": MAX_AGE, "retention_seconds": 500,
+    return {"session_idle_timeout_seconds": IDLE, "session_max_age_seconds": MAX_AGE,
             "access_token_ttl_seconds": 2 * MAX_AGE}
 
 
@@ -52,20 +44,10 @@ class Domain:
     def __init__(self, app):
         self.app = app
 
-    def target(self, name):
-        services = self.app.extensions["authserver"]
-        if name == "prune":
-            return lambda: retention.prune(services)
-        if name == "deny_access_token":
-            return lambda jti, expires_at: denylist.deny_access_token(jti, expires_at, services.clock.now())
-        if name == "is_access_token_denied":
-            return denylist.is_access_token_denied
-        return getattr(services.sessions, name)
-
     def __getattr__(self, name):
         def call(*args, **kwargs):
             with self.app.app_context():
-                result = self.target(name)(*args, **kwargs)
+                result = getattr(self.app.extensions["authserver"].sessions, name)(*args, **kwargs)
                 db.session.commit()
                 if isinstance(result, list):
                     return [item.id if isinstance(item, DeviceSession) else item for item in result]
@@ -178,72 +160,3 @@ def test_using_an_access_token_does_not_count_as_activity(app, client, registere
     clock.advance(IDLE // 2)
     client.get("/api/sessions", headers=signed_in.headers)
     assert session_row(app, signed_in.sid).last_active_at == session_row(app, signed_in.sid).created_at
-
-
-def count(app, model):
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(model))
-
-
-def test_prune_ends_expired_sessions_with_their_reasons(app, service, client, registered, clock):
-    idle = sign_in(client, registered)
-    aged = sign_in(client, registered, user_agent=PHONE_UA)
-    clock.advance(900)
-    keep_alive(client, registered, aged)
-    live = sign_in(client, registered, username="bob")
-    for _ in range(2):
-        clock.advance(900)
-        keep_alive(client, registered, aged)
-        keep_alive(client, registered, live)
-    clock.advance(300)  # aged reached MAX_AGE; live was used 300 s ago
-
-    assert service.prune()["ended"] == 2
-    assert session_row(app, idle.sid).ended_reason == ENDED_IDLE
-    assert session_row(app, aged.sid).ended_reason == ENDED_MAX_AGE
-    assert session_row(app, live.sid).ended_at is None
-    assert sorted((e["session_id"], e["detail"]["reason"]) for e in logged_events(app, security_events.SESSION_ENDED)) \
-        == sorted([(idle.sid, ENDED_IDLE), (aged.sid, ENDED_MAX_AGE)])
-
-
-def test_prune_deletes_ended_sessions_only_after_the_retention(app, service, client, registered, clock):
-    ended = sign_in(client, registered)
-    keep_alive(client, registered, ended)
-    live = sign_in(client, registered, user_agent=PHONE_UA)
-    first_of_live = live.refresh_token
-    keep_alive(client, registered, live)  # leaves a used tombstone in a live session
-    service.end_session(ended.sid, ENDED_BY_USER, actor="alice")
-    events_before = count(app, SecurityEvent)
-
-    clock.advance(499)
-    assert service.prune()["deleted_sessions"] == 0
-    clock.advance(1)
-    counts = service.prune()
-    assert (counts["deleted_sessions"], counts["deleted_refresh_tokens"]) == (1, 2)
-    assert session_row(app, ended.sid) is None
-    # The live session keeps its used tokens, so a replay of one is still caught as reuse.
-    assert count(app, RefreshToken) == 2
-    assert count(app, SecurityEvent) == events_before  # kept as long as the longest throttle window (900 s)
-    assert refresh(client, registered, first_of_live).json["error"] == "invalid_grant"
-    assert session_row(app, live.sid).ended_reason == ENDED_BY_REUSE
-
-
-def test_prune_deletes_security_events_past_the_retention_or_the_throttle_windows(app, service, client, registered,
-                                                                                   clock):
-    # Retention is 500 s here, the sign-in throttle's window 900 s: the failures it counts stay that long.
-    sign_in(client, registered)
-    assert password_login(client, registered, password="wrong").status_code == 400
-    clock.advance(899)
-    assert service.prune()["deleted_security_events"] == 0
-    clock.advance(1)
-    assert service.prune()["deleted_security_events"] == 2
-    assert count(app, SecurityEvent) == 0
-
-
-def test_prune_drops_deny_list_entries_once_the_token_would_have_expired(app, service, clock):
-    service.deny_access_token("jti-1", clock.now() + dt.timedelta(seconds=900))
-    clock.advance(899)
-    assert service.prune()["deleted_denied_access_tokens"] == 0
-    assert service.is_access_token_denied("jti-1")
-    clock.advance(1)
-    assert service.prune()["deleted_denied_access_tokens"] == 1
-    assert count(app, RevokedAccessToken) == 0
