@@ -179,6 +179,20 @@ def factory(app):
     return Factory(app)
 
 
+@pytest.fixture
+def registered(factory):
+    """alice, and a confidential app she signs in to with the password grant (modules needing other
+    users or another client define their own)."""
+    factory.user()
+    return factory.client()
+
+
+@pytest.fixture
+def introspector(factory):
+    """A resource server's client: no grant of its own, allowed to introspect (RFC 7662)."""
+    return factory.client(name="resource server", grant_types=(), scope="", introspect=True)
+
+
 def token_request(http, client: RegisteredClient, headers=None, **form):
     data, auth_headers = client.auth(form)
     return http.post("/oauth/token", data=data, headers={**auth_headers, **(headers or {})})
@@ -201,6 +215,24 @@ def live_server(app):
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=5)
+
+
+def at_once(count: int, call) -> list:
+    """``call()`` from ``count`` threads released together, for races against the live server: the
+    results in the order they came."""
+    barrier = threading.Barrier(count)
+    results = []
+
+    def run():
+        barrier.wait()
+        results.append(call())
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from authserver.store.database import db
 from authserver.store.models import SecurityEvent
 from tests.conftest import PASSWORD
 from tests.conftest import RegisteredClient
-from tests.ops.test_metrics import scrape
-from tests.ops.test_metrics import value
+from tests.metrics_helpers import scrape
+from tests.metrics_helpers import value
 from tests.token_helpers import INTROSPECT
 from tests.token_helpers import REVOKE
 
@@ -61,12 +61,6 @@ def second_node(app, clock):
     yield other.test_client()
     with other.app_context():
         db.engine.dispose()
-
-
-@pytest.fixture
-def registered(factory):
-    factory.user("alice")
-    return factory.client()
 
 
 def test_the_defaults():
@@ -182,11 +176,6 @@ def test_the_sign_in_page_shares_the_budgets(app, client, registered):
 
 
 # -- scanning for tokens and secrets ------------------------------------------------------------
-@pytest.fixture
-def introspector(factory):
-    return factory.client(name="resource server", grant_types=(), introspect=True)
-
-
 @pytest.mark.parametrize("settings_overrides", [INTROSPECTION_LIMITS])
 def test_garbage_introspections_are_throttled_per_client_across_addresses(app, client, introspector, registered,
                                                                           clock, second_node):

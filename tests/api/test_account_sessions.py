@@ -2,7 +2,6 @@
 an ended session's tokens stop working at once, and token problems answer as RFC 6750 §3 says."""
 
 import datetime as dt
-import re
 
 import jwt
 import pytest
@@ -20,10 +19,11 @@ from tests.code_flow_helpers import connect
 from tests.conftest import refresh
 from tests.session_helpers import LAPTOP_UA
 from tests.session_helpers import PHONE_UA
-from tests.session_helpers import bearer
 from tests.session_helpers import logged_events
 from tests.session_helpers import session_row
 from tests.session_helpers import sign_in
+from tests.token_helpers import bearer
+from tests.token_helpers import challenge_params
 
 SESSION_FIELDS = {"id", "client_id", "client_name", "device_name", "user_agent", "ip", "created_at",
                   "last_active_at", "expires_at", "current", "restricted"}
@@ -307,12 +307,6 @@ SESSIONS_ENDPOINTS = [
     ("DELETE", "/api/sessions/{other}"),
     ("POST", "/api/sessions/revoke-others"),
 ]
-
-
-def challenge_params(response) -> dict:
-    header = response.headers["WWW-Authenticate"]
-    assert header.startswith("Bearer "), header
-    return dict(re.findall(r'(\w+)="([^"]*)"', header))
 
 
 @pytest.mark.parametrize("method, path", SESSIONS_ENDPOINTS)

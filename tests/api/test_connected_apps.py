@@ -5,7 +5,6 @@ with invalid_grant and its access tokens introspect inactive at once. Needs the 
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 import pytest
 
@@ -21,10 +20,11 @@ from tests.code_flow_helpers import consent_page
 from tests.code_flow_helpers import pkce
 from tests.code_flow_helpers import signed_in
 from tests.conftest import refresh
-from tests.session_helpers import bearer
 from tests.session_helpers import logged_events
 from tests.session_helpers import session_row
 from tests.session_helpers import sign_in
+from tests.token_helpers import bearer
+from tests.token_helpers import challenge_params
 from tests.token_helpers import claims_of
 from tests.token_helpers import is_active
 
@@ -48,17 +48,6 @@ def zapier(factory, users):
 @pytest.fixture
 def calendar(factory, users):
     return code_client(factory, name="Calendar", scope="profile")
-
-
-@pytest.fixture
-def introspector(factory):
-    return factory.client(name="api", grant_types=(), scope="", introspect=True)
-
-
-def challenge_params(response) -> dict:
-    header = response.headers["WWW-Authenticate"]
-    assert header.startswith("Bearer "), header
-    return dict(re.findall(r'(\w+)="([^"]*)"', header))
 
 
 def test_list_shows_each_connected_app_with_its_scope_and_when(app, client, account_app, zapier, calendar, clock):

@@ -17,12 +17,6 @@ from tests.conftest import token_request
 from tests.session_helpers import logged_events
 
 
-@pytest.fixture
-def registered(factory):
-    factory.user()
-    return factory.client()
-
-
 def assert_error(response, status, error):
     assert response.status_code == status, response.get_data(as_text=True)
     assert response.json["error"] == error

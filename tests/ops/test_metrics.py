@@ -5,40 +5,19 @@ what the database kept. The app serves them at /metrics only when AUTHSERVER_MET
 workers: tests/test_serve.py.)"""
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import PASSWORD
 from tests.conftest import password_login
 from tests.conftest import refresh
+from tests.metrics_helpers import scrape
+from tests.metrics_helpers import value
 from tests.session_helpers import sign_in
 from tests.token_helpers import revoke
-
-
-def scrape(client) -> dict:
-    """{(sample name, frozenset of labels): value} from /metrics."""
-    response = client.get("/metrics")
-    assert response.status_code == 200
-    assert response.headers["Content-Type"].startswith("text/plain")
-    samples = {}
-    for family in text_string_to_metric_families(response.get_data(as_text=True)):
-        for sample in family.samples:
-            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
-    return samples
-
-
-def value(samples, name, **labels) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
 
 
 @pytest.fixture
 def settings_overrides():
     return {"metrics": "on"}  # on the app's own port: what these tests scrape
-
-
-@pytest.fixture
-def registered(factory):
-    factory.user()
-    return factory.client()
 
 
 def test_everything_starts_at_zero_and_is_listed(client):

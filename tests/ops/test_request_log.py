@@ -25,12 +25,6 @@ def request_lines(caplog):
     return lines
 
 
-@pytest.fixture
-def registered(factory):
-    factory.user()
-    return factory.client()
-
-
 def test_each_request_is_one_line_naming_its_client_and_session(client, registered, request_lines):
     signed_in = sign_in(client, registered, scope="profile")
     refresh(client, registered, signed_in.refresh_token)

@@ -13,8 +13,8 @@ from authserver.sessions.device_sessions import ENDED_MAX_AGE
 from authserver.store import security_events
 from authserver.store.database import db
 from authserver.store.models import DeviceSession
-from tests.conftest import refresh
 from tests.session_helpers import PHONE_UA
+from tests.session_helpers import keep_alive
 from tests.session_helpers import logged_events
 from tests.session_helpers import session_row
 from tests.session_helpers import sign_in
@@ -63,10 +63,6 @@ def service(app):
 
 def user_id(signed_in):
     return signed_in.claims["sub"]
-
-
-def keep_alive(client, registered, signed_in):
-    signed_in.refresh_token = refresh(client, registered, signed_in.refresh_token).json["refresh_token"]
 
 
 def test_ends_at_is_the_idle_deadline_or_the_max_age_whichever_is_first(app, service, client, registered, clock):

@@ -33,6 +33,7 @@ from tests.conftest import refresh
 from tests.device_helpers import device_client
 from tests.device_helpers import started
 from tests.session_helpers import PHONE_UA
+from tests.session_helpers import keep_alive
 from tests.session_helpers import logged_events
 from tests.session_helpers import session_row
 from tests.session_helpers import sign_in
@@ -44,17 +45,10 @@ MAX_AGE = 3000
 
 @pytest.fixture
 def settings_overrides():
-    # Access tokens outlive the sessions here, so each test sees the session rules, not the JWT's exp.
-    return {"retention_seconds": RETENTION, "authorization_code_ttl_seconds": 60, "device_code_ttl_seconds": 600,
-            "session_idle_timeout_seconds": IDLE, "session_max_age_seconds": MAX_AGE,
-            "access_token_ttl_seconds": 2 * MAX_AGE}
-
-
-@pytest.fixture
-def registered(factory):
-    factory.user("alice")
-    factory.user("bob")
-    return factory.client(scope="profile email sessions")
+    # Sessions end after IDLE or MAX_AGE seconds, before their access tokens do.
+    return {"retention_seconds": RETENTION, "session_idle_timeout_seconds": IDLE, "session_max_age_seconds": MAX_AGE,
+            "access_token_ttl_seconds": 2 * MAX_AGE, "authorization_code_ttl_seconds": 60,
+            "device_code_ttl_seconds": 600}
 
 
 def rows(app, model) -> int:
@@ -74,11 +68,8 @@ def prune(app) -> dict:
     return in_unit_of_work(app, retention.prune)
 
 
-def keep_alive(client, registered, signed_in):
-    signed_in.refresh_token = refresh(client, registered, signed_in.refresh_token).json["refresh_token"]
-
-
-def test_prune_ends_expired_sessions_with_their_reasons(app, client, registered, clock):
+def test_prune_ends_expired_sessions_with_their_reasons(app, client, factory, registered, clock):
+    factory.user("bob")
     idle = sign_in(client, registered)
     aged = sign_in(client, registered, user_agent=PHONE_UA)
     clock.advance(900)

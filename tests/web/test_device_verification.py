@@ -20,9 +20,9 @@ from tests.device_helpers import error_text
 from tests.device_helpers import poll
 from tests.device_helpers import signed_in_browser
 from tests.device_helpers import started
+from tests.session_helpers import session_row
 from tests.web.conftest import csrf_token
 from tests.web.conftest import post_form
-from tests.web.conftest import session_row
 from tests.web.conftest import sign_in
 from tests.web.conftest import token_sid
 

@@ -16,6 +16,7 @@ from authserver.store.models import User
 from authserver.store.models import sha256_hex
 from tests.conftest import password_login
 from tests.conftest import refresh
+from tests.session_helpers import session_row
 from tests.token_helpers import FORGERS
 from tests.token_helpers import INTROSPECT
 from tests.token_helpers import MALFORMED_REQUESTS
@@ -27,7 +28,6 @@ from tests.token_helpers import is_active
 from tests.token_helpers import malformed_id
 from tests.token_helpers import mint
 from tests.token_helpers import revoke
-from tests.token_helpers import session_row
 from tests.token_helpers import signing_key
 
 INACTIVE = {"active": False}
@@ -41,11 +41,6 @@ def user_id(factory):
 @pytest.fixture
 def registered(factory, user_id):
     return factory.client()
-
-
-@pytest.fixture
-def introspector(factory):
-    return factory.client(name="notes-api", grant_types=(), scope="", introspect=True)
 
 
 @pytest.fixture
@@ -70,26 +65,29 @@ def assert_inactive(client, introspector, token, hint=None):
 
 
 # -- live tokens ----------------------------------------------------------------------------------
+def live_description(registered, user_id, **members) -> dict:
+    """The answer for a live token of alice's from ``registered`` with the `profile` scope (RFC 7662
+    §2.2): what every such answer says, and the members given, which depend on the token."""
+    return {"active": True, "scope": "profile", "client_id": registered.client_id, "username": "alice", "sub": user_id,
+            **members}
+
+
 def test_rfc7662_2_2_a_live_access_token_is_described(app, client, registered, introspector, tokens, user_id):
     claims = claims_of(tokens["access_token"])
     response = introspect(client, introspector, tokens["access_token"])
     assert response.status_code == 200
     issuer = app.extensions["authserver"].settings.issuer
-    assert response.json == {
-        "active": True,
-        "scope": "profile",
-        "client_id": registered.client_id,
-        "username": "alice",
-        "sub": user_id,
-        "token_type": "Bearer",
-        "exp": claims["exp"],
-        "iat": claims["iat"],
-        "nbf": claims["iat"],
-        "aud": issuer,
-        "iss": issuer,
-        "jti": claims["jti"],
-        "sid": claims["sid"],
-    }
+    assert response.json == live_description(
+        registered, user_id,
+        token_type="Bearer",
+        exp=claims["exp"],
+        iat=claims["iat"],
+        nbf=claims["iat"],
+        aud=issuer,
+        iss=issuer,
+        jti=claims["jti"],
+        sid=claims["sid"],
+    )
 
 
 def test_rfc7662_2_2_a_live_refresh_token_is_described(app, client, registered, introspector, tokens, user_id):
@@ -100,21 +98,17 @@ def test_rfc7662_2_2_a_live_refresh_token_is_described(app, client, registered, 
     response = introspect(client, introspector, tokens["refresh_token"])
     settings = app.extensions["authserver"].settings
     issuer = settings.issuer
-    assert response.json == {
-        "active": True,
-        "scope": "profile",
-        "client_id": registered.client_id,
-        "username": "alice",
-        "sub": user_id,
-        "token_type": "refresh_token",
-        "exp": int(session.last_active_at.timestamp()) + settings.session_idle_timeout_seconds,
-        "iat": int(row.issued_at.timestamp()),
-        "nbf": int(row.issued_at.timestamp()),
-        "aud": issuer,
-        "iss": issuer,
-        "jti": str(row.id),
-        "sid": sid,
-    }
+    assert response.json == live_description(
+        registered, user_id,
+        token_type="refresh_token",
+        exp=int(session.last_active_at.timestamp()) + settings.session_idle_timeout_seconds,
+        iat=int(row.issued_at.timestamp()),
+        nbf=int(row.issued_at.timestamp()),
+        aud=issuer,
+        iss=issuer,
+        jti=str(row.id),
+        sid=sid,
+    )
 
 
 def test_a_refresh_tokens_exp_is_its_sessions_max_age_once_that_comes_before_idle_expiry(

@@ -15,6 +15,8 @@ from authserver.store.database import db
 from authserver.store.models import RevokedAccessToken
 from tests.conftest import password_login
 from tests.conftest import refresh
+from tests.session_helpers import logged_events
+from tests.session_helpers import session_row
 from tests.token_helpers import INTROSPECT
 from tests.token_helpers import MALFORMED_REQUESTS
 from tests.token_helpers import OFFLINE_FORGERS
@@ -24,29 +26,16 @@ from tests.token_helpers import add_protected_route
 from tests.token_helpers import assert_oauth_error
 from tests.token_helpers import bearer
 from tests.token_helpers import claims_of
-from tests.token_helpers import events
 from tests.token_helpers import forger_id
 from tests.token_helpers import is_active
 from tests.token_helpers import malformed_id
 from tests.token_helpers import revoke
-from tests.token_helpers import session_row
 
 
 @pytest.fixture
 def app(app):
     add_protected_route(app)
     return app
-
-
-@pytest.fixture
-def registered(factory):
-    factory.user()
-    return factory.client()
-
-
-@pytest.fixture
-def introspector(factory):
-    return factory.client(name="api", grant_types=(), scope="", introspect=True)
 
 
 @pytest.fixture
@@ -75,7 +64,7 @@ def test_rfc7009_2_1_revoking_a_refresh_token_ends_its_device_session(app, clien
     assert claims_of(tokens["access_token"])["exp"] > time.time()
     assert not is_active(client, introspector, tokens["access_token"])
     assert client.get(PROTECTED, headers=bearer(tokens["access_token"])).status_code == 401
-    [event] = events(app, security_events.SESSION_ENDED)
+    [event] = logged_events(app, security_events.SESSION_ENDED)
     assert event["session_id"] == sid and event["detail"] == {"reason": ENDED_BY_REVOCATION}
 
 
@@ -109,7 +98,7 @@ def test_rfc7009_2_1_revoking_an_access_token_denies_its_jti_until_it_expires(ap
     assert not is_active(client, introspector, access)
     refused = client.get(PROTECTED, headers=bearer(access))
     assert refused.status_code == 401 and refused.json["error"] == "invalid_token"
-    [event] = events(app, security_events.ACCESS_TOKEN_REVOKED)
+    [event] = logged_events(app, security_events.ACCESS_TOKEN_REVOKED)
     assert event["session_id"] == claims["sid"] and event["user_id"] == claims["sub"]
     assert event["client_id"] == registered.client_id and event["detail"] == {"jti": claims["jti"]}
 
@@ -161,7 +150,8 @@ def test_rfc7009_2_2_an_expired_forged_or_unknown_token_is_answered_200_and_noth
     assert_revocation_ok(revoke(client, registered, forged, hint="access_token"))
     with app.app_context():
         assert db.session.query(RevokedAccessToken).count() == 0
-    assert events(app, security_events.ACCESS_TOKEN_REVOKED) == events(app, security_events.SESSION_ENDED) == []
+    assert logged_events(app, security_events.ACCESS_TOKEN_REVOKED) == []
+    assert logged_events(app, security_events.SESSION_ENDED) == []
     assert session_row(app, claims_of(tokens["access_token"])["sid"]).ended_at is None
     assert client.get(PROTECTED, headers=bearer(tokens["access_token"])).status_code == 200
 
@@ -171,7 +161,8 @@ def test_rfc7009_2_2_revoking_twice_is_answered_200_and_recorded_once(app, clien
     assert_revocation_ok(revoke(client, registered, tokens[kind]))
     assert_revocation_ok(revoke(client, registered, tokens[kind]))
     expected = {"refresh_token": (1, 0), "access_token": (0, 1)}[kind]
-    assert (len(events(app, security_events.SESSION_ENDED)), len(events(app, security_events.ACCESS_TOKEN_REVOKED))) == expected
+    assert (len(logged_events(app, security_events.SESSION_ENDED)),
+            len(logged_events(app, security_events.ACCESS_TOKEN_REVOKED))) == expected
 
 
 @pytest.mark.parametrize("kind", ["refresh_token", "access_token"])
@@ -183,7 +174,8 @@ def test_rfc7009_2_1_a_client_cannot_revoke_another_clients_token(app, client, f
     assert is_active(client, introspector, tokens[kind])
     assert client.get(PROTECTED, headers=bearer(tokens["access_token"])).status_code == 200
     assert refresh(client, registered, tokens["refresh_token"]).status_code == 200
-    assert events(app, security_events.SESSION_ENDED) == events(app, security_events.ACCESS_TOKEN_REVOKED) == []
+    assert logged_events(app, security_events.SESSION_ENDED) == []
+    assert logged_events(app, security_events.ACCESS_TOKEN_REVOKED) == []
 
 
 # -- client authentication ------------------------------------------------------------------------

@@ -5,8 +5,6 @@ every way a bad request must be refused (an error page, or an error sent back to
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 import requests
 from sqlalchemy import select
@@ -31,11 +29,12 @@ from tests.code_flow_helpers import exchange
 from tests.code_flow_helpers import pkce
 from tests.code_flow_helpers import sign_in_through
 from tests.code_flow_helpers import signed_in
+from tests.conftest import at_once
 from tests.conftest import refresh
 from tests.session_helpers import PHONE_UA
-from tests.session_helpers import bearer
 from tests.session_helpers import logged_events
 from tests.session_helpers import session_row
+from tests.token_helpers import bearer
 from tests.token_helpers import claims_of
 from tests.token_helpers import is_active
 from tests.web.conftest import browser
@@ -60,11 +59,6 @@ def zapier(factory, alice):
 def notes(factory, alice):
     """A public native app (no secret): PKCE is required of it."""
     return code_client(factory, name="Notes", auth_method="none")
-
-
-@pytest.fixture
-def introspector(factory):
-    return factory.client(name="notes-api", grant_types=(), scope="", introspect=True)
 
 
 def error_of(response) -> str:
@@ -187,18 +181,7 @@ def test_parallel_exchanges_of_one_code_yield_one_token_response(app, zapier, li
     code = approve(app, http, zapier, challenge=verifier)
     data, headers = zapier.auth({"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
                                  "code_verifier": verifier.verifier})
-    barrier = threading.Barrier(4)
-    answers = []
-
-    def exchange_now():
-        barrier.wait()
-        answers.append(requests.post(live_server + "/oauth/token", data=data, headers=headers, timeout=30))
-
-    threads = [threading.Thread(target=exchange_now) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    answers = at_once(4, lambda: requests.post(live_server + "/oauth/token", data=data, headers=headers, timeout=30))
     succeeded = [answer for answer in answers if answer.status_code == 200]
     assert len(succeeded) == 1, [(a.status_code, a.text) for a in answers]
     assert {answer.json()["error"] for answer in answers if answer.status_code != 200} == {"invalid_grant"}

@@ -26,11 +26,6 @@ GRANT = "client_credentials"
 SCOPE = "reports:read reports:write"
 
 
-@pytest.fixture
-def introspector(factory):
-    return factory.client(name="reports-api", grant_types=(), scope="", introspect=True)
-
-
 def back_end(factory, auth_method="client_secret_basic", scope=SCOPE, grant_types=(GRANT,), name="billing job"):
     return factory.client(name=name, grant_types=grant_types, scope=scope, auth_method=auth_method)
 

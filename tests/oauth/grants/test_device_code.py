@@ -5,9 +5,6 @@ any other. Tests are named after the RFC 8628 clause they prove where one applie
 
 from __future__ import annotations
 
-import threading
-
-import jwt
 import pytest
 import requests
 from sqlalchemy import select
@@ -19,6 +16,7 @@ from authserver.store.models import DeviceAuthorization
 from authserver.store.models import DeviceSession
 from authserver.store.models import SecurityEvent
 from authserver.store.models import sha256_hex
+from tests.conftest import at_once
 from tests.conftest import password_login
 from tests.conftest import refresh
 from tests.conftest import token_request
@@ -32,8 +30,9 @@ from tests.device_helpers import poll
 from tests.device_helpers import signed_in_browser
 from tests.device_helpers import start
 from tests.device_helpers import started
-from tests.session_helpers import bearer
 from tests.session_helpers import session_row
+from tests.token_helpers import bearer
+from tests.token_helpers import claims_of
 
 ISSUER = "http://127.0.0.1:5000"
 TV_UA = ("Mozilla/5.0 (SMART-TV; Linux; Tizen 6.0) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/4.0 "
@@ -44,10 +43,6 @@ TV_UA = ("Mozilla/5.0 (SMART-TV; Linux; Tizen 6.0) AppleWebKit/537.36 (KHTML, li
 def tv(factory):
     factory.user("alice")
     return device_client(factory)
-
-
-def claims(access_token) -> dict:
-    return jwt.decode(access_token, options={"verify_signature": False})
 
 
 def error(response) -> str:
@@ -228,7 +223,7 @@ def test_rfc8628_3_4_3_5_device_gets_tokens_after_the_user_approves_on_the_pages
     body = tokens.json
     assert set(body) == {"access_token", "refresh_token", "token_type", "expires_in", "scope"}
     assert (body["token_type"], body["expires_in"], body["scope"]) == ("Bearer", 900, "profile sessions")
-    token = claims(body["access_token"])
+    token = claims_of(body["access_token"])
     assert (token["client_id"], token["scope"], token["iss"]) == (tv.client_id, "profile sessions", ISSUER)
 
     session = session_row(app, token["sid"])
@@ -400,20 +395,8 @@ def test_rfc8628_3_5_parallel_polls_of_an_approved_code_get_tokens_once(app, cli
     decide(signed_in_browser(app), codes["user_code"])
     clock.advance(5)
     parallel = 6
-    barrier = threading.Barrier(parallel)
-    results = []
-
-    def present():
-        with requests.Session() as http:
-            barrier.wait()
-            results.append(http.post(live_server + "/oauth/token", timeout=30, data={
-                "grant_type": DEVICE_GRANT, "device_code": codes["device_code"], "client_id": tv.client_id}))
-
-    threads = [threading.Thread(target=present) for _ in range(parallel)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    form = {"grant_type": DEVICE_GRANT, "device_code": codes["device_code"], "client_id": tv.client_id}
+    results = at_once(parallel, lambda: requests.post(live_server + "/oauth/token", data=form, timeout=30))
     assert len(results) == parallel
     assert [r.status_code for r in results].count(200) == 1, [r.text for r in results]
     for response in results:
@@ -431,7 +414,7 @@ def test_restricted_session_is_refused_by_the_apis_that_manage_the_account(app, 
     tokens = authorize_device(app, client, tv, clock)
     assert "sessions" in tokens["scope"].split()
     headers = bearer(tokens["access_token"])
-    sid = claims(tokens["access_token"])["sid"]
+    sid = claims_of(tokens["access_token"])["sid"]
     refused = [
         client.get("/api/sessions", headers=headers),
         client.delete(f"/api/sessions/{sid}", headers=headers),
@@ -468,7 +451,7 @@ def test_restricted_session_of_an_administrator_is_refused_by_the_admin_api(app,
 
 def test_restricted_session_is_flagged_in_the_sessions_api_of_another_session(app, factory, client, tv, clock):
     tokens = authorize_device(app, client, tv, clock)
-    device_sid = claims(tokens["access_token"])["sid"]
+    device_sid = claims_of(tokens["access_token"])["sid"]
     phone = password_login(client, factory.client(name="Notes", scope="profile sessions"))
     listed = client.get("/api/sessions", headers=bearer(phone.json["access_token"]))
     assert listed.status_code == 200
@@ -476,17 +459,17 @@ def test_restricted_session_is_flagged_in_the_sessions_api_of_another_session(ap
     assert by_id[device_sid]["restricted"] is True
     assert by_id[device_sid]["device_name"] == "Living room TV"
     assert by_id[device_sid]["client_name"] == "TV app"
-    assert by_id[claims(phone.json["access_token"])["sid"]]["restricted"] is False
+    assert by_id[claims_of(phone.json["access_token"])["sid"]]["restricted"] is False
 
 
 def test_restricted_session_refresh_tokens_rotate_with_reuse_detection(app, client, tv, clock):
     tokens = authorize_device(app, client, tv, clock)
-    sid = claims(tokens["access_token"])["sid"]
+    sid = claims_of(tokens["access_token"])["sid"]
     first = tokens["refresh_token"]
     second = refresh(client, tv, first)
     assert second.status_code == 200, second.json
     assert second.json["refresh_token"] != first
-    assert claims(second.json["access_token"])["sid"] == sid
+    assert claims_of(second.json["access_token"])["sid"] == sid
     # Rotation keeps the session restricted.
     assert client.get("/api/sessions", headers=bearer(second.json["access_token"])).status_code == 403
     third = refresh(client, tv, second.json["refresh_token"])
@@ -510,7 +493,7 @@ def test_restricted_session_refresh_tokens_rotate_with_reuse_detection(app, clie
 
 def test_restricted_session_is_ended_like_any_other(app, factory, client, tv, clock):
     tokens = authorize_device(app, client, tv, clock)
-    sid = claims(tokens["access_token"])["sid"]
+    sid = claims_of(tokens["access_token"])["sid"]
     phone = password_login(client, factory.client(name="Notes", scope="profile sessions"))
     ended = client.delete(f"/api/sessions/{sid}", headers=bearer(phone.json["access_token"]))
     assert ended.status_code == 204
@@ -522,4 +505,4 @@ def test_restricted_session_is_ended_like_any_other(app, factory, client, tv, cl
     again = authorize_device(app, client, tv, clock)
     revoked = client.post("/oauth/revoke", data={"token": again["refresh_token"], "client_id": tv.client_id})
     assert revoked.status_code == 200
-    assert session_row(app, claims(again["access_token"])["sid"]).ended_at is not None
+    assert session_row(app, claims_of(again["access_token"])["sid"]).ended_at is not None

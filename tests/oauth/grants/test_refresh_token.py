@@ -3,7 +3,6 @@ a grace window for lost responses, session lifetimes, and atomic, race-free rota
 
 import threading
 
-import jwt
 import pytest
 import requests
 from sqlalchemy import select
@@ -18,19 +17,16 @@ from authserver.store.models import DeviceSession
 from authserver.store.models import RefreshToken
 from authserver.store.models import SecurityEvent
 from authserver.store.models import sha256_hex
+from tests.conftest import at_once
 from tests.conftest import password_login
 from tests.conftest import refresh
+from tests.session_helpers import session_row
+from tests.token_helpers import claims_of
 from tests.token_helpers import introspect
 
 
 def claims(token_response):
-    return jwt.decode(token_response.json["access_token"], options={"verify_signature": False})
-
-
-@pytest.fixture
-def registered(factory):
-    factory.user()
-    return factory.client()
+    return claims_of(token_response.json["access_token"])
 
 
 @pytest.fixture
@@ -38,13 +34,6 @@ def login(client, registered):
     response = password_login(client, registered)
     assert response.status_code == 200
     return response
-
-
-def session_row(app, sid):
-    with app.app_context():
-        session = db.session.get(DeviceSession, sid)
-        db.session.expunge(session)
-        return session
 
 
 def test_every_refresh_returns_a_new_refresh_token_in_the_same_session(app, client, registered, login, clock):
@@ -368,20 +357,8 @@ PARALLEL = 8
 def test_parallel_refreshes_of_one_token_yield_one_successor(app, registered, login, live_server):
     token = login.json["refresh_token"]
     form, headers = registered.auth({"grant_type": "refresh_token", "refresh_token": token})
-    barrier = threading.Barrier(PARALLEL)
-    results = []
-
-    def present():
-        with requests.Session() as http:
-            barrier.wait()
-            response = http.post(live_server + "/oauth/token", data=form, headers=headers, timeout=30)
-            results.append(response)
-
-    threads = [threading.Thread(target=present) for _ in range(PARALLEL)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = at_once(PARALLEL, lambda: requests.post(live_server + "/oauth/token", data=form, headers=headers,
+                                                      timeout=30))
 
     assert len(results) == PARALLEL
     for response in results:
