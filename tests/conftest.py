@@ -206,6 +206,15 @@ def refresh(http, client: RegisteredClient, refresh_token, **extra):
     return token_request(http, client, grant_type="refresh_token", refresh_token=refresh_token, **extra)
 
 
+def in_unit_of_work(app, call):
+    """``call(services)`` in an app context of its own, committed after, as a request or command is:
+    for tests that drive the storage and session rules without HTTP."""
+    with app.app_context():
+        result = call(app.extensions["authserver"])
+        db.session.commit()
+        return result
+
+
 @pytest.fixture
 def live_server(app):
     """The app on a real threaded HTTP server on 127.0.0.1, for HTTP clients and races."""

@@ -28,6 +28,7 @@ from authserver.store.models import RevokedAccessToken
 from authserver.store.models import SecurityEvent
 from tests.code_flow_helpers import code_client
 from tests.code_flow_helpers import connect
+from tests.conftest import in_unit_of_work
 from tests.conftest import password_login
 from tests.conftest import refresh
 from tests.device_helpers import device_client
@@ -54,14 +55,6 @@ def settings_overrides():
 def rows(app, model) -> int:
     with app.app_context():
         return db.session.scalar(select(func.count()).select_from(model))
-
-
-def in_unit_of_work(app, call):
-    """``call(services)`` in its own app context and unit of work, as a request or command would."""
-    with app.app_context():
-        result = call(app.extensions["authserver"])
-        db.session.commit()
-        return result
 
 
 def prune(app) -> dict:
