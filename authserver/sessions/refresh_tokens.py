@@ -130,9 +130,7 @@ class RefreshTokens:
         self._check_scope(rotation, state.scope)
         rotation.refresh_token = self.successor_of(refresh_token)
         rotation.session = SessionView.of(state)
-        rotation.pending = store.RotationWrite(
-            token_id=state.id, session_id=state.session_id, client_id=client_id, generation=state.generation + 1,
-            successor_hash=sha256_hex(rotation.refresh_token), now=now, ip=device.ip, user_agent=device.user_agent)
+        rotation.pending = self._write_of(rotation, state, rotation.refresh_token)
         return rotation
 
     def complete_rotation(self, rotation: Rotation) -> Rotation:
@@ -177,10 +175,7 @@ class RefreshTokens:
 
         successor = self.successor_of(rotation.presented)
         if fresh:
-            written = store.write_rotation(store.RotationWrite(
-                token_id=state.id, session_id=state.session_id, client_id=rotation.client_id,
-                generation=state.generation + 1, successor_hash=sha256_hex(successor), now=now, ip=device.ip,
-                user_agent=device.user_agent))
+            written = store.write_rotation(self._write_of(rotation, state, successor))
         else:
             written = store.touch_session(state.session_id, now, device.ip, device.user_agent)
         if not written:  # the lock held, the token unused and the session live: cannot happen
@@ -188,6 +183,13 @@ class RefreshTokens:
         metrics.count("refresh_rotations" if fresh else "refresh_grace_retries")
         rotation.session, rotation.refresh_token = SessionView.of(state), successor
         return rotation
+
+    @staticmethod
+    def _write_of(rotation: Rotation, state, successor: str) -> store.RotationWrite:
+        """The write that rotates ``state``'s token (a ``store.token_state`` row) to ``successor``."""
+        return store.RotationWrite(token_id=state.id, session_id=state.session_id, client_id=rotation.client_id,
+                                   generation=state.generation + 1, successor_hash=sha256_hex(successor),
+                                   now=rotation.now, ip=rotation.device.ip, user_agent=rotation.device.user_agent)
 
     @staticmethod
     def _check_scope(rotation: Rotation, session_scope: str) -> None:
