@@ -3,10 +3,10 @@
 Only clients registered with ``--introspect`` may call it (``Client.check_endpoint_auth_method``
 refuses every other client, public ones always, with 401 ``invalid_client``).
 
-A live access token (see ``access_tokens.py``) or a live refresh token (the current, unused one of
-a live session) is answered ``active: true`` with ``scope client_id username sub token_type exp
-iat nbf aud iss jti sid``. Anything else is answered exactly ``{"active": false}`` (§2.2), so the
-answer tells nothing about why.
+A live access token (``tokens/access_tokens.live_access_token``, the API protector's check too) or
+a live refresh token (the current, unused one of a usable session) is answered ``active: true``
+with ``scope client_id username sub token_type exp iat nbf aud iss jti sid``. Anything else is
+answered exactly ``{"active": false}`` (§2.2), so the answer tells nothing about why.
 
 - Access tokens: the JWT's claims; ``token_type`` is ``Bearer`` (RFC 6749 §7.1), ``nbf`` is the
   JWT's ``nbf`` or, as ours carry none, its ``iat``.
@@ -31,11 +31,8 @@ from ...accounts import throttle
 from ...http.request_context import client_ip
 from ...openapi.document import schema
 from ...services import current_services
-from ...sessions.device_sessions import EXPIRED
-from ...store.database import begin_write
 from ...store.models import AUTH_METHODS
-from ...tokens.access_tokens import client_token_is_live
-from ...tokens.access_tokens import verify_access_token
+from ...tokens.access_tokens import live_access_token
 from .token_lookup import TokenParameterRequired
 from .token_lookup import find_token
 
@@ -112,22 +109,23 @@ def access_token_payload(claims, username: str | None) -> dict:
     return {name: value for name, value in payload.items() if value is not None}
 
 
-def refresh_token_payload(services, row, session) -> dict:
+def refresh_token_payload(services, row) -> dict:
+    """From the token's ``store/sessions.token_state`` row (the token's and its session's columns)."""
     issued_at = epoch(row.issued_at)
     return {
         "active": True,
-        "scope": session.scope,
+        "scope": row.scope,
         "client_id": row.client_id,
-        "username": session.user.username,
-        "sub": session.user_id,
+        "username": row.username,
+        "sub": row.user_id,
         "token_type": "refresh_token",
-        "exp": epoch(services.sessions.ends_at(session)),
+        "exp": epoch(services.sessions.ends_at(row)),
         "iat": issued_at,
         "nbf": issued_at,
         "aud": services.settings.issuer,
         "iss": services.settings.issuer,
         "jti": str(row.id),
-        "sid": session.id,
+        "sid": row.session_id,
     }
 
 
@@ -151,24 +149,12 @@ class IntrospectionEndpoint(TokenParameterRequired, _IntrospectionEndpoint):
         services = current_services()
 
         def access_token():
-            # access_tokens.live_access_token, with the liveness check as one query (sessions.py)
-            claims = verify_access_token(services, token_string)
-            if claims is None:
-                return None
-            if "sid" not in claims:  # a client's own token: no user, no session
-                live = client_token_is_live(claims)
-                return IntrospectedToken(access_token_payload(claims, None)) if live else None
-            username = services.sessions.access_token_state(claims["sid"], claims["jti"], claims["sub"],
-                                                            claims["client_id"])
-            if username is EXPIRED:
-                begin_write()
-                services.sessions.live_session(claims["sid"])  # ends the session, for the deadline it reached
-                return None
-            return None if username is None else IntrospectedToken(access_token_payload(claims, username))
+            live = live_access_token(services, token_string)
+            return None if live is None else IntrospectedToken(access_token_payload(live.claims, live.username))
 
         def refresh_token():
             live = services.refresh_tokens.live_token(token_string)
-            return None if live is None else IntrospectedToken(refresh_token_payload(services, *live))
+            return None if live is None else IntrospectedToken(refresh_token_payload(services, live))
 
         return find_token(token_type_hint, access_token, refresh_token)
 
