@@ -184,7 +184,7 @@ def register_metrics(app) -> None:
 @operation("get", summary="Prometheus metrics", tags=["operations"],
            description="Tokens by grant type, refresh rotations, grace retries, reuse detections, sessions ended by "
                        "cause, failed sign-ins, throttled requests, tokens not ours that resource servers asked about, "
-                       "request latency by endpoint. Served here only with `AUTHSERVER_METRICS=on`; by default they "
+                       "outbound deliveries, request latency by endpoint. Served here only with `AUTHSERVER_METRICS=on`; by default they "
                        "are on a loopback port of their own instead.",
            responses={200: {"description": "The Prometheus text exposition format.",
                             "content": {"text/plain": {"schema": {"type": "string"}}}}})

@@ -26,7 +26,7 @@ class Behaviour:
     body: bytes = b"ok"
     headers: dict = field(default_factory=dict)
     hang_seconds: float = 0.0  # wait this long before answering (released early by Receiver.release)
-    trickle_seconds: float = 0.0  # send the status line one byte at a time, this far apart, for ever
+    trickle_seconds: float = 0.0  # send a 200 one byte at a time, this far apart (some 14 s at 0.2)
     body_bytes: int = 0  # stream this many bytes of body instead of `body`
     handle_seconds: float = 0.0  # take this long to answer (a busy receiver)
 
@@ -77,11 +77,13 @@ class Receiver:
             time.sleep(behaviour.handle_seconds)
         try:
             if behaviour.trickle_seconds:
-                for byte in b"HTTP/1.1 200 OK\r\n" + b"X" * 100_000:
+                # A whole answer, one byte at a time: each byte in time, the whole far too late.
+                for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"z" * 20 + b"\r\nContent-Length: 2\r\n\r\nok":
                     if self.stopping.wait(behaviour.trickle_seconds):
                         return
                     handler.wfile.write(bytes([byte]))
                     handler.wfile.flush()
+                return
             handler.send_response(behaviour.status)
             for name, value in behaviour.headers.items():
                 handler.send_header(name, value)
