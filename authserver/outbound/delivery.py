@@ -46,8 +46,9 @@ DELIVERED = "delivered"
 RETRY = "retry"
 GIVE_UP = "give_up"
 
-# Built once: loading the CA bundle for every delivery would cost more than the delivery.
-_TLS = httpx.create_ssl_context(trust_env=False)
+# Built once: loading the CA bundle for every delivery would cost more than the delivery. certifi's CAs,
+# or SSL_CERT_FILE / SSL_CERT_DIR's (a private CA); the clients below ignore the environment's proxies.
+_TLS = httpx.create_ssl_context()
 
 
 class Refused(Exception):

@@ -104,8 +104,12 @@ class OutboxWorker:
         return len(claimed)
 
     def _attempt(self, message) -> None:
-        outcome = delivery.deliver(message, timeout_seconds=self.settings.outbound_timeout_seconds,
-                                   allow_private=self.settings.outbound_allow_private)
+        try:
+            outcome = delivery.deliver(message, timeout_seconds=self.settings.outbound_timeout_seconds,
+                                       allow_private=self.settings.outbound_allow_private)
+        except Exception as error:  # a failure of ours, not the receiver's: retried like one, never lost
+            log.exception("outbound delivery of #%s failed unexpectedly", message.id)
+            outcome = delivery.Outcome(delivery.RETRY, f"unexpected error: {type(error).__name__}")
         with self.app.app_context():
             self.record(message, outcome)
             db.session.commit()
@@ -118,6 +122,8 @@ class OutboxWorker:
             if outbox.mark_delivered(message):
                 self._count("outbound_delivered", message.kind)
                 log.info("outbound %s delivered: %s", where, outcome.reason)
+            else:  # its lease ran out and another worker took it: only possible if this one stalled
+                log.warning("outbound %s delivered, but another worker had claimed it again", where)
             return
         if outcome.result == delivery.GIVE_UP:
             self._give_up(message, now, outcome.reason, where)

@@ -60,7 +60,10 @@ class Receiver:
                     with receiver._lock:
                         receiver.in_flight -= 1
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        class Server(http.server.ThreadingHTTPServer):
+            request_queue_size = 128  # workers connect many at once; the default 5 would refuse some
+
+        self.server = Server(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         if tls_context is not None:
             self.server.socket = tls_context.wrap_socket(self.server.socket, server_side=True)

@@ -231,6 +231,8 @@ def test_two_workers_on_one_database_never_deliver_one_message_twice_at_once(app
     paths = [r.path for r in receiver.received]
     assert sorted(paths) == sorted(f"/{n}" for n in range(40))  # each exactly once
     assert waiting(app) == [] and len(ids) == 40
+    assert counter(app, "retried") + counter(other_app, "retried") == 0
+    assert receiver.most_in_flight > 1  # the workers did deliver side by side
     delivered = counter(app, "delivered") + counter(other_app, "delivered")
     assert delivered == 40 and counter(app, "delivered") and counter(other_app, "delivered")
 
@@ -367,3 +369,14 @@ def test_serve_runs_the_worker_beside_gunicorn_counts_it_in_metrics_and_stops_it
     with pytest.raises(ProcessLookupError):
         os.kill(int(children[0]), 0)
     assert [r.path for r in receiver.received] == ["/from-serve"]
+
+
+def test_an_unexpected_failure_of_a_delivery_is_retried_not_lost(app, worker, receiver, monkeypatch):
+    def broken(message, **settings):
+        raise RuntimeError("a bug of ours")
+
+    monkeypatch.setattr(worker_module.delivery, "deliver", broken)
+    enqueue(app, receiver.url)
+    assert worker.step() == 1
+    [(_, attempts, last_error)] = waiting(app)
+    assert (attempts, last_error) == (1, "unexpected error: RuntimeError")
