@@ -1,4 +1,4 @@
-"""The `authserver` command: users, clients, keys, sessions, serve (and `db` from Flask-Migrate)."""
+"""The `authserver` command: users, clients, keys, sessions, outbox, serve (and `db` from Flask-Migrate)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sqlalchemy.exc import ProgrammingError
 from .accounts import clients
 from .accounts import users
 from .errors import AccountError
+from .outbound.commands import outbox_commands
 from .services import current_services
 from .settings import Settings
 from .settings import SettingsError
@@ -224,7 +225,7 @@ def serve(host, port, workers, threads):
 
 
 def register_commands(app) -> None:
-    for group in (users_commands, clients_commands, keys_commands, sessions_commands):
+    for group in (users_commands, clients_commands, keys_commands, sessions_commands, outbox_commands):
         app.cli.add_command(group)
 
 

@@ -12,6 +12,9 @@ long each endpoint takes.
 | ``authserver_throttled_requests_total`` | ``budget`` (``throttle.BUDGETS``) |
 | ``authserver_introspection_unknown_tokens_total`` | (tokens not ours a resource server asked about) |
 | ``authserver_request_duration_seconds`` (histogram) | ``endpoint`` (the Flask endpoint; ``unmatched`` for 404s) |
+| ``authserver_outbound_delivered_total``, ``…_retried_total``, ``…_given_up_total`` | ``kind`` (``outbound/``) |
+| ``authserver_outbound_queued_messages`` (gauge) | ``kind``: messages waiting, in flight included |
+| ``authserver_outbound_oldest_message_age_seconds`` (gauge) | (how long the oldest has waited) |
 
 Domain code calls :func:`count`; the increment waits for the database transaction it belongs to and
 is dropped if that rolls back, so the metrics agree with what was stored (a reuse detection whose
@@ -60,6 +63,17 @@ COUNTERS = {
     "throttled_requests": ("Requests refused with 429 because a failure budget was spent, by budget.", ("budget",)),
     "introspection_unknown_tokens": ("Tokens not ours at all that resource servers presented for introspection "
                                      "(each counts toward INTROSPECTION_MAX_FAILURES only).", ()),
+    "outbound_delivered": ("Outbound messages acknowledged by their receiver, by kind.", ("kind",)),
+    "outbound_retried": ("Outbound delivery attempts that failed and were scheduled again, by kind.", ("kind",)),
+    "outbound_given_up": ("Outbound messages given up (refused, rejected or too old), by kind.", ("kind",)),
+}
+# name: (help, label names). Set by the delivery worker from the outbox table (outbound/worker.py); across
+# processes the largest live value wins, since every worker reads the same table.
+GAUGES = {
+    "outbound_queued_messages": ("Outbound messages waiting to be delivered (in flight included), by kind.",
+                                 ("kind",)),
+    "outbound_oldest_message_age_seconds": ("How long the oldest outbound message has waited; 0 when none does.",
+                                            ()),
 }
 
 bp = Blueprint("metrics", __name__)
@@ -86,6 +100,9 @@ class Metrics:
                 for value in (known_labels or {}).get(label, ()):
                     counter.labels(value)
             self.counters[name] = counter
+        self.gauges = {name: prometheus_client.Gauge(f"authserver_{name}", documentation, labels,
+                                                     registry=self.registry, multiprocess_mode="livemax")
+                       for name, (documentation, labels) in GAUGES.items()}
         self.request_duration = prometheus_client.Histogram(
             "authserver_request_duration_seconds", "Time to answer a request, by endpoint.", ("endpoint",),
             registry=self.registry)
@@ -93,6 +110,10 @@ class Metrics:
     def increment(self, name: str, amount: float = 1, **labels) -> None:
         counter = self.counters[name]
         (counter.labels(**labels) if labels else counter).inc(amount)
+
+    def set_gauge(self, name: str, value: float, **labels) -> None:
+        gauge = self.gauges[name]
+        (gauge.labels(**labels) if labels else gauge).set(value)
 
     def exposition(self) -> tuple[bytes, str]:
         """The text a scrape gets, and its content type: every worker's values added up."""
@@ -163,7 +184,7 @@ def register_metrics(app) -> None:
 @operation("get", summary="Prometheus metrics", tags=["operations"],
            description="Tokens by grant type, refresh rotations, grace retries, reuse detections, sessions ended by "
                        "cause, failed sign-ins, throttled requests, tokens not ours that resource servers asked about, "
-                       "request latency by endpoint. Served here only with `AUTHSERVER_METRICS=on`; by default they "
+                       "outbound deliveries, request latency by endpoint. Served here only with `AUTHSERVER_METRICS=on`; by default they "
                        "are on a loopback port of their own instead.",
            responses={200: {"description": "The Prometheus text exposition format.",
                             "content": {"text/plain": {"schema": {"type": "string"}}}}})
