@@ -76,7 +76,7 @@ def create_app(settings: Settings | None = None, clock=None) -> Flask:
     register_web(app)
     app.register_blueprint(health_bp)
     register_openapi(app)
-    register_error_handlers(app)
+    register_error_handlers(app, rollback=database.rollback)
     register_commands(app)
     return app
 

@@ -1,5 +1,5 @@
-"""Failure budgets: past one, a caller is refused (429 with ``Retry-After``) before anything is
-checked, and writes nothing more.
+"""Failure budgets: past one, a caller is refused (:class:`Throttled`, answered 429 with
+``Retry-After``) before anything is checked, and writes nothing more.
 
 Failures are rows of the security event log (``security_events.py``), so every node on the database shares
 the same counts, and a window is simply "rows younger than this".
@@ -62,7 +62,7 @@ from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import type_coerce
 
-from ..errors import TemporarilyUnavailable
+from ..errors import Throttled
 from ..ops import metrics
 from ..store import security_events
 from ..store.database import UTCDateTime
@@ -204,11 +204,11 @@ def signed_in_before(services, username: str, client_id: str, ip: str | None) ->
 
 
 def check_login(services, username: str, ip: str | None, client_id: str | None = None) -> None:
-    """Raise 429 if a sign-in as ``username`` from ``ip`` (through ``client_id``) is throttled (the same
-    answer for every budget, so it never tells whether the account exists)."""
+    """Raise :class:`Throttled` if a sign-in as ``username`` from ``ip`` (through ``client_id``) is
+    throttled (the same answer for every budget, so it never tells whether the account exists)."""
     wait = login_retry_after(services, username, ip, client_id=client_id)
     if wait:
-        raise TemporarilyUnavailable("Too many failed sign-ins; retry later.", 429, wait)
+        raise Throttled("failed sign-ins", wait)
 
 
 # -- device user codes -----------------------------------------------------------------------
@@ -219,13 +219,13 @@ def user_code_retry_after(services, user_id: str, ip: str | None) -> int | None:
 
 # -- client authentication and token lookups -------------------------------------------------
 def check_lookups(services, ip: str | None, client=None) -> None:
-    """Raise 429 if this IP has spent its budget of failed client authentications and lookups, or
-    this authenticated confidential client one of its budgets of tokens not ours (its own, or as a
-    resource server introspecting). One query for all three."""
+    """Raise :class:`Throttled` if this IP has spent its budget of failed client authentications and
+    lookups, or this authenticated confidential client one of its budgets of tokens not ours (its
+    own, or as a resource server introspecting). One query for all three."""
     counted = client if client is not None and client.auth_method != "none" else None
     wait = LOOKUPS.retry_after(services, ip=ip, client_id=counted.client_id if counted else None)
     if wait:
-        raise TemporarilyUnavailable("Too many failed requests; retry later.", 429, wait)
+        raise Throttled("failed requests", wait)
 
 
 def record_client_auth_failure(services, claimed_client_id: str | None, ip: str | None, endpoint: str) -> None:

@@ -35,6 +35,10 @@ from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy import update
 
+from ..errors import RefreshTokenInvalid
+from ..errors import RefreshTokenReused
+from ..errors import RefreshTokenUnknown
+from ..errors import ScopeNotGranted
 from ..ops import metrics
 from ..store import security_events
 from ..store.database import UTCDateTime
@@ -83,22 +87,6 @@ ROTATE_POSTGRESQL = text(
     "SELECT :sid, :token_hash, :token_id, :generation, :client_id, :now FROM used RETURNING id) "
     "SELECT count(*) FROM added"
 ).bindparams(bindparam("now", type_=UTCDateTime()))
-
-
-class RefreshTokenInvalid(Exception):
-    """Unknown, foreign, expired or dead refresh token (the client sees invalid_grant)."""
-
-
-class RefreshTokenUnknown(RefreshTokenInvalid):
-    """No generation of any chain, or one issued to another client: to this client, not a token at all."""
-
-
-class RefreshTokenReused(RefreshTokenInvalid):
-    """A rotated token was presented again; its session has been ended."""
-
-
-class ScopeNotGranted(Exception):
-    """A refresh asked for scope beyond what the session was granted."""
 
 
 @dataclass

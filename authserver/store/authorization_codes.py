@@ -15,6 +15,7 @@ import secrets
 
 from sqlalchemy import update
 
+from ..errors import CodeInvalid
 from ..sessions.device_sessions import ENDED_BY_REUSE
 from ..sessions.device_sessions import DeviceContext
 from . import security_events
@@ -23,10 +24,6 @@ from .models import AuthorizationCode
 from .models import sha256_hex
 
 CODE_BYTES = 32
-
-
-class CodeInvalid(Exception):
-    """Unknown, expired, another client's, or already used (the client sees invalid_grant)."""
 
 
 def new_code() -> str:

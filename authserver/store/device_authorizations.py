@@ -17,6 +17,7 @@ import secrets
 
 from sqlalchemy import update
 
+from ..errors import PollRefused
 from ..sessions.device_sessions import DeviceContext
 from .database import db
 from .models import DeviceAuthorization
@@ -27,14 +28,6 @@ USER_CODE_LENGTH = 8
 SLOW_DOWN_STEP_SECONDS = 5
 
 PENDING, APPROVED, DENIED, USED = "pending", "approved", "denied", "used"
-
-
-class PollRefused(Exception):
-    """The poll's answer when it is not tokens: ``error`` is the RFC 8628 §3.5 / RFC 6749 code."""
-
-    def __init__(self, error: str):
-        super().__init__(error)
-        self.error = error
 
 
 def new_user_code() -> str:
@@ -88,7 +81,7 @@ def decide(row: DeviceAuthorization, user, approved: bool, now) -> bool:
 
 
 def poll(device_code: str, client_id: str, now) -> DeviceAuthorization:
-    """The approved authorization, now spent; otherwise raises :class:`PollRefused`."""
+    """The approved authorization, now spent; otherwise raises ``PollRefused`` (``errors.py``)."""
     # Lock only this row: the eagerly joined user is on the nullable side of an outer join, which
     # PostgreSQL refuses to lock ("FOR UPDATE cannot be applied to the nullable side of an outer join").
     row = db.session.get(DeviceAuthorization, sha256_hex(device_code), with_for_update={"of": DeviceAuthorization})
