@@ -20,6 +20,7 @@ from ..openapi.document import redirect_response
 from ..services import current_services
 from ..sessions.device_sessions import ENDED_BY_ADMIN
 from ..store import security_events
+from ..store.users import search_users
 from . import FORM_EXPIRED
 from . import bp
 from . import csrf_form
@@ -82,7 +83,7 @@ def console():
         "console.html",
         query=query,
         user=user,
-        matches=users.search_users(query) if query and user is None else [],
+        matches=search_users(query) if query and user is None else [],
         sessions=current_services().sessions.list_sessions(user.id) if user else [],
         events=security_events.recent_events(user) if user else [],
         current_id=g.device_session.id,
