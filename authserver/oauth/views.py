@@ -24,7 +24,6 @@ from ..openapi.document import no_content
 from ..openapi.document import operation
 from ..openapi.document import schema
 from ..services import current_services
-from ..store.database import reads_first
 from . import paths
 from .client_auth import FORM_FIELDS
 from .endpoints.device_authorization import DEVICE_AUTHORIZATION_FORM
@@ -133,7 +132,6 @@ def revoke():
            })
 def introspect():
     check_token_request(request)
-    reads_first()  # only an expired session found on the way is written (introspection.py)
     return authorization_server().create_endpoint_response(IntrospectionEndpoint.ENDPOINT_NAME)
 
 

@@ -47,6 +47,7 @@ DEVICE_AUTHORIZATION_RESPONSE = schema("DeviceAuthorizationResponse", {
 
 
 class DeviceAuthorizationEndpoint(_DeviceAuthorizationEndpoint):
+    READS_FIRST = False  # it writes the authorization it starts
     CLIENT_AUTH_METHODS = list(AUTH_METHODS)
 
     def create_endpoint_response(self, request):

@@ -132,6 +132,7 @@ def refresh_token_payload(services, row, session) -> dict:
 
 
 class IntrospectionEndpoint(TokenParameterRequired, _IntrospectionEndpoint):
+    READS_FIRST = True  # only an expired session found on the way is written
     CLIENT_AUTH_METHODS = list(AUTH_METHODS)
 
     def authenticate_token(self, request, client):

@@ -41,6 +41,7 @@ class S256CodeChallenge(CodeChallenge):
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+    READS_FIRST = False  # it redeems the code (a conditional UPDATE) right after reading it
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
     FORM = grant_form(
         "AuthorizationCodeGrantForm", "authorization_code",

@@ -1,11 +1,15 @@
-"""What the grants share: issuing a device session's tokens, reading before writing, the token
-response and the OpenAPI form of each grant's request. The request's unit of work commits
-(``store/database.py``)."""
+"""What the grants share: issuing a device session's tokens, the token response and the OpenAPI form
+of each grant's request. The request's unit of work commits (``store/database.py``).
+
+Each grant says how its request uses the database, in ``READS_FIRST``, and ``oauth/server.py``
+applies it when it dispatches the request to the grant: ``True`` for a grant whose checks only
+read, so that they run outside a transaction (no write lock on SQLite, no BEGIN/COMMIT round trips)
+and its first write, in a store, begins one after the slow steps (an argon2 check, signing);
+``False`` for one that writes from the start, in a transaction begun at once."""
 
 from __future__ import annotations
 
 from ...openapi.document import schema
-from ...store.database import reads_first
 from ...store.models import GRANT_REFRESH_TOKEN
 from ...tokens.access_tokens import TokenSubject
 from ..client_auth import FORM_FIELDS
@@ -45,12 +49,3 @@ def issue_session_tokens(grant, user, session, refresh_token: str, scope: str) -
         token["refresh_token"] = refresh_token
     return token
 
-
-class ReadsBeforeWriting:
-    """A grant whose checks only read: they run outside a transaction (no write lock on SQLite, no
-    BEGIN/COMMIT round trips), and its first write begins one (``database.begin_write``), after
-    the slow steps (an argon2 check, signing)."""
-
-    def validate_token_request(self):
-        reads_first()
-        super().validate_token_request()

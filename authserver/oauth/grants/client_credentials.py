@@ -14,11 +14,11 @@ from ...errors import UnauthorizedClientError
 from ...scopes import granted_scope
 from ...store.models import AUTH_METHODS
 from .base import SCOPE_FIELD
-from .base import ReadsBeforeWriting
 from .base import grant_form
 
 
-class ClientCredentialsGrant(ReadsBeforeWriting, grants.ClientCredentialsGrant):
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+    READS_FIRST = True  # nothing is written but a failed client authentication
     # `none` is accepted here only so that a public client is told what is wrong (§5.2).
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
     FORM = grant_form("ClientCredentialsGrantForm", "client_credentials",

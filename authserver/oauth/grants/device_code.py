@@ -24,6 +24,7 @@ from .base import issue_session_tokens
 
 
 class DeviceCodeGrant(_DeviceCodeGrant):
+    READS_FIRST = False  # the poll locks the device authorization's row and records its time
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
     FORM = grant_form(
         "DeviceCodeGrantForm", "urn:ietf:params:oauth:grant-type:device_code",

@@ -17,7 +17,6 @@ from ...scopes import granted_scope
 from ...services import current_services
 from ...store.models import AUTH_METHODS
 from .base import SCOPE_FIELD
-from .base import ReadsBeforeWriting
 from .base import grant_form
 from .base import issue_session_tokens
 
@@ -35,7 +34,8 @@ class RotatedRefreshToken:
         return self.rotation.session.scope
 
 
-class RefreshGrant(ReadsBeforeWriting, grants.RefreshTokenGrant):
+class RefreshGrant(grants.RefreshTokenGrant):
+    READS_FIRST = True  # the rotation is read without a lock, signed, then written (sessions/refresh_tokens.py)
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
     INCLUDE_NEW_REFRESH_TOKEN = True
     FORM = grant_form(
