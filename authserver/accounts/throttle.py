@@ -56,7 +56,6 @@ import logging
 from dataclasses import dataclass
 
 from ..errors import Throttled
-from ..ops import metrics
 from ..store import security_events
 from ..store.budgets import FailureCounts
 from ..store.budgets import record_failure
@@ -111,7 +110,7 @@ class Budgets:
         if not waits:
             return None
         for name in waits:
-            metrics.count("throttled_requests", budget=name)
+            services.metrics.count("throttled_requests", budget=name)
         return max(waits.values())
 
 
@@ -214,6 +213,6 @@ def record_introspection_failure(services, client_id: str, ip: str | None) -> No
     """A token that is not ours at all was presented for introspection by this resource server: it
     counts toward ``lookup_introspection`` only, and is counted and logged (never the token)."""
     record_failure(security_events.INTROSPECTION_LOOKUP_FAILED, services.clock.now(), client_id, ip, "introspection")
-    metrics.count("introspection_unknown_tokens")
+    services.metrics.count("introspection_unknown_tokens")
     log.warning("resource server %s asked to introspect a token that is not ours", client_id,
                 extra={"fields": {"client_id": client_id, "ip": ip}})

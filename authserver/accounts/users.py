@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from ..errors import AccountError
 from ..errors import UserNotFound
-from ..ops import metrics
 from ..sessions.device_sessions import ENDED_USER_DISABLED
 from ..store import security_events
 from ..store.models import User
@@ -65,7 +64,7 @@ def authenticate_user(services, username: str, password: str, ip: str | None = N
     reason = FAILED_DISABLED if ok else FAILED_BAD_CREDENTIALS
     security_events.record_event(security_events.LOGIN_FAILED, services.clock.now(), user=user, username=username[:150], ip=ip,
                        device_cookie=device_cookie, reason=reason)
-    metrics.count("failed_signins", reason=reason)
+    services.metrics.count("failed_signins", reason=reason)
     return None
 
 

@@ -11,7 +11,6 @@ from ..accounts import throttle
 from ..errors import InvalidClientError
 from ..http.request_context import client_ip
 from ..http.request_context import storable
-from ..ops import metrics
 from ..ops.request_log import annotate
 from ..services import current_services
 from ..store.database import reads_first
@@ -49,7 +48,7 @@ def query_client(client_id):
 
 def save_token(token, request):
     # The grant has written the session and refresh-token rows; the request's unit of work commits them.
-    metrics.count("tokens_issued", grant_type=request.payload.grant_type)
+    current_services().metrics.count("tokens_issued", grant_type=request.payload.grant_type)
 
 
 def begin_transaction(handler) -> None:
