@@ -12,6 +12,7 @@ from flask import current_app
 from flask import jsonify
 from flask import request
 
+from ..http import paths
 from ..openapi.document import BASIC_CHALLENGE
 from ..openapi.document import DATABASE_ERRORS
 from ..openapi.document import NO_STORE
@@ -23,18 +24,19 @@ from ..openapi.document import json_response
 from ..openapi.document import no_content
 from ..openapi.document import operation
 from ..openapi.document import schema
+from ..openapi.oauth import DEVICE_AUTHORIZATION_FORM
+from ..openapi.oauth import DEVICE_AUTHORIZATION_RESPONSE
+from ..openapi.oauth import GRANT_FORMS
+from ..openapi.oauth import INTROSPECTION_RESPONSE
+from ..openapi.oauth import JWKS
+from ..openapi.oauth import TOKEN_FORM
+from ..openapi.oauth import TOKEN_RESPONSE
 from ..services import current_services
-from . import paths
-from .client_auth import FORM_FIELDS
-from .endpoints.device_authorization import DEVICE_AUTHORIZATION_FORM
-from .endpoints.device_authorization import DEVICE_AUTHORIZATION_RESPONSE
 from .endpoints.device_authorization import DeviceAuthorizationEndpoint
-from .endpoints.introspection import INTROSPECTION_RESPONSE
 from .endpoints.introspection import IntrospectionEndpoint
-from .endpoints.metadata import METADATA
+from .endpoints.metadata import metadata_schema
 from .endpoints.metadata import server_metadata
 from .endpoints.revocation import RevocationEndpoint
-from .grants.base import TOKEN_RESPONSE
 from .request_checks import check_token_request
 from .server import GRANTS
 
@@ -57,33 +59,16 @@ INVALID_CLIENT = error_response("`invalid_client`: client authentication failed 
                                 "another method than the registered one).", BASIC_CHALLENGE)
 BAD_FORM = ("`invalid_request`: not a UTF-8 form body, a repeated parameter, a missing one, or client "
             "credentials in both Basic and the body")
-TOKEN_FORM = {"token": {"type": "string", "minLength": 1},
-              "token_type_hint": {"type": "string", "description": "`access_token` or `refresh_token`: which "
-                                                                   "kind is looked up first; others are ignored."},
-              **FORM_FIELDS}
-JWKS = schema("JWKSet", {
-    "description": "RFC 7517 §5: the public keys that sign access tokens.",
-    "type": "object",
-    "required": ["keys"],
-    "properties": {"keys": {"type": "array", "items": {
-        "type": "object",
-        "required": ["kty", "kid", "use", "alg", "n", "e"],
-        "properties": {"kty": {"const": "RSA"}, "kid": {"type": "string"}, "use": {"const": "sig"},
-                       "alg": {"const": "RS256"}, "n": {"type": "string"}, "e": {"type": "string"}},
-    }}},
-})
-
-
-def token_form():
-    """One form per enabled grant (server.GRANTS), told apart by ``grant_type``."""
-    return form({"oneOf": [grant.FORM for grant, _extensions in GRANTS]},
-                "The grant's parameters, and the client's credentials unless sent with Basic.")
+METADATA = schema("AuthorizationServerMetadata", metadata_schema())
+# One form per enabled grant (server.GRANTS), told apart by ``grant_type``.
+TOKEN_REQUEST = form({"oneOf": [GRANT_FORMS[grant.GRANT_TYPE] for grant, _extensions in GRANTS]},
+                     "The grant's parameters, and the client's credentials unless sent with Basic.")
 
 
 @bp.route(paths.TOKEN, methods=ANY_METHOD, provide_automatic_options=False)
 @operation("post", summary="Issue tokens (RFC 6749 §3.2)", tags=["oauth"], security=client_auth(),
            description="Every other method is answered 405 with `Allow: POST`.",
-           body=token_form, other_methods_refused=True, responses={
+           body=TOKEN_REQUEST, other_methods_refused=True, responses={
                200: json_response("Tokens.", TOKEN_RESPONSE, NO_STORE),
                400: error_response(f"{BAD_FORM}; `unsupported_grant_type`; `invalid_grant` (wrong password, "
                                    "dead refresh token, spent or unknown code); `invalid_scope`; "

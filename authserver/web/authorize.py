@@ -20,7 +20,7 @@ from flask import request
 
 from ..errors import OAuth2Error
 from ..errors import UnknownClientError
-from ..oauth import paths
+from ..http import paths
 from ..openapi.document import DATABASE_PAGES
 from ..openapi.document import browser_session
 from ..openapi.document import operation

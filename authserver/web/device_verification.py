@@ -11,7 +11,7 @@ from flask import request
 from flask_login import login_required
 
 from ..accounts.throttle import user_code_retry_after
-from ..oauth import paths
+from ..http import paths
 from ..openapi.document import DATABASE_PAGES
 from ..openapi.document import RETRY_AFTER
 from ..openapi.document import browser_session

@@ -20,7 +20,6 @@ from ...services import current_services
 from ...sessions.device_sessions import DeviceContext
 from ...store import authorization_codes
 from ...store.models import AUTH_METHODS
-from .base import grant_form
 from .base import issue_session_tokens
 
 S256 = "S256"
@@ -43,13 +42,6 @@ class S256CodeChallenge(CodeChallenge):
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     READS_FIRST = False  # it redeems the code (a conditional UPDATE) right after reading it
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
-    FORM = grant_form(
-        "AuthorizationCodeGrantForm", "authorization_code",
-        "RFC 6749 §4.1.3 with PKCE (RFC 7636). Opens a device session; a code is single-use.", ("code",),
-        code={"type": "string", "minLength": 1},
-        redirect_uri={"type": "string", "description": "The one the authorization request named."},
-        code_verifier={"type": "string", "minLength": 43, "maxLength": 128,
-                       "description": "Required when the authorization request had a code_challenge."})
 
     def generate_authorization_code(self):
         return authorization_codes.new_code()

@@ -19,18 +19,12 @@ from ...services import current_services
 from ...sessions.device_sessions import DeviceContext
 from ...store import device_authorizations
 from ...store.models import AUTH_METHODS
-from .base import grant_form
 from .base import issue_session_tokens
 
 
 class DeviceCodeGrant(_DeviceCodeGrant):
     READS_FIRST = False  # the poll locks the device authorization's row and records its time
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
-    FORM = grant_form(
-        "DeviceCodeGrantForm", "urn:ietf:params:oauth:grant-type:device_code",
-        "RFC 8628 §3.4: polling. Until the user decides: `authorization_pending` (or `slow_down`: poll 5 seconds "
-        "less often); then tokens once, or `access_denied`, `expired_token`.", ("device_code",),
-        device_code={"type": "string", "minLength": 1})
 
     def validate_token_request(self):
         device_code = self.request.payload.data.get("device_code")

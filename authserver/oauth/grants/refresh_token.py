@@ -16,8 +16,6 @@ from ...ops.request_log import annotate
 from ...scopes import granted_scope
 from ...services import current_services
 from ...store.models import AUTH_METHODS
-from .base import SCOPE_FIELD
-from .base import grant_form
 from .base import issue_session_tokens
 
 
@@ -38,10 +36,6 @@ class RefreshGrant(grants.RefreshTokenGrant):
     READS_FIRST = True  # the rotation is read without a lock, signed, then written (sessions/refresh_tokens.py)
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
     INCLUDE_NEW_REFRESH_TOKEN = True
-    FORM = grant_form(
-        "RefreshTokenGrantForm", "refresh_token", "RFC 6749 §6. Rotates the refresh token: keep the new one.",
-        ("refresh_token",), refresh_token={"type": "string", "minLength": 1},
-        scope={**SCOPE_FIELD, "description": "Less than the session's, for this access token only."})
 
     def authenticate_refresh_token(self, refresh_token):
         services = current_services()
