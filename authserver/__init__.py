@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None, clock=None) -> Flask:
     register_input_checks(app)
 
     from .api import register_api
-    from .cli import register_commands
+    from .commands import register_commands
     from .oauth import register_oauth
     from .openapi.document import register_openapi
     from .ops.health import bp as health_bp

@@ -32,8 +32,8 @@ from ..services import current_services
 from ..store import consents
 from ..store.clients import find_client
 from ..store.models import Client
-from . import bp
-from . import csrf_form
+from .blueprint import bp
+from .blueprint import csrf_form
 from .browser_sessions import send_to_signin
 from .headers import SECURITY_HEADERS
 

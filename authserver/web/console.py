@@ -21,9 +21,9 @@ from ..services import current_services
 from ..sessions.device_sessions import ENDED_BY_ADMIN
 from ..store import security_events
 from ..store.users import search_users
-from . import FORM_EXPIRED
-from . import bp
-from . import csrf_form
+from .blueprint import FORM_EXPIRED
+from .blueprint import bp
+from .blueprint import csrf_form
 from .browser_sessions import NOT_ADMIN
 from .browser_sessions import SIGNED_OUT
 from .browser_sessions import admin_required

@@ -23,8 +23,8 @@ from ..services import current_services
 from ..sessions.user_agents import describe_user_agent
 from ..store import device_authorizations
 from ..store import security_events
-from . import bp
-from . import csrf_form
+from .blueprint import bp
+from .blueprint import csrf_form
 from .browser_sessions import SIGNED_OUT
 
 WRONG_CODE = "That code is not valid. Check the code on your device; it may have expired or been used already."

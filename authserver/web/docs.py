@@ -16,7 +16,7 @@ from ..http import paths
 from ..openapi.document import api_document
 from ..openapi.document import operation
 from ..openapi.document import page_response
-from . import bp
+from .blueprint import bp
 
 METHODS = ("get", "post", "put", "patch", "delete")
 

@@ -20,10 +20,10 @@ from ..openapi.document import operation
 from ..openapi.document import page_response
 from ..openapi.document import redirect_response
 from ..services import current_services
-from . import FORM_EXPIRED
-from . import bp
-from . import csrf_form
 from . import known_browsers
+from .blueprint import FORM_EXPIRED
+from .blueprint import bp
+from .blueprint import csrf_form
 from .browser_sessions import safe_next
 from .browser_sessions import sign_in
 from .browser_sessions import sign_out
