@@ -14,13 +14,14 @@ from flask.cli import with_appcontext
 from .accounts import clients
 from .accounts import users
 from .errors import AccountError
+from .errors import UserNotFound
+from .oauth.server import supported_grant_types
 from .services import current_services
 from .settings import SettingsError
 from .store import retention
 from .store.database import db
+from .store.models import AUTH_METHODS
 
-GRANT_TYPES = ("password", "refresh_token", "authorization_code", "client_credentials",
-               "urn:ietf:params:oauth:grant-type:device_code")
 DEFAULT_GRANT_TYPES = ("authorization_code", "refresh_token")
 
 
@@ -57,10 +58,10 @@ def unit_of_work(command):
 
 
 def _user_or_fail(username):
-    user = users.find_user(username)
-    if user is None:
+    try:
+        return users.require_user(username)
+    except UserNotFound:
         fail(f"no user named {username!r}")
-    return user
 
 
 # -- users ---------------------------------------------------------------------------------
@@ -103,12 +104,12 @@ clients_commands = click.Group("clients", help="Register OAuth clients.")
 
 @clients_commands.command("create")
 @click.option("--name", required=True)
-@click.option("--grant-type", "grant_types", multiple=True, type=click.Choice(GRANT_TYPES),
+@click.option("--grant-type", "grant_types", multiple=True, type=click.Choice(supported_grant_types()),
               help=f"Repeatable. Default: {' '.join(DEFAULT_GRANT_TYPES)} (none for an --introspect client "
                    "without --redirect-uri).")
 @click.option("--scope", default="", help='Space-separated scopes the client may ask for, e.g. "profile admin".')
 @click.option("--auth-method", default="client_secret_basic",
-              type=click.Choice(["client_secret_basic", "client_secret_post", "none"]))
+              type=click.Choice(AUTH_METHODS))
 @click.option("--redirect-uri", "redirect_uris", multiple=True)
 @click.option("--introspect", is_flag=True, help="The client may call the introspection endpoint.")
 @click.option("--first-party", is_flag=True,

@@ -175,18 +175,22 @@ def signed_in_before(services, username: str, client_id: str, ip: str | None) ->
     return signed_in_since(username, client_id, ip, since)
 
 
-def check_login(services, username: str, ip: str | None, client_id: str | None = None) -> None:
-    """Raise :class:`Throttled` if a sign-in as ``username`` from ``ip`` (through ``client_id``) is
-    throttled (the same answer for every budget, so it never tells whether the account exists)."""
-    wait = login_retry_after(services, username, ip, client_id=client_id)
+def check_login(services, username: str, ip: str | None, client_id: str | None = None,
+                device_cookie: str | None = None) -> None:
+    """Raise :class:`Throttled` if a sign-in as ``username`` from ``ip`` (through ``client_id``, or
+    with ``device_cookie``: :func:`login_retry_after`) is throttled (the same answer for every
+    budget, so it never tells whether the account exists)."""
+    wait = login_retry_after(services, username, ip, device_cookie=device_cookie, client_id=client_id)
     if wait:
         raise Throttled("failed sign-ins", wait)
 
 
 # -- device user codes -----------------------------------------------------------------------
-def user_code_retry_after(services, user_id: str, ip: str | None) -> int | None:
-    """Seconds until this user, or anyone at this IP, may enter a device user code again, or None."""
-    return USER_CODES.retry_after(services, user_id=user_id, ip=ip)
+def check_user_codes(services, user_id: str, ip: str | None) -> None:
+    """Raise :class:`Throttled` if this user, or anyone at this IP, entered too many wrong device user codes."""
+    wait = USER_CODES.retry_after(services, user_id=user_id, ip=ip)
+    if wait:
+        raise Throttled("wrong codes", wait)
 
 
 # -- client authentication and token lookups -------------------------------------------------

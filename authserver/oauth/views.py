@@ -13,6 +13,7 @@ from flask import jsonify
 from flask import request
 
 from ..http import paths
+from ..http.caching import cacheable
 from ..openapi.document import BASIC_CHALLENGE
 from ..openapi.document import DATABASE_ERRORS
 from ..openapi.document import NO_STORE
@@ -159,10 +160,4 @@ def jwks():
 @operation("get", summary="Authorization server metadata (RFC 8414)", tags=["oauth"],
            responses={200: json_response("Where every endpoint is and what it supports.", METADATA)})
 def metadata():
-    return cacheable(jsonify(server_metadata(current_services().settings)), 300)
-
-
-def cacheable(response, max_age: int):
-    response.cache_control.public = True
-    response.cache_control.max_age = max_age
-    return response
+    return cacheable(jsonify(server_metadata(current_services().settings)))

@@ -30,11 +30,12 @@ from flask import Blueprint
 from flask import current_app
 from flask import jsonify
 
+from ..errors import WEB_BLUEPRINT
 from ..http import paths
+from ..http.caching import cacheable
 from ..scopes import DESCRIPTIONS
 
 OPENAPI_VERSION = "3.1.0"
-WEB_BLUEPRINT = "web"  # its pages answer HTML, errors included (errors.py)
 ALWAYS_ROUTED = {"HEAD", "OPTIONS"}  # added by Flask to every route; not operations of their own
 
 bp = Blueprint("openapi", __name__)
@@ -346,10 +347,7 @@ def api_document() -> dict:
            responses={200: json_response("The OpenAPI document.",
                                          {"type": "object", "required": ["openapi", "paths"]})})
 def openapi_json():
-    response = jsonify(api_document())
-    response.cache_control.public = True
-    response.cache_control.max_age = 300
-    return response
+    return cacheable(jsonify(api_document()))
 
 
 def register_openapi(app) -> None:

@@ -1,15 +1,17 @@
 """The ``web`` blueprint every page belongs to, with what all its forms share: CSRF protection
 (Flask-WTF) for this blueprint only, so the token endpoint and the JSON APIs, which are called by
-programs rather than browsers, never see it; and the form every POST of a page sends, as
-``/openapi.json`` declares it."""
+programs rather than browsers, never see it; the form every POST of a page sends, as
+``/openapi.json`` declares it; and the form again, answered 429, when a failure budget is spent."""
 
 from __future__ import annotations
 
 from flask import Blueprint
 from flask import current_app
+from flask import render_template
 from flask_wtf.csrf import CSRFProtect
 
 from ..errors import WEB_BLUEPRINT
+from ..errors import Throttled
 from ..openapi.document import form
 from ..openapi.document import page_response
 
@@ -33,3 +35,11 @@ def csrf_form(description: str, **fields) -> dict:
 def check_csrf():
     if current_app.config.get("WTF_CSRF_ENABLED", True):
         csrf.protect()
+
+
+def throttled_page(throttled: Throttled, template: str, **context):
+    """The form's page again, saying how long to wait (in whole minutes, rounded up), answered 429
+    with ``Retry-After``: a spent failure budget (``accounts/throttle.py``)."""
+    minutes = -(-throttled.retry_after // 60)
+    error = f"Too many {throttled.what}. Try again in {minutes} minute{'' if minutes == 1 else 's'}."
+    return render_template(template, error=error, **context), 429, {"Retry-After": str(throttled.retry_after)}

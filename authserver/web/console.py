@@ -59,13 +59,6 @@ ACTION = {302: redirect_response("Back to the user in the console (to `/signin` 
           400: FORM_EXPIRED, 403: NOT_ADMIN, 404: page_response("No such user or session."), **DATABASE_PAGES}
 
 
-def user_or_404(username):
-    user = users.find_user(username)
-    if user is None:
-        abort(404)
-    return user
-
-
 def back_to(user):
     return redirect(url_for("web.console", username=user.username))
 
@@ -98,7 +91,7 @@ def console():
            parameters={"username": USERNAME}, body=csrf_form("The session's form."), responses=ACTION)
 @admin_required
 def end_user_session(username, sid):
-    user = user_or_404(username)
+    user = users.require_user(username)
     target = current_services().sessions.find_user_session(sid, user.id)
     if target is None:
         abort(404)
@@ -115,7 +108,7 @@ def end_user_session(username, sid):
            parameters={"username": USERNAME}, body=csrf_form("The user's form."), responses=ACTION)
 @admin_required
 def end_all_user_sessions(username):
-    user = user_or_404(username)
+    user = users.require_user(username)
     count = current_services().sessions.end_user_sessions(user.id, ENDED_BY_ADMIN,
                                                           actor=g.device_session.user.username,
                                                           ip=request.remote_addr)
@@ -129,7 +122,7 @@ def end_all_user_sessions(username):
            parameters={"username": USERNAME}, body=csrf_form("The user's form."), responses=ACTION)
 @admin_required
 def disable_user(username):
-    user = user_or_404(username)
+    user = users.require_user(username)
     admin = g.device_session.user
     if user.id == admin.id:
         flash("You cannot disable your own account here.", "error")
