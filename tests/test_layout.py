@@ -180,5 +180,5 @@ def test_protocol_code_holds_no_openapi():
     graph = import_graph()
     protocol = [name for name in graph if name.startswith("authserver.oauth.") and name != "authserver.oauth.views"]
     assert protocol
-    openapi = sorted(name for name in protocol if any(target.startswith("authserver.openapi") for target in graph[name]))
-    assert openapi == []
+    assert sorted(name for name in protocol
+                  if any(target.startswith("authserver.openapi") for target in graph[name])) == []
