@@ -66,6 +66,21 @@ TOKEN_REQUEST = form({"oneOf": [GRANT_FORMS[grant.GRANT_TYPE] for grant, _extens
                      "The grant's parameters, and the client's credentials unless sent with Basic.")
 
 
+def refused(bad_request: str) -> dict:
+    """What the revocation, introspection and device authorization endpoints answer but their result."""
+    return {400: error_response(bad_request), 401: INVALID_CLIENT, 429: THROTTLED, **DATABASE_ERRORS}
+
+
+def token_parameter(description: str) -> dict:
+    """The form of revocation and introspection: the ``token`` (and the client's credentials)."""
+    return form({"type": "object", "required": ["token"], "properties": TOKEN_FORM}, description)
+
+
+def endpoint_response(endpoint):
+    check_token_request(request)
+    return authorization_server().create_endpoint_response(endpoint.ENDPOINT_NAME)
+
+
 @bp.route(paths.TOKEN, methods=ANY_METHOD, provide_automatic_options=False)
 @operation("post", summary="Issue tokens (RFC 6749 §3.2)", tags=["oauth"], security=client_auth(),
            description="Every other method is answered 405 with `Allow: POST`.",
@@ -92,33 +107,23 @@ def token():
 @operation("post", summary="Revoke a token (RFC 7009)", tags=["oauth"], security=client_auth(),
            description="A refresh token ends its device session (log out); an access token is denied until it "
                        "expires. An unknown token, or another client's, is answered 200 and left alone.",
-           body=form({"type": "object", "required": ["token"], "properties": TOKEN_FORM}, "The token to revoke."),
-           other_methods_refused=True, responses={
+           body=token_parameter("The token to revoke."), other_methods_refused=True, responses={
                200: json_response("Revoked, or nothing to revoke.", {"type": "object", "maxProperties": 0}),
-               400: error_response(f"{BAD_FORM}."),
-               401: INVALID_CLIENT,
-               429: THROTTLED,
-               **DATABASE_ERRORS,
+               **refused(f"{BAD_FORM}."),
            })
 def revoke():
-    check_token_request(request)
-    return authorization_server().create_endpoint_response(RevocationEndpoint.ENDPOINT_NAME)
+    return endpoint_response(RevocationEndpoint)
 
 
 @bp.route(paths.INTROSPECTION, methods=ANY_METHOD, provide_automatic_options=False)
 @operation("post", summary="Introspect a token (RFC 7662)", tags=["oauth"], security=client_auth(),
            description="For clients registered with `--introspect` (never public clients).",
-           body=form({"type": "object", "required": ["token"], "properties": TOKEN_FORM}, "The token to look at."),
-           other_methods_refused=True, responses={
+           body=token_parameter("The token to look at."), other_methods_refused=True, responses={
                200: json_response("What is known of the token.", INTROSPECTION_RESPONSE, NO_STORE),
-               400: error_response(f"{BAD_FORM}."),
-               401: INVALID_CLIENT,
-               429: THROTTLED,
-               **DATABASE_ERRORS,
+               **refused(f"{BAD_FORM}."),
            })
 def introspect():
-    check_token_request(request)
-    return authorization_server().create_endpoint_response(IntrospectionEndpoint.ENDPOINT_NAME)
+    return endpoint_response(IntrospectionEndpoint)
 
 
 @bp.route(paths.DEVICE_AUTHORIZATION, methods=ANY_METHOD, provide_automatic_options=False)
@@ -129,15 +134,11 @@ def introspect():
                                                 "sent with Basic."),
            other_methods_refused=True, responses={
                200: json_response("The codes to show and to poll with.", DEVICE_AUTHORIZATION_RESPONSE, NO_STORE),
-               400: error_response(f"{BAD_FORM}; `invalid_scope`; `unauthorized_client` (the client is not "
-                                   "registered for the device code grant)."),
-               401: INVALID_CLIENT,
-               429: THROTTLED,
-               **DATABASE_ERRORS,
+               **refused(f"{BAD_FORM}; `invalid_scope`; `unauthorized_client` (the client is not registered for "
+                         "the device code grant)."),
            })
 def device_authorization():
-    check_token_request(request)
-    return authorization_server().create_endpoint_response(DeviceAuthorizationEndpoint.ENDPOINT_NAME)
+    return endpoint_response(DeviceAuthorizationEndpoint)
 
 
 @bp.route(paths.JWKS)
