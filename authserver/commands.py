@@ -108,8 +108,7 @@ clients_commands = click.Group("clients", help="Register OAuth clients.")
               help=f"Repeatable. Default: {' '.join(DEFAULT_GRANT_TYPES)} (none for an --introspect client "
                    "without --redirect-uri).")
 @click.option("--scope", default="", help='Space-separated scopes the client may ask for, e.g. "profile admin".')
-@click.option("--auth-method", default="client_secret_basic",
-              type=click.Choice(AUTH_METHODS))
+@click.option("--auth-method", default="client_secret_basic", type=click.Choice(AUTH_METHODS))
 @click.option("--redirect-uri", "redirect_uris", multiple=True)
 @click.option("--introspect", is_flag=True, help="The client may call the introspection endpoint.")
 @click.option("--first-party", is_flag=True,

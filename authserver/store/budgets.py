@@ -25,6 +25,8 @@ CALLER_COLUMNS = ("username", "ip", "device_cookie", "user_id", "client_id")
 
 
 def _same(column: str):
+    if column not in CALLER_COLUMNS:
+        raise ValueError(f"a budget cannot match the caller's {column}")
     if column == "ip":
         # IS NOT DISTINCT FROM: an unknown address (None) counts with the other unknown ones.
         return SecurityEvent.ip.is_not_distinct_from(bindparam("ip"))
