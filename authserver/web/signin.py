@@ -69,12 +69,12 @@ def signin():
     password = request.form.get("password", "")
     ip = client_ip()
     device = known_browsers.known_device(username)
-    try:
-        if username:
+    if username:
+        try:
             # The token endpoint's throttle, so the page is no way around it.
             throttle.check_login(current_services(), username, ip, device_cookie=device)
-    except Throttled as throttled:
-        return throttled_page(throttled, "signin.html", username=username, next=request.form.get("next", ""))
+        except Throttled as throttled:
+            return throttled_page(throttled, "signin.html", username=username, next=request.form.get("next", ""))
     if not username or not password:
         error = "Enter your username and password."
     else:
