@@ -24,6 +24,7 @@ import tempfile
 
 import click
 
+from .commands import usage_error
 from .ops import request_log
 from .ops.metrics import MULTIPROCESS_DIR
 from .outbound.process import WorkerProcess
@@ -70,7 +71,6 @@ def serve_metrics(host: str, port: int, public_port: int) -> None:
     """Serve the metrics on their own port, in this (the master) process, before gunicorn starts: a
     port that is taken stops `serve` with one line, and the workers, forked later, only ever write
     their values."""
-    from .cli import usage_error
     from .ops.metrics import serve_on_port
 
     if port == public_port:

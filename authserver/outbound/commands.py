@@ -48,12 +48,12 @@ def _serve_metrics(app, host: str, port: int) -> None:
     """Run apart, the worker serves its own counters, like `serve` does (a taken port: one line, exit 2)."""
     from prometheus_client import start_http_server
 
-    from ..cli import usage_error
-
     try:
         start_http_server(port, addr=host, registry=app.extensions["authserver"].metrics.collecting_registry())
     except OSError as error:
-        usage_error(f"AUTHSERVER_METRICS cannot be used: port {port} on {host}: {error.strerror}")
+        # As commands.usage_error says it (one line, exit status 2), without importing the layer above.
+        click.echo(f"authserver: AUTHSERVER_METRICS cannot be used: port {port} on {host}: {error.strerror}", err=True)
+        raise SystemExit(2) from None
 
 
 @outbox_commands.command("list", help="The messages waiting to be delivered, next due first.")

@@ -24,22 +24,19 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from ..ops import metrics
 from ..store import security_events
 from ..store import sessions as store
+from ..store.models import END_REASONS  # noqa: F401 (re-exported: the session vocabulary)
+from ..store.models import ENDED_BY_ADMIN  # noqa: F401 (re-exported: the session vocabulary)
+from ..store.models import ENDED_BY_REUSE  # noqa: F401 (re-exported: the session vocabulary)
+from ..store.models import ENDED_BY_REVOCATION  # noqa: F401 (re-exported: the session vocabulary)
+from ..store.models import ENDED_BY_USER  # noqa: F401 (re-exported: the session vocabulary)
+from ..store.models import ENDED_IDLE  # noqa: F401 (re-exported: the session vocabulary)
+from ..store.models import ENDED_MAX_AGE  # noqa: F401 (re-exported: the session vocabulary)
+from ..store.models import ENDED_USER_DISABLED  # noqa: F401 (re-exported: the session vocabulary)
+from ..store.models import DeviceContext  # noqa: F401 (re-exported: the session vocabulary)
 from ..store.models import DeviceSession
 from .user_agents import describe_user_agent
-
-# Why a session ended (stored in device_sessions.ended_reason).
-ENDED_BY_USER = "user"
-ENDED_BY_ADMIN = "admin"
-ENDED_BY_REVOCATION = "revocation"
-ENDED_BY_REUSE = "refresh_token_reuse"
-ENDED_IDLE = "idle_timeout"
-ENDED_MAX_AGE = "max_age"
-ENDED_USER_DISABLED = "user_disabled"
-END_REASONS = (ENDED_BY_USER, ENDED_BY_ADMIN, ENDED_BY_REVOCATION, ENDED_BY_REUSE, ENDED_IDLE, ENDED_MAX_AGE,
-               ENDED_USER_DISABLED)
 
 
 # -- the rule --------------------------------------------------------------------------------
@@ -106,23 +103,21 @@ def usability(session, now: dt.datetime, idle_timeout: dt.timedelta, *, client_i
     return USABLE if reason is None else EXPIRED[reason]
 
 
-@dataclass(frozen=True)
-class DeviceContext:
-    """What the server observed about the device making a request."""
-
-    ip: str | None = None
-    user_agent: str | None = None
-    device_name: str | None = None
-
-
 class DeviceSessions:
-    def __init__(self, settings, clock):
+    def __init__(self, settings, clock, metrics=None):
         self.settings = settings
         self.clock = clock
+        # Handed in (ops/ sits above sessions/): counts once the transaction commits. None counts nothing.
+        self.metrics = metrics
         self.idle_timeout = dt.timedelta(seconds=settings.session_idle_timeout_seconds)
 
     def now(self) -> dt.datetime:
         return self.clock.now()
+
+    def count(self, name: str, amount: float = 1, **labels) -> None:
+        """A metric, counted once the transaction commits (``ops/metrics.py``)."""
+        if self.metrics is not None:
+            self.metrics.count(name, amount, **labels)
 
     # -- open and touch ------------------------------------------------------------------
     def open_session(self, user, client, scope: str, device: DeviceContext,
@@ -227,5 +222,5 @@ class DeviceSessions:
                                          client_id=session.client_id, ip=ip, actor=actor, user_id=session.user_id,
                                          username=session.username, reason=reason)
         if ended:
-            metrics.count("sessions_ended", len(ended), cause=reason)
+            self.count("sessions_ended", len(ended), cause=reason)
         return ended

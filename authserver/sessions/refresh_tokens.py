@@ -30,7 +30,10 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from ..ops import metrics
+from ..errors import RefreshTokenInvalid
+from ..errors import RefreshTokenReused
+from ..errors import RefreshTokenUnknown
+from ..errors import ScopeNotGranted
 from ..store import security_events
 from ..store import sessions as store
 from ..store.models import DeviceSession
@@ -39,22 +42,6 @@ from ..store.models import sha256_hex
 from .device_sessions import ENDED_BY_REUSE
 from .device_sessions import DeviceContext
 from .device_sessions import DeviceSessions
-
-
-class RefreshTokenInvalid(Exception):
-    """Unknown, foreign, expired or dead refresh token (the client sees invalid_grant)."""
-
-
-class RefreshTokenUnknown(RefreshTokenInvalid):
-    """No generation of any chain, or one issued to another client: to this client, not a token at all."""
-
-
-class RefreshTokenReused(RefreshTokenInvalid):
-    """A rotated token was presented again; its session has been ended."""
-
-
-class ScopeNotGranted(Exception):
-    """A refresh asked for scope beyond what the session was granted."""
 
 
 @dataclass(frozen=True)
@@ -143,7 +130,7 @@ class RefreshTokens:
             return rotation
         if not store.write_rotation(write):
             return self._rotate_the_long_way(rotation, write.session_id)
-        metrics.count("refresh_rotations")
+        self.sessions.count("refresh_rotations")
         return rotation
 
     def _rotate_the_long_way(self, rotation: Rotation, session_id: str) -> Rotation:
@@ -169,7 +156,7 @@ class RefreshTokens:
             security_events.record_event(security_events.REFRESH_TOKEN_REUSED, now, user_id=state.user_id,
                                          username=state.username, session_id=state.session_id,
                                          client_id=rotation.client_id, ip=device.ip, generation=state.generation)
-            metrics.count("refresh_reuse_detections")
+            self.sessions.count("refresh_reuse_detections")
             raise RefreshTokenReused("refresh token reused")
         self._check_scope(rotation, state.scope)
 
@@ -180,7 +167,7 @@ class RefreshTokens:
             written = store.touch_session(state.session_id, now, device.ip, device.user_agent)
         if not written:  # the lock held, the token unused and the session live: cannot happen
             raise RuntimeError("a rotation write under the session lock found its token or session changed")
-        metrics.count("refresh_rotations" if fresh else "refresh_grace_retries")
+        self.sessions.count("refresh_rotations" if fresh else "refresh_grace_retries")
         rotation.session, rotation.refresh_token = SessionView.of(state), successor
         return rotation
 

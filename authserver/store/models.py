@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from dataclasses import dataclass
 
 from authlib.oauth2.rfc6749 import ClientMixin
 from sqlalchemy import BigInteger
@@ -321,3 +322,24 @@ class OutboxMessage(db.Model):
                       # "Is an older message of this key still waiting?", asked for each keyed candidate.
                       Index("ix_outbox_ordering_key_id", "ordering_key", "id"),
                       Index("ix_outbox_created_at", "created_at"))
+
+
+# Why a session ended (stored in device_sessions.ended_reason).
+ENDED_BY_USER = "user"
+ENDED_BY_ADMIN = "admin"
+ENDED_BY_REVOCATION = "revocation"
+ENDED_BY_REUSE = "refresh_token_reuse"
+ENDED_IDLE = "idle_timeout"
+ENDED_MAX_AGE = "max_age"
+ENDED_USER_DISABLED = "user_disabled"
+END_REASONS = (ENDED_BY_USER, ENDED_BY_ADMIN, ENDED_BY_REVOCATION, ENDED_BY_REUSE, ENDED_IDLE, ENDED_MAX_AGE,
+               ENDED_USER_DISABLED)
+
+
+@dataclass(frozen=True)
+class DeviceContext:
+    """What the server observed about the device making a request."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+    device_name: str | None = None

@@ -20,7 +20,7 @@ from flask import request
 
 from ..errors import OAuth2Error
 from ..errors import UnknownClientError
-from ..oauth import paths
+from ..http import paths
 from ..openapi.document import DATABASE_PAGES
 from ..openapi.document import browser_session
 from ..openapi.document import operation
@@ -30,10 +30,10 @@ from ..scopes import describe
 from ..scopes import granted_scope
 from ..services import current_services
 from ..store import consents
-from ..store.database import db
+from ..store.clients import find_client
 from ..store.models import Client
-from . import bp
-from . import csrf_form
+from .blueprint import bp
+from .blueprint import csrf_form
 from .browser_sessions import send_to_signin
 from .headers import SECURITY_HEADERS
 
@@ -97,7 +97,7 @@ def authorize():
 def registered_client_and_redirect_uri() -> tuple[Client, str]:
     """The client and where to send the browser back; an error page if either is unknown."""
     client_id = request.args.get("client_id")
-    client = db.session.get(Client, client_id) if client_id else None
+    client = find_client(client_id) if client_id else None
     if client is None:
         raise UnknownClientError("Unknown client_id.")
     redirect_uri = request.args.get("redirect_uri")

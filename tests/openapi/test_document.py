@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from openapi_spec_validator import validate
 
+from authserver.http.paths import DOCS as DOCS_PATH
 from authserver.oauth.server import GRANTS
-from authserver.openapi.document import DOCS_PATH
 from authserver.openapi.document import documented_rules
 from authserver.openapi.document import openapi_path
 from authserver.openapi.document import undocumented_methods

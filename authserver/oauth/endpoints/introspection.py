@@ -29,47 +29,11 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoi
 
 from ...accounts import throttle
 from ...http.request_context import client_ip
-from ...openapi.document import schema
 from ...services import current_services
 from ...store.models import AUTH_METHODS
 from ...tokens.access_tokens import live_access_token
 from .token_lookup import TokenParameterRequired
 from .token_lookup import find_token
-
-INTROSPECTION_RESPONSE = schema("IntrospectionResponse", {
-    "description": "RFC 7662 §2.2: a live token's members, or exactly `{\"active\": false}`.",
-    "oneOf": [
-        schema("ActiveToken", {
-            "type": "object",
-            "description": "`username` and `sid` for tokens of a user's device session, not for a client's own "
-                           "token (client credentials, `sub` = `client_id`).",
-            "required": ["active", "scope", "client_id", "sub", "token_type", "exp", "iat", "nbf", "aud", "iss",
-                         "jti"],
-            "properties": {
-                "active": {"const": True},
-                "scope": {"type": "string"},
-                "client_id": {"type": "string"},
-                "username": {"type": "string"},
-                "sub": {"type": "string", "description": "The user's id, or the client's."},
-                "token_type": {"enum": ["Bearer", "refresh_token"]},
-                "exp": {"type": "integer"},
-                "iat": {"type": "integer"},
-                "nbf": {"type": "integer"},
-                "aud": {"type": "string"},
-                "iss": {"type": "string"},
-                "jti": {"type": "string"},
-                "sid": {"type": "string", "description": "The device session."},
-            },
-            "additionalProperties": False,
-        }),
-        schema("InactiveToken", {
-            "type": "object",
-            "required": ["active"],
-            "properties": {"active": {"const": False}},
-            "additionalProperties": False,
-        }),
-    ],
-})
 
 
 def epoch(instant) -> int:
@@ -130,6 +94,7 @@ def refresh_token_payload(services, row) -> dict:
 
 
 class IntrospectionEndpoint(TokenParameterRequired, _IntrospectionEndpoint):
+    READS_FIRST = True  # only an expired session found on the way is written
     CLIENT_AUTH_METHODS = list(AUTH_METHODS)
 
     def authenticate_token(self, request, client):
