@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None, clock=None) -> Flask:
     register_input_checks(app)
 
     from .api import register_api
-    from .cli import register_commands
+    from .commands import register_commands
     from .oauth import register_oauth
     from .openapi.document import register_openapi
     from .ops.health import bp as health_bp
@@ -76,7 +76,7 @@ def create_app(settings: Settings | None = None, clock=None) -> Flask:
     register_web(app)
     app.register_blueprint(health_bp)
     register_openapi(app)
-    register_error_handlers(app)
+    register_error_handlers(app, rollback=database.rollback)
     register_commands(app)
     return app
 
@@ -113,12 +113,12 @@ def build_services(settings: Settings, clock) -> Services:
     keyring = KeyRing(settings.keys_dir, settings.access_token_ttl_seconds, settings.key_rotation_lead_seconds,
                       now=lambda: clock.now().timestamp())
     keyring.ensure_key()
-    sessions = DeviceSessions(settings, clock)
     refresh_key = load_or_create_secret(settings.keys_dir, "refresh-hmac.key")
     from .oauth.server import supported_grant_types  # the grants import the services module
 
     metrics = Metrics(known_labels={"grant_type": tuple(supported_grant_types()), "cause": END_REASONS,
                                     "reason": FAILURE_REASONS, "budget": BUDGETS})
+    sessions = DeviceSessions(settings, clock, metrics)
     return Services(settings=settings, clock=clock, passwords=Passwords(settings), keyring=keyring,
                     sessions=sessions, refresh_tokens=RefreshTokens(settings, sessions, refresh_key),
                     metrics=metrics, clients=ClientCache())

@@ -1,218 +1,25 @@
-"""The `authserver` command: users, clients, keys, sessions, serve (and `db` from Flask-Migrate)."""
+"""The `authserver` command: builds the app from the environment (a bad setting or an unusable
+database is one line, not a traceback), `serve`, and the subcommands of ``commands.py`` (and `db`
+from Flask-Migrate)."""
 
 from __future__ import annotations
 
-import functools
-import json
 import sys
 
 import click
 from flask.cli import FlaskGroup
-from flask.cli import with_appcontext
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import ProgrammingError
 
-from .accounts import clients
-from .accounts import users
-from .errors import AccountError
-from .services import current_services
+from . import create_app
+from . import serve as serving
+from .commands import stop_on_bad_setting
 from .settings import Settings
 from .settings import SettingsError
 from .settings import setting_warnings
-from .store import retention
-from .store.database import db
 
-GRANT_TYPES = ("password", "refresh_token", "authorization_code", "client_credentials",
-               "urn:ietf:params:oauth:grant-type:device_code")
-DEFAULT_GRANT_TYPES = ("authorization_code", "refresh_token")
 # gunicorn's worker model for `serve` (benchmarks/README.md: chosen by measurement).
 DEFAULT_SERVE_THREADS = 4
-
-
-def fail(message: str):
-    click.echo(f"authserver: {message}", err=True)
-    sys.exit(1)
-
-
-def stop_on_bad_setting(error: SettingsError):
-    """The contract: a bad setting stops start-up with one line naming it, exit status 2."""
-    usage_error(str(error))
-
-
-def usage_error(message: str):
-    """Bad arguments or settings: one line, exit status 2 (what a script tells apart from a failure, 1)."""
-    click.echo(f"authserver: {message}", err=True)
-    sys.exit(2)
-
-
-def emit(as_json: bool, data: dict, text: str) -> None:
-    click.echo(json.dumps(data) if as_json else text)
-
-
-def unit_of_work(command):
-    """A command that writes commits once, when it has done everything (``database.py``)."""
-
-    @functools.wraps(command)
-    def run(*args, **kwargs):
-        result = command(*args, **kwargs)
-        db.session.commit()
-        return result
-
-    return run
-
-
-def _user_or_fail(username):
-    user = users.find_user(username)
-    if user is None:
-        fail(f"no user named {username!r}")
-    return user
-
-
-# -- users ---------------------------------------------------------------------------------
-users_commands = click.Group("users", help="Create and disable users.")
-
-
-@users_commands.command("create")
-@click.argument("username")
-@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-@click.option("--email")
-@click.option("--admin", is_flag=True, help="The user may be granted the `admin` scope.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@with_appcontext
-@unit_of_work
-def users_create(username, password_stdin, email, admin, as_json):
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    try:
-        user = users.create_user(current_services(), username, password, email=email, admin=admin)
-    except AccountError as error:
-        fail(str(error))
-    emit(as_json, {"id": user.id, "username": user.username}, f"created user {user.username} ({user.id})")
-
-
-@users_commands.command("disable")
-@click.argument("username")
-@with_appcontext
-@unit_of_work
-def users_disable(username):
-    user = _user_or_fail(username)
-    ended = users.disable_user(current_services(), user, actor="cli")
-    click.echo(f"disabled {username}; ended {ended} session(s)")
-
-
-# -- clients -------------------------------------------------------------------------------
-clients_commands = click.Group("clients", help="Register OAuth clients.")
-
-
-@clients_commands.command("create")
-@click.option("--name", required=True)
-@click.option("--grant-type", "grant_types", multiple=True, type=click.Choice(GRANT_TYPES),
-              help=f"Repeatable. Default: {' '.join(DEFAULT_GRANT_TYPES)} (none for an --introspect client "
-                   "without --redirect-uri).")
-@click.option("--scope", default="", help='Space-separated scopes the client may ask for, e.g. "profile admin".')
-@click.option("--auth-method", default="client_secret_basic",
-              type=click.Choice(["client_secret_basic", "client_secret_post", "none"]))
-@click.option("--redirect-uri", "redirect_uris", multiple=True)
-@click.option("--introspect", is_flag=True, help="The client may call the introspection endpoint.")
-@click.option("--first-party", is_flag=True,
-              help="One of your own apps: the consent page is skipped, and a public client may have the password "
-                   "grant.")
-@click.option("--post-logout-redirect-uri", "post_logout_redirect_uris", multiple=True,
-              help="Repeatable. OpenID Connect: where the app may send the browser after a logout.")
-@click.option("--backchannel-logout-uri", help="OpenID Connect: where the server POSTs logout tokens to the app.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@with_appcontext
-@unit_of_work
-def clients_create(name, grant_types, scope, auth_method, redirect_uris, introspect, first_party,
-                   post_logout_redirect_uris, backchannel_logout_uri, as_json):
-    if not grant_types and not (introspect and not redirect_uris):
-        grant_types = DEFAULT_GRANT_TYPES  # a resource server (--introspect, no redirect URI) gets no grant
-    if "password" in grant_types and auth_method == "none" and not first_party:
-        # RFC 9700 §2.4: the password grant exposes the user's password to the client; a public client
-        # can be anyone's app, so only one of your own (--first-party) may have it.
-        usage_error("the password grant for a public client (--auth-method none) needs --first-party: "
-                    "only your own apps may ask for users' passwords (RFC 9700 §2.4)")
-    try:
-        client, secret = clients.create_client(
-            current_services(), name, list(grant_types), scope, auth_method,
-            list(redirect_uris), introspect, first_party=first_party,
-            post_logout_redirect_uris=list(post_logout_redirect_uris), backchannel_logout_uri=backchannel_logout_uri)
-    except AccountError as error:
-        fail(str(error))
-    data = {"client_id": client.client_id}
-    if secret:
-        data["client_secret"] = secret
-    text = f"client_id: {client.client_id}" + (f"\nclient_secret: {secret}" if secret else "")
-    emit(as_json, data, text)
-
-
-# -- keys ----------------------------------------------------------------------------------
-keys_commands = click.Group("keys", help="Manage the signing keys.")
-
-
-@keys_commands.command("rotate")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@with_appcontext
-def keys_rotate(as_json):
-    key = current_services().keyring.rotate()
-    emit(as_json, {"kid": key.kid}, f"new signing key {key.kid} published")
-
-
-# -- sessions ------------------------------------------------------------------------------
-sessions_commands = click.Group("sessions", help="Inspect and end device sessions.")
-
-
-@sessions_commands.command("list")
-@click.argument("username")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@with_appcontext
-@unit_of_work
-def sessions_list(username, as_json):
-    from .api.serializers import iso_utc
-    from .api.serializers import session_json
-
-    user = _user_or_fail(username)
-    rows = current_services().sessions.list_sessions(user.id)
-    if as_json:
-        click.echo(json.dumps({"sessions": [session_json(s, None) for s in rows]}))
-        return
-    for s in rows:
-        click.echo(f"{s.id}  {s.client_id}  {s.device_name or '-'}  {s.ip or '-'}  "
-                   f"last active {iso_utc(s.last_active_at)}")
-    if not rows:
-        click.echo("no live sessions")
-
-
-@sessions_commands.command("revoke")
-@click.argument("session_id", required=False)
-@click.option("--user", "username", help="End every session of this user.")
-@with_appcontext
-@unit_of_work
-def sessions_revoke(session_id, username):
-    from .sessions.device_sessions import ENDED_BY_ADMIN
-
-    service = current_services().sessions
-    if bool(session_id) == bool(username):
-        fail("give either a SESSION_ID or --user NAME")
-    if username:
-        user = _user_or_fail(username)
-        click.echo(f"ended {service.end_user_sessions(user.id, ENDED_BY_ADMIN, actor='cli')} session(s)")
-        return
-    if service.find_user_session(session_id) is None:
-        fail(f"no session {session_id!r}")
-    ended = service.end_session(session_id, ENDED_BY_ADMIN, actor="cli")
-    click.echo("ended 1 session" if ended else "that session had already ended")
-
-
-@sessions_commands.command("prune")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@with_appcontext
-@unit_of_work
-def sessions_prune(as_json):
-    counts = retention.prune(current_services())
-    emit(as_json, counts, ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items()))
 
 
 # -- serve ---------------------------------------------------------------------------------
@@ -223,14 +30,7 @@ def sessions_prune(as_json):
 @click.option("--threads", default=DEFAULT_SERVE_THREADS, show_default=True, type=click.IntRange(1, 64),
               help="Threads per worker: 1 is gunicorn's sync worker, more is gthread with keep-alive.")
 def serve(host, port, workers, threads):
-    from . import serve as serving
-
     serving.run(host, port, workers, load_settings=load_settings, load_app=load_app, threads=threads)
-
-
-def register_commands(app) -> None:
-    for group in (users_commands, clients_commands, keys_commands, sessions_commands):
-        app.cli.add_command(group)
 
 
 def load_settings() -> Settings:
@@ -243,8 +43,6 @@ def load_settings() -> Settings:
 
 def load_app():
     """The app built from the environment; a bad setting or unusable path stops with one line, exit 2."""
-    from . import create_app
-
     try:
         return create_app(Settings.from_env())
     except SettingsError as error:

@@ -3,16 +3,22 @@
 Errors are Authlib ``OAuth2Error`` classes, one per RFC 6749 / RFC 6750 code (re-exported here so
 the rest of the server imports them from one place), plus the few this server adds: a 404, a 405
 with ``Allow``, ``temporarily_unavailable`` with ``Retry-After`` for 409/429/503, and
-``server_error``. Code raises them; :func:`register_error_handlers` renders them once for the whole
-app: JSON ``{"error", "error_description"}`` with ``Cache-Control: no-store`` for programs, an HTML
-page for requests of the ``web`` blueprint (browsers). Werkzeug's HTTP errors, database failures
-and unexpected exceptions are turned into one of these first, so no caller ever sees a stack trace
-and the detail goes to the log only.
+``server_error``. Views and protocol code raise them; :func:`register_error_handlers` renders them
+once for the whole app: JSON ``{"error", "error_description"}`` with ``Cache-Control: no-store``
+for programs, an HTML page for requests of the ``web`` blueprint (browsers).
+
+Code below HTTP (accounts, sessions, stores) knows no OAuth error: it raises a :class:`DomainError`
+(``Throttled``, ``RefreshTokenInvalid``, ``CodeInvalid``, ``PollRefused``...), and
+:func:`oauth_error` is the one place that says what the caller is told for each. Werkzeug's HTTP
+errors, database failures (classified by the unit of work, ``store/database.py``) and unexpected
+exceptions are turned into one of these first, so no caller ever sees a stack trace and the detail
+goes to the log only. Nothing here touches the database: the unit of work hands in its rollback.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 from authlib.oauth2.base import OAuth2Error
 from authlib.oauth2.base import invalid_error_characters
@@ -28,33 +34,99 @@ from authlib.oauth2.rfc6749.errors import UnsupportedResponseTypeError
 from authlib.oauth2.rfc6749.errors import UnsupportedTokenTypeError
 from authlib.oauth2.rfc6750.errors import InsufficientScopeError
 from authlib.oauth2.rfc6750.errors import InvalidTokenError
+from authlib.oauth2.rfc8628.errors import AuthorizationPendingError
+from authlib.oauth2.rfc8628.errors import ExpiredTokenError
+from authlib.oauth2.rfc8628.errors import SlowDownError
 from flask import Response
 from flask import json
 from flask import render_template
 from flask import request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DataError
-from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
-
-from .store.database import db
-from .store.database import is_lock_contention
 
 __all__ = [
     "OAuth2Error", "AccessDeniedError", "InvalidClientError", "InvalidGrantError", "InvalidRequestError",
     "InvalidScopeError", "MissingAuthorizationError", "UnauthorizedClientError", "UnsupportedGrantTypeError",
     "UnsupportedResponseTypeError", "UnsupportedTokenTypeError", "InvalidTokenError", "InsufficientScopeError",
     "MissingTokenError", "ScopeRequiredError", "NotFoundError", "MethodNotAllowedError", "TemporarilyUnavailable",
-    "ServerError", "UnknownClientError", "UnregisteredLogoutRedirect", "AccountError", "register_error_handlers",
+    "ServerError", "UnknownClientError", "UnregisteredLogoutRedirect", "DomainError", "AccountError", "Throttled",
+    "UserNotFound", "RefreshTokenInvalid", "RefreshTokenUnknown", "RefreshTokenReused", "ScopeNotGranted", "CodeInvalid",
+    "PollRefused", "DatabaseBusy", "DatabaseUnavailable", "ValueNotStorable", "oauth_error", "answer",
+    "register_error_handlers",
 ]
 
 log = logging.getLogger(__name__)
 
-WEB_BLUEPRINT = "web"
+WEB_BLUEPRINT = "web"  # its pages answer HTML, errors included
 
 
-class AccountError(ValueError):
+# -- what the rules refuse, below HTTP (mapped by oauth_error) -----------------------------------
+class DomainError(Exception):
+    """A refusal or failure decided below HTTP; :func:`oauth_error` says what the caller is told."""
+
+
+class AccountError(DomainError, ValueError):
     """A request to create or change an account that cannot be honoured (message is for people)."""
+
+
+class UserNotFound(DomainError):
+    """No user has the username asked for."""
+
+
+class Throttled(DomainError):
+    """A failure budget is spent (``accounts/throttle.py``): nothing is checked until ``retry_after``
+    seconds have passed. ``what`` names the failures for people ("failed sign-ins")."""
+
+    def __init__(self, what: str, retry_after: int):
+        super().__init__(what)
+        self.what = what
+        self.retry_after = retry_after
+
+
+class RefreshTokenInvalid(DomainError):
+    """Unknown, foreign, expired or dead refresh token (the client sees invalid_grant)."""
+
+
+class RefreshTokenUnknown(RefreshTokenInvalid):
+    """No generation of any chain, or one issued to another client: to this client, not a token at all."""
+
+
+class RefreshTokenReused(RefreshTokenInvalid):
+    """A rotated token was presented again; its session has been ended."""
+
+
+class ScopeNotGranted(DomainError):
+    """A refresh asked for scope beyond what the session was granted."""
+
+
+class CodeInvalid(DomainError):
+    """Unknown, expired, another client's, or already used authorization code (the client sees invalid_grant)."""
+
+
+class PollRefused(DomainError):
+    """A device's poll answered with something other than tokens: ``error`` is the RFC 8628 §3.5 /
+    RFC 6749 code."""
+
+    def __init__(self, error: str):
+        super().__init__(error)
+        self.error = error
+
+
+class DatabaseBusy(DomainError):
+    """The lock was not had within the lock timeout: another request held it (e.g. a parallel refresh)."""
+
+
+class DatabaseUnavailable(DomainError):
+    """The database failed, or cannot be reached."""
+
+
+class ValueNotStorable(DomainError):
+    """A value the database refuses (e.g. too long for its column): bad input, retrying won't help.
+    ``driver_error`` names the driver's error class, for the log."""
+
+    def __init__(self, driver_error: str):
+        super().__init__(driver_error)
+        self.driver_error = driver_error
 
 
 class NotFoundError(OAuth2Error):
@@ -188,38 +260,76 @@ def render(error: OAuth2Error) -> Response:
     return response
 
 
-def database_error_response(error: DBAPIError):
-    db.session.rollback()
-    if is_lock_contention(error):
-        # Another request holds the lock (e.g. a parallel refresh): retryable, not a grant error.
+POLL_ERRORS = {
+    "authorization_pending": AuthorizationPendingError,
+    "slow_down": SlowDownError,
+    "access_denied": AccessDeniedError,
+    "expired_token": ExpiredTokenError,
+    "invalid_grant": InvalidGrantError,
+}
+
+
+def oauth_error(error: DomainError) -> OAuth2Error:
+    """What the caller is told for a refusal decided below HTTP: the one mapping."""
+    if isinstance(error, Throttled):
+        return TemporarilyUnavailable(f"Too many {error.what}; retry later.", 429, error.retry_after)
+    if isinstance(error, RefreshTokenInvalid):
+        return InvalidGrantError("The refresh token is invalid, expired or revoked.")
+    if isinstance(error, ScopeNotGranted):
+        return InvalidScopeError("The requested scope exceeds the scope originally granted.")
+    if isinstance(error, CodeInvalid):
+        return InvalidGrantError("The authorization code is invalid, expired or already used.")
+    if isinstance(error, PollRefused):
+        return POLL_ERRORS[error.error]()
+    if isinstance(error, UserNotFound):
+        return NotFoundError("No such user.")
+    if isinstance(error, AccountError):
+        return InvalidRequestError(printable(str(error)))
+    if isinstance(error, DatabaseBusy):
+        # Retryable, not a grant error: the old refresh token (say) still works.
+        return TemporarilyUnavailable("The request conflicted with another; retry.", 409)
+    if isinstance(error, DatabaseUnavailable):
+        return TemporarilyUnavailable("The server cannot complete the request now; retry.", 503)
+    if isinstance(error, ValueNotStorable):
+        return InvalidRequestError("A value in the request cannot be stored.")
+    raise TypeError(f"no answer for {type(error).__name__}")  # a new DomainError needs its line here
+
+
+def answer(error: DomainError) -> Response:
+    """The response to a domain error (:func:`oauth_error`); a database failure is logged first, the
+    detail in the log only."""
+    if isinstance(error, DatabaseBusy):
         log.warning("lock contention on %s", request.path)
-        return render(TemporarilyUnavailable("The request conflicted with another; retry.", 409))
-    log.exception("database error on %s", request.path)
-    return render(TemporarilyUnavailable("The server cannot complete the request now; retry.", 503))
+    elif isinstance(error, ValueNotStorable):
+        log.warning("value refused by the database on %s: %s", request.path, error.driver_error)
+    elif isinstance(error, DatabaseUnavailable):
+        log.exception("database error on %s", request.path)
+    return render(oauth_error(error))
 
 
-def register_error_handlers(app) -> None:
+def register_error_handlers(app, rollback: Callable[[], None]) -> None:
+    """Render every error the app raises. ``rollback`` ends the request's transaction (the unit of
+    work's, ``store/database.py``) before a 5xx is rendered: what a failed request wrote is not
+    kept, and the error page can still read."""
+
     @app.errorhandler(OAuth2Error)
-    def oauth_error(error):
+    def protocol_error(error):
         if error.status_code >= 500:
-            db.session.rollback()
+            rollback()
         return render(error)
+
+    @app.errorhandler(DomainError)
+    def domain_error(error):
+        if oauth_error(error).status_code >= 500:
+            rollback()
+        return answer(error)
 
     @app.errorhandler(HTTPException)
     def http_error(error):
         return render(from_http_exception(error))
 
-    @app.errorhandler(DataError)
-    def unstorable_value(error):
-        # A value the database refuses (e.g. too long for its column): bad input, retrying won't help.
-        db.session.rollback()
-        log.warning("value refused by the database on %s: %s", request.path, type(error.orig).__name__)
-        return render(InvalidRequestError("A value in the request cannot be stored."))
-
-    app.register_error_handler(DBAPIError, database_error_response)
-
     @app.errorhandler(Exception)
     def unexpected_error(error):
-        db.session.rollback()
+        rollback()
         log.exception("unexpected error on %s", request.path)
         return render(ServerError())

@@ -11,6 +11,8 @@
   default, 9464), the master process serves them there, on ``AUTHSERVER_METRICS_HOST`` (loopback by
   default), never on the public listener; a port that is taken, or is the one ``serve`` listens on,
   stops ``serve`` with one line, exit status 2.
+- The outbound delivery worker runs beside gunicorn as a child process of the master
+  (``outbound/process.py``), unless ``AUTHSERVER_OUTBOUND_WORKER`` is false; it stops with ``serve``.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ import tempfile
 
 import click
 
+from .commands import usage_error
 from .ops import request_log
 from .ops.metrics import MULTIPROCESS_DIR
+from .outbound.process import WorkerProcess
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +71,6 @@ def serve_metrics(host: str, port: int, public_port: int) -> None:
     """Serve the metrics on their own port, in this (the master) process, before gunicorn starts: a
     port that is taken stops `serve` with one line, and the workers, forked later, only ever write
     their values."""
-    from .cli import usage_error
     from .ops.metrics import serve_on_port
 
     if port == public_port:
@@ -119,9 +122,13 @@ def run(host: str, port: int, workers: int, load_settings, load_app, threads: in
             return load_app()
 
     master = os.getpid()
+    outbound_worker = WorkerProcess.start() if settings.outbound_worker else None
     try:
         Gunicorn().run()
     finally:
         # Workers leave through here too (gunicorn forks inside run()); only the master cleans up.
-        if made_folder and os.getpid() == master:
-            shutil.rmtree(made_folder, ignore_errors=True)
+        if os.getpid() == master:
+            if outbound_worker:  # its deliveries in flight end within the timeout
+                outbound_worker.stop(timeout_seconds=settings.outbound_timeout_seconds + 10)
+            if made_folder:
+                shutil.rmtree(made_folder, ignore_errors=True)

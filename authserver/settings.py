@@ -54,6 +54,13 @@ MAX_PASSWORD_MEMORY_KIB = 4_194_304
 MAX_PASSWORD_TIME_COST = 100
 # One thread per lane; RFC 9106 recommends 4, and few servers have more than 64 cores.
 MAX_PASSWORD_PARALLELISM = 64
+# An outbound receiver that needs more than a minute to answer is down; the delivery worker's lease
+# (store/outbox.py) covers the timeout, so a long one also delays the retry after a crash.
+MAX_OUTBOUND_TIMEOUT_SECONDS = 60
+# Past a month a logout token or a security event is no longer news, and the outbox only grows.
+MAX_OUTBOUND_AGE_SECONDS = 2_592_000
+# One thread per delivery in flight.
+MAX_OUTBOUND_CONCURRENCY = 64
 
 
 # -- parsers: each reads one raw value or raises a one-line SettingsError; `allowed` says what it accepts
@@ -253,6 +260,27 @@ class Settings:
         5, _whole(1, MAX_LOCK_TIMEOUT_SECONDS),
         "how long a request waits for a row lock (SQLite busy timeout, PostgreSQL `lock_timeout`); "
         "then it answers `409` with `Retry-After`")
+    # Outbound deliveries (outbound/): back-channel logout tokens, pushed security events.
+    outbound_timeout_seconds: int = setting(
+        5, _whole(1, MAX_OUTBOUND_TIMEOUT_SECONDS),
+        "an outbound delivery must connect, send and be answered within this time, or it is retried later")
+    outbound_max_age_seconds: int = setting(
+        86_400, _whole(60, MAX_OUTBOUND_AGE_SECONDS),
+        "an outbound delivery not acknowledged this long after it was queued is given up, with an "
+        "`outbound_given_up` security event")
+    outbound_allow_private: bool = setting(
+        False, _boolean,
+        "deliver to loopback, private, link-local and multicast addresses too (tests, single-host setups); "
+        "otherwise such a target is refused")
+    outbound_worker: bool = setting(
+        True, _boolean,
+        "`authserver serve` runs the delivery worker beside gunicorn; `false` where `authserver outbox run` "
+        "runs apart")
+    outbound_poll_seconds: int = setting(
+        1, _whole(1, 60), "how often the delivery worker looks for deliveries that are due")
+    outbound_concurrency: int = setting(
+        8, _whole(1, MAX_OUTBOUND_CONCURRENCY),
+        "deliveries one worker makes at once: a receiver that hangs holds one of them, never the others")
 
     @classmethod
     def from_env(cls, environ=None, **overrides) -> "Settings":

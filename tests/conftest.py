@@ -31,7 +31,7 @@ except ImportError:  # pragma: no cover
     import pgcluster
 
 PASSWORD = "correct horse battery staple"
-TABLES = ("security_events", "device_authorizations", "authorization_codes", "consents", "revoked_access_tokens", "refresh_tokens", "device_sessions", "clients", "users")
+TABLES = ("outbox", "security_events", "device_authorizations", "authorization_codes", "consents", "revoked_access_tokens", "refresh_tokens", "device_sessions", "clients", "users")
 
 
 def pytest_addoption(parser):
@@ -181,6 +181,20 @@ def factory(app):
     return Factory(app)
 
 
+@pytest.fixture
+def registered(factory):
+    """alice, and a confidential app she signs in to with the password grant (modules needing other
+    users or another client define their own)."""
+    factory.user()
+    return factory.client()
+
+
+@pytest.fixture
+def introspector(factory):
+    """A resource server's client: no grant of its own, allowed to introspect (RFC 7662)."""
+    return factory.client(name="resource server", grant_types=(), scope="", introspect=True)
+
+
 def token_request(http, client: RegisteredClient, headers=None, **form):
     data, auth_headers = client.auth(form)
     return http.post("/oauth/token", data=data, headers={**auth_headers, **(headers or {})})
@@ -194,6 +208,15 @@ def refresh(http, client: RegisteredClient, refresh_token, **extra):
     return token_request(http, client, grant_type="refresh_token", refresh_token=refresh_token, **extra)
 
 
+def in_unit_of_work(app, call):
+    """``call(services)`` in an app context of its own, committed after, as a request or command is:
+    for tests that drive the storage and session rules without HTTP."""
+    with app.app_context():
+        result = call(app.extensions["authserver"])
+        db.session.commit()
+        return result
+
+
 @pytest.fixture
 def live_server(app):
     """The app on a real threaded HTTP server on 127.0.0.1, for HTTP clients and races."""
@@ -203,6 +226,24 @@ def live_server(app):
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=5)
+
+
+def at_once(count: int, call) -> list:
+    """``call()`` from ``count`` threads released together, for races against the live server: the
+    results in the order they came."""
+    barrier = threading.Barrier(count)
+    results = []
+
+    def run():
+        barrier.wait()
+        results.append(call())
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
 
 
 @pytest.fixture

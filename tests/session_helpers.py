@@ -1,17 +1,20 @@
-"""Small helpers for tests that sign users in and call the sessions API with their tokens."""
+"""Helpers for tests that sign users in with the password grant, keep their sessions alive, and read
+what the database holds of them: the device_sessions row, the security events."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 
-import jwt
 from sqlalchemy import select
 
 from authserver.store.database import db
 from authserver.store.models import DeviceSession
 from authserver.store.models import SecurityEvent
 from tests.conftest import password_login
+from tests.conftest import refresh
+from tests.token_helpers import bearer
+from tests.token_helpers import claims_of
 
 PHONE_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
             "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1")
@@ -27,7 +30,7 @@ class SignedIn:
 
     @property
     def claims(self) -> dict:
-        return jwt.decode(self.access_token, options={"verify_signature": False})
+        return claims_of(self.access_token)
 
     @property
     def sid(self) -> str:
@@ -38,16 +41,17 @@ class SignedIn:
         return bearer(self.access_token)
 
 
-def bearer(access_token: str) -> dict:
-    return {"Authorization": f"Bearer {access_token}"}
-
-
 def sign_in(http, registered, username="alice", user_agent=LAPTOP_UA, **form) -> SignedIn:
     """A password-grant sign-in that must succeed: one new device session."""
     response = password_login(http, registered, username=username, headers={"User-Agent": user_agent}, **form)
     assert response.status_code == 200, response.json
     body = response.json
     return SignedIn(body["access_token"], body["refresh_token"], body["scope"])
+
+
+def keep_alive(http, registered, signed_in: SignedIn) -> None:
+    """A refresh: the session counts as active now, and the device holds the new refresh token."""
+    signed_in.refresh_token = refresh(http, registered, signed_in.refresh_token).json["refresh_token"]
 
 
 def logged_events(app, kind=None) -> list[dict]:

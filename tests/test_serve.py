@@ -15,11 +15,12 @@ from contextlib import contextmanager
 
 import pytest
 import requests
-from prometheus_client.parser import text_string_to_metric_families
 
 from authserver.settings import Settings
 from tests.conftest import PASSWORD
 from tests.conftest import free_port
+from tests.metrics_helpers import samples_of
+from tests.metrics_helpers import value
 
 AUTHSERVER = shutil.which("authserver", path=os.path.dirname(sys.executable))
 pytestmark = pytest.mark.skipif(AUTHSERVER is None, reason="the authserver console script is not installed")
@@ -78,12 +79,7 @@ def environment(database_url, keys_dir, **settings):
 def scrape(url) -> dict:
     response = requests.get(url, timeout=10)
     assert response.status_code == 200, response.text
-    return {(s.name, frozenset(s.labels.items())): s.value
-            for family in text_string_to_metric_families(response.text) for s in family.samples}
-
-
-def value(samples, name, **labels) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
+    return samples_of(response.text)
 
 
 def test_serve_without_an_issuer_publishes_the_url_it_listens_on(tmp_path):

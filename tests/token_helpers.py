@@ -1,6 +1,7 @@
-"""Helpers for the revocation, introspection and resource-protector tests: calling the two
-endpoints, minting JWTs (genuine, expired, forged) to present to them, and the two tables every
-one of those test files uses: :data:`FORGERS` (tokens that must not be taken for a live one) and
+"""Helpers for the tests that handle tokens: calling the revocation and introspection endpoints,
+reading a JWT's claims, minting JWTs (genuine, expired, forged) to present, presenting a bearer token
+and reading the refusal (RFC 6750), and the two tables the revocation, introspection and
+resource-protector tests share: :data:`FORGERS` (tokens that must not be taken for a live one) and
 :data:`MALFORMED_REQUESTS` (requests the revocation and introspection endpoints refuse)."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,13 +20,9 @@ import jwt as pyjwt
 from flask import jsonify
 from joserfc import jwt as jose_jwt
 from joserfc.jwk import RSAKey
-from sqlalchemy import select
 
 from authserver.api.protector import current_token
 from authserver.api.protector import require_oauth
-from authserver.store.database import db
-from authserver.store.models import DeviceSession
-from authserver.store.models import SecurityEvent
 
 REVOKE = "/oauth/revoke"
 INTROSPECT = "/oauth/introspect"
@@ -32,19 +30,20 @@ PROTECTED = "/test/protected"
 
 
 def revoke(http, registered, token, hint=None, **extra):
-    form = {"token": token, **extra}
-    if hint is not None:
-        form["token_type_hint"] = hint
-    data, headers = registered.auth(form)
-    return http.post(REVOKE, data=data, headers=headers)
+    return post_token(http, REVOKE, registered, token, hint, **extra)
 
 
 def introspect(http, registered, token, hint=None, **extra):
+    return post_token(http, INTROSPECT, registered, token, hint, **extra)
+
+
+def post_token(http, url, registered, token, hint=None, **extra):
+    """A token (and its ``token_type_hint``) to one of the two endpoints, as the client authenticates."""
     form = {"token": token, **extra}
     if hint is not None:
         form["token_type_hint"] = hint
     data, headers = registered.auth(form)
-    return http.post(INTROSPECT, data=data, headers=headers)
+    return http.post(url, data=data, headers=headers)
 
 
 def is_active(http, introspector, token) -> bool:
@@ -233,7 +232,27 @@ def assert_oauth_error(response, status: int, error: str) -> None:
     assert "Traceback" not in response.get_data(as_text=True)
 
 
-# -- requests that carry no bearer token (both protectors) -------------------------------------
+# -- presenting a bearer token to a protected resource (both protectors, the sessions API) -------
+def bearer(access_token: str) -> dict:
+    """The Authorization header presenting an access token (RFC 6750 §2.1)."""
+    return {"Authorization": f"Bearer {access_token}"}
+
+
+def challenge_params(response) -> dict:
+    """The parameters of a Bearer challenge (RFC 6750 §3) in the WWW-Authenticate header."""
+    header = response.headers["WWW-Authenticate"]
+    assert header.startswith("Bearer "), header
+    return dict(re.findall(r'(\w+)="([^"]*)"', header))
+
+
+def assert_invalid_token(response) -> None:
+    """A protected resource's refusal of a token (RFC 6750 §3.1): 401 invalid_token, with its challenge."""
+    assert response.status_code == 401, response.get_data(as_text=True)
+    assert response.json["error"] == "invalid_token"
+    assert response.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
+
+
+# Requests that carry no bearer token at all: both protectors refuse them alike.
 NO_BEARER_TOKEN = {
     "no Authorization header": None,
     "Bearer without a token": "Bearer",
@@ -253,24 +272,3 @@ def add_protected_route(app) -> None:
     def protected():
         token = current_token._get_current_object()
         return jsonify(sub=token["sub"], sid=token.device_session.id, username=token.device_session.user.username)
-
-
-def bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
-
-
-# -- reading the database -----------------------------------------------------------------------
-def session_row(app, session_id):
-    """The device_sessions row, detached."""
-    with app.app_context():
-        row = db.session.get(DeviceSession, session_id)
-        db.session.expunge(row)
-        return row
-
-
-def events(app, kind) -> list[dict]:
-    """Security events of one kind, oldest first, detail decoded."""
-    with app.app_context():
-        query = select(SecurityEvent).where(SecurityEvent.kind == kind).order_by(SecurityEvent.id)
-        return [{"user_id": e.user_id, "session_id": e.session_id, "client_id": e.client_id, "actor": e.actor,
-                 "detail": json.loads(e.detail) if e.detail else {}} for e in db.session.scalars(query)]

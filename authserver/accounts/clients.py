@@ -1,5 +1,5 @@
-"""OAuth clients: registering them, and the per-process cache every token request looks its client up in.
-Nothing here commits."""
+"""OAuth clients: the rules for registering them, and the per-process cache every token request looks
+its client up in (their rows are ``store/clients.py``). Nothing here commits."""
 
 from __future__ import annotations
 
@@ -9,11 +9,9 @@ import threading
 import time
 from urllib.parse import urlsplit
 
-from sqlalchemy import bindparam
-from sqlalchemy import select
-
 from ..errors import AccountError
-from ..store.database import db
+from ..store.clients import add_client
+from ..store.clients import read_client
 from ..store.models import AUTH_METHODS
 from ..store.models import Client
 from ..store.models import new_client_id
@@ -44,7 +42,6 @@ def check_redirect_uri(uri: str) -> None:
 
 
 CLIENT_CACHE_SECONDS = 5.0
-CLIENT_ROW = select(Client.__table__).where(Client.__table__.c.client_id == bindparam("client_id"))
 
 
 class ClientCache:
@@ -68,14 +65,13 @@ class ClientCache:
         hit = self._entries.get(client_id)
         if hit is not None and now - hit[0] < self.seconds:
             return hit[1]
-        row = db.session.connection().execute(CLIENT_ROW, {"client_id": client_id}).mappings().first()
+        client = read_client(client_id)
         with self._lock:
-            if row is None:
+            if client is None:
                 self._entries.pop(client_id, None)
                 return None
             if len(self._entries) >= self.MAX_ENTRIES:
                 self._entries.clear()
-            client = Client(**row)
             self._entries[client_id] = (now, client)
         return client
 
@@ -113,7 +109,7 @@ def create_client(services, name: str, grant_types: list[str], scope: str, auth_
     if "authorization_code" in grant_types and not redirect_uris:
         raise AccountError("the authorization_code grant needs at least one --redirect-uri")
     secret = None if auth_method == "none" else secrets.token_urlsafe(32)
-    client = Client(
+    client = add_client(Client(
         client_id=client_id or new_client_id(),
         name=name.strip(),
         secret_digest=sha256_hex(secret) if secret else None,
@@ -126,7 +122,5 @@ def create_client(services, name: str, grant_types: list[str], scope: str, auth_
         created_at=services.clock.now(),
         post_logout_redirect_uris=" ".join(post_logout_redirect_uris),
         backchannel_logout_uri=backchannel_logout_uri,
-    )
-    db.session.add(client)
-    db.session.flush()
+    ))
     return client, secret

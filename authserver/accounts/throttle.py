@@ -1,8 +1,8 @@
-"""Failure budgets: past one, a caller is refused (429 with ``Retry-After``) before anything is
-checked, and writes nothing more.
+"""Failure budgets: past one, a caller is refused (:class:`Throttled`, answered 429 with
+``Retry-After``) before anything is checked, and writes nothing more.
 
 Failures are rows of the security event log (``security_events.py``), so every node on the database shares
-the same counts, and a window is simply "rows younger than this".
+the same counts, and a window is simply "rows younger than this" (counted in ``store/budgets.py``).
 
 Sign-in budgets (wrong passwords, unknown users, disabled accounts), inside
 ``login_failure_window_seconds``:
@@ -55,19 +55,11 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import and_
-from sqlalchemy import bindparam
-from sqlalchemy import func
-from sqlalchemy import or_
-from sqlalchemy import select
-from sqlalchemy import type_coerce
-
-from ..errors import TemporarilyUnavailable
-from ..ops import metrics
+from ..errors import Throttled
 from ..store import security_events
-from ..store.database import UTCDateTime
-from ..store.database import db
-from ..store.models import SecurityEvent
+from ..store.budgets import FailureCounts
+from ..store.budgets import record_failure
+from ..store.budgets import signed_in_since
 
 log = logging.getLogger("authserver.throttle")  # the logger name operators filter on, wherever the module lives
 
@@ -83,98 +75,78 @@ USER_CODE_IP = "user_code_ip"
 BUDGETS = (LOGIN_USERNAME_IP, LOGIN_IP, LOGIN_ACCOUNT, LOGIN_DEVICE_COOKIE, LOOKUP_IP, LOOKUP_CLIENT, LOOKUP_INTROSPECTION,
            USER_CODE_USER, USER_CODE_IP)
 
-LOOKUP_FAILURES = (security_events.CLIENT_AUTH_FAILED, security_events.TOKEN_LOOKUP_FAILED, security_events.INTROSPECTION_LOOKUP_FAILED)
+LOGIN_FAILURES = (security_events.LOGIN_FAILED,)
+USER_CODE_FAILURES = (security_events.USER_CODE_FAILED,)
 
 
 @dataclass(frozen=True)
 class Budget:
     name: str
     limit_setting: str  # the Settings attribute holding its limit
-    counts: object  # the SQL condition on security_events rows that spend it, with bind parameters
-
-
-def _same_ip():
-    # IS NOT DISTINCT FROM: an unknown address (None) counts with the other unknown ones.
-    return SecurityEvent.ip.is_not_distinct_from(bindparam("ip"))
+    kinds: tuple[str, ...]  # the security events that spend it
+    same: tuple[str, ...]  # what such an event must share with the caller (store/budgets.CALLER_COLUMNS)
 
 
 class Budgets:
-    """Budgets over some event kinds inside one window, counted by one statement built once (the
-    hot endpoints run it on every request)."""
+    """Budgets inside one window, counted by one statement built once (``store/budgets.py``; the hot
+    endpoints run it on every request)."""
 
-    def __init__(self, kinds: tuple[str, ...], window_setting: str, *budgets: Budget):
+    def __init__(self, window_setting: str, *budgets: Budget):
         self.window_setting = window_setting
         self.budgets = budgets
-        columns = []
-        for budget in budgets:
-            columns += [func.count().filter(budget.counts),
-                        type_coerce(func.min(SecurityEvent.created_at).filter(budget.counts), UTCDateTime)]
-        self.statement = select(*columns).where(
-            or_(*(SecurityEvent.kind == kind for kind in kinds)), SecurityEvent.created_at > bindparam("since", type_=UTCDateTime()),
-            or_(*(budget.counts for budget in budgets)))
+        self.counts = FailureCounts([(budget.kinds, budget.same) for budget in budgets])
 
-    def retry_after(self, services, **params) -> int | None:
+    def retry_after(self, services, **caller) -> int | None:
         """Seconds until every budget is below its limit again, or None if none is spent.
 
         A spent budget frees up when its oldest failure leaves the window."""
         settings = services.settings
         since = services.clock.now() - dt.timedelta(seconds=getattr(settings, self.window_setting))
-        row = db.session.connection().execute(self.statement, {"since": since, **params}).one()
         waits = {}
-        for index, budget in enumerate(self.budgets):
-            count, oldest = row[2 * index], row[2 * index + 1]
+        for budget, (count, oldest) in zip(self.budgets, self.counts.count(since, **caller)):
             if count >= getattr(settings, budget.limit_setting):
                 waits[budget.name] = max(1, int((oldest - since).total_seconds()) + 1)
         if not waits:
             return None
         for name in waits:
-            metrics.count("throttled_requests", budget=name)
+            services.metrics.count("throttled_requests", budget=name)
         return max(waits.values())
 
 
-_USERNAME = SecurityEvent.username == bindparam("username")
-_USERNAME_IP_BUDGET = Budget(LOGIN_USERNAME_IP, "login_max_failures", and_(_USERNAME, _same_ip()))
-_IP_BUDGET = Budget(LOGIN_IP, "login_ip_max_failures", _same_ip())
+_USERNAME_IP_BUDGET = Budget(LOGIN_USERNAME_IP, "login_max_failures", LOGIN_FAILURES, ("username", "ip"))
+_IP_BUDGET = Budget(LOGIN_IP, "login_ip_max_failures", LOGIN_FAILURES, ("ip",))
 SIGN_IN = Budgets(
-    (security_events.LOGIN_FAILED,), "login_failure_window_seconds",
+    "login_failure_window_seconds",
     _USERNAME_IP_BUDGET,
     _IP_BUDGET,
-    Budget(LOGIN_ACCOUNT, "login_account_max_failures", _USERNAME),
+    Budget(LOGIN_ACCOUNT, "login_account_max_failures", LOGIN_FAILURES, ("username",)),
 )
 # Callers who signed in before: no account budget (see the module docstring).
 SIGN_IN_WITH_DEVICE_COOKIE = Budgets(
-    (security_events.LOGIN_FAILED,), "login_failure_window_seconds",
+    "login_failure_window_seconds",
     _USERNAME_IP_BUDGET,
     _IP_BUDGET,
-    Budget(LOGIN_DEVICE_COOKIE, "login_device_cookie_max_failures",
-           SecurityEvent.device_cookie == bindparam("device_cookie")),
+    Budget(LOGIN_DEVICE_COOKIE, "login_device_cookie_max_failures", LOGIN_FAILURES, ("device_cookie",)),
 )
 SIGN_IN_FROM_KNOWN_ADDRESS = Budgets(
-    (security_events.LOGIN_FAILED,), "login_failure_window_seconds",
+    "login_failure_window_seconds",
     _USERNAME_IP_BUDGET,
     _IP_BUDGET,
 )
-# A sign-in of this username through this client from this address (any grant that opened a session).
-SIGNED_IN_BEFORE = select(SecurityEvent.id).where(
-    SecurityEvent.username == bindparam("username"), SecurityEvent.kind == security_events.LOGIN_SUCCEEDED,
-    SecurityEvent.created_at > bindparam("since", type_=UTCDateTime()),
-    SecurityEvent.client_id == bindparam("client_id"), SecurityEvent.ip == bindparam("ip"),
-).limit(1)
 USER_CODES = Budgets(
-    (security_events.USER_CODE_FAILED,), "login_failure_window_seconds",
-    Budget(USER_CODE_USER, "login_max_failures", SecurityEvent.user_id == bindparam("user_id")),
-    Budget(USER_CODE_IP, "login_max_failures", _same_ip()),
+    "login_failure_window_seconds",
+    Budget(USER_CODE_USER, "login_max_failures", USER_CODE_FAILURES, ("user_id",)),
+    Budget(USER_CODE_IP, "login_max_failures", USER_CODE_FAILURES, ("ip",)),
 )
-_CLIENT = SecurityEvent.client_id == bindparam("client_id")  # no client (None) matches no row
 LOOKUPS = Budgets(
-    LOOKUP_FAILURES, "lookup_failure_window_seconds",
+    "lookup_failure_window_seconds",
     # A resource server's introspections count toward its own budget only (see the module docstring).
-    Budget(LOOKUP_IP, "lookup_max_failures", and_(SecurityEvent.kind != security_events.INTROSPECTION_LOOKUP_FAILED,
-                                                  _same_ip())),
+    Budget(LOOKUP_IP, "lookup_max_failures", (security_events.CLIENT_AUTH_FAILED, security_events.TOKEN_LOOKUP_FAILED),
+           ("ip",)),
     # Only tokens not ours count against a client, never a failed authentication naming it.
-    Budget(LOOKUP_CLIENT, "lookup_max_failures", and_(SecurityEvent.kind == security_events.TOKEN_LOOKUP_FAILED, _CLIENT)),
-    Budget(LOOKUP_INTROSPECTION, "introspection_max_failures",
-           and_(SecurityEvent.kind == security_events.INTROSPECTION_LOOKUP_FAILED, _CLIENT)),
+    Budget(LOOKUP_CLIENT, "lookup_max_failures", (security_events.TOKEN_LOOKUP_FAILED,), ("client_id",)),
+    Budget(LOOKUP_INTROSPECTION, "introspection_max_failures", (security_events.INTROSPECTION_LOOKUP_FAILED,),
+           ("client_id",)),
 )
 
 
@@ -199,51 +171,51 @@ def signed_in_before(services, username: str, client_id: str, ip: str | None) ->
     if ip is None:
         return False
     since = services.clock.now() - dt.timedelta(seconds=services.settings.retention_seconds)
-    params = {"username": username, "client_id": client_id, "ip": ip, "since": since}
-    return db.session.connection().execute(SIGNED_IN_BEFORE, params).first() is not None
+    return signed_in_since(username, client_id, ip, since)
 
 
-def check_login(services, username: str, ip: str | None, client_id: str | None = None) -> None:
-    """Raise 429 if a sign-in as ``username`` from ``ip`` (through ``client_id``) is throttled (the same
-    answer for every budget, so it never tells whether the account exists)."""
-    wait = login_retry_after(services, username, ip, client_id=client_id)
+def check_login(services, username: str, ip: str | None, client_id: str | None = None,
+                device_cookie: str | None = None) -> None:
+    """Raise :class:`Throttled` if a sign-in as ``username`` from ``ip`` (through ``client_id``, or
+    with ``device_cookie``: :func:`login_retry_after`) is throttled (the same answer for every
+    budget, so it never tells whether the account exists)."""
+    wait = login_retry_after(services, username, ip, device_cookie=device_cookie, client_id=client_id)
     if wait:
-        raise TemporarilyUnavailable("Too many failed sign-ins; retry later.", 429, wait)
+        raise Throttled("failed sign-ins", wait)
 
 
 # -- device user codes -----------------------------------------------------------------------
-def user_code_retry_after(services, user_id: str, ip: str | None) -> int | None:
-    """Seconds until this user, or anyone at this IP, may enter a device user code again, or None."""
-    return USER_CODES.retry_after(services, user_id=user_id, ip=ip)
+def check_user_codes(services, user_id: str, ip: str | None) -> None:
+    """Raise :class:`Throttled` if this user, or anyone at this IP, entered too many wrong device user codes."""
+    wait = USER_CODES.retry_after(services, user_id=user_id, ip=ip)
+    if wait:
+        raise Throttled("wrong codes", wait)
 
 
 # -- client authentication and token lookups -------------------------------------------------
 def check_lookups(services, ip: str | None, client=None) -> None:
-    """Raise 429 if this IP has spent its budget of failed client authentications and lookups, or
-    this authenticated confidential client one of its budgets of tokens not ours (its own, or as a
-    resource server introspecting). One query for all three."""
+    """Raise :class:`Throttled` if this IP has spent its budget of failed client authentications and
+    lookups, or this authenticated confidential client one of its budgets of tokens not ours (its
+    own, or as a resource server introspecting). One query for all three."""
     counted = client if client is not None and client.auth_method != "none" else None
     wait = LOOKUPS.retry_after(services, ip=ip, client_id=counted.client_id if counted else None)
     if wait:
-        raise TemporarilyUnavailable("Too many failed requests; retry later.", 429, wait)
+        raise Throttled("failed requests", wait)
 
 
 def record_client_auth_failure(services, claimed_client_id: str | None, ip: str | None, endpoint: str) -> None:
-    security_events.record_event(security_events.CLIENT_AUTH_FAILED, services.clock.now(), client_id=claimed_client_id, ip=ip,
-                       endpoint=endpoint)
+    record_failure(security_events.CLIENT_AUTH_FAILED, services.clock.now(), claimed_client_id, ip, endpoint)
 
 
 def record_lookup_failure(services, client_id: str, ip: str | None, endpoint: str) -> None:
     """A token that is not ours at all was presented by this (authenticated) client."""
-    security_events.record_event(security_events.TOKEN_LOOKUP_FAILED, services.clock.now(), client_id=client_id, ip=ip,
-                       endpoint=endpoint)
+    record_failure(security_events.TOKEN_LOOKUP_FAILED, services.clock.now(), client_id, ip, endpoint)
 
 
 def record_introspection_failure(services, client_id: str, ip: str | None) -> None:
     """A token that is not ours at all was presented for introspection by this resource server: it
     counts toward ``lookup_introspection`` only, and is counted and logged (never the token)."""
-    security_events.record_event(security_events.INTROSPECTION_LOOKUP_FAILED, services.clock.now(), client_id=client_id, ip=ip,
-                       endpoint="introspection")
-    metrics.count("introspection_unknown_tokens")
+    record_failure(security_events.INTROSPECTION_LOOKUP_FAILED, services.clock.now(), client_id, ip, "introspection")
+    services.metrics.count("introspection_unknown_tokens")
     log.warning("resource server %s asked to introspect a token that is not ours", client_id,
                 extra={"fields": {"client_id": client_id, "ip": ip}})

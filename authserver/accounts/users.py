@@ -1,17 +1,16 @@
-"""Users: creating them, checking their passwords, disabling them. Nothing here commits."""
+"""Users: the rules for creating them, checking their passwords and disabling them (their rows are
+``store/users.py``). Nothing here commits."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from ..errors import AccountError
-from ..ops import metrics
+from ..errors import UserNotFound
 from ..sessions.device_sessions import ENDED_USER_DISABLED
 from ..store import security_events
-from ..store.database import begin_write
-from ..store.database import db
-from ..store.database import release_reads
 from ..store.models import User
+from ..store.users import add_user
+from ..store.users import check_password
+from ..store.users import find_user
 
 # Why a sign-in failed (the `reason` of a login_failed event); callers are told neither.
 FAILED_BAD_CREDENTIALS = "bad_credentials"
@@ -27,15 +26,12 @@ def check_email(email: str | None) -> None:
         raise AccountError(f"{email!r} is not an email address")
 
 
-def find_user(username: str) -> User | None:
-    return db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
-
-
-def search_users(fragment: str, limit: int = 20) -> list[User]:
-    """Users whose name contains the fragment (case-insensitive), for the operators' console."""
-    pattern = "%" + fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    query = select(User).where(User.username.ilike(pattern, escape="\\")).order_by(User.username).limit(limit)
-    return list(db.session.scalars(query))
+def require_user(username: str) -> User:
+    """The user named ``username``; :class:`UserNotFound` if there is none."""
+    user = find_user(username)
+    if user is None:
+        raise UserNotFound(username)
+    return user
 
 
 def create_user(services, username: str, password: str, email: str | None = None, admin: bool = False) -> User:
@@ -47,11 +43,8 @@ def create_user(services, username: str, password: str, email: str | None = None
         raise AccountError("the password must not be empty")
     if find_user(username) is not None:
         raise AccountError(f"user {username!r} already exists")
-    user = User(username=username, email=email, password_hash=services.passwords.hash(password),
-                is_admin=admin, created_at=services.clock.now())
-    db.session.add(user)
-    db.session.flush()
-    return user
+    return add_user(User(username=username, email=email, password_hash=services.passwords.hash(password),
+                         is_admin=admin, created_at=services.clock.now()))
 
 
 def authenticate_user(services, username: str, password: str, ip: str | None = None,
@@ -62,13 +55,8 @@ def authenticate_user(services, username: str, password: str, ip: str | None = N
     whose own budget a failure spends (``throttle.py``).
 
     An unknown username costs the same argon2 verification as a wrong password, and neither holds
-    a transaction (on SQLite, the write lock) through it: the reads end before the check, the
-    writes (a rehash, the failure's security event, then the caller's session) begin after it."""
-    user = find_user(username)
-    password_hash = user.password_hash if user else None
-    release_reads()
-    ok = services.passwords.verify(password_hash, password)
-    begin_write()
+    a transaction (on SQLite, the write lock) through it (``store/users.py``)."""
+    user, ok = check_password(username, lambda password_hash: services.passwords.verify(password_hash, password))
     if ok and not user.is_disabled:
         if services.passwords.needs_rehash(user.password_hash):
             user.password_hash = services.passwords.hash(password)
@@ -76,7 +64,7 @@ def authenticate_user(services, username: str, password: str, ip: str | None = N
     reason = FAILED_DISABLED if ok else FAILED_BAD_CREDENTIALS
     security_events.record_event(security_events.LOGIN_FAILED, services.clock.now(), user=user, username=username[:150], ip=ip,
                        device_cookie=device_cookie, reason=reason)
-    metrics.count("failed_signins", reason=reason)
+    services.metrics.count("failed_signins", reason=reason)
     return None
 
 

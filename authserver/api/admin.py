@@ -34,20 +34,13 @@ USERNAME = {"description": "A username (1 to 150 printable characters, no spaces
 NO_SUCH_USER = error_response("`not_found`: no such user.")
 
 
-def user_or_404(username):
-    user = users.find_user(username)
-    if user is None:
-        raise NotFoundError("No such user.")
-    return user
-
-
 @bp.get("/users/<path:username>/sessions")
 @operation("get", summary="A user's device sessions", tags=["admin"], security=bearer(ADMIN_SCOPE),
            parameters={"username": USERNAME},
            responses={200: json_response("The user's live sessions.", SESSIONS), 404: NO_SUCH_USER, **REFUSED})
 @require_oauth(ADMIN_SCOPE)
 def list_user_sessions(username):
-    user = user_or_404(username)
+    user = users.require_user(username)
     caller = current_token.device_session
     return jsonify(sessions_json(current_services().sessions.list_sessions(user.id), caller.id))
 
@@ -58,7 +51,7 @@ def list_user_sessions(username):
            responses={200: json_response("How many ended.", REVOKED), 404: NO_SUCH_USER, **REFUSED})
 @require_oauth(ADMIN_SCOPE)
 def end_user_sessions(username):
-    user = user_or_404(username)
+    user = users.require_user(username)
     revoked = current_services().sessions.end_user_sessions(
         user.id, ENDED_BY_ADMIN, actor=current_token.device_session.user.username, ip=request.remote_addr)
     return jsonify(revoked=revoked)

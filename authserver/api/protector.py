@@ -4,8 +4,9 @@
 verified claims and ``current_token.device_session`` the caller's live session. The one validator
 takes every step, in this order:
 
-1. The token is one of ours and live (``oauth/access_tokens.live_access_token``: signature, claims,
-   its device session not ended, its user not disabled, its ``jti`` not revoked); otherwise 401
+1. The token is one of ours and live (``tokens/access_tokens.live_access_token``, the check
+   introspection makes too: signature, claims, its ``jti`` not revoked, its device session usable:
+   not ended, not idle or past its max age, its user not disabled); otherwise 401
    ``invalid_token``, and a bare ``WWW-Authenticate: Bearer`` when there is no token at all (§3.1).
 2. These APIs act for a user: a client's own token (client credentials) is refused (403).
 3. Tokens of a restricted device session (one provisioned for a device) may not manage the account:
@@ -57,10 +58,13 @@ REFUSED = {
 
 class SessionTokenValidator(BearerTokenValidator):
     def authenticate_token(self, token_string):
-        live = live_access_token(current_services(), token_string)
-        if live is None:
+        services = current_services()
+        live = live_access_token(services, token_string)
+        sid = None if live is None else live.claims.get("sid")
+        session = None if sid is None else services.sessions.find_user_session(sid)
+        if live is None or (sid is not None and session is None):  # (None: deleted since the check)
             raise InvalidTokenError(realm=self.realm, description="The access token is invalid, expired or revoked.")
-        live.claims.device_session = live.session  # views read the session (and its user) from here
+        live.claims.device_session = session  # views read the session (and its user) from here
         annotate(client_id=live.claims["client_id"], session_id=live.claims.get("sid"))
         return live.claims
 

@@ -6,10 +6,10 @@
 
 
 def register_oauth(app, services) -> None:
-    from .oidc import register_oidc
     from .server import create_authorization_server
     from .views import bp
+    from .views import oidc_bp
 
     app.extensions["authserver.oauth"] = create_authorization_server(app, services)
     app.register_blueprint(bp)
-    register_oidc(app)
+    app.register_blueprint(oidc_bp)

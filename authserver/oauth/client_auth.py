@@ -9,14 +9,6 @@ from __future__ import annotations
 import base64
 from urllib.parse import unquote_plus
 
-# The form fields of client_secret_post and public clients (RFC 6749 §2.3.1), in every form the
-# token, revocation and introspection endpoints take (declared for /openapi.json).
-FORM_FIELDS = {
-    "client_id": {"type": "string", "minLength": 1,
-                  "description": "`client_secret_post` and public clients; with Basic, the same id or absent."},
-    "client_secret": {"type": "string", "minLength": 1, "description": "`client_secret_post` only."},
-}
-
 
 def authenticate_client_secret_basic(query_client, request):
     client_id, client_secret = basic_credentials(request.headers)

@@ -1,5 +1,7 @@
 """The authorization server: the single list of enabled grants, endpoints and client auth methods,
-from which the metadata (``metadata.py``) is built."""
+from which the metadata (``metadata.py``) is built, and the one place a request is dispatched to
+its grant or endpoint, where the transaction that grant or endpoint declares (``READS_FIRST``,
+``grants/base.py``) is applied."""
 
 from __future__ import annotations
 
@@ -9,9 +11,9 @@ from ..accounts import throttle
 from ..errors import InvalidClientError
 from ..http.request_context import client_ip
 from ..http.request_context import storable
-from ..ops import metrics
 from ..ops.request_log import annotate
 from ..services import current_services
+from ..store.database import reads_first
 from ..store.models import AUTH_METHODS
 from ..tokens.access_tokens import AccessTokenGenerator
 from .client_auth import authenticate_client_secret_basic
@@ -40,6 +42,7 @@ GRANTS = (
     (DeviceCodeGrant, []),
 )
 ENDPOINTS = (RevocationEndpoint, IntrospectionEndpoint, DeviceAuthorizationEndpoint, EndSession)
+ENDPOINTS_BY_NAME = {endpoint.ENDPOINT_NAME: endpoint for endpoint in ENDPOINTS}
 
 
 def query_client(client_id):
@@ -48,10 +51,26 @@ def query_client(client_id):
 
 def save_token(token, request):
     # The grant has written the session and refresh-token rows; the request's unit of work commits them.
-    metrics.count("tokens_issued", grant_type=request.payload.grant_type)
+    current_services().metrics.count("tokens_issued", grant_type=request.payload.grant_type)
+
+
+def begin_transaction(handler) -> None:
+    """The transaction a grant or endpoint declares: reads first, outside a transaction, until a
+    store writes (``READS_FIRST``); otherwise one begun with the first statement."""
+    if handler.READS_FIRST:
+        reads_first()
 
 
 class Server(AuthorizationServer):
+    def get_token_grant(self, request):
+        grant = super().get_token_grant(request)
+        begin_transaction(grant)
+        return grant
+
+    def create_endpoint_response(self, name, request=None):
+        begin_transaction(ENDPOINTS_BY_NAME[name])
+        return super().create_endpoint_response(name, request)
+
     def authenticate_client(self, request, methods, endpoint="token"):
         """Every endpoint authenticates its client here, inside the lookup budgets (``throttle.py``):
         an IP that failed too often is refused whatever its credentials, and so is a confidential

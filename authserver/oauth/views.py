@@ -1,5 +1,6 @@
 """HTTP endpoints: token (RFC 6749), revocation (RFC 7009), introspection (RFC 7662), device
-authorization (RFC 8628), JWKS (RFC 7517) and server metadata (RFC 8414). Each view checks the
+authorization (RFC 8628), JWKS (RFC 7517), server metadata (RFC 8414), and OpenID Connect's
+discovery and UserInfo (``oidc/``; its end-session endpoint has pages: ``web/logout.py``). Each view checks the
 request (``request_checks.py``), then lets Authlib answer; errors are raised and rendered by the
 app's one handler (``errors.py``)."""
 
@@ -12,10 +13,16 @@ from flask import current_app
 from flask import jsonify
 from flask import request
 
+from ..api.protector import REFUSED
+from ..api.protector import current_token
+from ..api.protector import require_oauth
+from ..http import paths
+from ..http.caching import cacheable
 from ..openapi.document import BASIC_CHALLENGE
 from ..openapi.document import DATABASE_ERRORS
 from ..openapi.document import NO_STORE
 from ..openapi.document import RETRY_AFTER
+from ..openapi.document import bearer
 from ..openapi.document import client_auth
 from ..openapi.document import error_response
 from ..openapi.document import form
@@ -23,23 +30,29 @@ from ..openapi.document import json_response
 from ..openapi.document import no_content
 from ..openapi.document import operation
 from ..openapi.document import schema
+from ..openapi.oauth import DEVICE_AUTHORIZATION_FORM
+from ..openapi.oauth import DEVICE_AUTHORIZATION_RESPONSE
+from ..openapi.oauth import GRANT_FORMS
+from ..openapi.oauth import INTROSPECTION_RESPONSE
+from ..openapi.oauth import JWKS
+from ..openapi.oauth import TOKEN_FORM
+from ..openapi.oauth import TOKEN_RESPONSE
+from ..openapi.oidc import USER_INFO
+from ..openapi.oidc import openid_provider_metadata_schema
+from ..scopes import OPENID_SCOPE
 from ..services import current_services
-from ..store.database import reads_first
-from . import paths
-from .client_auth import FORM_FIELDS
-from .endpoints.device_authorization import DEVICE_AUTHORIZATION_FORM
-from .endpoints.device_authorization import DEVICE_AUTHORIZATION_RESPONSE
 from .endpoints.device_authorization import DeviceAuthorizationEndpoint
-from .endpoints.introspection import INTROSPECTION_RESPONSE
 from .endpoints.introspection import IntrospectionEndpoint
-from .endpoints.metadata import METADATA
+from .endpoints.metadata import metadata_schema
 from .endpoints.metadata import server_metadata
 from .endpoints.revocation import RevocationEndpoint
-from .grants.base import TOKEN_RESPONSE
+from .oidc.claims import user_info
+from .oidc.discovery import openid_configuration
 from .request_checks import check_token_request
 from .server import GRANTS
 
 bp = Blueprint("oauth", __name__)
+oidc_bp = Blueprint("oidc", __name__)  # OpenID Connect's endpoints (their own operation ids in /openapi.json)
 
 # Every method is routed so that a wrong one gets an OAuth error (405 with Allow: POST), not HTML;
 # OPTIONS too, instead of Flask's automatic answer (these endpoints are not for browsers' CORS).
@@ -58,33 +71,32 @@ INVALID_CLIENT = error_response("`invalid_client`: client authentication failed 
                                 "another method than the registered one).", BASIC_CHALLENGE)
 BAD_FORM = ("`invalid_request`: not a UTF-8 form body, a repeated parameter, a missing one, or client "
             "credentials in both Basic and the body")
-TOKEN_FORM = {"token": {"type": "string", "minLength": 1},
-              "token_type_hint": {"type": "string", "description": "`access_token` or `refresh_token`: which "
-                                                                   "kind is looked up first; others are ignored."},
-              **FORM_FIELDS}
-JWKS = schema("JWKSet", {
-    "description": "RFC 7517 §5: the public keys that sign access tokens.",
-    "type": "object",
-    "required": ["keys"],
-    "properties": {"keys": {"type": "array", "items": {
-        "type": "object",
-        "required": ["kty", "kid", "use", "alg", "n", "e"],
-        "properties": {"kty": {"const": "RSA"}, "kid": {"type": "string"}, "use": {"const": "sig"},
-                       "alg": {"const": "RS256"}, "n": {"type": "string"}, "e": {"type": "string"}},
-    }}},
-})
+METADATA = schema("AuthorizationServerMetadata", metadata_schema())
+OPENID_PROVIDER_METADATA = openid_provider_metadata_schema(METADATA)
+# One form per enabled grant (server.GRANTS), told apart by ``grant_type``.
+TOKEN_REQUEST = form({"oneOf": [GRANT_FORMS[grant.GRANT_TYPE] for grant, _extensions in GRANTS]},
+                     "The grant's parameters, and the client's credentials unless sent with Basic.")
 
 
-def token_form():
-    """One form per enabled grant (server.GRANTS), told apart by ``grant_type``."""
-    return form({"oneOf": [grant.FORM for grant, _extensions in GRANTS]},
-                "The grant's parameters, and the client's credentials unless sent with Basic.")
+def refused(bad_request: str) -> dict:
+    """What the revocation, introspection and device authorization endpoints answer but their result."""
+    return {400: error_response(bad_request), 401: INVALID_CLIENT, 429: THROTTLED, **DATABASE_ERRORS}
+
+
+def token_parameter(description: str) -> dict:
+    """The form of revocation and introspection: the ``token`` (and the client's credentials)."""
+    return form({"type": "object", "required": ["token"], "properties": TOKEN_FORM}, description)
+
+
+def endpoint_response(endpoint):
+    check_token_request(request)
+    return authorization_server().create_endpoint_response(endpoint.ENDPOINT_NAME)
 
 
 @bp.route(paths.TOKEN, methods=ANY_METHOD, provide_automatic_options=False)
 @operation("post", summary="Issue tokens (RFC 6749 §3.2)", tags=["oauth"], security=client_auth(),
            description="Every other method is answered 405 with `Allow: POST`.",
-           body=token_form, other_methods_refused=True, responses={
+           body=TOKEN_REQUEST, other_methods_refused=True, responses={
                200: json_response("Tokens.", TOKEN_RESPONSE, NO_STORE),
                400: error_response(f"{BAD_FORM}; `unsupported_grant_type`; `invalid_grant` (wrong password, "
                                    "dead refresh token, spent or unknown code); `invalid_scope`; "
@@ -107,34 +119,23 @@ def token():
 @operation("post", summary="Revoke a token (RFC 7009)", tags=["oauth"], security=client_auth(),
            description="A refresh token ends its device session (log out); an access token is denied until it "
                        "expires. An unknown token, or another client's, is answered 200 and left alone.",
-           body=form({"type": "object", "required": ["token"], "properties": TOKEN_FORM}, "The token to revoke."),
-           other_methods_refused=True, responses={
+           body=token_parameter("The token to revoke."), other_methods_refused=True, responses={
                200: json_response("Revoked, or nothing to revoke.", {"type": "object", "maxProperties": 0}),
-               400: error_response(f"{BAD_FORM}."),
-               401: INVALID_CLIENT,
-               429: THROTTLED,
-               **DATABASE_ERRORS,
+               **refused(f"{BAD_FORM}."),
            })
 def revoke():
-    check_token_request(request)
-    return authorization_server().create_endpoint_response(RevocationEndpoint.ENDPOINT_NAME)
+    return endpoint_response(RevocationEndpoint)
 
 
 @bp.route(paths.INTROSPECTION, methods=ANY_METHOD, provide_automatic_options=False)
 @operation("post", summary="Introspect a token (RFC 7662)", tags=["oauth"], security=client_auth(),
            description="For clients registered with `--introspect` (never public clients).",
-           body=form({"type": "object", "required": ["token"], "properties": TOKEN_FORM}, "The token to look at."),
-           other_methods_refused=True, responses={
+           body=token_parameter("The token to look at."), other_methods_refused=True, responses={
                200: json_response("What is known of the token.", INTROSPECTION_RESPONSE, NO_STORE),
-               400: error_response(f"{BAD_FORM}."),
-               401: INVALID_CLIENT,
-               429: THROTTLED,
-               **DATABASE_ERRORS,
+               **refused(f"{BAD_FORM}."),
            })
 def introspect():
-    check_token_request(request)
-    reads_first()  # only an expired session found on the way is written (introspection.py)
-    return authorization_server().create_endpoint_response(IntrospectionEndpoint.ENDPOINT_NAME)
+    return endpoint_response(IntrospectionEndpoint)
 
 
 @bp.route(paths.DEVICE_AUTHORIZATION, methods=ANY_METHOD, provide_automatic_options=False)
@@ -145,15 +146,11 @@ def introspect():
                                                 "sent with Basic."),
            other_methods_refused=True, responses={
                200: json_response("The codes to show and to poll with.", DEVICE_AUTHORIZATION_RESPONSE, NO_STORE),
-               400: error_response(f"{BAD_FORM}; `invalid_scope`; `unauthorized_client` (the client is not "
-                                   "registered for the device code grant)."),
-               401: INVALID_CLIENT,
-               429: THROTTLED,
-               **DATABASE_ERRORS,
+               **refused(f"{BAD_FORM}; `invalid_scope`; `unauthorized_client` (the client is not registered for "
+                         "the device code grant)."),
            })
 def device_authorization():
-    check_token_request(request)
-    return authorization_server().create_endpoint_response(DeviceAuthorizationEndpoint.ENDPOINT_NAME)
+    return endpoint_response(DeviceAuthorizationEndpoint)
 
 
 @bp.route(paths.JWKS)
@@ -176,10 +173,32 @@ def jwks():
 @operation("get", summary="Authorization server metadata (RFC 8414)", tags=["oauth"],
            responses={200: json_response("Where every endpoint is and what it supports.", METADATA)})
 def metadata():
-    return cacheable(jsonify(server_metadata(current_services().settings)), 300)
+    return cacheable(jsonify(server_metadata(current_services().settings)))
 
 
-def cacheable(response, max_age: int):
-    response.cache_control.public = True
-    response.cache_control.max_age = max_age
+@oidc_bp.route(paths.OPENID_CONFIGURATION)
+@operation("get", summary="OpenID Provider metadata (OpenID Connect Discovery 1.0)", tags=["oauth"],
+           responses={200: json_response("The RFC 8414 metadata, and what OpenID Connect relying parties need "
+                                         "besides.", OPENID_PROVIDER_METADATA)})
+def openid_provider_metadata():
+    return cacheable(jsonify(openid_configuration(current_services().settings)))
+
+
+USER_INFO_ANSWERS = {200: json_response("The token's user, as its scopes allow.", USER_INFO, NO_STORE), **REFUSED}
+USER_INFO_TOKEN = "A live access token with the `openid` scope, issued to a user."
+
+
+@oidc_bp.route(paths.USERINFO, methods=["GET", "POST"])
+@operation("get", summary="UserInfo (OpenID Connect Core 1.0 §5.3)", tags=["account"], security=bearer("openid"),
+           description=USER_INFO_TOKEN, responses=USER_INFO_ANSWERS)
+@operation("post", summary="UserInfo (OpenID Connect Core 1.0 §5.3)", tags=["account"], security=bearer("openid"),
+           description=USER_INFO_TOKEN, responses=USER_INFO_ANSWERS)
+@require_oauth(OPENID_SCOPE)
+def userinfo():
+    """``sub`` and the claims the access token's scopes allow (``oidc/claims.py``), for a live token
+    holding ``openid``. The token is checked by the APIs' one validator (``api/protector.py``): a token
+    of an ended device session, revoked or expired, gets 401 ``invalid_token``; one without ``openid``,
+    or a client's own, 403 ``insufficient_scope``."""
+    response = jsonify(user_info(current_token.device_session.user, current_token.get("scope") or ""))
+    response.headers["Cache-Control"] = "no-store"
     return response

@@ -9,9 +9,11 @@ Each view declares what it answers right under its route, with :func:`operation`
     def end_session(session_id): ...
 
 :func:`build_document` walks the app's URL map, so the paths, methods and path parameters are the
-routes themselves and the document cannot list an endpoint that is gone; ``tests/test_openapi.py``
-fails when a route has no declaration. JSON shapes are declared where they are produced
-(:func:`schema`, e.g. a session next to ``session_json``; each grant's form on its grant class).
+routes themselves and the document cannot list an endpoint that is gone; ``tests/openapi/test_document.py``
+fails when a route has no declaration. Named JSON shapes (:func:`schema`) are declared beside the
+views that answer them (e.g. a session next to ``session_json``), or, for the OAuth endpoints, in
+``openapi/oauth.py``, so that protocol code holds no OpenAPI; the document's
+``components/schemas`` are those its operations name, collected when it is built.
 
 Every operation also gets the answers any request may get, whatever the view: 400 for a NUL
 character in a parameter, 413 for a body over 64 KiB, 500 for an unexpected failure; JSON in the
@@ -22,33 +24,49 @@ database declares 503 itself (``UNAVAILABLE``).
 from __future__ import annotations
 
 import re
-from typing import Callable
+from dataclasses import dataclass
 
 from flask import Blueprint
 from flask import current_app
 from flask import jsonify
 
+from ..errors import WEB_BLUEPRINT
+from ..http import paths
+from ..http.caching import cacheable
+from ..scopes import DESCRIPTIONS
+
 OPENAPI_VERSION = "3.1.0"
-DOCUMENT_PATH = "/openapi.json"
-DOCS_PATH = "/docs"
-WEB_BLUEPRINT = "web"  # its pages answer HTML, errors included (errors.py)
 ALWAYS_ROUTED = {"HEAD", "OPTIONS"}  # added by Flask to every route; not operations of their own
 
 bp = Blueprint("openapi", __name__)
 
-_schemas: dict[str, dict] = {}
+
+@dataclass(frozen=True, eq=False)
+class Schema:
+    """A named JSON Schema: ``components/schemas/<name>`` in the document, a ``$ref`` where it is used."""
+
+    name: str
+    definition: dict
 
 
-def schema(name: str, definition: dict) -> dict:
-    """Register a named JSON Schema (``components/schemas``) and return a reference to it."""
-    if _schemas.get(name, definition) != definition:
-        raise ValueError(f"two different schemas are named {name}")
-    _schemas[name] = definition
-    return {"$ref": f"#/components/schemas/{name}"}
+def schema(name: str, definition: dict) -> Schema:
+    """A named JSON Schema, to use in declarations wherever a schema goes."""
+    return Schema(name, definition)
 
 
-def ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
+def with_references(value, components: dict[str, dict]):
+    """``value`` with every :class:`Schema` in it replaced by its ``$ref``, and its definition (its
+    own named schemas replaced too) added to ``components``."""
+    if isinstance(value, Schema):
+        definition = with_references(value.definition, components)
+        if components.setdefault(value.name, definition) != definition:
+            raise ValueError(f"two different schemas are named {value.name}")
+        return {"$ref": f"#/components/schemas/{value.name}"}
+    if isinstance(value, dict):
+        return {key: with_references(item, components) for key, item in value.items()}
+    if isinstance(value, list):
+        return [with_references(item, components) for item in value]
+    return value
 
 
 ERROR = schema("Error", {
@@ -67,17 +85,14 @@ ERROR = schema("Error", {
 # -- declaring operations -----------------------------------------------------------------------
 def operation(method: str, *, summary: str, tags: list[str], responses: dict, description: str | None = None,
               security: list | None = None, parameters: dict | None = None, query: dict | None = None,
-              headers: dict | None = None, body: dict | Callable[[], dict] | None = None,
-              other_methods_refused: bool = False):
+              headers: dict | None = None, body: dict | None = None, other_methods_refused: bool = False):
     """Declare one method of the view below it.
 
     ``responses`` maps status codes to :func:`json_response`, :func:`error_response`,
     :func:`page_response`... (the common ones are added); ``parameters`` describes path parameters
     by name (the names come from the route); ``query`` and ``headers`` the optional query and
-    header parameters; ``body`` a request
-    body, or a function returning one when it is built from something registered later (the token
-    endpoint's grants). ``other_methods_refused``:
-    the view is routed for every method and answers the others 405, which need no operation.
+    header parameters; ``body`` a request body (:func:`form`). ``other_methods_refused``: the view
+    is routed for every method and answers the others 405, which need no operation.
     """
     declared = {
         "summary": summary, "description": description, "tags": tags, "responses": responses,
@@ -170,9 +185,6 @@ def browser_session() -> list:
 
 
 def security_schemes(issuer: str, cookie_name: str) -> dict:
-    from ..oauth import paths
-    from ..scopes import DESCRIPTIONS
-
     token_url = issuer + paths.TOKEN
     scopes = dict(DESCRIPTIONS)
     return {
@@ -230,13 +242,15 @@ def undocumented_methods(rule, view) -> set[str]:
 
 def build_document(app) -> dict:
     settings = app.extensions["authserver"].settings
-    paths: dict[str, dict] = {}
+    items: dict[str, dict] = {}
+    schemas: dict[str, dict] = {}  # the named schemas the operations use, collected as they are met
     for rule, view in sorted(documented_rules(app), key=lambda item: item[0].rule):
         for method, declared in getattr(view, "openapi_operations", {}).items():
             if method.upper() not in rule.methods:
                 raise ValueError(f"{rule.endpoint}: {method.upper()} is declared but not routed")
             web = rule.endpoint.partition(".")[0] == WEB_BLUEPRINT
-            paths.setdefault(openapi_path(rule), {})[method] = _operation(rule, method, declared, web)
+            items.setdefault(openapi_path(rule), {})[method] = with_references(
+                _operation(rule, method, declared, web), schemas)
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -257,9 +271,9 @@ def build_document(app) -> dict:
             {"name": "operations", "description": "Health checks and metrics for load balancers and monitoring."},
             {"name": "meta", "description": "This description of the API."},
         ],
-        "paths": paths,
+        "paths": items,
         "components": {
-            "schemas": dict(sorted(_schemas.items())),
+            "schemas": dict(sorted(schemas.items())),
             "securitySchemes": security_schemes(settings.issuer, app.config["SESSION_COOKIE_NAME"]),
         },
     }
@@ -283,9 +297,8 @@ def _operation(rule, method: str, declared: dict, web: bool) -> dict:
                    for name, spec in declared["headers"].items()]
     if parameters:
         result["parameters"] = parameters
-    body = declared["body"]
-    if body is not None:
-        result["requestBody"] = body() if callable(body) else body
+    if declared["body"] is not None:
+        result["requestBody"] = declared["body"]
     result["security"] = declared["security"] if declared["security"] is not None else []
     responses = dict(declared["responses"])
     for status, response in (_common_web() if web else _common_json()).items():
@@ -328,16 +341,13 @@ def api_document() -> dict:
     return cached
 
 
-@bp.get(DOCUMENT_PATH)
+@bp.get(paths.OPENAPI_DOCUMENT)
 @operation("get", summary="This API description (OpenAPI 3.1)", tags=["meta"],
            description="Built from the declarations beside the views; `/docs` renders it for people.",
            responses={200: json_response("The OpenAPI document.",
                                          {"type": "object", "required": ["openapi", "paths"]})})
 def openapi_json():
-    response = jsonify(api_document())
-    response.cache_control.public = True
-    response.cache_control.max_age = 300
-    return response
+    return cacheable(jsonify(api_document()))
 
 
 def register_openapi(app) -> None:

@@ -12,10 +12,13 @@ long each endpoint takes.
 | ``authserver_throttled_requests_total`` | ``budget`` (``throttle.BUDGETS``) |
 | ``authserver_introspection_unknown_tokens_total`` | (tokens not ours a resource server asked about) |
 | ``authserver_request_duration_seconds`` (histogram) | ``endpoint`` (the Flask endpoint; ``unmatched`` for 404s) |
+| ``authserver_outbound_delivered_total``, ``…_retried_total``, ``…_given_up_total`` | ``kind`` (``outbound/``) |
+| ``authserver_outbound_queued_messages`` (gauge) | ``kind``: messages waiting, in flight included |
+| ``authserver_outbound_oldest_message_age_seconds`` (gauge) | (how long the oldest has waited) |
 
-Domain code calls :func:`count`; the increment waits for the database transaction it belongs to and
-is dropped if that rolls back, so the metrics agree with what was stored (a reuse detection whose
-request failed with a 500 did not happen).
+Domain code counts with :meth:`Metrics.count` on the ``metrics`` of the services it is given; the
+increment waits for the database transaction it belongs to and is dropped if that rolls back, so the
+metrics agree with what was stored (a reuse detection whose request failed with a 500 did not happen).
 
 Under gunicorn every worker is a process of its own: ``authserver serve`` points
 ``PROMETHEUS_MULTIPROC_DIR`` at a fresh folder before anything imports prometheus-client (its
@@ -60,6 +63,17 @@ COUNTERS = {
     "throttled_requests": ("Requests refused with 429 because a failure budget was spent, by budget.", ("budget",)),
     "introspection_unknown_tokens": ("Tokens not ours at all that resource servers presented for introspection "
                                      "(each counts toward INTROSPECTION_MAX_FAILURES only).", ()),
+    "outbound_delivered": ("Outbound messages acknowledged by their receiver, by kind.", ("kind",)),
+    "outbound_retried": ("Outbound delivery attempts that failed and were scheduled again, by kind.", ("kind",)),
+    "outbound_given_up": ("Outbound messages given up (refused, rejected or too old), by kind.", ("kind",)),
+}
+# name: (help, label names). Set by the delivery worker from the outbox table (outbound/worker.py); across
+# processes the largest live value wins, since every worker reads the same table.
+GAUGES = {
+    "outbound_queued_messages": ("Outbound messages waiting to be delivered (in flight included), by kind.",
+                                 ("kind",)),
+    "outbound_oldest_message_age_seconds": ("How long the oldest outbound message has waited; 0 when none does.",
+                                            ()),
 }
 
 bp = Blueprint("metrics", __name__)
@@ -86,13 +100,28 @@ class Metrics:
                 for value in (known_labels or {}).get(label, ()):
                     counter.labels(value)
             self.counters[name] = counter
+        self.gauges = {name: prometheus_client.Gauge(f"authserver_{name}", documentation, labels,
+                                                     registry=self.registry, multiprocess_mode="livemax")
+                       for name, (documentation, labels) in GAUGES.items()}
         self.request_duration = prometheus_client.Histogram(
             "authserver_request_duration_seconds", "Time to answer a request, by endpoint.", ("endpoint",),
             registry=self.registry)
 
+    def count(self, name: str, amount: float = 1, **labels) -> None:
+        """Count an event once the current transaction commits (at once if none is open)."""
+        session = db.session()
+        if not session.in_transaction():
+            self.increment(name, amount, **labels)
+            return
+        session.info.setdefault(PENDING, []).append((self, name, amount, labels))
+
     def increment(self, name: str, amount: float = 1, **labels) -> None:
         counter = self.counters[name]
         (counter.labels(**labels) if labels else counter).inc(amount)
+
+    def set_gauge(self, name: str, value: float, **labels) -> None:
+        gauge = self.gauges[name]
+        (gauge.labels(**labels) if labels else gauge).set(value)
 
     def exposition(self) -> tuple[bytes, str]:
         """The text a scrape gets, and its content type: every worker's values added up."""
@@ -117,13 +146,9 @@ def multiprocess_registry():
 
 # -- counting, in step with the database -------------------------------------------------------
 def count(name: str, amount: float = 1, **labels) -> None:
-    """Count an event once the current transaction commits (at once if none is open)."""
-    metrics = current_app.extensions["authserver"].metrics
-    session = db.session()
-    if not session.in_transaction():
-        metrics.increment(name, amount, **labels)
-        return
-    session.info.setdefault(PENDING, []).append((metrics, name, amount, labels))
+    """:meth:`Metrics.count` on the current app's metrics, for ``sessions/``, which is not handed
+    them yet (the sessions-store branch of issue 22 does; then this goes)."""
+    current_app.extensions["authserver"].metrics.count(name, amount, **labels)
 
 
 @event.listens_for(Session, "after_commit")
@@ -163,7 +188,7 @@ def register_metrics(app) -> None:
 @operation("get", summary="Prometheus metrics", tags=["operations"],
            description="Tokens by grant type, refresh rotations, grace retries, reuse detections, sessions ended by "
                        "cause, failed sign-ins, throttled requests, tokens not ours that resource servers asked about, "
-                       "request latency by endpoint. Served here only with `AUTHSERVER_METRICS=on`; by default they "
+                       "outbound deliveries, request latency by endpoint. Served here only with `AUTHSERVER_METRICS=on`; by default they "
                        "are on a loopback port of their own instead.",
            responses={200: {"description": "The Prometheus text exposition format.",
                             "content": {"text/plain": {"schema": {"type": "string"}}}}})

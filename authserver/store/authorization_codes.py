@@ -16,18 +16,16 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy import update
 
-from ..sessions.device_sessions import ENDED_BY_REUSE
-from ..sessions.device_sessions import DeviceContext
+from ..errors import CodeInvalid
 from . import security_events
+from .database import begin_write
 from .database import db
+from .models import ENDED_BY_REUSE
 from .models import AuthorizationCode
+from .models import DeviceContext
 from .models import sha256_hex
 
 CODE_BYTES = 32
-
-
-class CodeInvalid(Exception):
-    """Unknown, expired, another client's, or already used (the client sees invalid_grant)."""
 
 
 def new_code() -> str:
@@ -39,6 +37,7 @@ def save_code(settings, now, code: str, *, client, user, redirect_uri: str | Non
               browser_session=None, nonce: str | None = None) -> None:
     """``browser_session``: the approving browser's web session, whose sign-in time becomes the ID
     token's ``auth_time``; ``nonce``: OpenID Connect's, returned in the ID token."""
+    begin_write()
     db.session.add(AuthorizationCode(
         code_hash=sha256_hex(code), client_id=client.client_id, user_id=user.id, redirect_uri=redirect_uri,
         scope=scope, code_challenge=code_challenge, code_challenge_method=code_challenge_method,
@@ -70,6 +69,7 @@ def find_code(services, code: str, client_id: str) -> AuthorizationCode:
 
 def redeem_code(services, row: AuthorizationCode) -> None:
     """Mark the code used; if a parallel exchange got there first, treat this one as reuse."""
+    begin_write()
     used = db.session.execute(
         update(AuthorizationCode)
         .where(AuthorizationCode.code_hash == row.code_hash, AuthorizationCode.used_at.is_(None))

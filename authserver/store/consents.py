@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from ..sessions.device_sessions import ENDED_BY_USER
+from .database import begin_write
 from .database import db
+from .models import ENDED_BY_USER
 from .models import Consent
 
 
@@ -25,6 +26,7 @@ def has_consent(user_id: str, client_id: str, scope: str) -> bool:
 
 
 def remember_consent(user_id: str, client_id: str, scope: str, now) -> Consent:
+    begin_write()
     consent = find_consent(user_id, client_id)
     if consent is None:
         consent = Consent(user_id=user_id, client_id=client_id, scope="", granted_at=now)
@@ -43,6 +45,7 @@ def list_consents(user_id: str) -> list[Consent]:
 
 def withdraw_consent(services, user, client_id: str, ip: str | None = None) -> bool:
     """Forget the consent and end the user's sessions with the client. False if there was none."""
+    begin_write()
     consent = find_consent(user.id, client_id)
     if consent is None:
         return False

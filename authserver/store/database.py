@@ -1,11 +1,12 @@
 """The database handle, the unit of work, and the engine settings that make concurrent refreshes safe.
 
-Unit of work: domain code (``sessions.py``, ``refresh_tokens.py``, ``accounts.py``...) only adds
-and flushes; each request commits once, in :func:`register_unit_of_work`, and each command of
-the command line once when it finishes. A request answered below 500 commits, refusals included:
-what a refused request wrote is the record of its refusal (a failed sign-in that the throttle
-counts, a reused refresh token that ended its session), and everything else refuses before it
-writes. A 5xx or an exception rolls back.
+Unit of work: domain code (``sessions/``, ``accounts/``...) only adds and flushes; each request
+commits once, in :func:`register_unit_of_work`, and each command of the command line once when it
+finishes. A request answered below 500 commits, refusals included: what a refused request wrote is
+the record of its refusal (a failed sign-in that the throttle counts, a reused refresh token that
+ended its session), and everything else refuses before it writes. A 5xx or an exception rolls back.
+A failed statement or commit is classified here (:func:`failure_of`: lock contention, or the
+database being unusable) and answered as that domain error by ``errors.py``.
 
 SQLite: WAL journal, a busy timeout, and transactions opened with ``BEGIN IMMEDIATE`` so two
 writers never both read a refresh token as unused (Python's sqlite3 would otherwise begin lazily,
@@ -16,14 +17,17 @@ came free, and under load that idle handoff was a third of a refresh's time; the
 every fraction of a millisecond instead. PostgreSQL: a ``lock_timeout`` so a contended
 ``SELECT ... FOR UPDATE`` gives up with a retryable answer instead of hanging the worker.
 
-Reads first: the hot endpoints (refresh, sign-in, client credentials, introspection) start with
-reads and call :func:`reads_first`; those reads run outside a transaction (autocommit: no write
-lock on SQLite, where readers never wait in WAL mode, and no ``BEGIN``/``COMMIT`` statements or
-round trips on either database). :func:`release_reads` ends them before a slow step such as an
-argon2 check, and :func:`begin_write` right before the first write starts the transaction, on
-SQLite with the write lock, so that the writes and every read after them share it. Everything
-else begins its transaction at once (``BEGIN IMMEDIATE`` on SQLite). A write statement met outside
-a transaction is a bug and raises :class:`WriteOutsideTransaction`.
+Reads first: the hot grants and endpoints (refresh, sign-in, client credentials, introspection)
+declare that they start with reads (``READS_FIRST``, applied by ``oauth/server.py`` when it
+dispatches the request, through :func:`reads_first`); those reads run outside a transaction
+(autocommit: no write lock on SQLite, where readers never wait in WAL mode, and no
+``BEGIN``/``COMMIT`` statements or round trips on either database). Every store operation that
+writes calls :func:`begin_write` before its first write, which starts the transaction, on SQLite
+with the write lock, so that the writes and every read after them share it; :func:`release_reads`
+ends the reads before a slow step such as an argon2 check (``store/users.py``). Outside this
+package, nothing calls them. Everything else begins its transaction at once (``BEGIN IMMEDIATE``
+on SQLite). A write statement met outside a transaction is a bug and raises
+:class:`WriteOutsideTransaction`.
 """
 
 from __future__ import annotations
@@ -37,12 +41,18 @@ import time
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
+from sqlalchemy.exc import DataError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.types import DateTime
 from sqlalchemy.types import TypeDecorator
 
+from ..errors import DatabaseBusy
+from ..errors import DatabaseUnavailable
+from ..errors import DomainError
+from ..errors import ValueNotStorable
+from ..errors import answer
 from ..settings import SettingsError
 from ..settings import path_error
 from .private_files import FILE_MODE
@@ -79,17 +89,26 @@ def register_unit_of_work(app) -> None:
     @app.after_request
     def commit_unit_of_work(response):
         if response.status_code >= 500:
-            db.session.rollback()
+            rollback()
             return response
         try:
             db.session.commit()
         except DBAPIError as error:
             # Lock contention or an outage at the very end: answered like one met earlier (409 or
             # 503, nothing kept), never a 500.
-            from ..errors import database_error_response
-
-            return database_error_response(error)
+            rollback()
+            return answer(failure_of(error))
         return response
+
+    @app.errorhandler(DataError)
+    def unstorable_value(error):
+        rollback()
+        return answer(ValueNotStorable(type(error.orig).__name__))
+
+    @app.errorhandler(DBAPIError)
+    def database_failed(error):
+        rollback()
+        return answer(failure_of(error))
 
     @app.teardown_request
     def back_to_immediate(_error=None):
@@ -343,6 +362,17 @@ def install_postgresql_hooks(engine) -> None:
             dbapi_connection.autocommit = reading
 
     refuse_writes_outside_transactions(engine, lambda dbapi_connection: not dbapi_connection.autocommit)
+
+
+def rollback() -> None:
+    """End the request's transaction keeping nothing (a failed request; ``errors.py`` calls it too)."""
+    db.session.rollback()
+
+
+def failure_of(error: DBAPIError) -> DomainError:
+    """What a failed statement or commit means for the request: a lock not had in time is retryable
+    (another request held it), anything else is the database failing."""
+    return DatabaseBusy() if is_lock_contention(error) else DatabaseUnavailable()
 
 
 def is_lock_contention(error: DBAPIError) -> bool:

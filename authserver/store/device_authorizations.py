@@ -17,9 +17,11 @@ import secrets
 
 from sqlalchemy import update
 
-from ..sessions.device_sessions import DeviceContext
+from ..errors import PollRefused
+from .database import begin_write
 from .database import db
 from .models import DeviceAuthorization
+from .models import DeviceContext
 from .models import sha256_hex
 
 USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
@@ -27,14 +29,6 @@ USER_CODE_LENGTH = 8
 SLOW_DOWN_STEP_SECONDS = 5
 
 PENDING, APPROVED, DENIED, USED = "pending", "approved", "denied", "used"
-
-
-class PollRefused(Exception):
-    """The poll's answer when it is not tokens: ``error`` is the RFC 8628 §3.5 / RFC 6749 code."""
-
-    def __init__(self, error: str):
-        super().__init__(error)
-        self.error = error
 
 
 def new_user_code() -> str:
@@ -52,6 +46,7 @@ def normalize_user_code(text: str) -> str | None:
 
 def start(settings, now, client, scope: str, device: DeviceContext) -> tuple[str, str]:
     """A new pending authorization; returns (device code, user code)."""
+    begin_write()
     device_code = secrets.token_urlsafe(32)
     user_code = new_user_code()
     db.session.add(DeviceAuthorization(
@@ -77,6 +72,7 @@ def find_pending(user_code: str, now) -> DeviceAuthorization | None:
 
 def decide(row: DeviceAuthorization, user, approved: bool, now) -> bool:
     """Record the user's decision; False if the authorization was decided or expired meanwhile."""
+    begin_write()
     decided = db.session.execute(
         update(DeviceAuthorization)
         .where(DeviceAuthorization.device_code_hash == row.device_code_hash, DeviceAuthorization.status == PENDING,
@@ -88,7 +84,8 @@ def decide(row: DeviceAuthorization, user, approved: bool, now) -> bool:
 
 
 def poll(device_code: str, client_id: str, now) -> DeviceAuthorization:
-    """The approved authorization, now spent; otherwise raises :class:`PollRefused`."""
+    """The approved authorization, now spent; otherwise raises ``PollRefused`` (``errors.py``)."""
+    begin_write()
     # Lock only this row: the eagerly joined user is on the nullable side of an outer join, which
     # PostgreSQL refuses to lock ("FOR UPDATE cannot be applied to the nullable side of an outer join").
     row = db.session.get(DeviceAuthorization, sha256_hex(device_code), with_for_update={"of": DeviceAuthorization})

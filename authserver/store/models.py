@@ -1,5 +1,5 @@
 """Tables: users, OAuth clients, device sessions, refresh tokens, consents, authorization codes, the
-access-token deny list and the append-only security event log. Secrets are never stored: client
+access-token deny list, the append-only security event log and the outbox. Secrets are never stored: client
 secrets, refresh tokens and authorization codes are kept as SHA-256 digests (they are high-entropy, so a fast hash is enough and keeps the token
 endpoint cheap); passwords as argon2id hashes (see ``passwords.py``).
 """
@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from dataclasses import dataclass
 
 from authlib.oauth2.rfc6749 import ClientMixin
 from sqlalchemy import BigInteger
@@ -325,3 +326,57 @@ class SecurityEvent(db.Model):
     __table_args__ = (Index("ix_security_events_username_created", "username", "created_at"),
                       # A user's own sign-ins, found without walking the failures a guessing attack adds.
                       Index("ix_security_events_username_kind_created", "username", "kind", "created_at"))
+
+
+class OutboxMessage(db.Model):
+    """One outbound HTTP POST waiting to be delivered (``store/outbox.py``, ``outbound/``). Written in
+    the transaction of the change it announces; deleted once acknowledged or given up.
+
+    ``next_attempt_at`` is also the lease: claiming a message moves it past the longest a delivery can
+    take, so no other worker takes it meanwhile, and one whose worker died becomes due again by itself.
+    ``attempts`` counts the claims and fences the outcome: only the claim that is still the latest
+    may record one."""
+
+    __tablename__ = "outbox"
+
+    id = db.Column(BigId, primary_key=True, autoincrement=True)
+    kind = db.Column(db.String(40), nullable=False)
+    url = db.Column(db.Text, nullable=False)
+    body = db.Column(db.LargeBinary, nullable=False)
+    content_type = db.Column(db.String(100), nullable=False)
+    headers = db.Column(db.Text)  # JSON object of extra request headers, or NULL
+    # The statuses that acknowledge it: space-separated codes or classes ("2xx", "202").
+    acknowledge = db.Column(db.String(100), nullable=False)
+    # Messages sharing a key are delivered one at a time, oldest first (a stream's security events).
+    ordering_key = db.Column(db.String(200))
+    client_id = db.Column(db.String(64))
+    created_at = db.Column(UTCDateTime, nullable=False)
+    next_attempt_at = db.Column(UTCDateTime, nullable=False)
+    attempts = db.Column(db.Integer, nullable=False, default=0)
+    last_error = db.Column(db.String(300))
+
+    __table_args__ = (Index("ix_outbox_next_attempt_at", "next_attempt_at"),
+                      # "Is an older message of this key still waiting?", asked for each keyed candidate.
+                      Index("ix_outbox_ordering_key_id", "ordering_key", "id"),
+                      Index("ix_outbox_created_at", "created_at"))
+
+
+# Why a session ended (stored in device_sessions.ended_reason).
+ENDED_BY_USER = "user"
+ENDED_BY_ADMIN = "admin"
+ENDED_BY_REVOCATION = "revocation"
+ENDED_BY_REUSE = "refresh_token_reuse"
+ENDED_IDLE = "idle_timeout"
+ENDED_MAX_AGE = "max_age"
+ENDED_USER_DISABLED = "user_disabled"
+END_REASONS = (ENDED_BY_USER, ENDED_BY_ADMIN, ENDED_BY_REVOCATION, ENDED_BY_REUSE, ENDED_IDLE, ENDED_MAX_AGE,
+               ENDED_USER_DISABLED)
+
+
+@dataclass(frozen=True)
+class DeviceContext:
+    """What the server observed about the device making a request."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+    device_name: str | None = None

@@ -12,6 +12,7 @@ from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import select
 
+from .database import begin_write
 from .database import db
 from .models import AuthorizationCode
 from .models import DeviceAuthorization
@@ -22,6 +23,7 @@ from .models import SecurityEvent
 
 
 def prune(services) -> dict:
+    begin_write()
     now = services.clock.now()
     ended = services.sessions.end_expired(now)
     cutoff = now - dt.timedelta(seconds=services.settings.retention_seconds)

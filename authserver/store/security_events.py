@@ -25,6 +25,8 @@ ACCESS_TOKEN_REVOKED = "access_token_revoked"
 CLIENT_AUTH_FAILED = "client_auth_failed"
 TOKEN_LOOKUP_FAILED = "token_lookup_failed"
 INTROSPECTION_LOOKUP_FAILED = "introspection_lookup_failed"
+# An outbound delivery (store/outbox.py) that will never be made: refused, rejected or too old.
+OUTBOUND_GIVEN_UP = "outbound_given_up"
 
 
 def record_event(kind: str, now, *, user=None, user_id=None, username=None, session_id=None, client_id=None, ip=None,

@@ -13,9 +13,12 @@ Checking takes two steps, because revocation needs only the first:
    header ``typ`` ``at+jwt`` (RFC 9068 §4) and a ``kid``; ``iss`` and ``aud`` ours, not expired,
    not issued in the future, and every claim we put in present. Anything else (``alg`` none,
    HS256, an unknown ``kid``, another key, garbage) is simply not ours.
-2. :func:`live_access_token`: its device session is live (not ended, not idle or past its max age,
-   its user not disabled), belongs to the token's user and client, and its ``jti`` is not on the
-   deny list. A JWT that has not expired is dead once any of these fails.
+2. :func:`live_access_token`: its ``jti`` is not on the deny list and its device session is usable
+   by the token's client for the token's user (``sessions/device_sessions.usability``: not ended,
+   not idle or past its max age, its user not disabled), read with one statement
+   (``store/sessions.access_token_state``); a session found past a deadline is ended for it. A JWT
+   that has not expired is dead once any of these fails. A client's own token (no ``sid``) is live
+   while not denied and its client exists.
 
 Neither step logs or returns the token string.
 """
@@ -32,10 +35,10 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwt import JWTClaimsRegistry
 
+from ..store import sessions as session_store
 from ..store.database import db
 from ..store.denylist import is_access_token_denied
 from ..store.models import Client
-from ..store.models import DeviceSession
 
 ALGORITHM = "RS256"
 TOKEN_TYPE = "at+jwt"  # RFC 9068 §2.1; the "application/" prefix is never sent by us
@@ -44,7 +47,7 @@ TOKEN_TYPE = "at+jwt"  # RFC 9068 §2.1; the "application/" prefix is never sent
 class AccessTokenClaims(dict):
     """The verified claims, with the protected header beside them.
 
-    A plain dict to callers (``claims["sub"]``); the API protector hangs the live
+    A plain dict to callers (``claims["sub"]``); the API protector hangs the caller's
     ``device_session`` on it."""
 
     def __init__(self, claims: dict, header: dict):
@@ -59,7 +62,7 @@ class AccessTokenClaims(dict):
 @dataclass(frozen=True)
 class LiveAccessToken:
     claims: AccessTokenClaims
-    session: DeviceSession | None  # None for a client's own token (client credentials)
+    username: str | None  # the session's user's; None for a client's own token (client credentials)
 
 
 @dataclass(frozen=True)
@@ -185,16 +188,17 @@ def client_token_is_live(claims: AccessTokenClaims) -> bool:
 
 
 def live_access_token(services, token_string: str) -> LiveAccessToken | None:
-    """An access token of ours that nobody revoked and whose session is live (a client's own token:
-    whose client still exists); None otherwise."""
+    """An access token of ours that nobody revoked and whose session is usable (a client's own token:
+    whose client still exists); None otherwise. The one liveness check of the API protector and
+    of introspection."""
     claims = verify_access_token(services, token_string)
     if claims is None:
         return None
     if "sid" not in claims:
         return LiveAccessToken(claims, None) if client_token_is_live(claims) else None
-    if is_access_token_denied(claims["jti"]):
+    state = session_store.access_token_state(claims["sid"], claims["jti"])
+    if state is None or state.denied:
         return None
-    session = services.sessions.live_session(claims["sid"])
-    if session is None or session.user_id != claims["sub"] or session.client_id != claims["client_id"]:
+    if not services.sessions.check(state, client_id=claims["client_id"], user_id=claims["sub"]).usable:
         return None
-    return LiveAccessToken(claims, session)
+    return LiveAccessToken(claims, state.username)

@@ -23,7 +23,7 @@ from flask import url_for
 
 from ..errors import OAuth2Error
 from ..errors import UnknownClientError
-from ..oauth import paths
+from ..http import paths
 from ..oauth.oidc.prompt import LOGIN
 from ..oauth.oidc.prompt import Prompt
 from ..openapi.document import DATABASE_PAGES
@@ -35,10 +35,10 @@ from ..scopes import describe
 from ..scopes import granted_scope
 from ..services import current_services
 from ..store import consents
-from ..store.database import db
+from ..store.clients import find_client
 from ..store.models import Client
-from . import bp
-from . import csrf_form
+from .blueprint import bp
+from .blueprint import csrf_form
 from .browser_sessions import send_to_signin
 from .headers import SECURITY_HEADERS
 
@@ -118,7 +118,7 @@ def sign_in_first(prompt: Prompt):
 def registered_client_and_redirect_uri() -> tuple[Client, str]:
     """The client and where to send the browser back; an error page if either is unknown."""
     client_id = request.args.get("client_id")
-    client = db.session.get(Client, client_id) if client_id else None
+    client = find_client(client_id) if client_id else None
     if client is None:
         raise UnknownClientError("Unknown client_id.")
     redirect_uri = request.args.get("redirect_uri")

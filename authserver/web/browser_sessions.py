@@ -39,7 +39,7 @@ from ..scopes import granted_scope
 from ..services import current_services
 from ..sessions.device_sessions import ENDED_BY_USER
 from ..store.models import DeviceSession
-from . import bp
+from .blueprint import bp
 from .client import web_client
 
 # For /openapi.json: what a page for signed-in browsers answers a signed-out one (send_to_signin).

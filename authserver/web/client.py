@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..accounts import clients
 from ..services import current_services
+from ..store.clients import find_client
 from ..store.database import db
 from ..store.models import Client
 
@@ -21,7 +22,7 @@ WEB_CLIENT_SCOPE = "profile admin"
 
 
 def web_client() -> Client:
-    client = db.session.get(Client, WEB_CLIENT_ID)
+    client = find_client(WEB_CLIENT_ID)
     return client if client is not None else create_web_client()
 
 
@@ -36,4 +37,4 @@ def create_web_client() -> Client:
                                                         "none", client_id=WEB_CLIENT_ID)
         return client
     except IntegrityError:
-        return db.session.get(Client, WEB_CLIENT_ID)
+        return find_client(WEB_CLIENT_ID)

@@ -20,9 +20,10 @@ from ..openapi.document import redirect_response
 from ..services import current_services
 from ..sessions.device_sessions import ENDED_BY_ADMIN
 from ..store import security_events
-from . import FORM_EXPIRED
-from . import bp
-from . import csrf_form
+from ..store.users import search_users
+from .blueprint import FORM_EXPIRED
+from .blueprint import bp
+from .blueprint import csrf_form
 from .browser_sessions import NOT_ADMIN
 from .browser_sessions import SIGNED_OUT
 from .browser_sessions import admin_required
@@ -58,13 +59,6 @@ ACTION = {302: redirect_response("Back to the user in the console (to `/signin` 
           400: FORM_EXPIRED, 403: NOT_ADMIN, 404: page_response("No such user or session."), **DATABASE_PAGES}
 
 
-def user_or_404(username):
-    user = users.find_user(username)
-    if user is None:
-        abort(404)
-    return user
-
-
 def back_to(user):
     return redirect(url_for("web.console", username=user.username))
 
@@ -82,7 +76,7 @@ def console():
         "console.html",
         query=query,
         user=user,
-        matches=users.search_users(query) if query and user is None else [],
+        matches=search_users(query) if query and user is None else [],
         sessions=current_services().sessions.list_sessions(user.id) if user else [],
         events=security_events.recent_events(user) if user else [],
         current_id=g.device_session.id,
@@ -97,7 +91,7 @@ def console():
            parameters={"username": USERNAME}, body=csrf_form("The session's form."), responses=ACTION)
 @admin_required
 def end_user_session(username, sid):
-    user = user_or_404(username)
+    user = users.require_user(username)
     target = current_services().sessions.find_user_session(sid, user.id)
     if target is None:
         abort(404)
@@ -114,7 +108,7 @@ def end_user_session(username, sid):
            parameters={"username": USERNAME}, body=csrf_form("The user's form."), responses=ACTION)
 @admin_required
 def end_all_user_sessions(username):
-    user = user_or_404(username)
+    user = users.require_user(username)
     count = current_services().sessions.end_user_sessions(user.id, ENDED_BY_ADMIN,
                                                           actor=g.device_session.user.username,
                                                           ip=request.remote_addr)
@@ -128,7 +122,7 @@ def end_all_user_sessions(username):
            parameters={"username": USERNAME}, body=csrf_form("The user's form."), responses=ACTION)
 @admin_required
 def disable_user(username):
-    user = user_or_404(username)
+    user = users.require_user(username)
     admin = g.device_session.user
     if user.id == admin.id:
         flash("You cannot disable your own account here.", "error")

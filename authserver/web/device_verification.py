@@ -10,8 +10,9 @@ from flask import render_template
 from flask import request
 from flask_login import login_required
 
-from ..accounts.throttle import user_code_retry_after
-from ..oauth import paths
+from ..accounts import throttle
+from ..errors import Throttled
+from ..http import paths
 from ..openapi.document import DATABASE_PAGES
 from ..openapi.document import RETRY_AFTER
 from ..openapi.document import browser_session
@@ -23,8 +24,9 @@ from ..services import current_services
 from ..sessions.user_agents import describe_user_agent
 from ..store import device_authorizations
 from ..store import security_events
-from . import bp
-from . import csrf_form
+from .blueprint import bp
+from .blueprint import csrf_form
+from .blueprint import throttled_page
 from .browser_sessions import SIGNED_OUT
 
 WRONG_CODE = "That code is not valid. Check the code on your device; it may have expired or been used already."
@@ -83,12 +85,10 @@ def device_decision():
 def pending_authorization(user_code: str):
     """(authorization, None) for a good code; (None, the page to answer) otherwise, counting the failure."""
     services, user, ip = current_services(), g.device_session.user, request.remote_addr
-    retry_after = user_code_retry_after(services, user.id, ip)
-    if retry_after:
-        minutes = -(-retry_after // 60)
-        error = f"Too many wrong codes. Try again in {minutes} minute{'' if minutes == 1 else 's'}."
-        return None, (render_template("device.html", error=error, user_code=user_code), 429,
-                      {"Retry-After": str(retry_after)})
+    try:
+        throttle.check_user_codes(services, user.id, ip)
+    except Throttled as throttled:
+        return None, throttled_page(throttled, "device.html", user_code=user_code)
     authorization = device_authorizations.find_pending(user_code, services.clock.now())
     if authorization is None:
         security_events.record_event(security_events.USER_CODE_FAILED, services.clock.now(), user=user, ip=ip)

@@ -12,13 +12,11 @@ from flask import render_template
 from markupsafe import Markup
 from markupsafe import escape
 
-from ..oauth import paths
-from ..openapi.document import DOCS_PATH
-from ..openapi.document import DOCUMENT_PATH
+from ..http import paths
 from ..openapi.document import api_document
 from ..openapi.document import operation
 from ..openapi.document import page_response
-from . import bp
+from .blueprint import bp
 
 METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -98,10 +96,10 @@ def inline_code(text: str) -> Markup:
     return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape(text))))
 
 
-@bp.get(DOCS_PATH)
+@bp.get(paths.DOCS)
 @operation("get", summary="This API description, for people", tags=["meta"],
            responses={200: page_response("Every operation of `/openapi.json`, listed by tag.")})
 def docs():
     document = api_document()
     return render_template("docs.html", info=document["info"], groups=operations_by_tag(document),
-                           document_path=DOCUMENT_PATH, metadata_path=paths.METADATA)
+                           document_path=paths.OPENAPI_DOCUMENT, metadata_path=paths.METADATA)

@@ -7,7 +7,7 @@ import json
 
 from ..services import current_services
 from ..sessions.user_agents import describe_user_agent
-from . import bp
+from .blueprint import bp
 
 
 @bp.app_template_filter("utc")

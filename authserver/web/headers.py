@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import request
 
-from . import bp
+from .blueprint import bp
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; "

@@ -22,16 +22,16 @@ from flask import request
 from flask import url_for
 
 from ..errors import UnregisteredLogoutRedirect
-from ..oauth import paths
+from ..http import paths
 from ..oauth.oidc.logout import EndSession
 from ..openapi.document import DATABASE_PAGES
 from ..openapi.document import browser_session
 from ..openapi.document import operation
 from ..openapi.document import page_response
 from ..openapi.document import redirect_response
-from . import FORM_EXPIRED
-from . import bp
-from . import csrf
+from .blueprint import FORM_EXPIRED
+from .blueprint import bp
+from .blueprint import csrf
 from .browser_sessions import sign_out
 
 SIGN_OUT = "signout"

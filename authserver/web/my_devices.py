@@ -20,9 +20,9 @@ from ..openapi.document import redirect_response
 from ..services import current_services
 from ..sessions.device_sessions import ENDED_BY_USER
 from ..store import consents
-from . import FORM_EXPIRED
-from . import bp
-from . import csrf_form
+from .blueprint import FORM_EXPIRED
+from .blueprint import bp
+from .blueprint import csrf_form
 from .browser_sessions import SIGNED_OUT
 from .browser_sessions import sign_out
 

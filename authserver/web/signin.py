@@ -10,8 +10,9 @@ from flask import request
 from flask import url_for
 from flask_login import login_required
 
+from ..accounts import throttle
 from ..accounts import users
-from ..accounts.throttle import login_retry_after
+from ..errors import Throttled
 from ..http.request_context import client_ip
 from ..openapi.document import DATABASE_PAGES
 from ..openapi.document import RETRY_AFTER
@@ -20,10 +21,11 @@ from ..openapi.document import operation
 from ..openapi.document import page_response
 from ..openapi.document import redirect_response
 from ..services import current_services
-from . import FORM_EXPIRED
-from . import bp
-from . import csrf_form
 from . import known_browsers
+from .blueprint import FORM_EXPIRED
+from .blueprint import bp
+from .blueprint import csrf_form
+from .blueprint import throttled_page
 from .browser_sessions import safe_next
 from .browser_sessions import sign_in
 from .browser_sessions import sign_out
@@ -71,13 +73,12 @@ def signin():
     password = request.form.get("password", "")
     ip = client_ip()
     device = known_browsers.known_device(username)
-    retry_after = login_retry_after(current_services(), username, ip, device_cookie=device) if username else None
-    if retry_after:
-        # The token endpoint's throttle, so the page is no way around it.
-        minutes = -(-retry_after // 60)
-        error = f"Too many failed sign-ins. Try again in {minutes} minute{'' if minutes == 1 else 's'}."
-        page = render_template("signin.html", error=error, username=username, next=request.form.get("next", ""))
-        return page, 429, {"Retry-After": str(retry_after)}
+    if username:
+        try:
+            # The token endpoint's throttle, so the page is no way around it.
+            throttle.check_login(current_services(), username, ip, device_cookie=device)
+        except Throttled as throttled:
+            return throttled_page(throttled, "signin.html", username=username, next=request.form.get("next", ""))
     if not username or not password:
         error = "Enter your username and password."
     else:

@@ -10,8 +10,8 @@ from authserver.store.database import db
 from authserver.store.models import DeviceSession
 from tests.code_flow_helpers import code_client
 from tests.code_flow_helpers import connect
-from tests.session_helpers import bearer
 from tests.session_helpers import sign_in
+from tests.token_helpers import bearer
 from tests.token_helpers import revoke
 
 

@@ -11,6 +11,7 @@ from tests.token_helpers import FORGERS
 from tests.token_helpers import NO_BEARER_TOKEN
 from tests.token_helpers import PROTECTED
 from tests.token_helpers import add_protected_route
+from tests.token_helpers import assert_invalid_token
 from tests.token_helpers import bearer
 from tests.token_helpers import claims_of
 from tests.token_helpers import forger_id
@@ -36,12 +37,6 @@ def tokens(client, registered):
     response = password_login(client, registered, scope="profile sessions")
     assert response.status_code == 200, response.json
     return response.json
-
-
-def assert_invalid_token(response):
-    assert response.status_code == 401, response.get_data(as_text=True)
-    assert response.json["error"] == "invalid_token"
-    assert response.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
 
 
 def test_a_live_token_reaches_the_view_with_its_device_session(client, tokens):

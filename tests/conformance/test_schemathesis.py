@@ -43,7 +43,7 @@ def test_schemathesis_finds_no_server_error_and_no_mismatch(tmp_path):
     # The fuzzer sends one unknown token after another, and tries passwords with the username
     # GET /api/me gave it: the failure budgets would soon answer every sign-in and client
     # authentication from 127.0.0.1 with 429, the run's own included. Their 429s are tested in
-    # tests/test_throttle.py, tests/oauth and tests/web.
+    # tests/accounts/test_throttle.py, tests/oauth and tests/web.
     with Served(tmp_path, workers=2, cookie_secure="false", **UNLIMITED_BUDGETS) as server:
         _user, _admin, client = server.create_all(
             (server.create_user, "alice", PASSWORD),

@@ -28,6 +28,7 @@ from tests.conftest import password_login
 from tests.token_helpers import FORGERS
 from tests.token_helpers import NO_BEARER_TOKEN
 from tests.token_helpers import OFFLINE_FORGERS
+from tests.token_helpers import assert_invalid_token
 from tests.token_helpers import bearer
 from tests.token_helpers import claims_of
 from tests.token_helpers import forger_id
@@ -57,12 +58,6 @@ def call_notes(api: Flask, token: str | None = None, authorization: str | None =
     return api.test_client().get("/notes", headers=headers)
 
 
-def assert_invalid_token(response):
-    assert response.status_code == 401, response.get_data(as_text=True)
-    assert response.json["error"] == "invalid_token"
-    assert response.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
-
-
 def assert_unavailable(response):
     """503 and retry later: never a 500, never an "invalid token" that makes a client drop a good one."""
     assert response.status_code == 503, response.get_data(as_text=True)
@@ -71,12 +66,6 @@ def assert_unavailable(response):
 
 
 # == against a live authserver ====================================================================
-@pytest.fixture
-def registered(factory):
-    factory.user()
-    return factory.client()
-
-
 @pytest.fixture
 def tokens(client, registered):
     response = password_login(client, registered, scope="profile")
@@ -87,11 +76,6 @@ def tokens(client, registered):
 @pytest.fixture
 def issuer(app):
     return app.extensions["authserver"].settings.issuer
-
-
-@pytest.fixture
-def introspector(factory):
-    return factory.client(name="notes-api", grant_types=(), scope="", introspect=True)
 
 
 @pytest.fixture

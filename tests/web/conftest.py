@@ -1,16 +1,17 @@
 """What the web page tests share: a test client that presents a desktop browser, signing in through
 the form, reading the session cookie, posting forms with their CSRF token; and for the browser
-tests, Chromium under Playwright."""
+tests, Chromium under Playwright (on SQLite only), signing in by keyboard, and screenshots."""
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
-import jwt
 import pytest
 
-from authserver.store.models import DeviceSession
 from tests.conftest import PASSWORD
+from tests.token_helpers import claims_of
 
 DESKTOP_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
 IPHONE_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
@@ -21,6 +22,21 @@ SID_KEY = "_user_id"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+# The browser tests' `pytestmark`.
+needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                                    reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+# What Chromium presents in the browser tests (My devices shows "Chrome 124 on Windows 10").
+WINDOWS_UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+              "Chrome/124.0.0.0 Safari/537.36")
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "output" / "screenshots"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def sqlite_only(backend):
+    if backend != "sqlite":
+        pytest.skip("browser tests run on SQLite only; the page tests cover the same views on PostgreSQL")
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +47,14 @@ def chromium():
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def page(chromium):
+    """A page in a browser context of its own (its own cookies), at desktop size, closed after the test."""
+    context = chromium.new_context(user_agent=WINDOWS_UA, viewport=DESKTOP)
+    yield context.new_page()
+    context.close()
 
 
 @pytest.fixture
@@ -88,10 +112,25 @@ def post_form(http, page_url, action, **form):
     return http.post(action, data={"csrf_token": csrf_token(page.text), **form})
 
 
-def session_row(app, sid) -> DeviceSession:
-    with app.app_context():
-        return app.extensions["authserver"].sessions.find_user_session(sid)
+def screenshot(page, name):
+    """The page at desktop and at phone width, into tests/output/screenshots/ for people to look at."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(size)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
+    page.set_viewport_size(DESKTOP)
+
+
+def sign_in_with_keyboard(page, expect, username):
+    """Sign in the way a keyboard user does: type, Tab, type, Enter."""
+    expect(page.get_by_role("heading", name="Sign in", level=1)).to_be_visible()
+    expect(page.get_by_label("Username")).to_be_focused()
+    page.keyboard.type(username)
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Password")).to_be_focused()
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
 
 
 def token_sid(access_token) -> str:
-    return jwt.decode(access_token, options={"verify_signature": False})["sid"]
+    return claims_of(access_token)["sid"]

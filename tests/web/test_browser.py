@@ -6,12 +6,10 @@ tests/output/screenshots/ for people to look at.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from http.server import BaseHTTPRequestHandler
 from http.server import HTTPServer
-from pathlib import Path
 from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 
@@ -23,26 +21,15 @@ from tests.code_flow_helpers import authorize_url
 from tests.code_flow_helpers import code_client
 from tests.code_flow_helpers import pkce
 from tests.conftest import PASSWORD
-from tests.web.conftest import CHROMIUM
+from tests.web.conftest import IPHONE_UA
+from tests.web.conftest import needs_chromium
+from tests.web.conftest import screenshot
+from tests.web.conftest import sign_in_with_keyboard
 
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "output" / "screenshots"
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
-DESKTOP_UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-              "Chrome/124.0.0.0 Safari/537.36")
-IPHONE_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-             "Version/17.1 Mobile/15E148 Safari/604.1")
 MAC_UA = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
           "Version/17.4 Safari/605.1.15")
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                                reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-
-
-@pytest.fixture
-def sqlite_only(backend):
-    if backend != "sqlite":
-        pytest.skip("browser tests run on SQLite only; the other tests here cover the same views on PostgreSQL")
+pytestmark = needs_chromium
 
 
 def api_login(live_server, registered, username, user_agent, password=PASSWORD, **extra):
@@ -58,34 +45,13 @@ def api_refresh(live_server, registered, refresh_token):
     return requests.post(live_server + "/oauth/token", data=data, headers=headers, timeout=10)
 
 
-def screenshot(page, name):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
-        page.set_viewport_size(size)
-        page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
-    page.set_viewport_size(DESKTOP)
-
-
-def sign_in_with_keyboard(page, expect, username):
-    """Sign in the way a keyboard user does: type, Tab, type, Enter."""
-    expect(page.get_by_role("heading", name="Sign in", level=1)).to_be_visible()
-    expect(page.get_by_label("Username")).to_be_focused()
-    page.keyboard.type(username)
-    page.keyboard.press("Tab")
-    expect(page.get_by_label("Password")).to_be_focused()
-    page.keyboard.type(PASSWORD)
-    page.keyboard.press("Enter")
-
-
-def test_user_signs_out_another_device(sqlite_only, app, factory, clock, live_server, chromium, expect):
+def test_user_signs_out_another_device(sqlite_only, app, factory, clock, live_server, page, expect):
     factory.user("alice")
     notes = factory.client(name="Notes for iPhone")
     phone = api_login(live_server, notes, "alice", IPHONE_UA)
     assert phone.status_code == 200, phone.text
     clock.advance(2 * 3600)
 
-    context = chromium.new_context(user_agent=DESKTOP_UA, viewport=DESKTOP)
-    page = context.new_page()
     page.goto(live_server + "/account/devices")
     expect(page).to_have_url(re.compile(r"/signin\?next=/account/devices$"))
     screenshot(page, "signin")
@@ -126,11 +92,10 @@ def test_user_signs_out_another_device(sqlite_only, app, factory, clock, live_se
     expect(page.get_by_role("status")).to_contain_text("You have signed out.")
     page.goto(live_server + "/account/devices")
     expect(page).to_have_url(re.compile(r"/signin"))
-    context.close()
 
 
 def test_admin_ends_all_sessions_of_a_user_from_the_console(sqlite_only, app, factory, clock, live_server,
-                                                            chromium, expect):
+                                                            page, expect):
     factory.user("root", admin=True)
     factory.user("bob", email="bob@example.com")
     notes = factory.client(name="Notes")
@@ -139,8 +104,6 @@ def test_admin_ends_all_sessions_of_a_user_from_the_console(sqlite_only, app, fa
             api_login(live_server, notes, "bob", MAC_UA, device_name="Bob's MacBook").json()["refresh_token"]]
     clock.advance(45 * 60)
 
-    context = chromium.new_context(user_agent=DESKTOP_UA, viewport=DESKTOP)
-    page = context.new_page()
     page.goto(live_server + "/console")
     sign_in_with_keyboard(page, expect, "root")
     expect(page.get_by_role("heading", name="Sessions console", level=1)).to_be_visible()
@@ -168,7 +131,6 @@ def test_admin_ends_all_sessions_of_a_user_from_the_console(sqlite_only, app, fa
         refused = api_refresh(live_server, notes, refresh_token)
         assert refused.status_code == 400
         assert refused.json()["error"] == "invalid_grant"
-    context.close()
 
 
 class AppCallback:
@@ -209,14 +171,12 @@ def app_callback():
     callback.close()
 
 
-def test_user_connects_an_app_through_sign_in_and_consent(sqlite_only, app, factory, live_server, chromium, expect,
+def test_user_connects_an_app_through_sign_in_and_consent(sqlite_only, app, factory, live_server, page, expect,
                                                           app_callback):
     alice = factory.user("alice", email="alice@example.com")
     zapier = code_client(factory, name="Zapier", scope="profile email", redirect_uris=(app_callback.uri,))
     verifier = pkce()
 
-    context = chromium.new_context(user_agent=DESKTOP_UA, viewport=DESKTOP)
-    page = context.new_page()
     page.goto(live_server + authorize_url(zapier.client_id, redirect_uri=app_callback.uri, challenge=verifier))
     expect(page).to_have_url(re.compile(r"/signin\?next=/oauth/authorize"))
     sign_in_with_keyboard(page, expect, "alice")
@@ -237,7 +197,6 @@ def test_user_connects_an_app_through_sign_in_and_consent(sqlite_only, app, fact
     assert params["iss"] == app.extensions["authserver"].settings.issuer
     assert [path for path in app_callback.received if path.startswith("/callback")] == [
         urlsplit(page.url).path + "?" + urlsplit(page.url).query]  # (Chromium may also ask for /favicon.ico)
-    context.close()
 
     data, headers = zapier.auth({"grant_type": "authorization_code", "code": params["code"],
                                  "redirect_uri": app_callback.uri, "code_verifier": verifier.verifier})

@@ -8,11 +8,11 @@ from authserver.store.models import SecurityEvent
 from tests.conftest import PASSWORD
 from tests.conftest import password_login
 from tests.conftest import refresh
+from tests.session_helpers import session_row
 from tests.web.conftest import IPHONE_UA
 from tests.web.conftest import browser
 from tests.web.conftest import csrf_token
 from tests.web.conftest import post_form
-from tests.web.conftest import session_row
 from tests.web.conftest import sign_in
 from tests.web.conftest import token_sid
 

@@ -4,32 +4,21 @@ the code, confirm and done pages, at desktop and phone width, go to tests/output
 
 from __future__ import annotations
 
-import os
 import re
 
-import pytest
 import requests
 
 from tests.device_helpers import DEVICE_AUTHORIZATION
 from tests.device_helpers import DEVICE_GRANT
 from tests.device_helpers import device_client
-from tests.web.conftest import CHROMIUM
-from tests.web.test_browser import DESKTOP
-from tests.web.test_browser import DESKTOP_UA
-from tests.web.test_browser import screenshot
-from tests.web.test_browser import sign_in_with_keyboard
+from tests.web.conftest import needs_chromium
+from tests.web.conftest import screenshot
+from tests.web.conftest import sign_in_with_keyboard
 
 TV_UA = ("Mozilla/5.0 (SMART-TV; Linux; Tizen 6.0) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/4.0 "
          "TV Safari/537.36")
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                                reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-
-
-@pytest.fixture
-def sqlite_only(backend):
-    if backend != "sqlite":
-        pytest.skip("browser tests run on SQLite only; test_device_page.py covers the same views on PostgreSQL")
+pytestmark = needs_chromium
 
 
 def device_poll(live_server, registered, device_code):
@@ -38,7 +27,7 @@ def device_poll(live_server, registered, device_code):
 
 
 def test_rfc8628_3_3_user_approves_a_tv_on_the_verification_page(sqlite_only, app, factory, clock, live_server,
-                                                                  chromium, expect):
+                                                                  page, expect):
     factory.user("alice")
     tv = device_client(factory, name="TV app")
     started = requests.post(live_server + DEVICE_AUTHORIZATION, timeout=10, headers={"User-Agent": TV_UA},
@@ -48,8 +37,6 @@ def test_rfc8628_3_3_user_approves_a_tv_on_the_verification_page(sqlite_only, ap
     codes = started.json()
     assert device_poll(live_server, tv, codes["device_code"]).json()["error"] == "authorization_pending"
 
-    context = chromium.new_context(user_agent=DESKTOP_UA, viewport=DESKTOP)
-    page = context.new_page()
     # The user first types the code by hand, wrongly, as people do: a clear message, focus kept.
     page.goto(live_server + "/device")
     sign_in_with_keyboard(page, expect, "alice")
@@ -97,4 +84,3 @@ def test_rfc8628_3_3_user_approves_a_tv_on_the_verification_page(sqlite_only, ap
     expect(tv_card.locator(".badge", has_text="Limited")).to_be_visible()
     expect(tv_card).to_contain_text("via TV app")
     assert tokens.json()["refresh_token"] not in page.content()
-    context.close()

@@ -10,11 +10,11 @@ from tests.code_flow_helpers import consent_page
 from tests.code_flow_helpers import pkce
 from tests.conftest import password_login
 from tests.conftest import refresh
+from tests.session_helpers import session_row
 from tests.web.conftest import IPHONE_UA
 from tests.web.conftest import browser
 from tests.web.conftest import csrf_token
 from tests.web.conftest import post_form
-from tests.web.conftest import session_row
 from tests.web.conftest import sign_in
 from tests.web.conftest import token_sid
 from tests.web.conftest import web_sid

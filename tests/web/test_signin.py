@@ -18,12 +18,12 @@ from authserver.web.known_browsers import COOKIE_NAME as DEVICE_COOKIE
 from tests.conftest import PASSWORD
 from tests.conftest import password_login
 from tests.conftest import refresh
+from tests.session_helpers import session_row
 from tests.web.conftest import DESKTOP_UA
 from tests.web.conftest import SID_KEY
 from tests.web.conftest import cookie_contents
 from tests.web.conftest import csrf_token
 from tests.web.conftest import post_form
-from tests.web.conftest import session_row
 from tests.web.conftest import sign_in
 from tests.web.conftest import web_sid
 

@@ -8,45 +8,16 @@ from authlib.oauth2.rfc8628 import DEVICE_CODE_GRANT_TYPE
 from authlib.oauth2.rfc8628 import DeviceAuthorizationEndpoint as _DeviceAuthorizationEndpoint
 
 from ...errors import UnauthorizedClientError
+from ...http import paths
 from ...http.request_context import device_context
-from ...openapi.document import schema
 from ...scopes import granted_scope
 from ...services import current_services
 from ...store import device_authorizations
 from ...store.models import AUTH_METHODS
-from .. import paths
-from ..client_auth import FORM_FIELDS
-from ..grants.base import SCOPE_FIELD
-
-DEVICE_AUTHORIZATION_FORM = schema("DeviceAuthorizationForm", {
-    "description": "RFC 8628 §3.1.",
-    "type": "object",
-    "properties": {
-        "scope": SCOPE_FIELD,
-        "device_name": {"type": "string", "description": "How the device is shown on the approval page and in "
-                                                         "My devices; otherwise one is made from the User-Agent."},
-        **FORM_FIELDS,
-    },
-})
-DEVICE_AUTHORIZATION_RESPONSE = schema("DeviceAuthorizationResponse", {
-    "description": "RFC 8628 §3.2: show `user_code` and `verification_uri` (or `verification_uri_complete`) to the "
-                   "user, then poll the token endpoint with `device_code` every `interval` seconds.",
-    "type": "object",
-    "required": ["device_code", "user_code", "verification_uri", "verification_uri_complete", "expires_in",
-                 "interval"],
-    "properties": {
-        "device_code": {"type": "string"},
-        "user_code": {"type": "string"},
-        "verification_uri": {"type": "string", "format": "uri"},
-        "verification_uri_complete": {"type": "string", "format": "uri"},
-        "expires_in": {"type": "integer", "minimum": 1},
-        "interval": {"type": "integer", "minimum": 1},
-    },
-    "additionalProperties": False,
-})
 
 
 class DeviceAuthorizationEndpoint(_DeviceAuthorizationEndpoint):
+    READS_FIRST = False  # it writes the authorization it starts
     CLIENT_AUTH_METHODS = list(AUTH_METHODS)
 
     def create_endpoint_response(self, request):

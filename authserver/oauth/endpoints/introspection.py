@@ -3,10 +3,10 @@
 Only clients registered with ``--introspect`` may call it (``Client.check_endpoint_auth_method``
 refuses every other client, public ones always, with 401 ``invalid_client``).
 
-A live access token (see ``access_tokens.py``) or a live refresh token (the current, unused one of
-a live session) is answered ``active: true`` with ``scope client_id username sub token_type exp
-iat nbf aud iss jti sid``. Anything else is answered exactly ``{"active": false}`` (§2.2), so the
-answer tells nothing about why.
+A live access token (``tokens/access_tokens.live_access_token``, the API protector's check too) or
+a live refresh token (the current, unused one of a usable session) is answered ``active: true``
+with ``scope client_id username sub token_type exp iat nbf aud iss jti sid``. Anything else is
+answered exactly ``{"active": false}`` (§2.2), so the answer tells nothing about why.
 
 - Access tokens: the JWT's claims; ``token_type`` is ``Bearer`` (RFC 6749 §7.1), ``nbf`` is the
   JWT's ``nbf`` or, as ours carry none, its ``iat``.
@@ -29,50 +29,11 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoi
 
 from ...accounts import throttle
 from ...http.request_context import client_ip
-from ...openapi.document import schema
 from ...services import current_services
-from ...sessions.device_sessions import EXPIRED
-from ...store.database import begin_write
 from ...store.models import AUTH_METHODS
-from ...tokens.access_tokens import client_token_is_live
-from ...tokens.access_tokens import verify_access_token
+from ...tokens.access_tokens import live_access_token
 from .token_lookup import TokenParameterRequired
 from .token_lookup import find_token
-
-INTROSPECTION_RESPONSE = schema("IntrospectionResponse", {
-    "description": "RFC 7662 §2.2: a live token's members, or exactly `{\"active\": false}`.",
-    "oneOf": [
-        schema("ActiveToken", {
-            "type": "object",
-            "description": "`username` and `sid` for tokens of a user's device session, not for a client's own "
-                           "token (client credentials, `sub` = `client_id`).",
-            "required": ["active", "scope", "client_id", "sub", "token_type", "exp", "iat", "nbf", "aud", "iss",
-                         "jti"],
-            "properties": {
-                "active": {"const": True},
-                "scope": {"type": "string"},
-                "client_id": {"type": "string"},
-                "username": {"type": "string"},
-                "sub": {"type": "string", "description": "The user's id, or the client's."},
-                "token_type": {"enum": ["Bearer", "refresh_token"]},
-                "exp": {"type": "integer"},
-                "iat": {"type": "integer"},
-                "nbf": {"type": "integer"},
-                "aud": {"type": "string"},
-                "iss": {"type": "string"},
-                "jti": {"type": "string"},
-                "sid": {"type": "string", "description": "The device session."},
-            },
-            "additionalProperties": False,
-        }),
-        schema("InactiveToken", {
-            "type": "object",
-            "required": ["active"],
-            "properties": {"active": {"const": False}},
-            "additionalProperties": False,
-        }),
-    ],
-})
 
 
 def epoch(instant) -> int:
@@ -112,26 +73,28 @@ def access_token_payload(claims, username: str | None) -> dict:
     return {name: value for name, value in payload.items() if value is not None}
 
 
-def refresh_token_payload(services, row, session) -> dict:
+def refresh_token_payload(services, row) -> dict:
+    """From the token's ``store/sessions.token_state`` row (the token's and its session's columns)."""
     issued_at = epoch(row.issued_at)
     return {
         "active": True,
-        "scope": session.scope,
+        "scope": row.scope,
         "client_id": row.client_id,
-        "username": session.user.username,
-        "sub": session.user_id,
+        "username": row.username,
+        "sub": row.user_id,
         "token_type": "refresh_token",
-        "exp": epoch(services.sessions.ends_at(session)),
+        "exp": epoch(services.sessions.ends_at(row)),
         "iat": issued_at,
         "nbf": issued_at,
         "aud": services.settings.issuer,
         "iss": services.settings.issuer,
         "jti": str(row.id),
-        "sid": session.id,
+        "sid": row.session_id,
     }
 
 
 class IntrospectionEndpoint(TokenParameterRequired, _IntrospectionEndpoint):
+    READS_FIRST = True  # only an expired session found on the way is written
     CLIENT_AUTH_METHODS = list(AUTH_METHODS)
 
     def authenticate_token(self, request, client):
@@ -151,24 +114,12 @@ class IntrospectionEndpoint(TokenParameterRequired, _IntrospectionEndpoint):
         services = current_services()
 
         def access_token():
-            # access_tokens.live_access_token, with the liveness check as one query (sessions.py)
-            claims = verify_access_token(services, token_string)
-            if claims is None:
-                return None
-            if "sid" not in claims:  # a client's own token: no user, no session
-                live = client_token_is_live(claims)
-                return IntrospectedToken(access_token_payload(claims, None)) if live else None
-            username = services.sessions.access_token_state(claims["sid"], claims["jti"], claims["sub"],
-                                                            claims["client_id"])
-            if username is EXPIRED:
-                begin_write()
-                services.sessions.live_session(claims["sid"])  # ends the session, for the deadline it reached
-                return None
-            return None if username is None else IntrospectedToken(access_token_payload(claims, username))
+            live = live_access_token(services, token_string)
+            return None if live is None else IntrospectedToken(access_token_payload(live.claims, live.username))
 
         def refresh_token():
             live = services.refresh_tokens.live_token(token_string)
-            return None if live is None else IntrospectedToken(refresh_token_payload(services, *live))
+            return None if live is None else IntrospectedToken(refresh_token_payload(services, live))
 
         return find_token(token_type_hint, access_token, refresh_token)
 

@@ -1,15 +1,20 @@
 """Authorization server metadata (RFC 8414), built from the single list of grants, endpoints and
 client authentication methods in ``server.py`` and the scopes the server defines (``scopes.py``, not
-every scope some client was registered with); every URL is the issuer plus the endpoint's path."""
+every scope some client was registered with); every URL is the issuer plus the endpoint's path.
+
+Each member is listed once, in :data:`MEMBERS`, with the JSON Schema of its value: the document
+(:func:`server_metadata`) and its schema (:func:`metadata_schema`, for ``/openapi.json``) are both
+built from that list."""
 
 from __future__ import annotations
 
+from typing import Callable
+from typing import NamedTuple
+
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 
-from ...openapi.document import DOCS_PATH
-from ...openapi.document import schema
+from ...http import paths
 from ...scopes import SUPPORTED as SUPPORTED_SCOPES
-from .. import paths
 from ..grants.authorization_code import S256
 from ..server import supported_auth_methods
 from ..server import supported_grant_types
@@ -18,50 +23,51 @@ from .revocation import RevocationEndpoint
 
 URL = {"type": "string", "format": "uri"}
 STRINGS = {"type": "array", "items": {"type": "string"}}
+BOOLEAN = {"type": "boolean"}
 
-METADATA = schema("AuthorizationServerMetadata", {
-    "description": "RFC 8414 §2. Every URL is the issuer plus the endpoint's path.",
-    "type": "object",
-    "required": ["issuer", "token_endpoint", "jwks_uri", "response_types_supported", "grant_types_supported"],
-    "properties": {
-        "issuer": URL,
-        "token_endpoint": URL,
-        "jwks_uri": URL,
-        "revocation_endpoint": URL,
-        "introspection_endpoint": URL,
-        "service_documentation": URL,
-        "authorization_endpoint": URL,
-        "device_authorization_endpoint": URL,
-        "code_challenge_methods_supported": STRINGS,
-        "authorization_response_iss_parameter_supported": {"type": "boolean"},
-        "grant_types_supported": STRINGS,
-        "response_types_supported": STRINGS,
-        "scopes_supported": STRINGS,
-        "token_endpoint_auth_methods_supported": STRINGS,
-        "revocation_endpoint_auth_methods_supported": STRINGS,
-        "introspection_endpoint_auth_methods_supported": STRINGS,
-    },
-})
+
+class Member(NamedTuple):
+    name: str
+    schema: dict
+    value: Callable[[str], object]  # of the issuer
+    required: bool = False  # RFC 8414 §2 REQUIRED (or RECOMMENDED and always sent here)
+
+
+def at(path: str) -> Callable[[str], str]:
+    return lambda issuer: issuer + path
+
+
+MEMBERS = (
+    Member("issuer", URL, lambda issuer: issuer, required=True),
+    Member("token_endpoint", URL, at(paths.TOKEN), required=True),
+    Member("jwks_uri", URL, at(paths.JWKS), required=True),
+    Member("response_types_supported", STRINGS, lambda _: ["code"], required=True),
+    Member("grant_types_supported", STRINGS, lambda _: supported_grant_types(), required=True),
+    Member("token_endpoint_auth_methods_supported", STRINGS, lambda _: supported_auth_methods()),
+    Member("revocation_endpoint", URL, at(paths.REVOCATION)),
+    Member("revocation_endpoint_auth_methods_supported", STRINGS,
+           lambda _: supported_auth_methods(RevocationEndpoint.ENDPOINT_NAME)),
+    Member("introspection_endpoint", URL, at(paths.INTROSPECTION)),
+    Member("introspection_endpoint_auth_methods_supported", STRINGS,
+           lambda _: supported_auth_methods(IntrospectionEndpoint.ENDPOINT_NAME)),
+    Member("scopes_supported", STRINGS, lambda _: sorted(SUPPORTED_SCOPES)),
+    Member("service_documentation", URL, at(paths.DOCS)),
+    Member("authorization_endpoint", URL, at(paths.AUTHORIZATION)),
+    Member("device_authorization_endpoint", URL, at(paths.DEVICE_AUTHORIZATION)),
+    Member("code_challenge_methods_supported", STRINGS, lambda _: [S256]),
+    # RFC 9207: every authorization response carries `iss`.
+    Member("authorization_response_iss_parameter_supported", BOOLEAN, lambda _: True),
+)
 
 
 def server_metadata(settings) -> AuthorizationServerMetadata:
-    issuer = settings.issuer
-    return AuthorizationServerMetadata(
-        issuer=issuer,
-        token_endpoint=issuer + paths.TOKEN,
-        jwks_uri=issuer + paths.JWKS,
-        grant_types_supported=supported_grant_types(),
-        token_endpoint_auth_methods_supported=supported_auth_methods(),
-        revocation_endpoint=issuer + paths.REVOCATION,
-        revocation_endpoint_auth_methods_supported=supported_auth_methods(RevocationEndpoint.ENDPOINT_NAME),
-        introspection_endpoint=issuer + paths.INTROSPECTION,
-        introspection_endpoint_auth_methods_supported=supported_auth_methods(IntrospectionEndpoint.ENDPOINT_NAME),
-        scopes_supported=sorted(SUPPORTED_SCOPES),
-        service_documentation=issuer + DOCS_PATH,
-        authorization_endpoint=issuer + paths.AUTHORIZATION,
-        device_authorization_endpoint=issuer + paths.DEVICE_AUTHORIZATION,
-        response_types_supported=["code"],
-        code_challenge_methods_supported=[S256],
-        # RFC 9207: every authorization response carries `iss`.
-        authorization_response_iss_parameter_supported=True,
-    )
+    return AuthorizationServerMetadata({member.name: member.value(settings.issuer) for member in MEMBERS})
+
+
+def metadata_schema() -> dict:
+    return {
+        "description": "RFC 8414 §2. Every URL is the issuer plus the endpoint's path.",
+        "type": "object",
+        "required": [member.name for member in MEMBERS if member.required],
+        "properties": {member.name: member.schema for member in MEMBERS},
+    }

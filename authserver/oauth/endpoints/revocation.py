@@ -50,6 +50,7 @@ class RevocableRefreshToken:
 
 
 class RevocationEndpoint(TokenParameterRequired, _RevocationEndpoint):
+    READS_FIRST = False  # it writes what it revokes
     CLIENT_AUTH_METHODS = list(AUTH_METHODS)
 
     def authenticate_token(self, request, client):

@@ -14,16 +14,14 @@ from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import g
 
-from ...errors import InvalidGrantError
+from ...errors import CodeInvalid
 from ...errors import InvalidRequestError
 from ...http.request_context import device_context
 from ...scopes import granted_scope
 from ...services import current_services
 from ...sessions.device_sessions import DeviceContext
 from ...store import authorization_codes
-from ...store.authorization_codes import CodeInvalid
 from ...store.models import AUTH_METHODS
-from .base import grant_form
 from .base import issue_session_tokens
 from .base import token_response
 
@@ -45,14 +43,8 @@ class S256CodeChallenge(CodeChallenge):
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+    READS_FIRST = False  # it redeems the code (a conditional UPDATE) right after reading it
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
-    FORM = grant_form(
-        "AuthorizationCodeGrantForm", "authorization_code",
-        "RFC 6749 §4.1.3 with PKCE (RFC 7636). Opens a device session; a code is single-use.", ("code",),
-        code={"type": "string", "minLength": 1},
-        redirect_uri={"type": "string", "description": "The one the authorization request named."},
-        code_verifier={"type": "string", "minLength": 43, "maxLength": 128,
-                       "description": "Required when the authorization request had a code_challenge."})
 
     def generate_authorization_code(self):
         return authorization_codes.new_code()
@@ -67,10 +59,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             browser_session=g.device_session, nonce=data.get("nonce"))
 
     def query_authorization_code(self, code, client):
-        try:
-            return authorization_codes.find_code(current_services(), code, client.client_id)
-        except CodeInvalid:
-            raise InvalidGrantError("The authorization code is invalid, expired or already used.") from None
+        return authorization_codes.find_code(current_services(), code, client.client_id)
 
     def delete_authorization_code(self, authorization_code):
         pass  # redeemed (marked used) in create_token_response; kept to recognise a second use
@@ -81,13 +70,10 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     def create_token_response(self):
         services, client, row = current_services(), self.request.client, self.request.authorization_code
-        try:
-            authorization_codes.redeem_code(services, row)
-        except CodeInvalid:
-            raise InvalidGrantError("The authorization code is invalid, expired or already used.") from None
+        authorization_codes.redeem_code(services, row)
         user = self.authenticate_user(row)
         if user is None:
-            raise InvalidGrantError("The authorization code is invalid, expired or already used.")
+            raise CodeInvalid("user disabled")
         session = services.sessions.open_session(user, client, row.scope,
                                                  DeviceContext(ip=row.ip, user_agent=row.user_agent))
         row.session_id = session.id

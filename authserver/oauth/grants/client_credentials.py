@@ -13,18 +13,13 @@ from authlib.oauth2.rfc6749 import grants
 from ...errors import UnauthorizedClientError
 from ...scopes import granted_scope
 from ...store.models import AUTH_METHODS
-from .base import SCOPE_FIELD
-from .base import ReadsBeforeWriting
-from .base import grant_form
 from .base import token_response
 
 
-class ClientCredentialsGrant(ReadsBeforeWriting, grants.ClientCredentialsGrant):
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+    READS_FIRST = True  # nothing is written but a failed client authentication
     # `none` is accepted here only so that a public client is told what is wrong (§5.2).
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
-    FORM = grant_form("ClientCredentialsGrantForm", "client_credentials",
-                      "RFC 6749 §4.4.2. A confidential client's own token: no user, no refresh token.",
-                      scope=SCOPE_FIELD)
 
     def validate_token_request(self):
         super().validate_token_request()

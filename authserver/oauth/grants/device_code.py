@@ -10,39 +10,22 @@ those that manage the account (``api/protector.py``). Its refresh tokens rotate 
 
 from __future__ import annotations
 
-from authlib.oauth2.rfc6749.errors import AccessDeniedError
 from authlib.oauth2.rfc8628 import DeviceCodeGrant as _DeviceCodeGrant
-from authlib.oauth2.rfc8628.errors import AuthorizationPendingError
-from authlib.oauth2.rfc8628.errors import ExpiredTokenError
-from authlib.oauth2.rfc8628.errors import SlowDownError
 
-from ...errors import InvalidGrantError
 from ...errors import InvalidRequestError
+from ...errors import PollRefused
 from ...errors import UnauthorizedClientError
 from ...services import current_services
 from ...sessions.device_sessions import DeviceContext
 from ...store import device_authorizations
 from ...store.models import AUTH_METHODS
-from .base import grant_form
 from .base import issue_session_tokens
 from .base import token_response
 
-POLL_ERRORS = {
-    "authorization_pending": AuthorizationPendingError,
-    "slow_down": SlowDownError,
-    "access_denied": AccessDeniedError,
-    "expired_token": ExpiredTokenError,
-    "invalid_grant": InvalidGrantError,
-}
-
 
 class DeviceCodeGrant(_DeviceCodeGrant):
+    READS_FIRST = False  # the poll locks the device authorization's row and records its time
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
-    FORM = grant_form(
-        "DeviceCodeGrantForm", "urn:ietf:params:oauth:grant-type:device_code",
-        "RFC 8628 §3.4: polling. Until the user decides: `authorization_pending` (or `slow_down`: poll 5 seconds "
-        "less often); then tokens once, or `access_denied`, `expired_token`.", ("device_code",),
-        device_code={"type": "string", "minLength": 1})
 
     def validate_token_request(self):
         device_code = self.request.payload.data.get("device_code")
@@ -51,12 +34,10 @@ class DeviceCodeGrant(_DeviceCodeGrant):
         client = self.authenticate_token_endpoint_client()
         if not client.check_grant_type(self.GRANT_TYPE):
             raise UnauthorizedClientError("The client is not registered for the device authorization grant.")
-        try:
-            row = device_authorizations.poll(device_code, client.client_id, current_services().clock.now())
-        except device_authorizations.PollRefused as refused:
-            raise POLL_ERRORS[refused.error]() from None
+        # Anything but an approval is refused with the RFC 8628 §3.5 code (PollRefused, errors.py).
+        row = device_authorizations.poll(device_code, client.client_id, current_services().clock.now())
         if row.user.is_disabled:
-            raise InvalidGrantError()
+            raise PollRefused("invalid_grant")
         self.request.client, self.request.user, self.request.credential = client, row.user, row
 
     def create_token_response(self):

@@ -14,22 +14,15 @@ from ...ops.request_log import annotate
 from ...scopes import granted_scope
 from ...services import current_services
 from ...store.models import AUTH_METHODS
-from .base import SCOPE_FIELD
-from .base import ReadsBeforeWriting
-from .base import grant_form
 from .base import issue_session_tokens
 from .base import token_response
 
 
-class PasswordGrant(ReadsBeforeWriting, grants.ResourceOwnerPasswordCredentialsGrant):
+class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):
     """First-party apps only: a client must be registered with the password grant."""
 
+    READS_FIRST = True  # the argon2 check holds no transaction; the session is written after it
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
-    FORM = grant_form(
-        "PasswordGrantForm", "password", "RFC 6749 §4.3.2. Opens a device session.", ("username", "password"),
-        username={"type": "string", "minLength": 1}, password={"type": "string", "minLength": 1}, scope=SCOPE_FIELD,
-        device_name={"type": "string", "description": "A name for the device, shown in My devices; "
-                                                      "otherwise one is made from the User-Agent."})
 
     def validate_token_request(self):
         super().validate_token_request()

@@ -9,20 +9,13 @@ from contextlib import contextmanager
 from authlib.oauth2.rfc6749 import grants
 
 from ...accounts import throttle
-from ...errors import InvalidGrantError
-from ...errors import InvalidScopeError
+from ...errors import RefreshTokenUnknown
 from ...http.request_context import client_ip
 from ...http.request_context import device_context
 from ...ops.request_log import annotate
 from ...scopes import granted_scope
 from ...services import current_services
-from ...sessions.refresh_tokens import RefreshTokenInvalid
-from ...sessions.refresh_tokens import RefreshTokenUnknown
-from ...sessions.refresh_tokens import ScopeNotGranted
 from ...store.models import AUTH_METHODS
-from .base import SCOPE_FIELD
-from .base import ReadsBeforeWriting
-from .base import grant_form
 from .base import issue_session_tokens
 
 
@@ -39,17 +32,14 @@ class RotatedRefreshToken:
         return self.rotation.session.scope
 
 
-class RefreshGrant(ReadsBeforeWriting, grants.RefreshTokenGrant):
+class RefreshGrant(grants.RefreshTokenGrant):
+    READS_FIRST = True  # the rotation is read without a lock, signed, then written (sessions/refresh_tokens.py)
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
     INCLUDE_NEW_REFRESH_TOKEN = True
-    FORM = grant_form(
-        "RefreshTokenGrantForm", "refresh_token", "RFC 6749 §6. Rotates the refresh token: keep the new one.",
-        ("refresh_token",), refresh_token={"type": "string", "minLength": 1},
-        scope={**SCOPE_FIELD, "description": "Less than the session's, for this access token only."})
 
     def authenticate_refresh_token(self, refresh_token):
         services = current_services()
-        with refresh_token_errors(services, self.request.client.client_id):
+        with unknown_tokens_counted(services, self.request.client.client_id):
             rotation = services.refresh_tokens.prepare_rotation(
                 refresh_token, self.request.client.client_id, device_context(), requested_scope=self.request.payload.scope)
         annotate(session_id=rotation.session.id)
@@ -70,7 +60,7 @@ class RefreshGrant(ReadsBeforeWriting, grants.RefreshTokenGrant):
         # A narrowed refresh narrows the access token only; the successor keeps the session's scope.
         rotation = refresh_token.rotation
         token = issue_session_tokens(self, user, rotation.session, rotation.refresh_token, self.request.granted_scope)
-        with refresh_token_errors(current_services(), self.request.client.client_id):
+        with unknown_tokens_counted(current_services(), self.request.client.client_id):
             # The successor and session stay the same whichever way it completes (a parallel
             # rotation makes this one a grace-window retry) or it raises.
             current_services().refresh_tokens.complete_rotation(rotation)
@@ -81,15 +71,11 @@ class RefreshGrant(ReadsBeforeWriting, grants.RefreshTokenGrant):
 
 
 @contextmanager
-def refresh_token_errors(services, client_id: str):
-    """The refresh-token chain's refusals as the token endpoint answers them."""
+def unknown_tokens_counted(services, client_id: str):
+    """A refresh token that is not this client's at all counts against the lookup budgets (scanning).
+    The chain's refusals go on to ``errors.py``, which answers them (``invalid_grant``, ``invalid_scope``)."""
     try:
         yield
-    except ScopeNotGranted:
-        raise InvalidScopeError("The requested scope exceeds the scope originally granted.") from None
     except RefreshTokenUnknown:
-        # Not a token of this client's at all: scanning counts against the lookup budgets.
         throttle.record_lookup_failure(services, client_id, client_ip(), "token")
-        raise InvalidGrantError("The refresh token is invalid, expired or revoked.") from None
-    except RefreshTokenInvalid:
-        raise InvalidGrantError("The refresh token is invalid, expired or revoked.") from None
+        raise

@@ -8,19 +8,10 @@ token, so ending it anywhere ends what the app holds. Where each part is:
 - ``claims.py``: what the ID token and UserInfo say about the user, by scope (``profile``, ``email``)
 - ``prompt.py``: ``prompt`` and ``max_age`` at the authorization endpoint (``web/authorize.py``)
 - ``discovery.py``: ``/.well-known/openid-configuration`` (Discovery 1.0), built from the RFC 8414 document
-- ``userinfo.py``: the UserInfo endpoint (Core 1.0 §5.3), behind the APIs' one token validator
+- ``logout.py``: RP-Initiated Logout 1.0, the end-session request's checks and what a logout ends
+
+``oauth/views.py`` serves discovery and UserInfo (Core 1.0 §5.3, behind the APIs' one token validator),
+``web/logout.py`` the end-session endpoint's pages; their OpenAPI shapes are ``openapi/oidc.py``'s.
 
 The scopes ``openid``, ``profile`` and ``email`` are the server's own (``scopes.py``), granted like any other.
 """
-
-from flask import Blueprint
-
-bp = Blueprint("oidc", __name__)
-
-
-def register_oidc(app) -> None:
-    # Imported here, not above: the views need the OAuth server (server.py), which imports id_tokens.py.
-    from . import discovery  # noqa: F401
-    from . import userinfo  # noqa: F401
-
-    app.register_blueprint(bp)

@@ -26,6 +26,8 @@ from ...tokens.access_tokens import TOKEN_TYPE as ACCESS_TOKEN_TYPE
 
 
 class EndSession(EndSessionEndpoint):
+    READS_FIRST = False  # a logout with a valid hint ends sessions: it writes
+
     def get_server_jwks(self):
         return current_services().keyring.verification_key_set()
 

@@ -14,14 +14,14 @@ from tests.conftest import refresh
 from tests.oauth.oidc.helpers import SIGNED_OUT_URI
 from tests.oauth.oidc.helpers import relying_party
 from tests.oauth.oidc.helpers import sign_in_with_oidc
-from tests.session_helpers import bearer
+from tests.session_helpers import session_row
 from tests.token_helpers import another_key
+from tests.token_helpers import bearer
 from tests.token_helpers import claims_of
 from tests.token_helpers import mint
 from tests.token_helpers import signing_key
 from tests.web.conftest import browser
 from tests.web.conftest import csrf_token
-from tests.web.conftest import session_row
 from tests.web.conftest import web_sid
 
 END_SESSION = "/oauth/logout"

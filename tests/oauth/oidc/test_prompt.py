@@ -18,9 +18,9 @@ from tests.code_flow_helpers import signed_in
 from tests.oauth.oidc.helpers import OIDC_SCOPE
 from tests.oauth.oidc.helpers import relying_party
 from tests.oauth.oidc.helpers import sign_in_with_oidc
+from tests.session_helpers import session_row
 from tests.token_helpers import claims_of
 from tests.web.conftest import browser
-from tests.web.conftest import session_row
 from tests.web.conftest import web_sid
 
 

@@ -17,7 +17,7 @@ from tests.code_flow_helpers import signed_in
 from tests.conftest import token_request
 from tests.oauth.oidc.helpers import relying_party
 from tests.oauth.oidc.helpers import sign_in_with_oidc
-from tests.session_helpers import bearer
+from tests.token_helpers import bearer
 from tests.token_helpers import claims_of
 from tests.web.conftest import browser
 from tests.web.conftest import post_form

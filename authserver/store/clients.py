@@ -1,0 +1,33 @@
+"""OAuth clients' rows: the prebuilt read behind the per-process client cache (``accounts/clients.py``),
+finding one in the request's session, adding one. Nothing here commits."""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam
+from sqlalchemy import select
+
+from .database import begin_write
+from .database import db
+from .models import Client
+
+_clients = Client.__table__
+CLIENT_ROW = select(_clients).where(_clients.c.client_id == bindparam("client_id"))
+
+
+def read_client(client_id: str) -> Client | None:
+    """The client as a transient object, attached to no database session (so that the cache may
+    share it between threads), read with one prebuilt statement; None if there is none."""
+    row = db.session.connection().execute(CLIENT_ROW, {"client_id": client_id}).mappings().first()
+    return None if row is None else Client(**row)
+
+
+def find_client(client_id: str) -> Client | None:
+    """The client in the request's database session (to change, or to relate rows to)."""
+    return db.session.get(Client, client_id)
+
+
+def add_client(client: Client) -> Client:
+    begin_write()
+    db.session.add(client)
+    db.session.flush()
+    return client

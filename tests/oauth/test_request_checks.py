@@ -1,0 +1,295 @@
+"""Bad input at the token endpoint gets RFC 6749 §5.2 errors, never a 500, and is never cached."""
+
+import base64
+import itertools
+from urllib.parse import quote_plus
+
+import pytest
+import requests
+
+from authserver.store import security_events
+from authserver.store.database import db
+from authserver.store.models import Client
+from authserver.store.models import sha256_hex
+from tests.conftest import PASSWORD
+from tests.conftest import password_login
+from tests.conftest import token_request
+from tests.session_helpers import logged_events
+
+
+def assert_error(response, status, error):
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.json["error"] == error
+    # RFC 6749 §5.1: the no-store rule covers error responses too.
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Pragma"] == "no-cache"
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_unknown_grant_type_is_unsupported_grant_type(client, registered):
+    assert_error(token_request(client, registered, grant_type="magic"), 400, "unsupported_grant_type")
+
+
+def test_missing_grant_type_is_invalid_request(client, registered):
+    assert_error(token_request(client, registered, username="alice", password=PASSWORD), 400, "invalid_request")
+    assert_error(token_request(client, registered), 400, "invalid_request")  # an empty form
+
+
+def test_options_is_refused_like_any_other_method(client):
+    response = client.options("/oauth/token")
+    assert_error(response, 405, "invalid_request")
+    assert response.headers["Allow"] == "POST"
+
+
+def test_a_body_over_64_kib_is_refused_unread(client, registered):
+    form, headers = registered.auth({"grant_type": "password", "username": "alice", "password": "x" * 70_000})
+    assert_error(client.post("/oauth/token", data=form, headers=headers), 413, "invalid_request")
+
+
+def chunks(total: int, size: int = 64 * 1024):
+    sent = 0
+    while sent < total:
+        yield b"a" * min(size, total - sent)
+        sent += size
+
+
+def test_a_chunked_body_over_64_kib_is_refused_and_not_processed(app, live_server, registered):
+    # No Content-Length: Werkzeug alone read such a body up to the limit and processed what it got (200).
+    body = b"grant_type=password&username=alice&password=" + PASSWORD.encode() + b"&device_name="
+    form, headers = registered.auth()
+    response = requests.post(live_server + "/oauth/token", headers={
+        **headers, "Content-Type": "application/x-www-form-urlencoded"},
+        data=itertools.chain([body], chunks(10 * 1024 * 1024)), timeout=30)
+    assert response.status_code == 413, response.text
+    assert response.json()["error"] == "invalid_request"
+    assert logged_events(app, security_events.LOGIN_SUCCEEDED) == []
+
+
+def test_a_small_chunked_body_is_read_whole(live_server, registered):
+    body = f"grant_type=password&username=alice&password={quote_plus(PASSWORD)}".encode()
+    form, headers = registered.auth()
+    response = requests.post(live_server + "/oauth/token", headers={
+        **headers, "Content-Type": "application/x-www-form-urlencoded"}, data=iter([body[:10], body[10:]]), timeout=30)
+    assert response.status_code == 200, response.text
+
+
+def test_a_large_body_is_refused_where_the_view_never_reads_it(app, client, registered):
+    from tests.session_helpers import sign_in
+
+    signed_in = sign_in(client, registered, scope="profile")
+    other = sign_in(client, registered, scope="profile")
+    too_big = "x" * (64 * 1024 + 1)
+    assert_error(client.get("/oauth/jwks", data=too_big), 413, "invalid_request")
+    response = client.post("/api/sessions/revoke-others", data=too_big, headers=signed_in.headers)
+    assert response.status_code == 413
+    assert logged_events(app, security_events.SESSION_ENDED) == []  # nothing was processed
+    assert other.sid
+
+
+@pytest.mark.parametrize("empty", ["username", "password"])
+def test_rfc6749_3_1_an_empty_parameter_is_a_missing_one(app, client, registered, empty):
+    form = {"grant_type": "password", "username": "alice", "password": PASSWORD, empty: ""}
+    response = token_request(client, registered, **form)
+    assert_error(response, 400, "invalid_request")
+    assert empty in response.json["error_description"]
+    assert logged_events(app, security_events.LOGIN_FAILED) == []  # not a sign-in attempt with an empty name
+
+
+def test_rfc6749_3_1_an_empty_refresh_token_is_a_missing_one(client, registered):
+    response = token_request(client, registered, grant_type="refresh_token", refresh_token="")
+    assert_error(response, 400, "invalid_request")
+    assert "refresh_token" in response.json["error_description"]
+
+
+def test_rfc6749_3_1_empty_optional_parameters_are_ignored(client, registered):
+    response = token_request(client, registered, grant_type="password", username="alice", password=PASSWORD,
+                             scope="", device_name="")
+    assert response.status_code == 200, response.json
+    assert response.json["scope"] == "profile email"  # no scope asked: the client's
+
+
+@pytest.mark.parametrize("field", ["username", "password", "device_name", "scope"])
+def test_a_nul_character_is_invalid_request_on_every_database(client, registered, field):
+    form = {"grant_type": "password", "username": "alice", "password": PASSWORD, field: "al\x00ice"}
+    assert_error(token_request(client, registered, **form), 400, "invalid_request")
+
+
+@pytest.mark.parametrize("auth_method", ["client_secret_post", "none"])
+def test_a_nul_character_in_a_client_id_in_the_body_is_invalid_request(client, factory, auth_method):
+    factory.user()
+    registered = factory.client(auth_method=auth_method)
+    registered.client_id += "\x00"
+    assert_error(password_login(client, registered), 400, "invalid_request")
+
+
+@pytest.mark.parametrize("credentials", ["\xe9\xe9\xe9\xe9", base64.b64encode(b"client\x00:secret").decode()])
+def test_basic_credentials_that_are_not_ascii_or_hold_nul_are_invalid_client(client, registered, credentials):
+    form = {"grant_type": "password", "username": "alice", "password": PASSWORD}
+    response = client.post("/oauth/token", data=form, headers={"Authorization": "Basic " + credentials})
+    assert_error(response, 401, "invalid_client")
+
+
+@pytest.mark.parametrize("missing", ["username", "password"])
+def test_missing_parameter_is_invalid_request(client, registered, missing):
+    form = {"grant_type": "password", "username": "alice", "password": PASSWORD}
+    del form[missing]
+    assert_error(token_request(client, registered, **form), 400, "invalid_request")
+
+
+@pytest.mark.parametrize("repeated", ["grant_type", "username", "password", "scope", "client_id"])
+def test_rfc6749_3_2_repeated_parameter_is_invalid_request(client, registered, repeated):
+    form, headers = registered.auth({"grant_type": "password", "username": "alice", "password": PASSWORD,
+                                     "scope": "profile", "client_id": registered.client_id})
+    body = "&".join(f"{k}={quote_plus(v)}" for k, v in form.items()) + f"&{repeated}={quote_plus(form[repeated])}"
+    response = client.post("/oauth/token", data=body, headers={
+        **headers, "Content-Type": "application/x-www-form-urlencoded"})
+    assert_error(response, 400, "invalid_request")
+    assert repeated in response.json["error_description"]
+
+
+@pytest.mark.parametrize("endpoint", ["/oauth/token", "/oauth/revoke", "/oauth/introspect"])
+@pytest.mark.parametrize("name", ["\u00e9t\u00e9", "a\"b", "back\\slash", "\x01"])
+def test_a_repeated_parameter_whose_name_cannot_be_quoted_is_invalid_request(client, registered, endpoint, name):
+    """Found by schemathesis: quoting the name in error_description was a 500 (Authlib refuses
+    characters RFC 6749 does not allow there)."""
+    form, headers = registered.auth({"grant_type": "password", "token": "x"})
+    body = "&".join(f"{k}={quote_plus(v)}" for k, v in form.items()) + f"&{quote_plus(name)}=1&{quote_plus(name)}=2"
+    headers["Content-Type"] = "application/x-www-form-urlencoded"
+    response = client.post(endpoint, data=body, headers=headers)
+    assert_error(response, 400, "invalid_request")
+    assert response.json["error_description"] == "A parameter is repeated."
+
+
+def test_grant_type_repeated_in_query_and_body_is_invalid_request(client, registered):
+    form, headers = registered.auth({"grant_type": "password", "username": "alice", "password": PASSWORD})
+    response = client.post("/oauth/token?grant_type=password", data=form, headers=headers)
+    assert_error(response, 400, "invalid_request")
+
+
+def test_rfc6749_2_3_credentials_in_basic_and_body_is_invalid_request(client, registered):
+    form, headers = registered.auth({"grant_type": "password", "username": "alice", "password": PASSWORD})
+    form.update(client_id=registered.client_id, client_secret=registered.client_secret)
+    assert_error(client.post("/oauth/token", data=form, headers=headers), 400, "invalid_request")
+
+
+@pytest.mark.parametrize("username,password", [("alice", "wrong"), ("nobody", PASSWORD)])
+def test_wrong_password_and_unknown_user_get_the_same_invalid_grant(client, registered, username, password):
+    response = password_login(client, registered, username=username, password=password)
+    assert_error(response, 400, "invalid_grant")
+    assert response.json == {"error": "invalid_grant", "error_description": "The username or password is incorrect."}
+
+
+def test_unknown_user_and_wrong_password_cost_the_same_argon2_check(client, registered, monkeypatch):
+    # Counted, not timed: an unknown user is checked against a decoy hash with the same parameters,
+    # so it costs one full argon2id verification like a wrong password (no user enumeration by time).
+    from argon2 import PasswordHasher
+
+    checked = []
+    real_verify = PasswordHasher.verify
+
+    def counting_verify(self, hash, password):
+        checked.append((self.memory_cost, self.time_cost, hash.split("$")[3]))
+        return real_verify(self, hash, password)
+
+    monkeypatch.setattr(PasswordHasher, "verify", counting_verify)
+    password_login(client, registered, username="nobody", password=PASSWORD)
+    unknown = list(checked)
+    checked.clear()
+    password_login(client, registered, username="alice", password="wrong")
+    assert len(unknown) == len(checked) == 1
+    assert unknown[0] == checked[0]  # same memory, time cost and hash parameters
+
+
+def test_disabled_user_gets_invalid_grant(app, client, registered):
+    from authserver.accounts import users
+
+    with app.app_context():
+        users.disable_user(app.extensions["authserver"], users.find_user("alice"), actor="test")
+        db.session.commit()
+    assert_error(password_login(client, registered), 400, "invalid_grant")
+
+
+def basic(client_id, secret):
+    raw = f"{quote_plus(client_id)}:{quote_plus(secret)}"
+    return {"Authorization": "Basic " + base64.b64encode(raw.encode()).decode()}
+
+
+def test_bad_secret_and_unknown_client_get_the_same_401(client, registered):
+    form = {"grant_type": "password", "username": "alice", "password": PASSWORD}
+    wrong_secret = client.post("/oauth/token", data=form, headers=basic(registered.client_id, "nope"))
+    unknown = client.post("/oauth/token", data=form, headers=basic("client_unknown", "nope"))
+    for response in (wrong_secret, unknown):
+        assert_error(response, 401, "invalid_client")
+        assert response.headers["WWW-Authenticate"].startswith("Basic")
+    assert wrong_secret.json == unknown.json
+
+
+def test_unknown_client_with_post_auth_is_401_too(client, registered):
+    response = client.post("/oauth/token", data={"grant_type": "password", "username": "alice",
+                                                  "password": PASSWORD, "client_id": "x", "client_secret": "y"})
+    assert_error(response, 401, "invalid_client")
+
+
+def test_rfc6749_2_3_1_basic_credentials_are_form_urlencoded(app, client, registered):
+    secret = "s:e%c+r t/ü"
+    with app.app_context():
+        db.session.get(Client, registered.client_id).secret_digest = sha256_hex(secret)
+        db.session.commit()
+    form = {"grant_type": "password", "username": "alice", "password": PASSWORD}
+    response = client.post("/oauth/token", data=form, headers=basic(registered.client_id, secret))
+    assert response.status_code == 200, response.json
+    # Without form-decoding, '+' would stay '+' instead of a space and the secret would not match.
+    raw = base64.b64encode(f"{registered.client_id}:{secret}".encode()).decode()
+    response = client.post("/oauth/token", data=form, headers={"Authorization": "Basic " + raw})
+    assert_error(response, 401, "invalid_client")
+
+
+def test_scope_beyond_the_clients_is_invalid_scope(client, registered):
+    assert_error(password_login(client, registered, scope="profile payments"), 400, "invalid_scope")
+
+
+def test_client_without_password_grant_is_unauthorized_client(client, factory):
+    factory.user("bob")
+    third_party = factory.client(name="zapier", grant_types=("authorization_code", "refresh_token"),
+                                 redirect_uris=("https://zapier.com/dashboard/auth/oauth/return/App1CLIAPI/",))
+    assert_error(password_login(client, third_party, username="bob"), 400, "unauthorized_client")
+
+
+def test_json_body_is_invalid_request(client, registered):
+    _, headers = registered.auth()
+    response = client.post("/oauth/token", json={"grant_type": "password", "username": "alice",
+                                                  "password": PASSWORD}, headers=headers)
+    assert_error(response, 400, "invalid_request")
+
+
+def test_non_utf8_body_is_invalid_request(client, registered):
+    _, headers = registered.auth()
+    for body in (b"grant_type=password&username=%ff%fe&password=x", b"grant_type=password&username=\xff"):
+        response = client.post("/oauth/token", data=body, headers={
+            **headers, "Content-Type": "application/x-www-form-urlencoded"})
+        assert_error(response, 400, "invalid_request")
+
+
+def test_get_is_refused_with_allow_post(client, registered):
+    response = client.get("/oauth/token?grant_type=password&username=alice&password=x")
+    assert_error(response, 405, "invalid_request")
+    assert response.headers["Allow"] == "POST"
+
+
+def test_successful_response_is_not_cacheable(client, registered):
+    response = password_login(client, registered)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Pragma"] == "no-cache"
+
+
+def test_unexpected_failure_is_a_json_500_without_details(app, client, registered, monkeypatch):
+    from authserver.tokens import access_tokens
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(access_tokens.AccessTokenGenerator, "get_jwks", explode)
+    response = password_login(client, registered)
+    assert_error(response, 500, "server_error")
+    assert "secret internal detail" not in response.get_data(as_text=True)

@@ -1,0 +1,120 @@
+"""A real HTTP receiver on 127.0.0.1 for the outbound tests: it answers as told (a status, a redirect,
+megabytes, nothing at all for a while, a trickle) and records what it received."""
+
+from __future__ import annotations
+
+import http.server
+import socket
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from dataclasses import field
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict
+    body: bytes
+    at: float  # time.monotonic()
+
+
+@dataclass
+class Behaviour:
+    status: int = 200
+    body: bytes = b"ok"
+    headers: dict = field(default_factory=dict)
+    hang_seconds: float = 0.0  # wait this long before answering (released early by Receiver.release)
+    trickle_seconds: float = 0.0  # send a 200 one byte at a time, this far apart (some 14 s at 0.2)
+    body_bytes: int = 0  # stream this many bytes of body instead of `body`
+    handle_seconds: float = 0.0  # take this long to answer (a busy receiver)
+
+
+class Receiver:
+    def __init__(self, port: int = 0, tls_context: ssl.SSLContext | None = None):
+        self.behaviour = Behaviour()
+        self.received: list[Received] = []
+        self.sent_bytes = 0  # of a streamed body, before the client went away
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with receiver._lock:
+                    receiver.received.append(Received(self.path, dict(self.headers), body, time.monotonic()))
+                    receiver.in_flight += 1
+                    receiver.most_in_flight = max(receiver.most_in_flight, receiver.in_flight)
+                try:
+                    receiver.answer(self)
+                finally:
+                    with receiver._lock:
+                        receiver.in_flight -= 1
+
+        class Server(http.server.ThreadingHTTPServer):
+            request_queue_size = 128  # workers connect many at once; the default 5 would refuse some
+
+        self.server = Server(("127.0.0.1", port), Handler)
+        self.server.daemon_threads = True
+        if tls_context is not None:
+            self.server.socket = tls_context.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        self.url = f"{'https' if tls_context else 'http'}://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self._thread.start()
+
+    def answer(self, handler) -> None:
+        behaviour = self.behaviour
+        if behaviour.hang_seconds:
+            self.stopping.wait(behaviour.hang_seconds)
+        if behaviour.handle_seconds:
+            time.sleep(behaviour.handle_seconds)
+        try:
+            if behaviour.trickle_seconds:
+                # A whole answer, one byte at a time: each byte in time, the whole far too late.
+                for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"z" * 20 + b"\r\nContent-Length: 2\r\n\r\nok":
+                    if self.stopping.wait(behaviour.trickle_seconds):
+                        return
+                    handler.wfile.write(bytes([byte]))
+                    handler.wfile.flush()
+                return
+            handler.send_response(behaviour.status)
+            for name, value in behaviour.headers.items():
+                handler.send_header(name, value)
+            length = behaviour.body_bytes or len(behaviour.body)
+            handler.send_header("Content-Length", str(length))
+            handler.end_headers()
+            if not behaviour.body_bytes:
+                handler.wfile.write(behaviour.body)
+                return
+            chunk = b"x" * 65536
+            while self.sent_bytes < behaviour.body_bytes:
+                handler.wfile.write(chunk)
+                self.sent_bytes += len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client stopped reading: what the big-body test expects
+
+    def release(self) -> None:
+        """Let every hanging or trickling answer go."""
+        self.stopping.set()
+
+    def close(self) -> None:
+        self.release()
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(timeout=5)
+
+
+def nothing_listening_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
