@@ -11,17 +11,14 @@ from flask import jsonify
 from flask import request
 
 from ..errors import NotFoundError
-from ..openapi.document import bearer
 from ..openapi.document import error_response
 from ..openapi.document import json_response
 from ..openapi.document import no_content
-from ..openapi.document import operation
 from ..scopes import SESSIONS_SCOPE
 from ..services import current_services
 from ..sessions.device_sessions import ENDED_BY_USER
-from .protector import REFUSED
 from .protector import current_token
-from .protector import require_oauth
+from .protector import protected_route
 from .serializers import REVOKED
 from .serializers import SESSIONS
 from .serializers import sessions_json
@@ -29,22 +26,19 @@ from .serializers import sessions_json
 bp = Blueprint("sessions", __name__, url_prefix="/sessions")
 
 
-@bp.get("")
-@operation("get", summary="Your device sessions", tags=["account"], security=bearer(SESSIONS_SCOPE),
-           responses={200: json_response("The live sessions of the token's user.", SESSIONS), **REFUSED})
-@require_oauth(SESSIONS_SCOPE)
+@protected_route(bp, "get", "", SESSIONS_SCOPE, tags=["account"],
+                 summary="Your device sessions",
+                 responses={200: json_response("The live sessions of the token's user.", SESSIONS)})
 def list_sessions():
     caller = current_token.device_session
     return jsonify(sessions_json(current_services().sessions.list_sessions(caller.user_id), caller.id))
 
 
-@bp.delete("/<session_id>")
-@operation("delete", summary="End one of your device sessions", tags=["account"], security=bearer(SESSIONS_SCOPE),
-           description="Its refresh tokens die at once and its access tokens introspect inactive.",
-           responses={204: no_content("Ended (or it had already ended)."),
-                      404: error_response("`not_found`: no such session of yours (another user's alike)."),
-                      **REFUSED})
-@require_oauth(SESSIONS_SCOPE)
+@protected_route(bp, "delete", "/<session_id>", SESSIONS_SCOPE, tags=["account"],
+                 summary="End one of your device sessions",
+                 description="Its refresh tokens die at once and its access tokens introspect inactive.",
+                 responses={204: no_content("Ended (or it had already ended)."),
+                            404: error_response("`not_found`: no such session of yours (another user's alike).")})
 def end_session(session_id):
     caller = current_token.device_session
     service = current_services().sessions
@@ -55,10 +49,9 @@ def end_session(session_id):
     return "", 204
 
 
-@bp.post("/revoke-others")
-@operation("post", summary="End all your other device sessions", tags=["account"], security=bearer(SESSIONS_SCOPE),
-           responses={200: json_response("Every session of the user but the caller's ended.", REVOKED), **REFUSED})
-@require_oauth(SESSIONS_SCOPE)
+@protected_route(bp, "post", "/revoke-others", SESSIONS_SCOPE, tags=["account"],
+                 summary="End all your other device sessions",
+                 responses={200: json_response("Every session of the user but the caller's ended.", REVOKED)})
 def revoke_others():
     caller = current_token.device_session
     revoked = current_services().sessions.end_user_sessions(

@@ -12,17 +12,14 @@ from flask import request
 
 from ..accounts import users
 from ..errors import NotFoundError
-from ..openapi.document import bearer
 from ..openapi.document import error_response
 from ..openapi.document import json_response
 from ..openapi.document import no_content
-from ..openapi.document import operation
 from ..scopes import ADMIN_SCOPE
 from ..services import current_services
 from ..sessions.device_sessions import ENDED_BY_ADMIN
-from .protector import REFUSED
 from .protector import current_token
-from .protector import require_oauth
+from .protector import protected_route
 from .serializers import REVOKED
 from .serializers import SESSIONS
 from .serializers import sessions_json
@@ -34,22 +31,20 @@ USERNAME = {"description": "A username (1 to 150 printable characters, no spaces
 NO_SUCH_USER = error_response("`not_found`: no such user.")
 
 
-@bp.get("/users/<path:username>/sessions")
-@operation("get", summary="A user's device sessions", tags=["admin"], security=bearer(ADMIN_SCOPE),
-           parameters={"username": USERNAME},
-           responses={200: json_response("The user's live sessions.", SESSIONS), 404: NO_SUCH_USER, **REFUSED})
-@require_oauth(ADMIN_SCOPE)
+def user_sessions_route(method: str, summary: str, answer: dict):
+    """A route on the sessions of the user the path names (404 if there is none)."""
+    return protected_route(bp, method, "/users/<path:username>/sessions", ADMIN_SCOPE, tags=["admin"],
+                           summary=summary, parameters={"username": USERNAME}, responses={**answer, 404: NO_SUCH_USER})
+
+
+@user_sessions_route("get", "A user's device sessions", {200: json_response("The user's live sessions.", SESSIONS)})
 def list_user_sessions(username):
     user = users.require_user(username)
     caller = current_token.device_session
     return jsonify(sessions_json(current_services().sessions.list_sessions(user.id), caller.id))
 
 
-@bp.delete("/users/<path:username>/sessions")
-@operation("delete", summary="End all of a user's device sessions", tags=["admin"], security=bearer(ADMIN_SCOPE),
-           parameters={"username": USERNAME},
-           responses={200: json_response("How many ended.", REVOKED), 404: NO_SUCH_USER, **REFUSED})
-@require_oauth(ADMIN_SCOPE)
+@user_sessions_route("delete", "End all of a user's device sessions", {200: json_response("How many ended.", REVOKED)})
 def end_user_sessions(username):
     user = users.require_user(username)
     revoked = current_services().sessions.end_user_sessions(
@@ -57,11 +52,10 @@ def end_user_sessions(username):
     return jsonify(revoked=revoked)
 
 
-@bp.delete("/sessions/<session_id>")
-@operation("delete", summary="End any device session", tags=["admin"], security=bearer(ADMIN_SCOPE),
-           responses={204: no_content("Ended (or it had already ended)."),
-                      404: error_response("`not_found`: no such session."), **REFUSED})
-@require_oauth(ADMIN_SCOPE)
+@protected_route(bp, "delete", "/sessions/<session_id>", ADMIN_SCOPE, tags=["admin"],
+                 summary="End any device session",
+                 responses={204: no_content("Ended (or it had already ended)."),
+                            404: error_response("`not_found`: no such session.")})
 def end_session(session_id):
     service = current_services().sessions
     target = service.find_user_session(session_id)

@@ -34,7 +34,9 @@ from ..errors import ScopeRequiredError
 from ..errors import UnsupportedTokenTypeError
 from ..openapi.document import BEARER_CHALLENGE
 from ..openapi.document import DATABASE_ERRORS
+from ..openapi.document import bearer
 from ..openapi.document import error_response
+from ..openapi.document import operation
 from ..ops.request_log import annotate
 from ..scopes import ACCOUNT_SCOPES
 from ..scopes import ADMIN_SCOPE
@@ -90,3 +92,17 @@ class SessionTokenProtector(ResourceProtector):
 
 require_oauth = SessionTokenProtector()
 require_oauth.register_token_validator(SessionTokenValidator())
+
+
+def protected_route(bp, method: str, rule: str, scope: str, *, tags: list[str], summary: str, responses: dict,
+                    **declaration):
+    """An API route in one declaration: the URL rule, its OpenAPI operation (bearer ``scope``, the
+    protector's refusals added to ``responses``) and :data:`require_oauth` for ``scope``."""
+
+    def decorate(view):
+        protected = require_oauth(scope)(view)
+        declared = operation(method, summary=summary, tags=tags, security=bearer(scope),
+                             responses={**responses, **REFUSED}, **declaration)(protected)
+        return bp.route(rule, methods=[method.upper()])(declared)
+
+    return decorate
