@@ -109,6 +109,7 @@ def test_rfc6749_4_1_2_a_code_is_stored_only_as_its_digest_with_what_it_is_bound
         "scope": "profile", "code_challenge": challenge, "code_challenge_method": "S256",
         "user_agent": LAPTOP_UA, "ip": "192.0.2.7", "created_at": clock.now(),
         "expires_at": clock.now() + dt.timedelta(seconds=60), "used_at": None, "session_id": None,
+        "nonce": None, "auth_time": None, "browser_session_id": None,  # OpenID Connect's, none asked for here
     }
     assert code not in every_stored_value(app)
 
