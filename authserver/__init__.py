@@ -27,6 +27,7 @@ from .errors import register_error_handlers
 from .http.request_context import register_input_checks
 from .http.security import IssuerBoundFlask
 from .http.security import bind_to_issuer
+from .oauth.oidc.backchannel import BackchannelLogout
 from .ops.metrics import Metrics
 from .ops.metrics import register_metrics
 from .ops.request_log import register_request_log
@@ -118,7 +119,8 @@ def build_services(settings: Settings, clock) -> Services:
 
     metrics = Metrics(known_labels={"grant_type": tuple(supported_grant_types()), "cause": END_REASONS,
                                     "reason": FAILURE_REASONS, "budget": BUDGETS})
-    sessions = DeviceSessions(settings, clock, metrics)
+    # Every ended session of a client with a back-channel logout URI queues its logout token.
+    sessions = DeviceSessions(settings, clock, metrics, on_ended=BackchannelLogout(settings, keyring).sessions_ended)
     return Services(settings=settings, clock=clock, passwords=Passwords(settings), keyring=keyring,
                     sessions=sessions, refresh_tokens=RefreshTokens(settings, sessions, refresh_key),
                     metrics=metrics, clients=ClientCache())

@@ -167,11 +167,12 @@ class Factory:
 
     def client(self, name="app", grant_types=("password", "refresh_token"), scope="profile email",
                auth_method="client_secret_basic", introspect=False, redirect_uris=(), first_party=False,
-               post_logout_redirect_uris=()):
+               post_logout_redirect_uris=(), backchannel_logout_uri=None):
         with self.app.app_context():
             client, secret = clients.create_client(self.services, name, list(grant_types), scope, auth_method,
                                                     list(redirect_uris), introspect, first_party=first_party,
-                                                    post_logout_redirect_uris=list(post_logout_redirect_uris))
+                                                    post_logout_redirect_uris=list(post_logout_redirect_uris),
+                                                    backchannel_logout_uri=backchannel_logout_uri)
             db.session.commit()
             return RegisteredClient(client.client_id, secret, auth_method)
 

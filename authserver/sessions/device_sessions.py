@@ -104,11 +104,14 @@ def usability(session, now: dt.datetime, idle_timeout: dt.timedelta, *, client_i
 
 
 class DeviceSessions:
-    def __init__(self, settings, clock, metrics=None):
+    def __init__(self, settings, clock, metrics=None, on_ended=None):
         self.settings = settings
         self.clock = clock
         # Handed in (ops/ sits above sessions/): counts once the transaction commits. None counts nothing.
         self.metrics = metrics
+        # Handed in (oauth/ sits above sessions/): told of every batch of ended sessions, in the ending's
+        # transaction -- OpenID Connect back-channel logout queues its tokens there. None tells nobody.
+        self.on_ended = on_ended
         self.idle_timeout = dt.timedelta(seconds=settings.session_idle_timeout_seconds)
 
     def now(self) -> dt.datetime:
@@ -223,4 +226,6 @@ class DeviceSessions:
                                          username=session.username, reason=reason)
         if ended:
             self.count("sessions_ended", len(ended), cause=reason)
+            if self.on_ended is not None:
+                self.on_ended(now, ended)
         return ended

@@ -31,3 +31,12 @@ def add_client(client: Client) -> Client:
     db.session.add(client)
     db.session.flush()
     return client
+
+
+def backchannel_logout_uris(client_ids: set[str]) -> dict[str, str]:
+    """{client id: back-channel logout URI} of those of ``client_ids`` that have one (one query)."""
+    if not client_ids:
+        return {}
+    query = select(_clients.c.client_id, _clients.c.backchannel_logout_uri).where(
+        _clients.c.client_id.in_(client_ids), _clients.c.backchannel_logout_uri.is_not(None))
+    return dict(db.session.connection().execute(query).all())

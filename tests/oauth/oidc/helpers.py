@@ -23,11 +23,13 @@ SIGNED_OUT_URI = "https://app.example/signed-out"  # the app's registered post-l
 ID_TOKEN_HEADER = {"alg", "kid", "typ"}
 
 
-def relying_party(factory, name="Notes", scope=OIDC_SCOPE, first_party=False, post_logout_redirect_uris=()):
+def relying_party(factory, name="Notes", scope=OIDC_SCOPE, first_party=False, post_logout_redirect_uris=(),
+                  backchannel_logout_uri=None):
     """A third-party web app that signs its users in with OpenID Connect (the code flow)."""
     return factory.client(name=name, grant_types=CODE_GRANT_TYPES, scope=f"{scope} sessions",
                           redirect_uris=(REDIRECT_URI,), first_party=first_party,
-                          post_logout_redirect_uris=post_logout_redirect_uris)
+                          post_logout_redirect_uris=post_logout_redirect_uris,
+                          backchannel_logout_uri=backchannel_logout_uri)
 
 
 def new_nonce() -> str:
