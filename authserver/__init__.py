@@ -111,7 +111,10 @@ def configure(app: Flask, settings: Settings) -> None:
 
 
 def build_services(settings: Settings, clock) -> Services:
-    keyring = KeyRing(settings.keys_dir, settings.access_token_ttl_seconds, settings.key_rotation_lead_seconds,
+    # A retired key stays published until the last token it signed has expired: access and ID tokens
+    # (the access-token lifetime), and logout tokens, which may be retried up to the outbound max age.
+    keyring = KeyRing(settings.keys_dir, max(settings.access_token_ttl_seconds, settings.outbound_max_age_seconds),
+                      settings.key_rotation_lead_seconds,
                       now=lambda: clock.now().timestamp())
     keyring.ensure_key()
     refresh_key = load_or_create_secret(settings.keys_dir, "refresh-hmac.key")

@@ -154,3 +154,18 @@ def test_jwks_has_a_strong_etag_and_answers_304_while_the_keys_are_the_same(app,
     assert rotated.status_code == 200
     assert rotated.headers["ETag"] != etag
     assert len(rotated.json["keys"]) == 2
+
+
+def test_a_retired_key_stays_published_while_a_logout_token_it_signed_may_still_be_retried(app, client, runner,
+                                                                                             clock):
+    """Logout tokens are signed when queued and retried for up to OUTBOUND_MAX_AGE_SECONDS: the key that
+    signed one must stay in the JWKS that long, not only for the access-token lifetime."""
+    settings = app.extensions["authserver"].settings
+    old = {k["kid"] for k in client.get("/oauth/jwks").json["keys"]}
+    assert runner.invoke(args=["keys", "rotate"]).exit_code == 0
+    clock.advance(settings.access_token_ttl_seconds + 60)
+    app.extensions["authserver"].keyring._checked_at = 0.0  # look at the folder again now
+    assert old <= {k["kid"] for k in client.get("/oauth/jwks").json["keys"]}
+    clock.advance(settings.outbound_max_age_seconds)
+    app.extensions["authserver"].keyring._checked_at = 0.0
+    assert not old & {k["kid"] for k in client.get("/oauth/jwks").json["keys"]}
