@@ -272,3 +272,13 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.fixture
+def receiver():
+    """An HTTP receiver on 127.0.0.1 (outbound deliveries: logout tokens, events), closed after the test."""
+    from tests.outbound.receivers import Receiver
+
+    served = Receiver()
+    yield served
+    served.close()

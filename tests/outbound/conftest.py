@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.outbound.receivers import RECEIVER_SETTINGS
 from tests.outbound.receivers import Receiver
-
-
-@pytest.fixture
-def receiver():
-    served = Receiver()
-    yield served
-    served.close()
 
 
 @pytest.fixture
@@ -23,5 +17,4 @@ def second_receiver():
 
 @pytest.fixture
 def settings_overrides():
-    # The receivers are on loopback; a short timeout keeps the hanging-receiver tests short.
-    return {"outbound_allow_private": True, "outbound_timeout_seconds": 1}
+    return RECEIVER_SETTINGS

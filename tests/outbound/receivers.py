@@ -118,3 +118,7 @@ def nothing_listening_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+# The receivers are on loopback; a short timeout keeps a hanging or down receiver's attempt short.
+RECEIVER_SETTINGS = {"outbound_allow_private": True, "outbound_timeout_seconds": 1}

@@ -22,6 +22,7 @@ from tests.conftest import refresh
 from tests.oauth.oidc.helpers import OIDC_SCOPE
 from tests.oauth.oidc.helpers import relying_party
 from tests.oauth.oidc.helpers import sign_in_with_oidc
+from tests.outbound.receivers import RECEIVER_SETTINGS
 from tests.outbound.receivers import Receiver
 from tests.outbound.receivers import nothing_listening_port
 from tests.session_helpers import session_row
@@ -36,15 +37,7 @@ SCOPE = f"{OIDC_SCOPE} sessions"
 
 @pytest.fixture
 def settings_overrides():
-    # The receivers are on loopback; a short timeout keeps a down receiver's attempt short.
-    return {"outbound_allow_private": True, "outbound_timeout_seconds": 1}
-
-
-@pytest.fixture
-def receiver():
-    served = Receiver()
-    yield served
-    served.close()
+    return RECEIVER_SETTINGS
 
 
 @pytest.fixture
