@@ -39,6 +39,11 @@ def scope_tokens(scope: str | None) -> list[str]:
     return list(dict.fromkeys(scope.split())) if scope else []
 
 
+def within(requested: str | None, granted: str | None) -> bool:
+    """Whether every requested scope is among those granted (a refresh, a remembered consent)."""
+    return set(scope_tokens(requested)) <= set(scope_tokens(granted))
+
+
 def may_hold(user, scope: str) -> bool:
     """What the subject may hold: `admin` only for a user created with --admin; a client acting for
     itself (``user`` None) never holds it."""
@@ -69,7 +74,7 @@ def granted_scope(client, user, requested: str | None, *, granted_before: str | 
     allowed = set(scope_tokens(client.scope))
     before = None if granted_before is None else set(scope_tokens(granted_before))
     if asked:
-        if before is not None and not set(asked) <= before:
+        if granted_before is not None and not within(requested, granted_before):
             raise InvalidScopeError("The requested scope exceeds the scope originally granted.")
         if not all(may_hold(user, name) for name in asked):
             raise InvalidScopeError("The 'admin' scope is only for administrators.")

@@ -34,6 +34,7 @@ from ..errors import RefreshTokenInvalid
 from ..errors import RefreshTokenReused
 from ..errors import RefreshTokenUnknown
 from ..errors import ScopeNotGranted
+from ..scopes import within
 from ..store import security_events
 from ..store import sessions as store
 from ..store.models import DeviceSession
@@ -180,8 +181,7 @@ class RefreshTokens:
 
     @staticmethod
     def _check_scope(rotation: Rotation, session_scope: str) -> None:
-        requested = rotation.requested_scope
-        if requested and not set(requested.split()) <= set(session_scope.split()):
+        if not within(rotation.requested_scope, session_scope):
             raise ScopeNotGranted()
 
     def successor_of(self, refresh_token: str) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy import Index
 from sqlalchemy import Integer
 
 from ..scopes import requested_of_client
+from ..scopes import within
 from .database import UTCDateTime
 from .database import db
 
@@ -211,7 +212,7 @@ class Consent(db.Model):
     client = db.relationship(Client, lazy="joined")
 
     def covers(self, scope: str) -> bool:
-        return set(scope.split()) <= set(self.scope.split())
+        return within(scope, self.scope)
 
 
 class AuthorizationCode(BrowserSignIn, db.Model):
