@@ -232,6 +232,12 @@ def assert_oauth_error(response, status: int, error: str) -> None:
     assert "Traceback" not in response.get_data(as_text=True)
 
 
+def assert_token_error(response, status: int, error: str) -> None:
+    """An error of the token endpoint: :func:`assert_oauth_error`, and ``Pragma: no-cache`` (RFC 6749 §5.1)."""
+    assert_oauth_error(response, status, error)
+    assert response.headers["Pragma"] == "no-cache"
+
+
 # -- presenting a bearer token to a protected resource (both protectors, the sessions API) -------
 def bearer(access_token: str) -> dict:
     """The Authorization header presenting an access token (RFC 6750 §2.1)."""
