@@ -1,17 +1,13 @@
 """The delivery worker against real receivers on 127.0.0.1, on SQLite and PostgreSQL, with the
 app's manual clock moved past backoffs instead of sleeping: a receiver down then up, one answering
 500 until the message is given up, one hanging while the others go on, redirects, private targets,
-ordering keys, two workers on one database, a restart, the metrics, and the `outbox` commands."""
+ordering keys, two workers on one database, a restart and the metrics."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import random
-import signal
-import subprocess
-import sys
 import threading
 import time
 
@@ -25,24 +21,12 @@ from authserver.outbound.worker import retry_delay
 from authserver.store import outbox
 from authserver.store.database import db
 from authserver.store.models import SecurityEvent
+from tests.outbound.outbox_helpers import enqueue
+from tests.outbound.outbox_helpers import waiting
 from tests.outbound.receivers import Receiver
 from tests.outbound.receivers import nothing_listening_port
 
 LEASE_SECONDS = 1 + worker_module.LEASE_MARGIN_SECONDS  # the test apps' timeout is 1 s
-
-
-def enqueue(app, url, kind="backchannel_logout", **fields):
-    services = app.extensions["authserver"]
-    with app.app_context():
-        message = outbox.enqueue(services.clock.now(), kind=kind, url=url, body=b"logout_token=eyJ",
-                                 content_type="application/x-www-form-urlencoded", **fields)
-        db.session.commit()
-        return message.id
-
-
-def waiting(app):
-    with app.app_context():
-        return [(m.id, m.attempts, m.last_error) for m in outbox.waiting()]
 
 
 def events(app, kind="outbound_given_up"):
@@ -298,77 +282,6 @@ def test_the_loop_delivers_as_messages_arrive_and_stops_cleanly(app, receiver):
     while waiting(app) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert waiting(app) == []
-
-
-def test_outbox_list_shows_what_waits_without_query_strings(app, runner):
-    enqueue(app, "https://rp.example/logout?secret=1")
-    result = runner.invoke(args=["outbox", "list", "--json"])
-    assert result.exit_code == 0, result.output
-    [row] = json.loads(result.output)["messages"]
-    assert row["url"] == "https://rp.example/logout" and row["attempts"] == 0 and row["kind"] == "backchannel_logout"
-    text = runner.invoke(args=["outbox", "list"]).output
-    assert "backchannel_logout  https://rp.example/logout  attempts 0" in text
-
-
-# -- the worker as a process: `authserver outbox run`, and beside `authserver serve` ------------------
-AUTHSERVER = os.path.join(os.path.dirname(sys.executable), "authserver")
-
-
-def process_env(database_url, keys_dir, **settings):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTHSERVER_", "PROMETHEUS_"))}
-    return {**env, "AUTHSERVER_DATABASE_URL": database_url, "AUTHSERVER_KEYS_DIR": str(keys_dir),
-            "AUTHSERVER_METRICS": "off", "AUTHSERVER_OUTBOUND_ALLOW_PRIVATE": "true", **settings}
-
-
-def wait_for(condition, seconds=20):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
-
-
-def test_outbox_run_delivers_and_stops_on_sigterm(app, database_url, keys_dir, receiver):
-    enqueue(app, receiver.url + "/from-outbox-run")
-    process = subprocess.Popen([AUTHSERVER, "outbox", "run"], env=process_env(database_url, keys_dir),
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        wait_for(lambda: receiver.received)
-        wait_for(lambda: waiting(app) == [])
-    finally:
-        process.send_signal(signal.SIGTERM)
-        output = process.communicate(timeout=30)[0]
-    assert process.returncode == 0, output
-    messages = [json.loads(line)["message"] for line in output.splitlines()]
-    assert messages[-1] == "outbound delivery worker stopped"
-    assert any(m.startswith("outbound backchannel_logout #") and "delivered" in m for m in messages)
-
-
-def test_serve_runs_the_worker_beside_gunicorn_counts_it_in_metrics_and_stops_it(
-        app, database_url, keys_dir, receiver):
-    from tests.conftest import free_port
-    from tests.test_serve import scrape
-    from tests.test_serve import serve
-    from tests.test_serve import value
-
-    enqueue(app, receiver.url + "/from-serve")
-    metrics_port = free_port()
-    env = process_env(database_url, keys_dir, AUTHSERVER_METRICS=str(metrics_port))
-    with serve(env, "--workers", "1") as served:
-        wait_for(lambda: receiver.received)
-        wait_for(lambda: waiting(app) == [])
-
-        def delivered():
-            samples = scrape(f"http://127.0.0.1:{metrics_port}/metrics")
-            return value(samples, "authserver_outbound_delivered_total", kind="backchannel_logout") == 1
-
-        wait_for(delivered)
-        children = subprocess.run(["pgrep", "-P", str(served.process.pid), "-f", "outbox run --beside-server"],
-                                  capture_output=True, text=True).stdout.split()
-        assert len(children) == 1
-    assert served.process.returncode is not None
-    with pytest.raises(ProcessLookupError):
-        os.kill(int(children[0]), 0)
-    assert [r.path for r in receiver.received] == ["/from-serve"]
 
 
 def test_an_unexpected_failure_of_a_delivery_is_retried_not_lost(app, worker, receiver, monkeypatch):
