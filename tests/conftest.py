@@ -275,6 +275,16 @@ def free_port() -> int:
 
 
 @pytest.fixture
+def worker(app):
+    """The app's outbox delivery worker, driven a round at a time (``worker.step()``) instead of its loop."""
+    from authserver.outbound.worker import OutboxWorker
+
+    made = OutboxWorker(app)
+    yield made
+    made.close()
+
+
+@pytest.fixture
 def receiver():
     """An HTTP receiver on 127.0.0.1 (outbound deliveries: logout tokens, events), closed after the test."""
     from tests.outbound.receivers import Receiver
