@@ -41,9 +41,9 @@ DELIVERY = {
 }
 
 STREAM_CONFIGURATION = schema("StreamConfiguration", {
+    "type": "object",
     "description": "A stream (SSF 1.0 §8.1.1). `aud` is each SET's audience; the authorization header is never "
                    "returned.",
-    "type": "object",
     "required": ["stream_id", "iss", "aud", "delivery", "events_supported", "events_requested", "events_delivered"],
     "properties": {
         "stream_id": {"type": "string"},

@@ -33,6 +33,17 @@ def _stream(stream_id):
         _fail(f"no stream {stream_id!r}")
 
 
+def _committed(change):
+    """Run ``change()`` and commit; a refusal is one line, exit status 1, and nothing stored."""
+    try:
+        result = change()
+    except StreamRefused as error:
+        db.session.rollback()
+        _fail(str(error))
+    db.session.commit()
+    return result
+
+
 def _config(stream) -> dict:
     return {**streams.stream_config(current_services().settings, stream), "status": stream.status}
 
@@ -49,16 +60,10 @@ def _config(stream) -> dict:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @with_appcontext
 def streams_create(endpoint, authorization_header, audience, events, description, as_json):
-    try:
-        stream = streams.create_stream(current_services(), endpoint_url=endpoint,
-                                       authorization_header=authorization_header, audience=audience,
-                                       events_requested=list(events) or None, description=description)
-    except StreamRefused as error:
-        db.session.rollback()
-        _fail(str(error))
-    config = _config(stream)
-    db.session.commit()
-    click.echo(json.dumps(config) if as_json else f"stream {stream.id}: {endpoint} (aud {stream.audience})")
+    config = _committed(lambda: _config(streams.create_stream(
+        current_services(), endpoint_url=endpoint, authorization_header=authorization_header, audience=audience,
+        events_requested=list(events) or None, description=description)))
+    click.echo(json.dumps(config) if as_json else f"stream {config['stream_id']}: {endpoint} (aud {config['aud']})")
 
 
 @streams_commands.command("list", help="Every stream: id, status, endpoint, audience.")
@@ -83,12 +88,7 @@ def streams_list(as_json):
 @with_appcontext
 def streams_status(stream_id, status, reason):
     stream = _stream(stream_id)
-    try:
-        streams.set_status(current_services(), stream, status, reason)
-    except StreamRefused as error:
-        db.session.rollback()
-        _fail(str(error))
-    db.session.commit()
+    _committed(lambda: streams.set_status(current_services(), stream, status, reason))
     click.echo(f"stream {stream_id} {status}")
 
 
@@ -97,12 +97,8 @@ def streams_status(stream_id, status, reason):
 @click.option("--state", help="Echoed in the event, for the receiver to recognise it.")
 @with_appcontext
 def streams_verify(stream_id, state):
-    try:
-        streams.request_verification(current_services(), _stream(stream_id), state)
-    except StreamRefused as error:
-        db.session.rollback()
-        _fail(str(error))
-    db.session.commit()
+    stream = _stream(stream_id)
+    _committed(lambda: streams.request_verification(current_services(), stream, state))
     click.echo(f"verification event queued for {stream_id}")
 
 

@@ -108,26 +108,29 @@ def read():
     return jsonify([streams.stream_config(settings, stream) for stream in streams.list_streams(caller())])
 
 
-@protected_route(bp, "patch", paths.SSF_STREAMS, SSF_MANAGE_SCOPE, tags=TAGS,
-                 summary="Update a stream (SSF 1.0 §8.1.1.3)",
-                 body=json_body(STREAM_REQUEST, "`stream_id` and what changes."),
-                 responses={200: json_response("The stream's configuration.", STREAM_CONFIGURATION),
-                            400: REFUSED_STREAM, 404: NO_STREAM})
+def stream_change(method: str, summary: str, what: str):
+    """PATCH and PUT: the same answers; what the body holds differs."""
+    return protected_route(bp, method, paths.SSF_STREAMS, SSF_MANAGE_SCOPE, tags=TAGS, summary=summary,
+                           body=json_body(STREAM_REQUEST, what),
+                           responses={200: json_response("The stream's configuration.", STREAM_CONFIGURATION),
+                                      400: REFUSED_STREAM, 404: NO_STREAM})
+
+
+def changed(*, replace: bool):
+    data = body()
+    stream = streams.update_stream(current_services(), callers_stream(data.get("stream_id")), data, replace=replace)
+    return jsonify(config_json(stream))
+
+
+@stream_change("patch", "Update a stream (SSF 1.0 §8.1.1.3)", "`stream_id` and what changes.")
 def update():
-    data = body()
-    stream = streams.update_stream(current_services(), callers_stream(data.get("stream_id")), data, replace=False)
-    return jsonify(config_json(stream))
+    return changed(replace=False)
 
 
-@protected_route(bp, "put", paths.SSF_STREAMS, SSF_MANAGE_SCOPE, tags=TAGS,
-                 summary="Replace a stream (SSF 1.0 §8.1.1.4)",
-                 body=json_body(STREAM_REQUEST, "`stream_id` and the whole receiver-supplied configuration."),
-                 responses={200: json_response("The stream's configuration.", STREAM_CONFIGURATION),
-                            400: REFUSED_STREAM, 404: NO_STREAM})
+@stream_change("put", "Replace a stream (SSF 1.0 §8.1.1.4)", "`stream_id` and the whole receiver-supplied "
+                                                              "configuration.")
 def replace():
-    data = body()
-    stream = streams.update_stream(current_services(), callers_stream(data.get("stream_id")), data, replace=True)
-    return jsonify(config_json(stream))
+    return changed(replace=True)
 
 
 @protected_route(bp, "delete", paths.SSF_STREAMS, SSF_MANAGE_SCOPE, tags=TAGS,
