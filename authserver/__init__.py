@@ -36,6 +36,7 @@ from .sessions.device_sessions import END_REASONS
 from .sessions.device_sessions import DeviceSessions
 from .sessions.refresh_tokens import RefreshTokens
 from .settings import Settings
+from .ssf.events import SharedSignals
 from .store import database
 from .store.database import db
 from .tokens.keys import KeyRing
@@ -70,12 +71,14 @@ def create_app(settings: Settings | None = None, clock=None) -> Flask:
     from .oauth import register_oauth
     from .openapi.document import register_openapi
     from .ops.health import bp as health_bp
+    from .ssf.views import bp as ssf_bp
     from .web import register_web
 
     register_oauth(app, services)
     register_api(app)
     register_web(app)
     app.register_blueprint(health_bp)
+    app.register_blueprint(ssf_bp)
     register_openapi(app)
     register_error_handlers(app, rollback=database.rollback)
     register_commands(app)
@@ -122,8 +125,11 @@ def build_services(settings: Settings, clock) -> Services:
 
     metrics = Metrics(known_labels={"grant_type": tuple(supported_grant_types()), "cause": END_REASONS,
                                     "reason": FAILURE_REASONS, "budget": BUDGETS})
-    # Every ended session of a client with a back-channel logout URI queues its logout token.
-    sessions = DeviceSessions(settings, clock, metrics, on_ended=BackchannelLogout(settings, keyring).sessions_ended)
+    # Every ended session of a client with a back-channel logout URI queues its logout token, and every
+    # ended session a session-revoked security event for each stream that wants one.
+    shared_signals = SharedSignals(settings, keyring)
+    sessions = DeviceSessions(settings, clock, metrics, on_ended=(BackchannelLogout(settings, keyring).sessions_ended,
+                                                                  shared_signals.sessions_ended))
     return Services(settings=settings, clock=clock, passwords=Passwords(settings), keyring=keyring,
                     sessions=sessions, refresh_tokens=RefreshTokens(settings, sessions, refresh_key),
-                    metrics=metrics, clients=ClientCache())
+                    metrics=metrics, clients=ClientCache(), shared_signals=shared_signals)

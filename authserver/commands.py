@@ -19,6 +19,7 @@ from .oauth.server import supported_grant_types
 from .outbound.commands import outbox_commands
 from .services import current_services
 from .settings import SettingsError
+from .ssf.commands import streams_commands
 from .store import retention
 from .store.database import db
 from .store.models import AUTH_METHODS
@@ -66,7 +67,7 @@ def _user_or_fail(username):
 
 
 # -- users ---------------------------------------------------------------------------------
-users_commands = click.Group("users", help="Create and disable users.")
+users_commands = click.Group("users", help="Create and disable users, change their passwords.")
 
 
 @users_commands.command("create")
@@ -97,6 +98,24 @@ def users_disable(username):
     user = _user_or_fail(username)
     ended = users.disable_user(current_services(), user, actor="cli")
     click.echo(f"disabled {username}; ended {ended} session(s)")
+
+
+@users_commands.command("set-password", help="Give a user a new password (announced to security event streams).")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@with_appcontext
+@unit_of_work
+def users_set_password(username, password_stdin):
+    user = _user_or_fail(username)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        users.set_password(current_services(), user, password, actor="cli")
+    except AccountError as error:
+        fail(str(error))
+    click.echo(f"password of {username} changed")
 
 
 # -- clients -------------------------------------------------------------------------------
@@ -212,5 +231,6 @@ def sessions_prune(as_json):
 
 
 def register_commands(app) -> None:
-    for group in (users_commands, clients_commands, keys_commands, sessions_commands, outbox_commands):
+    for group in (users_commands, clients_commands, keys_commands, sessions_commands, outbox_commands,
+                  streams_commands):
         app.cli.add_command(group)

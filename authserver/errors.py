@@ -51,8 +51,8 @@ __all__ = [
     "MissingTokenError", "ScopeRequiredError", "NotFoundError", "MethodNotAllowedError", "TemporarilyUnavailable",
     "ServerError", "UnknownClientError", "UnregisteredLogoutRedirect", "DomainError", "AccountError", "Throttled",
     "UserNotFound", "RefreshTokenInvalid", "RefreshTokenUnknown", "RefreshTokenReused", "ScopeNotGranted", "CodeInvalid",
-    "PollRefused", "DatabaseBusy", "DatabaseUnavailable", "ValueNotStorable", "oauth_error", "answer",
-    "register_error_handlers",
+    "PollRefused", "StreamRefused", "StreamNotFound", "DatabaseBusy", "DatabaseUnavailable", "ValueNotStorable",
+    "oauth_error", "answer", "register_error_handlers",
 ]
 
 log = logging.getLogger(__name__)
@@ -110,6 +110,15 @@ class PollRefused(DomainError):
     def __init__(self, error: str):
         super().__init__(error)
         self.error = error
+
+
+class StreamRefused(DomainError, ValueError):
+    """A security event stream that cannot be created or changed as asked (its endpoint, its events, its
+    status): nothing is stored. The message is for people and names what is wrong."""
+
+
+class StreamNotFound(DomainError):
+    """No security event stream with that id, or one another client manages."""
 
 
 class DatabaseBusy(DomainError):
@@ -281,6 +290,10 @@ def oauth_error(error: DomainError) -> OAuth2Error:
         return InvalidGrantError("The authorization code is invalid, expired or already used.")
     if isinstance(error, PollRefused):
         return POLL_ERRORS[error.error]()
+    if isinstance(error, StreamRefused):
+        return InvalidRequestError(printable(str(error)))
+    if isinstance(error, StreamNotFound):
+        return NotFoundError("No such stream.")
     if isinstance(error, UserNotFound):
         return NotFoundError("No such user.")
     if isinstance(error, AccountError):

@@ -10,6 +10,10 @@ ADMIN_SCOPE = "admin"
 SESSIONS_SCOPE = "sessions"
 # What manages the account: never for tokens of a restricted device session, whatever they carry.
 ACCOUNT_SCOPES = frozenset({ADMIN_SCOPE, SESSIONS_SCOPE})
+# Manages the Shared Signals Framework event streams (ssf/): a receiver's back end, for itself.
+SSF_MANAGE_SCOPE = "ssf.manage"
+# Held only by a client acting for itself (client credentials), never by a user's token.
+CLIENT_SCOPES = frozenset({SSF_MANAGE_SCOPE})
 
 # OpenID Connect (Core 1.0 §3.1.2.1): the app signs the user in (an ID token, UserInfo); with `profile`
 # and `email` the ID token and UserInfo also carry the username and email address.
@@ -22,6 +26,7 @@ DESCRIPTIONS = {
     "email": "See your email address",
     SESSIONS_SCOPE: "See the devices you are signed in on, and sign them out",
     ADMIN_SCOPE: "Manage every user's sessions (operators only)",
+    SSF_MANAGE_SCOPE: "Manage the security event streams sent to a receiver (back ends only)",
 }
 # The scopes this server defines, which its metadata lists as `scopes_supported` (RFC 8414 §2); a
 # client may be registered with other scopes (for its own APIs), which are not advertised.
@@ -44,9 +49,22 @@ def within(requested: str | None, granted: str | None) -> bool:
     return set(scope_tokens(requested)) <= set(scope_tokens(granted))
 
 
+class _UserNotYetKnown:
+    """The subject of a device authorization before a user approves it: a user, never an administrator."""
+
+    is_admin = False
+
+
+# What the device authorization endpoint asks the rule for: the tokens will be a user's (RFC 8628).
+USER_NOT_YET_KNOWN = _UserNotYetKnown()
+
+
 def may_hold(user, scope: str) -> bool:
     """What the subject may hold: `admin` only for a user created with --admin; a client acting for
-    itself (``user`` None) never holds it."""
+    itself (``user`` None) never holds it. `ssf.manage` (:data:`CLIENT_SCOPES`) only a client acting
+    for itself, never a user's token."""
+    if scope in CLIENT_SCOPES:
+        return user is None
     return scope != ADMIN_SCOPE or (user is not None and bool(getattr(user, "is_admin", False)))
 
 
@@ -69,15 +87,17 @@ def granted_scope(client, user, requested: str | None, *, granted_before: str | 
 
     Refused with ``invalid_scope`` rather than silently narrowed: a requested scope outside the
     client's, beyond what was granted before (a refresh never widens), or one the subject may not
-    hold. ``user`` None is a client acting for itself (or a device not yet approved)."""
+    hold. ``user`` None is a client acting for itself; :data:`USER_NOT_YET_KNOWN` a device not yet approved."""
     asked = requested_of_client(client, requested)
     allowed = set(scope_tokens(client.scope))
     before = None if granted_before is None else set(scope_tokens(granted_before))
     if asked:
         if granted_before is not None and not within(requested, granted_before):
             raise InvalidScopeError("The requested scope exceeds the scope originally granted.")
-        if not all(may_hold(user, name) for name in asked):
-            raise InvalidScopeError("The 'admin' scope is only for administrators.")
+        refused = [name for name in asked if not may_hold(user, name)]
+        if refused:
+            raise InvalidScopeError("The 'admin' scope is only for administrators." if refused[0] == ADMIN_SCOPE
+                                    else f"The '{refused[0]}' scope is only for a client acting for itself.")
         candidates = asked
     else:
         candidates = scope_tokens(client.scope if granted_before is None else granted_before)

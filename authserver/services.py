@@ -25,6 +25,9 @@ class Services:
     refresh_tokens: RefreshTokens
     metrics: Metrics
     clients: ClientCache
+    # ssf/events.SharedSignals (ssf/ sits above this module): queues the security events a change owes
+    # the streams. None queues nothing.
+    shared_signals: object = None
 
 
 def current_services() -> Services:

@@ -35,8 +35,13 @@ server rotated its key) refetches it, at most once per ``jwks_min_refetch_second
 caller gets 503 ``temporarily_unavailable`` with ``Retry-After``, never a 500, and never an
 "invalid token" that would make a client throw a good token away.
 
+Or let the server tell you: with a security event stream (``authserver streams create``) pushing to
+:func:`security_event_receiver`, a token whose session ended is refused from the moment the event
+arrives, offline (``revoked_sessions=``; see ``security_events``).
+
 Modules: ``validators`` (the offline checks, on Authlib's ``JWTBearerTokenValidator``), ``jwks``
-(the key cache), ``introspection`` (on Authlib's ``IntrospectTokenValidator``), ``errors``.
+(the key cache), ``introspection`` (on Authlib's ``IntrospectTokenValidator``), ``security_events``
+(the RFC 8935 receiver of the server's security events), ``errors``.
 """
 
 from __future__ import annotations
@@ -49,6 +54,8 @@ from .errors import AuthorizationServerUnavailable
 from .introspection import IntrospectionValidator
 from .jwks import DEFAULT_TIMEOUT_SECONDS
 from .jwks import RemoteJWKS
+from .security_events import RevokedSessions
+from .security_events import security_event_receiver
 from .validators import AccessTokenClaims
 from .validators import RemoteTokenValidator
 
@@ -58,8 +65,10 @@ __all__ = [
     "IntrospectionValidator",
     "RemoteJWKS",
     "RemoteTokenValidator",
+    "RevokedSessions",
     "current_token",
     "resource_protector",
+    "security_event_receiver",
 ]
 
 
@@ -68,12 +77,14 @@ def resource_protector(issuer: str, jwks_uri: str, *, audience: str | None = Non
                        client_secret: str | None = None, jwks_max_age_seconds: float = 300,
                        jwks_min_refetch_seconds: float = 30, leeway_seconds: int = 30,
                        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
-                       http: requests.Session | None = None) -> ResourceProtector:
+                       http: requests.Session | None = None,
+                       revoked_sessions: RevokedSessions | None = None) -> ResourceProtector:
     """A ``require_oauth`` for another Flask app; ``current_token`` is then the verified claims
     (``current_token.introspection`` holds the introspection answer when introspection is on).
 
     ``audience`` defaults to the issuer (authserver's ``AUTHSERVER_AUDIENCE`` default);
-    ``http`` is the ``requests.Session`` for the JWKS and introspection calls."""
+    ``http`` is the ``requests.Session`` for the JWKS and introspection calls; ``revoked_sessions``
+    the sessions a :func:`security_event_receiver` was told ended, whose tokens are then refused."""
     introspection = None
     if introspection_endpoint:
         if not client_id or not client_secret:
@@ -85,5 +96,5 @@ def resource_protector(issuer: str, jwks_uri: str, *, audience: str | None = Non
     protector = ResourceProtector()
     protector.register_token_validator(
         RemoteTokenValidator(issuer, jwks, audience=audience, introspection=introspection,
-                             leeway_seconds=leeway_seconds))
+                             leeway_seconds=leeway_seconds, revoked_sessions=revoked_sessions))
     return protector

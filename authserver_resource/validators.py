@@ -78,11 +78,14 @@ class RemoteTokenValidator(JWTBearerTokenValidator):
     with the server, which knows about revocation, ended sessions and disabled users."""
 
     def __init__(self, issuer: str, jwks: RemoteJWKS, *, audience: str | None = None,
-                 introspection: IntrospectionValidator | None = None, leeway_seconds: int = 30, realm=None):
+                 introspection: IntrospectionValidator | None = None, leeway_seconds: int = 30, realm=None,
+                 revoked_sessions=None):
         issuer = issuer.rstrip("/")
         super().__init__(issuer=issuer, resource_server=audience or issuer, realm=realm)
         self.jwks = jwks
         self.introspection = introspection
+        # Sessions and users the server's security events said are over (security_events.RevokedSessions).
+        self.revoked_sessions = revoked_sessions
         # Clock skew between this host and the server: tolerated for `exp` and `iat`.
         self.leeway_seconds = leeway_seconds
 
@@ -113,6 +116,8 @@ class RemoteTokenValidator(JWTBearerTokenValidator):
         except (JoseError, ValueError, TypeError, KeyError):
             # joserfc raises ValueError/TypeError/KeyError on some malformed input; all mean "not ours".
             raise invalid_token(self) from None
+        if self.revoked_sessions is not None and self.revoked_sessions.refuses(claims):
+            raise invalid_token(self)  # its session ended, as the server told us: no need to ask
         if self.introspection is not None:
             claims.introspection = self.introspection.confirm(token_string, claims["jti"])
         return claims

@@ -31,7 +31,7 @@ except ImportError:  # pragma: no cover
     import pgcluster
 
 PASSWORD = "correct horse battery staple"
-TABLES = ("outbox", "security_events", "device_authorizations", "authorization_codes", "consents", "revoked_access_tokens", "refresh_tokens", "device_sessions", "clients", "users")
+TABLES = ("ssf_streams", "outbox", "security_events", "device_authorizations", "authorization_codes", "consents", "revoked_access_tokens", "refresh_tokens", "device_sessions", "clients", "users")
 
 
 def pytest_addoption(parser):
@@ -272,6 +272,16 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.fixture
+def worker(app):
+    """The app's outbox delivery worker, driven a round at a time (``worker.step()``) instead of its loop."""
+    from authserver.outbound.worker import OutboxWorker
+
+    made = OutboxWorker(app)
+    yield made
+    made.close()
 
 
 @pytest.fixture

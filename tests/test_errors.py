@@ -35,6 +35,8 @@ ANSWERS = [
      "The server cannot complete the request now; retry."),
     (errors.ValueNotStorable("StringDataRightTruncation"), 400, "invalid_request",
      "A value in the request cannot be stored."),
+    (errors.StreamRefused('unknown event type "x"'), 400, "invalid_request", "unknown event type x"),
+    (errors.StreamNotFound("stream_x"), 404, "not_found", "No such stream."),
 ]
 
 

@@ -1,5 +1,7 @@
-"""Users: the rules for creating them, checking their passwords and disabling them (their rows are
-``store/users.py``). Nothing here commits."""
+"""Users: the rules for creating them, checking and changing their passwords and disabling them (their rows
+are ``store/users.py``). A password change and disabling a user are announced to the security event
+streams (``services.shared_signals``: CAEP credential-change, RISC account-disabled) in the same
+transaction. Nothing here commits."""
 
 from __future__ import annotations
 
@@ -47,6 +49,18 @@ def create_user(services, username: str, password: str, email: str | None = None
                          is_admin=admin, created_at=services.clock.now()))
 
 
+def set_password(services, user: User, password: str, actor: str | None, ip: str | None = None) -> None:
+    """Give the user a new password (their sessions live on). Announced as a CAEP credential-change,
+    initiated by the user themselves or, for anyone else (an operator, the command line), an admin."""
+    if not password:
+        raise AccountError("the password must not be empty")
+    now = services.clock.now()
+    user.password_hash = services.passwords.hash(password)
+    security_events.record_event(security_events.PASSWORD_CHANGED, now, user=user, actor=actor, ip=ip)
+    if services.shared_signals is not None:
+        services.shared_signals.credential_changed(now, user.id, "user" if actor == user.username else "admin")
+
+
 def authenticate_user(services, username: str, password: str, ip: str | None = None,
                       device_cookie: str | None = None) -> User | None:
     """The user if the password is right and the account enabled; failures are recorded as security events.
@@ -74,4 +88,6 @@ def disable_user(services, user: User, actor: str | None, ip: str | None = None)
     if user.disabled_at is None:
         user.disabled_at = now
         security_events.record_event(security_events.USER_DISABLED, now, user=user, actor=actor, ip=ip)
+        if services.shared_signals is not None:  # before its sessions' session-revoked events, in each stream
+            services.shared_signals.account_disabled(now, user.id)
     return services.sessions.end_user_sessions(user.id, ENDED_USER_DISABLED, actor=actor, ip=ip)

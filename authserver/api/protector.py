@@ -8,7 +8,9 @@ takes every step, in this order:
    introspection makes too: signature, claims, its ``jti`` not revoked, its device session usable:
    not ended, not idle or past its max age, its user not disabled); otherwise 401
    ``invalid_token``, and a bare ``WWW-Authenticate: Bearer`` when there is no token at all (§3.1).
-2. These APIs act for a user: a client's own token (client credentials) is refused (403).
+2. These APIs act for a user: a client's own token (client credentials) is refused (403), except
+   where the view needs a scope only a client acting for itself holds (``ssf.manage``, the security
+   event streams' management API): there a user's token is refused (403).
 3. Tokens of a restricted device session (one provisioned for a device) may not manage the account:
    views needing ``sessions`` or ``admin`` refuse them whatever scopes they carry (403).
 4. The scope the view names is granted; ``admin`` only while the user is still an administrator,
@@ -40,6 +42,7 @@ from ..openapi.document import operation
 from ..ops.request_log import annotate
 from ..scopes import ACCOUNT_SCOPES
 from ..scopes import ADMIN_SCOPE
+from ..scopes import CLIENT_SCOPES
 from ..services import current_services
 from ..tokens.access_tokens import live_access_token
 
@@ -52,8 +55,8 @@ REFUSED = {
     401: error_response("`invalid_token`: no bearer token, or one that is invalid, expired, revoked or of an "
                         "ended session.", BEARER_CHALLENGE),
     403: error_response("`insufficient_scope`: the token lacks the scope the endpoint needs, is a client's own "
-                        "(client credentials), or belongs to a restricted device session where the endpoint "
-                        "manages the account.", BEARER_CHALLENGE),
+                        "(client credentials) where a user's is needed or the other way round, or belongs to a "
+                        "restricted device session where the endpoint manages the account.", BEARER_CHALLENGE),
     **DATABASE_ERRORS,
 }
 
@@ -72,9 +75,13 @@ class SessionTokenValidator(BearerTokenValidator):
 
     def validate_token(self, token, scopes, request, **kwargs):
         session = token.device_session
-        if session is None:
+        clients_own = CLIENT_SCOPES.intersection(scopes or ())
+        if session is None and not clients_own:
             raise ScopeRequiredError("This endpoint needs a token issued to a user.")
-        if session.restricted and ACCOUNT_SCOPES.intersection(scopes or ()):
+        if session is not None and clients_own:
+            raise ScopeRequiredError("This endpoint needs a client's own token (client credentials).",
+                                     " ".join(sorted(clients_own)))
+        if session is not None and session.restricted and ACCOUNT_SCOPES.intersection(scopes or ()):
             raise ScopeRequiredError("Tokens of a restricted device session cannot manage the account.")
         granted = (token.get("scope") or "").split()
         for scope in scopes or ():

@@ -16,3 +16,8 @@ USERINFO = "/oauth/userinfo"
 END_SESSION = "/oauth/logout"  # its pages: web/logout.py
 OPENAPI_DOCUMENT = "/openapi.json"
 DOCS = "/docs"  # the API description for people (web/docs.py)
+# Shared Signals Framework 1.0 (ssf/): transmitter metadata (§7.2), stream management (§8.1)
+SSF_CONFIGURATION = "/.well-known/ssf-configuration"
+SSF_STREAMS = "/ssf/streams"
+SSF_STATUS = "/ssf/streams/status"
+SSF_VERIFY = "/ssf/streams/verify"

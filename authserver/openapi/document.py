@@ -164,6 +164,10 @@ def form(body_schema: dict, description: str) -> dict:
             "content": {"application/x-www-form-urlencoded": {"schema": body_schema}}}
 
 
+def json_body(body_schema, description: str) -> dict:
+    return {"required": True, "description": description, "content": {"application/json": {"schema": body_schema}}}
+
+
 # -- security -----------------------------------------------------------------------------------
 CLIENT_BASIC = "clientBasic"
 OAUTH2 = "oauth2"

@@ -15,6 +15,8 @@ long each endpoint takes.
 | ``authserver_outbound_delivered_total``, ``…_retried_total``, ``…_given_up_total`` | ``kind`` (``outbound/``) |
 | ``authserver_outbound_queued_messages`` (gauge) | ``kind``: messages waiting, in flight included |
 | ``authserver_outbound_oldest_message_age_seconds`` (gauge) | (how long the oldest has waited) |
+| ``authserver_stream_queued_events`` (gauge) | ``stream``: a security event stream's SETs waiting (held included) |
+| ``authserver_stream_oldest_event_age_seconds`` (gauge) | ``stream``: how long its oldest has waited (its lag) |
 
 Domain code counts with :meth:`Metrics.count` on the ``metrics`` of the services it is given; the
 increment waits for the database transaction it belongs to and is dropped if that rolls back, so the
@@ -74,6 +76,9 @@ GAUGES = {
                                  ("kind",)),
     "outbound_oldest_message_age_seconds": ("How long the oldest outbound message has waited; 0 when none does.",
                                             ()),
+    "stream_queued_events": ("Security events waiting for each stream (held and in flight included).", ("stream",)),
+    "stream_oldest_event_age_seconds": ("How long the oldest security event waiting for each stream has waited: "
+                                        "its lag; 0 when none does.", ("stream",)),
 }
 
 bp = Blueprint("metrics", __name__)

@@ -79,6 +79,7 @@ class OutboxWorker:
         self.pool = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="outbound")
         self.in_flight: set[Future] = set()
         self._kinds_seen: set[str] = set()
+        self._keys_seen: set[str] = set()
 
     # -- one round -------------------------------------------------------------------------
     def step(self) -> int:
@@ -164,13 +165,18 @@ class OutboxWorker:
         with self.app.app_context():
             now = self.clock.now()
             waiting = outbox.backlog()
+            ordered = outbox.ordered_backlog()
             db.session.rollback()
         for kind in self._kinds_seen | set(waiting):
             self.metrics.set_gauge("outbound_queued_messages", waiting.get(kind, (0, None))[0], kind=kind)
         self._kinds_seen |= set(waiting)
-        oldest = min((created for _count, created in waiting.values()), default=None)
-        age = max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
-        self.metrics.set_gauge("outbound_oldest_message_age_seconds", age)
+        self.metrics.set_gauge("outbound_oldest_message_age_seconds", _age(now, waiting.values()))
+        # Ordering keys are security event streams: each one's lag (a stream emptied shows 0).
+        for key in self._keys_seen | set(ordered):
+            count, oldest = ordered.get(key, (0, None))
+            self.metrics.set_gauge("stream_queued_events", count, stream=key)
+            self.metrics.set_gauge("stream_oldest_event_age_seconds", _age(now, [(count, oldest)]), stream=key)
+        self._keys_seen |= set(ordered)
 
     # -- the loop --------------------------------------------------------------------------
     def run(self, stop: threading.Event, parent_pid: int | None = None) -> None:
@@ -206,3 +212,9 @@ class OutboxWorker:
         wait(self.in_flight)
         self._collect()
         self.pool.shutdown()
+
+
+def _age(now: dt.datetime, backlog) -> float:
+    """Seconds the oldest of ``backlog`` ((count, oldest enqueued) pairs) has waited; 0 when none waits."""
+    oldest = min((created for count, created in backlog if created is not None), default=None)
+    return max(0.0, (now - oldest).total_seconds()) if oldest else 0.0

@@ -109,9 +109,9 @@ class DeviceSessions:
         self.clock = clock
         # Handed in (ops/ sits above sessions/): counts once the transaction commits. None counts nothing.
         self.metrics = metrics
-        # Handed in (oauth/ sits above sessions/): told of every batch of ended sessions, in the ending's
-        # transaction -- OpenID Connect back-channel logout queues its tokens there. None tells nobody.
-        self.on_ended = on_ended
+        # Handed in (oauth/ and ssf/ sit above sessions/): each is told of every batch of ended sessions and
+        # why, in the ending's transaction -- back-channel logout tokens and security events are queued there.
+        self.on_ended = tuple(on_ended or ())
         self.idle_timeout = dt.timedelta(seconds=settings.session_idle_timeout_seconds)
 
     def now(self) -> dt.datetime:
@@ -226,6 +226,6 @@ class DeviceSessions:
                                          username=session.username, reason=reason)
         if ended:
             self.count("sessions_ended", len(ended), cause=reason)
-            if self.on_ended is not None:
-                self.on_ended(now, ended)
+            for listener in self.on_ended:
+                listener(now, ended, reason)
         return ended

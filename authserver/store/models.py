@@ -381,3 +381,41 @@ class DeviceContext:
     ip: str | None = None
     user_agent: str | None = None
     device_name: str | None = None
+
+
+# -- Shared Signals Framework 1.0 (ssf/): event streams to receivers ---------------------------------
+STREAM_ENABLED = "enabled"
+STREAM_PAUSED = "paused"  # its events are held in the outbox until it is enabled again
+STREAM_DISABLED = "disabled"  # it gets no events at all
+STREAM_STATUSES = (STREAM_ENABLED, STREAM_PAUSED, STREAM_DISABLED)
+
+
+def new_stream_id() -> str:
+    return "stream_" + secrets.token_urlsafe(16)
+
+
+class Stream(db.Model):
+    """An SSF event stream (SSF 1.0 §8): where a receiver wants Security Event Tokens pushed (RFC 8935),
+    which event types, and whether they flow. Its events wait in the outbox with the stream id as
+    their ordering key, so each stream receives them one at a time, in order."""
+
+    __tablename__ = "ssf_streams"
+
+    id = db.Column(db.String(64), primary_key=True, default=new_stream_id)
+    # The client that manages it through the stream management API; NULL for an operator's (the CLI).
+    client_id = db.Column(db.String(64))
+    audience = db.Column(db.String(500), nullable=False)
+    endpoint_url = db.Column(db.Text, nullable=False)
+    authorization_header = db.Column(db.Text)  # a secret of the receiver's: never logged, never shown
+    events_requested = db.Column(db.Text, nullable=False)  # space-separated event type URIs
+    description = db.Column(db.String(500))
+    status = db.Column(db.String(10), nullable=False, default=STREAM_ENABLED)
+    status_reason = db.Column(db.String(300))
+    created_at = db.Column(UTCDateTime, nullable=False)
+    updated_at = db.Column(UTCDateTime, nullable=False)
+
+    __table_args__ = (Index("ix_ssf_streams_client_id", "client_id"),)
+
+    @property
+    def events(self) -> list[str]:
+        return self.events_requested.split()

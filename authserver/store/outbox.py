@@ -17,7 +17,9 @@ across restarts or nodes. A worker then:
    overwrite what the worker that took over recorded.
 
 Messages with an ``ordering_key`` (a security-event stream's) go one at a time, oldest first: one is
-due only when no older message of its key is still waiting or in flight. Others have no order.
+due only when no older message of its key is still waiting or in flight. Others have no order. The
+messages of a key can be **held** (:func:`hold`: a paused stream's; their ``next_attempt_at`` is
+:data:`HELD`, never due) until :func:`release`, or dropped (:func:`discard`: a disabled or deleted stream).
 
 Delivered and given-up messages are deleted: the table only ever holds what is still to be sent, which
 keeps the claim's index scans short; counters (``ops/metrics.py``) and the ``outbound_given_up``
@@ -31,9 +33,11 @@ import datetime as dt
 import json
 
 from sqlalchemy import bindparam
+from sqlalchemy import case
 from sqlalchemy import delete
 from sqlalchemy import exists
 from sqlalchemy import func
+from sqlalchemy import insert
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
@@ -46,6 +50,8 @@ from .security_events import record_event
 
 # What acknowledges a message unless its enqueuer says otherwise (a logout token: any 2xx).
 ACKNOWLEDGE_2XX = "2xx"
+# The next attempt of a held message (a paused stream's): never due until released.
+HELD = dt.datetime(9999, 1, 1, tzinfo=dt.timezone.utc)
 # How much of a failure is kept on the message (the receiver's status line, a connection error).
 LAST_ERROR_LENGTH = 300
 
@@ -68,10 +74,15 @@ CLAIM = (update(_outbox).where(_outbox.c.id.in_(_due.scalar_subquery()))
          .returning(*_outbox.c))
 _this_claim = (_outbox.c.id == bindparam("message_id"), _outbox.c.attempts == bindparam("attempt"))
 DELETE_CLAIMED = delete(_outbox).where(*_this_claim)
+# A message held while its attempt was in flight (its stream paused meanwhile) stays held.
 RESCHEDULE = (update(_outbox).where(*_this_claim)
-              .values(next_attempt_at=bindparam("next_attempt_at"), last_error=bindparam("last_error")))
+              .values(next_attempt_at=case((_outbox.c.next_attempt_at == HELD, HELD),
+                                           else_=bindparam("next_attempt_at", type_=_outbox.c.next_attempt_at.type)),
+                      last_error=bindparam("last_error")))
 BACKLOG = (select(OutboxMessage.kind, func.count(), func.min(OutboxMessage.created_at))
            .group_by(OutboxMessage.kind))
+ORDERED_BACKLOG = (select(OutboxMessage.ordering_key, func.count(), func.min(OutboxMessage.created_at))
+                   .where(OutboxMessage.ordering_key.is_not(None)).group_by(OutboxMessage.ordering_key))
 
 
 def enqueue(now: dt.datetime, *, kind: str, url: str, body: bytes, content_type: str, headers: dict | None = None,
@@ -89,6 +100,47 @@ def enqueue(now: dt.datetime, *, kind: str, url: str, body: bytes, content_type:
                             created_at=now, next_attempt_at=now, attempts=0)
     db.session.add(message)
     return message
+
+
+def enqueue_all(now: dt.datetime, messages: list[dict], *, kind: str, content_type: str,
+                acknowledge: str = ACKNOWLEDGE_2XX) -> None:
+    """:func:`enqueue` for many messages of one kind in one INSERT (an ending that announces itself to
+    every stream costs one statement, not one per stream). Each message is a dict of ``url``, ``body``
+    and optionally ``headers``, ``ordering_key``, ``client_id`` and ``held`` (true: :data:`HELD` until
+    :func:`release`). They are numbered, and so delivered per key, in the order given."""
+    if not messages:
+        return
+    statuses(acknowledge)
+    begin_write()
+    rows = [{"kind": kind, "url": message["url"], "body": message["body"], "content_type": content_type,
+             "headers": json.dumps(message["headers"], sort_keys=True) if message.get("headers") else None,
+             "acknowledge": acknowledge, "ordering_key": message.get("ordering_key"),
+             "client_id": message.get("client_id"), "created_at": now,
+             "next_attempt_at": HELD if message.get("held") else now, "attempts": 0, "last_error": None}
+            for message in messages]
+    db.session.execute(insert(OutboxMessage), rows)
+
+
+def hold(ordering_key: str) -> int:
+    """Hold every waiting message of ``ordering_key`` (a paused stream) until :func:`release`. One in
+    flight finishes its attempt. Returns how many are held."""
+    begin_write()
+    return db.session.execute(update(_outbox).where(_outbox.c.ordering_key == ordering_key)
+                              .values(next_attempt_at=HELD)).rowcount
+
+
+def release(ordering_key: str, now: dt.datetime) -> int:
+    """Make the held messages of ``ordering_key`` due at once (a stream enabled again), still in order."""
+    begin_write()
+    return db.session.execute(update(_outbox).where(_outbox.c.ordering_key == ordering_key,
+                                                    _outbox.c.next_attempt_at == HELD)
+                              .values(next_attempt_at=now)).rowcount
+
+
+def discard(ordering_key: str) -> int:
+    """Drop every message of ``ordering_key`` (a stream disabled or deleted: it is owed nothing)."""
+    begin_write()
+    return db.session.execute(delete(_outbox).where(_outbox.c.ordering_key == ordering_key)).rowcount
 
 
 def statuses(acknowledge: str) -> set[int]:
@@ -140,6 +192,12 @@ def give_up(message, now: dt.datetime, reason: str) -> bool:
 def backlog() -> dict[str, tuple[int, dt.datetime]]:
     """For each kind of message waiting (in flight included): how many, and when the oldest was enqueued."""
     return {kind: (count, oldest) for kind, count, oldest in db.session.execute(BACKLOG)}
+
+
+def ordered_backlog() -> dict[str, tuple[int, dt.datetime]]:
+    """For each ordering key with messages waiting (held and in flight included): how many, and when
+    the oldest was enqueued: a security-event stream's lag."""
+    return {key: (count, oldest) for key, count, oldest in db.session.execute(ORDERED_BACKLOG)}
 
 
 def waiting(limit: int = 100) -> list[OutboxMessage]:

@@ -18,6 +18,7 @@ AUTHORIZATION_CODE_REUSED = "authorization_code_reused"
 USER_CODE_FAILED = "user_code_failed"
 SESSION_ENDED = "session_ended"
 USER_DISABLED = "user_disabled"
+PASSWORD_CHANGED = "password_changed"
 ACCESS_TOKEN_REVOKED = "access_token_revoked"
 # Scanning for secrets and tokens (see throttle.py): a client that failed to authenticate (its
 # claimed id, the IP), and a token that is not ours at all presented by an authenticated client:

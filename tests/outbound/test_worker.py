@@ -40,13 +40,6 @@ def counter(app, name, kind="backchannel_logout"):
     return registry.get_sample_value(f"authserver_outbound_{name}_total", {"kind": kind}) or 0
 
 
-@pytest.fixture
-def worker(app):
-    made = OutboxWorker(app)
-    yield made
-    made.close()
-
-
 def test_the_backoff_doubles_from_ten_seconds_up_to_an_hour_with_jitter():
     rng = random.Random(7)
     for attempt, step in ((1, 10), (2, 20), (3, 40), (9, 2560), (10, 3600), (50, 3600)):

@@ -178,3 +178,54 @@ def test_workers_claiming_at_once_never_claim_one_message_twice(app, clock):
     assert len(set(claimed)) == total
     with app.app_context():
         assert db.session.scalar(db.select(db.func.max(OutboxMessage.attempts))) == 1
+
+
+# -- held, released, dropped: a paused, enabled, disabled security event stream ------------------------
+def enqueue_all(app, clock, messages):
+    with app.app_context():
+        outbox.enqueue_all(clock.now(), messages, kind="security_event", content_type="application/secevent+jwt",
+                           acknowledge="202")
+        db.session.commit()
+
+
+def test_enqueue_all_numbers_the_messages_in_the_order_given(app, clock):
+    enqueue_all(app, clock, [{"url": f"https://rs.example/{n}", "body": b"x", "ordering_key": "s"} for n in range(3)])
+    with app.app_context():
+        assert [message.url[-1] for message in outbox.waiting()] == ["0", "1", "2"]
+
+
+def test_held_messages_are_never_due_until_released_then_go_in_order(app, clock):
+    enqueue_all(app, clock, [{"url": "https://rs.example/1", "body": b"1", "ordering_key": "s", "held": True},
+                             {"url": "https://rs.example/2", "body": b"2", "ordering_key": "s"},
+                             {"url": "https://rs.example/other", "body": b"3", "ordering_key": "t"}])
+    assert [row.url for row in claim(app, clock)] == ["https://rs.example/other"]  # s waits behind its held one
+    with app.app_context():
+        assert outbox.hold("s") == 2
+        db.session.commit()
+    clock.advance(3600)  # (the other key's lease runs out: it is due again)
+    assert [row.ordering_key for row in claim(app, clock)] == ["t"]
+    with app.app_context():
+        assert outbox.release("s", clock.now()) == 2
+        db.session.commit()
+    assert [row.url for row in claim(app, clock)] == ["https://rs.example/1"]
+
+
+def test_a_message_held_while_in_flight_stays_held_when_its_attempt_fails(app, clock):
+    enqueue_all(app, clock, [{"url": "https://rs.example/1", "body": b"1", "ordering_key": "s"}])
+    [row] = claim(app, clock)
+    with app.app_context():
+        outbox.hold("s")
+        assert outbox.reschedule(row, clock.now() + dt.timedelta(seconds=10), "HTTP 503")
+        db.session.commit()
+    clock.advance(3600)
+    assert claim(app, clock) == []
+
+
+def test_discard_drops_every_message_of_a_key_only(app, clock):
+    enqueue_all(app, clock, [{"url": "https://rs.example/1", "body": b"1", "ordering_key": "s", "held": True},
+                             {"url": "https://rs.example/2", "body": b"2", "ordering_key": "t"}])
+    with app.app_context():
+        assert outbox.discard("s") == 1
+        db.session.commit()
+        assert [message.ordering_key for message in outbox.waiting()] == ["t"]
+        assert outbox.ordered_backlog()["t"][0] == 1

@@ -10,6 +10,7 @@ from authlib.oauth2.rfc8628 import DeviceAuthorizationEndpoint as _DeviceAuthori
 from ...errors import UnauthorizedClientError
 from ...http import paths
 from ...http.request_context import device_context
+from ...scopes import USER_NOT_YET_KNOWN
 from ...scopes import granted_scope
 from ...services import current_services
 from ...store import device_authorizations
@@ -24,8 +25,9 @@ class DeviceAuthorizationEndpoint(_DeviceAuthorizationEndpoint):
         client = self.authenticate_client(request)
         if not client.check_grant_type(DEVICE_CODE_GRANT_TYPE):
             raise UnauthorizedClientError("The client is not registered for the device authorization grant.")
-        # Beyond the client's scopes: invalid_scope; `admin` never (the session will be restricted).
-        scope = granted_scope(client, None, request.payload.scope)
+        # Beyond the client's scopes: invalid_scope; `admin` never (the session will be restricted), nor a
+        # client's own scope (the tokens will be a user's).
+        scope = granted_scope(client, USER_NOT_YET_KNOWN, request.payload.scope)
         services = current_services()
         settings = services.settings
         device_code, user_code = device_authorizations.start(settings, services.clock.now(), client, scope,

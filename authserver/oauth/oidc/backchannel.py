@@ -37,7 +37,7 @@ class BackchannelLogout:
         self.settings = settings
         self.keyring = keyring
 
-    def sessions_ended(self, now: dt.datetime, ended: list) -> None:
+    def sessions_ended(self, now: dt.datetime, ended: list, reason: str | None = None) -> None:
         """Queue a logout token for each ended session (``id``, ``user_id``, ``client_id``) whose
         client has a back-channel logout URI, in the caller's transaction."""
         uris = backchannel_logout_uris({session.client_id for session in ended})

@@ -17,6 +17,12 @@ from tests.code_flow_helpers import approve
 from tests.code_flow_helpers import exchange
 from tests.code_flow_helpers import issuer_of
 from tests.code_flow_helpers import pkce
+from tests.code_flow_helpers import signed_in
+from tests.conftest import refresh
+from tests.session_helpers import sign_in
+from tests.token_helpers import bearer
+from tests.token_helpers import claims_of
+from tests.token_helpers import revoke
 
 OIDC_SCOPE = "openid profile email"
 SIGNED_OUT_URI = "https://app.example/signed-out"  # the app's registered post-logout redirect URI
@@ -64,3 +70,57 @@ def sign_in_with_oidc(app, http, registered, scope=OIDC_SCOPE, **extra) -> dict:
     response = exchange(http, registered, code, verifier)
     assert response.status_code == 200, response.text
     return response.json
+
+
+# -- every cause a device session ends for (back-channel logout, security events) -----------------------
+def oidc_sign_in(app, registered) -> tuple:
+    """A browser signed in, and the app's tokens from the code flow through it (with `sessions`)."""
+    http = signed_in(app)
+    return http, sign_in_with_oidc(app, http, registered, scope=f"{OIDC_SCOPE} sessions")
+
+
+def end_by_sessions_api(app, client, factory, registered, http, tokens, clock):
+    sid = claims_of(tokens["id_token"])["sid"]
+    assert client.delete(f"/api/sessions/{sid}", headers=bearer(tokens["access_token"])).status_code == 204
+
+
+def end_by_admin_api(app, client, factory, registered, http, tokens, clock):
+    factory.user("root", admin=True)
+    admin = sign_in(client, factory.client(name="Console", scope="profile admin sessions"), username="root")
+    sid = claims_of(tokens["id_token"])["sid"]
+    assert client.delete(f"/api/admin/sessions/{sid}", headers=admin.headers).status_code == 204
+
+
+def end_by_reuse_detection(app, client, factory, registered, http, tokens, clock):
+    assert refresh(client, registered, tokens["refresh_token"]).status_code == 200
+    clock.advance(11)  # past the grace window
+    assert refresh(client, registered, tokens["refresh_token"]).json["error"] == "invalid_grant"
+
+
+def end_by_consent_withdrawn(app, client, factory, registered, http, tokens, clock):
+    response = client.delete(f"/api/consents/{registered.client_id}", headers=bearer(tokens["access_token"]))
+    assert response.status_code == 204
+
+
+def end_by_user_disabled(app, client, factory, registered, http, tokens, clock):
+    result = app.test_cli_runner().invoke(args=["users", "disable", "alice"])
+    assert result.exit_code == 0, result.output
+
+
+def end_by_rp_initiated_logout(app, client, factory, registered, http, tokens, clock):
+    assert http.get("/oauth/logout", query_string={"id_token_hint": tokens["id_token"]}).status_code in (200, 302)
+
+
+def end_by_revocation(app, client, factory, registered, http, tokens, clock):
+    assert revoke(client, registered, tokens["refresh_token"]).status_code == 200
+
+
+def end_by_expiry(app, client, factory, registered, http, tokens, clock):
+    clock.advance(app.extensions["authserver"].settings.session_idle_timeout_seconds + 1)
+    result = app.test_cli_runner().invoke(args=["sessions", "prune"])
+    assert result.exit_code == 0, result.output
+
+
+# Each ends the session of `oidc_sign_in`'s tokens: (app, client, factory, registered, http, tokens, clock).
+ENDING_CAUSES = [end_by_sessions_api, end_by_admin_api, end_by_reuse_detection, end_by_consent_withdrawn,
+                 end_by_user_disabled, end_by_rp_initiated_logout, end_by_revocation, end_by_expiry]

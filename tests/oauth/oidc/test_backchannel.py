@@ -17,22 +17,17 @@ from authserver.settings import Settings
 from authserver.store import outbox
 from authserver.store.database import db
 from tests.code_flow_helpers import issuer_of
-from tests.code_flow_helpers import signed_in
-from tests.conftest import refresh
-from tests.oauth.oidc.helpers import OIDC_SCOPE
+from tests.oauth.oidc.helpers import ENDING_CAUSES
+from tests.oauth.oidc.helpers import oidc_sign_in
 from tests.oauth.oidc.helpers import relying_party
-from tests.oauth.oidc.helpers import sign_in_with_oidc
 from tests.outbound.receivers import RECEIVER_SETTINGS
 from tests.outbound.receivers import Receiver
 from tests.outbound.receivers import nothing_listening_port
 from tests.session_helpers import session_row
-from tests.session_helpers import sign_in
-from tests.token_helpers import bearer
 from tests.token_helpers import claims_of
 from tests.token_helpers import revoke
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
-SCOPE = f"{OIDC_SCOPE} sessions"
 
 
 @pytest.fixture
@@ -41,22 +36,9 @@ def settings_overrides():
 
 
 @pytest.fixture
-def worker(app):
-    made = OutboxWorker(app)
-    yield made
-    made.close()
-
-
-@pytest.fixture
 def notes(factory, alice, receiver):
     """A relying party with a back-channel logout URI on the receiver."""
     return relying_party(factory, backchannel_logout_uri=receiver.url + "/backchannel")
-
-
-def oidc_sign_in(app, registered) -> tuple:
-    """A browser signed in, and the app's tokens from the code flow through it (with `sessions`)."""
-    http = signed_in(app)
-    return http, sign_in_with_oidc(app, http, registered, scope=SCOPE)
 
 
 def verified_logout_token(app, client, received, registered) -> tuple[dict, dict]:
@@ -87,45 +69,7 @@ def assert_logged_out(app, client, receiver, registered, tokens):
 
 
 # -- every cause a session ends for ------------------------------------------------------------
-def end_by_sessions_api(app, client, factory, registered, http, tokens, clock):
-    sid = claims_of(tokens["id_token"])["sid"]
-    assert client.delete(f"/api/sessions/{sid}", headers=bearer(tokens["access_token"])).status_code == 204
-
-
-def end_by_admin_api(app, client, factory, registered, http, tokens, clock):
-    factory.user("root", admin=True)
-    admin = sign_in(client, factory.client(name="Console", scope="profile admin sessions"), username="root")
-    sid = claims_of(tokens["id_token"])["sid"]
-    assert client.delete(f"/api/admin/sessions/{sid}", headers=admin.headers).status_code == 204
-
-
-def end_by_reuse_detection(app, client, factory, registered, http, tokens, clock):
-    assert refresh(client, registered, tokens["refresh_token"]).status_code == 200
-    clock.advance(11)  # past the grace window
-    assert refresh(client, registered, tokens["refresh_token"]).json["error"] == "invalid_grant"
-
-
-def end_by_consent_withdrawn(app, client, factory, registered, http, tokens, clock):
-    response = client.delete(f"/api/consents/{registered.client_id}", headers=bearer(tokens["access_token"]))
-    assert response.status_code == 204
-
-
-def end_by_user_disabled(app, client, factory, registered, http, tokens, clock):
-    result = app.test_cli_runner().invoke(args=["users", "disable", "alice"])
-    assert result.exit_code == 0, result.output
-
-
-def end_by_rp_initiated_logout(app, client, factory, registered, http, tokens, clock):
-    assert http.get("/oauth/logout", query_string={"id_token_hint": tokens["id_token"]}).status_code in (200, 302)
-
-
-def end_by_revocation(app, client, factory, registered, http, tokens, clock):
-    assert revoke(client, registered, tokens["refresh_token"]).status_code == 200
-
-
-@pytest.mark.parametrize("end", [end_by_sessions_api, end_by_admin_api, end_by_reuse_detection,
-                                 end_by_consent_withdrawn, end_by_user_disabled, end_by_rp_initiated_logout,
-                                 end_by_revocation])
+@pytest.mark.parametrize("end", ENDING_CAUSES)
 def test_every_ending_cause_sends_the_client_a_logout_token(app, client, factory, clock, notes, receiver, worker, end):
     http, tokens = oidc_sign_in(app, notes)
     assert worker.step() == 0  # nothing is sent while the session lives
