@@ -22,6 +22,7 @@ from tests.code_flow_helpers import pkce
 from tests.code_flow_helpers import redirect_params
 from tests.code_flow_helpers import signed_in
 from tests.conftest import RegisteredClient
+from tests.conftest import refresh
 from tests.outbound.receivers import Receiver
 from tests.outbound.receivers import self_signed_certificate
 
@@ -157,3 +158,17 @@ class TestOff:
         assert response.status_code == 400 and "Location" not in response.headers
         assert documents.received == []
         assert "client_id_metadata_document_supported" not in client.get("/.well-known/oauth-authorization-server").json
+
+
+def test_a_long_document_url_is_a_client_id_everywhere_it_is_stored(app, registered, documents):
+    long_id = documents.client_id.replace("/oauth/", "/oauth/" + "connectors/" * 16)  # some 230 characters
+    assert 200 < len(long_id) <= 255
+    serve(documents, {"client_id": long_id, "client_name": "Agent", "redirect_uris": [CALLBACK]})
+    http = signed_in(app)
+    verifier = pkce()
+    code = redirect_params(decide(http, consent_page(authorize(http, long_id, verifier)), "allow"),
+                           PRESENTED_CALLBACK)["code"]
+    public = RegisteredClient(long_id, None, "none")
+    response = exchange(http, public, code, verifier, redirect_uri=PRESENTED_CALLBACK)
+    assert response.status_code == 200, response.text
+    assert refresh(http, public, response.json["refresh_token"]).status_code == 200
