@@ -33,7 +33,6 @@ from ..store.models import sha256_hex
 from . import throttle
 
 
-
 @dataclass(frozen=True)
 class ClientMetadata:
     """A self-registering client's metadata, checked (``oauth/registration/client_metadata.py``)."""
