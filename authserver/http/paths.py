@@ -21,3 +21,6 @@ SSF_CONFIGURATION = "/.well-known/ssf-configuration"
 SSF_STREAMS = "/ssf/streams"
 SSF_STATUS = "/ssf/streams/status"
 SSF_VERIFY = "/ssf/streams/verify"
+# Dynamic client registration (RFC 7591) and each registered client's configuration (RFC 7592)
+REGISTRATION = "/oauth/register"
+REGISTRATION_CLIENT = "/oauth/register/<client_id>"

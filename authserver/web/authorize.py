@@ -7,6 +7,10 @@ the app as ``error`` with ``state``. A first-party client, or one the user alrea
 scopes, gets its code at once; otherwise the user sees "App X wants to: ..." and allows or denies.
 Every redirect to the app carries ``iss`` (RFC 9207). OpenID Connect's ``prompt`` and ``max_age``
 decide whether the user signs in again and sees the consent page (``oauth/oidc/prompt.py``).
+
+A client that registered itself (RFC 7591, or a Client ID Metadata Document, fetched here when no fresh
+copy is stored: ``oauth/registration/metadata_documents.py``) always gets the consent page, which says so
+(and names the document's host); a document that cannot be used is an error page, never a redirect.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from ..errors import UnknownClientError
 from ..http import paths
 from ..oauth.oidc.prompt import LOGIN
 from ..oauth.oidc.prompt import Prompt
+from ..oauth.registration.metadata_documents import authorizing_client
 from ..openapi.document import DATABASE_PAGES
 from ..openapi.document import browser_session
 from ..openapi.document import operation
@@ -35,7 +40,7 @@ from ..scopes import describe
 from ..scopes import granted_scope
 from ..services import current_services
 from ..store import consents
-from ..store.clients import find_client
+from ..store.models import REGISTERED_BY_DOCUMENT
 from ..store.models import Client
 from .blueprint import bp
 from .blueprint import csrf_form
@@ -94,8 +99,9 @@ def authorize():
             return sign_in_first(prompt)
         user = g.device_session.user
         scope = granted_scope(client, user, grant.request.payload.scope)  # `admin` only for admins
-        if request.method == "GET" and prompt.shows_consent(
-                client.first_party or consents.has_consent(user.id, client.client_id, scope)):
+        # A client that registered itself is nobody's vouching: its user is asked every time.
+        if request.method == "GET" and prompt.shows_consent(not client.is_self_registered and (
+                client.first_party or consents.has_consent(user.id, client.client_id, scope))):
             return consent_page(client, scope, redirect_uri)
     except OAuth2Error as error:
         error.redirect_uri, error.state = redirect_uri, grant.request.payload.state
@@ -118,7 +124,7 @@ def sign_in_first(prompt: Prompt):
 def registered_client_and_redirect_uri() -> tuple[Client, str]:
     """The client and where to send the browser back; an error page if either is unknown."""
     client_id = request.args.get("client_id")
-    client = find_client(client_id) if client_id else None
+    client = authorizing_client(client_id) if client_id else None  # a metadata document's is fetched if need be
     if client is None:
         raise UnknownClientError("Unknown client_id.")
     redirect_uri = request.args.get("redirect_uri")
@@ -131,7 +137,10 @@ def registered_client_and_redirect_uri() -> tuple[Client, str]:
 
 
 def consent_page(client: Client, scope: str, redirect_uri: str):
-    page = render_template("consent.html", client=client, scopes=describe(scope), action=request.full_path)
+    # A metadata document's client is known by where its document is: the consent page names that host.
+    document_host = urlsplit(client.client_id).hostname if client.registration == REGISTERED_BY_DOCUMENT else None
+    page = render_template("consent.html", client=client, scopes=describe(scope), action=request.full_path,
+                           document_host=document_host)
     response = current_app.make_response(page)
     # The form's POST is answered by a redirect to the app; Chromium applies form-action to it.
     csp = SECURITY_HEADERS["Content-Security-Policy"]

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0010_ssf_streams'
-down_revision = '0006'
+down_revision = '0007_client_registration'
 branch_labels = None
 depends_on = None
 
