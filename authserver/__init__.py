@@ -34,6 +34,7 @@ from .ops.request_log import register_request_log
 from .services import Services
 from .sessions.device_sessions import END_REASONS
 from .sessions.device_sessions import DeviceSessions
+from .sessions.legacy_sessions import LegacySessions
 from .sessions.refresh_tokens import RefreshTokens
 from .settings import Settings
 from .store import database
@@ -124,6 +125,8 @@ def build_services(settings: Settings, clock) -> Services:
                                     "reason": FAILURE_REASONS, "budget": BUDGETS})
     # Every ended session of a client with a back-channel logout URI queues its logout token.
     sessions = DeviceSessions(settings, clock, metrics, on_ended=BackchannelLogout(settings, keyring).sessions_ended)
+    legacy_key = load_or_create_secret(settings.keys_dir, "legacy-hmac.key")
     return Services(settings=settings, clock=clock, passwords=Passwords(settings), keyring=keyring,
                     sessions=sessions, refresh_tokens=RefreshTokens(settings, sessions, refresh_key),
-                    metrics=metrics, clients=ClientCache())
+                    metrics=metrics, clients=ClientCache(),
+                    legacy=LegacySessions(settings, clock, sessions, legacy_key, metrics))

@@ -48,9 +48,10 @@ __all__ = [
     "OAuth2Error", "AccessDeniedError", "InvalidClientError", "InvalidGrantError", "InvalidRequestError",
     "InvalidScopeError", "MissingAuthorizationError", "UnauthorizedClientError", "UnsupportedGrantTypeError",
     "UnsupportedResponseTypeError", "UnsupportedTokenTypeError", "InvalidTokenError", "InsufficientScopeError",
-    "MissingTokenError", "ScopeRequiredError", "NotFoundError", "MethodNotAllowedError", "TemporarilyUnavailable",
+    "MissingTokenError", "InvalidTargetError", "ScopeRequiredError", "NotFoundError", "MethodNotAllowedError", "TemporarilyUnavailable",
     "ServerError", "UnknownClientError", "UnregisteredLogoutRedirect", "DomainError", "AccountError", "Throttled",
     "UserNotFound", "RefreshTokenInvalid", "RefreshTokenUnknown", "RefreshTokenReused", "ScopeNotGranted", "CodeInvalid",
+    "LegacySessionInvalid",
     "PollRefused", "DatabaseBusy", "DatabaseUnavailable", "ValueNotStorable", "oauth_error", "answer",
     "register_error_handlers",
 ]
@@ -97,6 +98,11 @@ class RefreshTokenReused(RefreshTokenInvalid):
 
 class ScopeNotGranted(DomainError):
     """A refresh asked for scope beyond what the session was granted."""
+
+
+class LegacySessionInvalid(DomainError):
+    """An imported legacy session that cannot be exchanged: unknown, already exchanged, too old, or of a
+    disabled user (the client sees invalid_grant, RFC 8693 §2.2.2 / RFC 6749 §5.2)."""
 
 
 class CodeInvalid(DomainError):
@@ -165,6 +171,12 @@ class ServerError(OAuth2Error):
     error = "server_error"
     status_code = 500
     description = "The server encountered an unexpected condition."
+
+
+class InvalidTargetError(InvalidRequestError):
+    """RFC 8693 §2.2.2 (and RFC 8707): the audience or resource asked for is not one tokens may be issued for."""
+
+    error = "invalid_target"
 
 
 class MissingTokenError(InvalidTokenError):
@@ -279,6 +291,8 @@ def oauth_error(error: DomainError) -> OAuth2Error:
         return InvalidScopeError("The requested scope exceeds the scope originally granted.")
     if isinstance(error, CodeInvalid):
         return InvalidGrantError("The authorization code is invalid, expired or already used.")
+    if isinstance(error, LegacySessionInvalid):
+        return InvalidGrantError("The legacy session is unknown, already exchanged or expired.")
     if isinstance(error, PollRefused):
         return POLL_ERRORS[error.error]()
     if isinstance(error, UserNotFound):

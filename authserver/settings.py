@@ -282,6 +282,12 @@ class Settings:
         8, _whole(1, MAX_OUTBOUND_CONCURRENCY),
         "deliveries one worker makes at once: a receiver that hangs holds one of them, never the others")
 
+    # Token exchange (RFC 8693): moving users of an older session store over (`authserver legacy import`).
+    legacy_session_max_age_seconds: int = setting(
+        31_536_000, _whole(1, MAX_SECONDS),
+        "an imported legacy session first seen (its `created_at`) longer ago than this can no longer be exchanged "
+        "(`invalid_grant`); Parse's own sessions live a year")
+
     @classmethod
     def from_env(cls, environ=None, **overrides) -> "Settings":
         environ = os.environ if environ is None else environ

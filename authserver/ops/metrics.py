@@ -15,6 +15,8 @@ long each endpoint takes.
 | ``authserver_outbound_delivered_total``, ``…_retried_total``, ``…_given_up_total`` | ``kind`` (``outbound/``) |
 | ``authserver_outbound_queued_messages`` (gauge) | ``kind``: messages waiting, in flight included |
 | ``authserver_outbound_oldest_message_age_seconds`` (gauge) | (how long the oldest has waited) |
+| ``authserver_legacy_sessions`` (gauge) | ``state``: imported legacy sessions (``imported``, ``exchanged``, ``expired``, ``remaining``) |
+| ``authserver_legacy_sessions_migrated_ratio`` (gauge) | (the share exchanged: users moved over) |
 
 Domain code counts with :meth:`Metrics.count` on the ``metrics`` of the services it is given; the
 increment waits for the database transaction it belongs to and is dropped if that rolls back, so the
@@ -74,6 +76,10 @@ GAUGES = {
                                  ("kind",)),
     "outbound_oldest_message_age_seconds": ("How long the oldest outbound message has waited; 0 when none does.",
                                             ()),
+    # Set from the legacy_sessions table by the token exchanges themselves (sessions/legacy_sessions.py).
+    "legacy_sessions": ("Sessions imported from an older store, by state: imported (all), exchanged, expired "
+                        "(too old to exchange), remaining.", ("state",)),
+    "legacy_sessions_migrated_ratio": ("Share of the imported legacy sessions already exchanged (0 to 1).", ()),
 }
 
 bp = Blueprint("metrics", __name__)

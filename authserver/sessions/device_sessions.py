@@ -124,8 +124,10 @@ class DeviceSessions:
 
     # -- open and touch ------------------------------------------------------------------
     def open_session(self, user, client, scope: str, device: DeviceContext,
-                     restricted: bool = False) -> DeviceSession:
-        """Start a session (its refresh-token chain is started by ``refresh_tokens``)."""
+                     restricted: bool = False, first_seen_at: dt.datetime | None = None) -> DeviceSession:
+        """Start a session (its refresh-token chain is started by ``refresh_tokens``). ``first_seen_at``:
+        a session carried over from an older store keeps when it began there (``legacy_sessions.py``);
+        its max age still counts from now."""
         now = self.now()
         session = store.add_session(
             user_id=user.id,
@@ -135,7 +137,7 @@ class DeviceSessions:
             user_agent=device.user_agent,
             ip=device.ip,
             restricted=restricted,
-            created_at=now,
+            created_at=min(first_seen_at, now) if first_seen_at else now,
             last_active_at=now,
             expires_at=now + dt.timedelta(seconds=self.settings.session_max_age_seconds),
         )

@@ -381,3 +381,29 @@ class DeviceContext:
     ip: str | None = None
     user_agent: str | None = None
     device_name: str | None = None
+
+
+# -- token exchange (RFC 8693): sessions imported from an older store ------------------------------
+class LegacySession(db.Model):
+    """A session token of an older store (Parse's ``_Session``, a Rails or Django session table),
+    imported by ``authserver legacy import`` so that its holder can exchange it once for a device
+    session (``oauth/grants/token_exchange.py``). Only the token's HMAC digest is kept; the device it
+    was first seen on becomes the new session's. ``exchanged_at`` is set once, by the one exchange
+    that wins."""
+
+    __tablename__ = "legacy_sessions"
+
+    token_digest = db.Column(db.String(64), primary_key=True)
+    user_id = db.Column(db.String(36), db.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    device_name = db.Column(db.String(200))
+    user_agent = db.Column(db.String(512))
+    ip = db.Column(db.String(64))
+    created_at = db.Column(UTCDateTime, nullable=False)  # first seen, in the older store
+    imported_at = db.Column(UTCDateTime, nullable=False)
+    exchanged_at = db.Column(UTCDateTime)
+    session_id = db.Column(db.String(36))  # the device session the exchange opened
+
+    user = db.relationship(User, lazy="joined")
+
+    # `legacy status` and the migrated-share metric count the exchanged ones.
+    __table_args__ = (Index("ix_legacy_sessions_exchanged_at", "exchanged_at"),)

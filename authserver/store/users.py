@@ -23,6 +23,14 @@ def find_user(username: str) -> User | None:
     return db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
 
 
+def ids_by_username(usernames) -> dict[str, str]:
+    """{username: id} of the users among ``usernames`` (one query: a batch of ``legacy import``)."""
+    names = list(set(usernames))
+    if not names:
+        return {}
+    return dict(db.session.execute(select(User.username, User.id).where(User.username.in_(names))).all())
+
+
 def search_users(fragment: str, limit: int = 20) -> list[User]:
     """Users whose name contains the fragment (case-insensitive), for the operators' console."""
     pattern = "%" + fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

@@ -35,6 +35,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwt import JWTClaimsRegistry
 
+from ..accounts.resources import is_registered_target
 from ..store import sessions as session_store
 from ..store.database import db
 from ..store.denylist import is_access_token_denied
@@ -67,10 +68,13 @@ class LiveAccessToken:
 
 @dataclass(frozen=True)
 class TokenSubject:
-    """Who a token is for, as Authlib's generator asks for it: the user, and the session it belongs to."""
+    """Who a token is for, as Authlib's generator asks for it: the user, and the session it belongs to;
+    for a delegated token (RFC 8693 token exchange), its audience and the ``act`` chain (§4.1)."""
 
     user: object
     session_id: str
+    audience: str | None = None  # None: the server's (AUTHSERVER_AUDIENCE)
+    act: dict | None = None
 
     def get_user_id(self) -> str:
         return self.user.id
@@ -109,7 +113,7 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         claims = {
             "iss": self.issuer,
             "sub": user.get_user_id() if user else client.get_client_id(),
-            "aud": self._audience,
+            "aud": (user.audience if user else None) or self._audience,
             "client_id": client.get_client_id(),
             "exp": now + self._get_expires_in(client, grant_type),
             "iat": now,
@@ -118,18 +122,21 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         }
         if user:
             claims["sid"] = user.session_id
+            if user.act:
+                claims["act"] = user.act
         return jwt.encode({"alg": ALGORITHM, "typ": TOKEN_TYPE}, claims, self.get_jwks())
 
 
 def own_claims_registry(services) -> JWTClaimsRegistry:
     """The claims every access token of ours carries (RFC 9068 §2.2), checked with no leeway against
-    the server's clock. `sid` is checked by :func:`decode_access_token`: a client's own token has none."""
+    the server's clock. `sid` is checked by :func:`decode_access_token`: a client's own token has none.
+    `aud` is checked by :func:`verify_access_token`: a delegated token may be for another audience."""
     essential = {"essential": True}
     settings = services.settings
     return JWTClaimsRegistry(
         now=lambda: int(services.clock.now().timestamp()),
         iss={"essential": True, "value": settings.issuer},
-        aud={"essential": True, "value": settings.token_audience},
+        aud=essential,
         exp=essential, iat=essential, sub=essential, client_id=essential, jti=essential,
     )
 
@@ -163,6 +170,8 @@ def decode_access_token(token_string: str, key_set, registry: JWTClaimsRegistry)
         return None
     if "sid" in claims and not isinstance(claims["sid"], str):
         return None
+    if "act" in claims and not isinstance(claims["act"], dict):
+        return None
     if "sid" not in claims and claims["sub"] != claims["client_id"]:
         return None  # a user's token always names its session
     return AccessTokenClaims(token.claims, token.header)
@@ -177,9 +186,19 @@ def signed_by_us(services, token_string: str) -> bool:
     return True
 
 
-def verify_access_token(services, token_string: str) -> AccessTokenClaims | None:
-    """The claims of an unexpired access token this server signed; None otherwise. No database."""
-    return decode_access_token(token_string, services.keyring.verification_key_set(), own_claims_registry(services))
+def verify_access_token(services, token_string: str, *, other_audiences: bool = False) -> AccessTokenClaims | None:
+    """The claims of an unexpired access token this server signed for its own audience; None otherwise.
+    No database, except with ``other_audiences``: then a delegated token (RFC 8693, with ``act``) for
+    another registered audience or resource (``accounts/resources.py``) passes too (introspection
+    answers for every resource server; the server's own APIs take only tokens meant for them)."""
+    claims = decode_access_token(token_string, services.keyring.verification_key_set(), own_claims_registry(services))
+    if claims is None or claims["aud"] == services.settings.token_audience:
+        return claims
+    audience = claims["aud"]
+    if (other_audiences and "act" in claims and "sid" in claims and isinstance(audience, str)
+            and is_registered_target(services.settings, audience)):
+        return claims
+    return None
 
 
 def client_token_is_live(claims: AccessTokenClaims) -> bool:
@@ -187,11 +206,12 @@ def client_token_is_live(claims: AccessTokenClaims) -> bool:
     return not is_access_token_denied(claims["jti"]) and db.session.get(Client, claims["client_id"]) is not None
 
 
-def live_access_token(services, token_string: str) -> LiveAccessToken | None:
+def live_access_token(services, token_string: str, *, other_audiences: bool = False) -> LiveAccessToken | None:
     """An access token of ours that nobody revoked and whose session is usable (a client's own token:
     whose client still exists); None otherwise. The one liveness check of the API protector and
-    of introspection."""
-    claims = verify_access_token(services, token_string)
+    of introspection. A delegated token (``act``) lives and dies with the session of the token it
+    was exchanged for, whose client is another: only its user is checked against the session."""
+    claims = verify_access_token(services, token_string, other_audiences=other_audiences)
     if claims is None:
         return None
     if "sid" not in claims:
@@ -199,6 +219,7 @@ def live_access_token(services, token_string: str) -> LiveAccessToken | None:
     state = session_store.access_token_state(claims["sid"], claims["jti"])
     if state is None or state.denied:
         return None
-    if not services.sessions.check(state, client_id=claims["client_id"], user_id=claims["sub"]).usable:
+    client_id = None if "act" in claims else claims["client_id"]
+    if not services.sessions.check(state, client_id=client_id, user_id=claims["sub"]).usable:
         return None
     return LiveAccessToken(claims, state.username)

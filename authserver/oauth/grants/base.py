@@ -14,10 +14,13 @@ from ...store.models import GRANT_REFRESH_TOKEN
 from ...tokens.access_tokens import TokenSubject
 
 
-def issue_session_tokens(grant, user, session, refresh_token: str, scope: str) -> dict:
-    """Sign an access token for the session and attach the session's refresh token."""
-    token = grant.generate_token(user=TokenSubject(user, session.id), scope=scope, include_refresh_token=False)
-    if grant.request.client.check_grant_type(GRANT_REFRESH_TOKEN):
+def issue_session_tokens(grant, user, session, refresh_token: str | None, scope: str, *,
+                         audience: str | None = None, act: dict | None = None) -> dict:
+    """Sign an access token for the session and attach the session's refresh token (none for a token
+    issued by delegation, RFC 8693: ``audience`` and ``act``, which lives on the subject token's session)."""
+    subject = TokenSubject(user, session.id, audience=audience, act=act)
+    token = grant.generate_token(user=subject, scope=scope, include_refresh_token=False)
+    if refresh_token is not None and grant.request.client.check_grant_type(GRANT_REFRESH_TOKEN):
         token["refresh_token"] = refresh_token
     return token
 
