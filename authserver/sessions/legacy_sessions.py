@@ -122,8 +122,8 @@ class LegacySessions:
         return hmac.new(self._key, token.encode("utf-8"), hashlib.sha256).hexdigest()
 
     # -- import --------------------------------------------------------------------------
-    def import_lines(self, lines: Iterable[bytes], on_batch: Callable[[ImportReport], None] | None = None
-                     ) -> ImportReport:
+    def import_lines(self, lines: Iterable[bytes], on_batch: Callable[[ImportReport], None] | None = None,
+                     batch_size: int = BATCH) -> ImportReport:
         """Import an export, line by line (numbered from 1); ``on_batch`` runs after each batch is
         written (the command commits there, so an interrupted import keeps what it did)."""
         report = ImportReport()
@@ -137,7 +137,7 @@ class LegacySessions:
                 report.bad_line(number)
                 continue
             batch.append(parsed)
-            if len(batch) >= BATCH:
+            if len(batch) >= batch_size:
                 self._write(batch, report)
                 batch = []
                 if on_batch:
