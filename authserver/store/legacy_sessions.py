@@ -35,8 +35,11 @@ CLAIM = (update(_legacy).where(_legacy.c.token_digest == bindparam("digest"), _l
          .values(exchanged_at=_now))
 
 
-def _insert(dialect_name: str):
-    return (postgresql if dialect_name == "postgresql" else sqlite).insert(_legacy)
+# The import's statement, one per dialect, built once: executed with a batch's rows as parameters
+# (SQLAlchemy's "insertmanyvalues": a few multi-row INSERTs, compiled once and cached).
+INSERT_NEW = {name: dialect.insert(_legacy).on_conflict_do_nothing(index_elements=["token_digest"])
+              .returning(_legacy.c.token_digest)
+              for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
 
 
 def insert_batch(rows: list[dict]) -> int:
@@ -45,9 +48,7 @@ def insert_batch(rows: list[dict]) -> int:
         return 0
     begin_write()
     connection = db.session.connection()
-    statement = (_insert(connection.dialect.name).values(rows)
-                 .on_conflict_do_nothing(index_elements=["token_digest"]).returning(_legacy.c.token_digest))
-    return len(connection.execute(statement).all())
+    return len(connection.execute(INSERT_NEW[connection.dialect.name], rows).all())
 
 
 def find(digest: str) -> LegacySession | None:
