@@ -102,7 +102,8 @@ def endpoint_response(endpoint):
                                    "dead refresh token, spent or unknown code); `invalid_scope`; "
                                    "`unauthorized_client` (the client is not registered for the grant); while "
                                    "polling with a device code, `authorization_pending`, `slow_down`, "
-                                   "`access_denied`, `expired_token` (RFC 8628 §3.5)."),
+                                   "`access_denied`, `expired_token` (RFC 8628 §3.5); in a token exchange, "
+                                   "`invalid_target` (an audience or resource not registered, RFC 8693 §2.2.2)."),
                401: INVALID_CLIENT,
                **DATABASE_ERRORS,
                429: error_response("`temporarily_unavailable`: a failure budget is spent: the lookup budgets "

@@ -63,7 +63,7 @@ class RevocationEndpoint(TokenParameterRequired, _RevocationEndpoint):
         services = current_services()
 
         def access_token():
-            claims = verify_access_token(services, token_string)
+            claims = verify_access_token(services, token_string, other_audiences=True)  # a delegated one too
             return None if claims is None else RevocableAccessToken(claims)
 
         def refresh_token():

@@ -22,6 +22,7 @@ from tests.metrics_helpers import value
 from tests.token_helpers import bearer
 from tests.token_helpers import claims_of
 from tests.token_helpers import introspect
+from tests.token_helpers import revoke
 
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 LEGACY = "urn:authserver:token-type:legacy-session"
@@ -277,3 +278,11 @@ def test_actor_token_of_the_client_itself_is_accepted(client, signed_in, service
     refused = exchange(client, service, signed_in["access_token"], ACCESS_TOKEN, audience=ISSUER,
                        actor_token=theirs, actor_token_type=ACCESS_TOKEN)
     assert (refused.status_code, error(refused)) == (400, "invalid_request")
+
+
+def test_the_acting_client_revokes_its_delegated_token(client, signed_in, service, search_api):
+    delegated = exchange(client, service, signed_in["access_token"], ACCESS_TOKEN,
+                         audience=search_api.client_id).json["access_token"]
+    assert revoke(client, service, delegated).status_code == 200
+    assert introspect(client, search_api, delegated).json == {"active": False}
+    assert introspect(client, search_api, signed_in["access_token"]).json["active"] is True  # the session lives on
