@@ -51,7 +51,7 @@ __all__ = [
     "MissingTokenError", "ScopeRequiredError", "NotFoundError", "MethodNotAllowedError", "TemporarilyUnavailable",
     "ServerError", "UnknownClientError", "UnregisteredLogoutRedirect", "DomainError", "AccountError", "Throttled",
     "UserNotFound", "RefreshTokenInvalid", "RefreshTokenUnknown", "RefreshTokenReused", "ScopeNotGranted", "CodeInvalid",
-    "PollRefused", "DatabaseBusy", "DatabaseUnavailable", "ValueNotStorable", "oauth_error", "answer",
+    "PollRefused", "TargetInvalid", "InvalidTargetError", "DatabaseBusy", "DatabaseUnavailable", "ValueNotStorable", "oauth_error", "answer",
     "register_error_handlers",
 ]
 
@@ -112,6 +112,11 @@ class PollRefused(DomainError):
         self.error = error
 
 
+class TargetInvalid(DomainError):
+    """A ``resource`` (RFC 8707) that is relative, has a fragment, is not registered, or (on a refresh,
+    a code exchange, a device poll) is not one the grant was authorized for."""
+
+
 class DatabaseBusy(DomainError):
     """The lock was not had within the lock timeout: another request held it (e.g. a parallel refresh)."""
 
@@ -165,6 +170,12 @@ class ServerError(OAuth2Error):
     error = "server_error"
     status_code = 500
     description = "The server encountered an unexpected condition."
+
+
+class InvalidTargetError(OAuth2Error):
+    """RFC 8707 §2: the requested resource is invalid, unknown, or not the grant's."""
+
+    error = "invalid_target"
 
 
 class MissingTokenError(InvalidTokenError):
@@ -277,6 +288,8 @@ def oauth_error(error: DomainError) -> OAuth2Error:
         return InvalidGrantError("The refresh token is invalid, expired or revoked.")
     if isinstance(error, ScopeNotGranted):
         return InvalidScopeError("The requested scope exceeds the scope originally granted.")
+    if isinstance(error, TargetInvalid):
+        return InvalidTargetError(printable(str(error)))
     if isinstance(error, CodeInvalid):
         return InvalidGrantError("The authorization code is invalid, expired or already used.")
     if isinstance(error, PollRefused):
