@@ -22,7 +22,8 @@ def get_resource(uri: str) -> Resource | None:
 
 
 def all_resources() -> list[Resource]:
-    return list(db.session.scalars(select(Resource).order_by(Resource.created_at, Resource.uri)))
+    """Every registered resource, by URI."""
+    return list(db.session.scalars(select(Resource).order_by(Resource.uri)))
 
 
 def resources_named(uris: list[str]) -> dict[str, Resource]:
