@@ -41,8 +41,8 @@ from joserfc.jwt import JWTClaimsRegistry
 from ..store import sessions as session_store
 from ..store.database import db
 from ..store.denylist import is_access_token_denied
-from ..store.resources import resources_named
 from ..store.models import Client
+from ..store.resources import resources_named
 
 ALGORITHM = "RS256"
 TOKEN_TYPE = "at+jwt"  # RFC 9068 §2.1; the "application/" prefix is never sent by us
