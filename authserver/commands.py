@@ -1,4 +1,5 @@
-"""The `authserver` subcommands that act on the app's database and keys: users, clients, keys, sessions.
+"""The `authserver` subcommands that act on the app's database and keys: users, clients, resources, keys,
+sessions.
 ``create_app`` registers them on every app (``cli.py`` is the command itself); each that writes
 commits once, when it has done everything. A failure is one line on standard error."""
 
@@ -14,6 +15,7 @@ import click
 from flask.cli import with_appcontext
 
 from .accounts import clients
+from .accounts import resources
 from .accounts import users
 from .errors import AccountError
 from .errors import UserNotFound
@@ -144,6 +146,39 @@ def clients_create(name, grant_types, scope, auth_method, redirect_uris, introsp
         data["client_secret"] = secret
     text = f"client_id: {client.client_id}" + (f"\nclient_secret: {secret}" if secret else "")
     emit(as_json, data, text)
+
+
+# -- resources (RFC 8707) --------------------------------------------------------------------
+resources_commands = click.Group("resources", help="Register the APIs and MCP servers tokens may be asked for.")
+
+
+def resource_json(resource) -> dict:
+    return {"resource": resource.uri, "name": resource.name, "scope": resource.scope}
+
+
+@resources_commands.command("add")
+@click.argument("uri")
+@click.option("--name", help="What the consent page calls it (otherwise its URI).")
+@click.option("--scope", default=None, help='Space-separated scopes a token for it may carry, e.g. "read write" '
+                                             "(default: no limit beyond the client's).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@with_appcontext
+@unit_of_work
+def resources_add(uri, name, scope, as_json):
+    try:
+        resource = resources.register_resource(uri, name, scope, current_services().clock.now())
+    except AccountError as error:
+        fail(str(error))
+    emit(as_json, resource_json(resource), f"resource: {resource.uri}")
+
+
+@resources_commands.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@with_appcontext
+def resources_list(as_json):
+    listed = resources.list_resources()
+    text = "\n".join(f"{r.uri}\t{r.name or ''}\t{r.scope if r.scope is not None else '(any scope)'}" for r in listed)
+    emit(as_json, {"resources": [resource_json(r) for r in listed]}, text or "no resources")
 
 
 # -- keys ----------------------------------------------------------------------------------
@@ -280,6 +315,6 @@ def legacy_status(as_json):
 
 
 def register_commands(app) -> None:
-    for group in (users_commands, clients_commands, keys_commands, sessions_commands, outbox_commands,
-                  legacy_commands):
+    for group in (users_commands, clients_commands, resources_commands, keys_commands, sessions_commands,
+                  outbox_commands, legacy_commands):
         app.cli.add_command(group)

@@ -48,11 +48,11 @@ __all__ = [
     "OAuth2Error", "AccessDeniedError", "InvalidClientError", "InvalidGrantError", "InvalidRequestError",
     "InvalidScopeError", "MissingAuthorizationError", "UnauthorizedClientError", "UnsupportedGrantTypeError",
     "UnsupportedResponseTypeError", "UnsupportedTokenTypeError", "InvalidTokenError", "InsufficientScopeError",
-    "MissingTokenError", "InvalidTargetError", "ScopeRequiredError", "NotFoundError", "MethodNotAllowedError", "TemporarilyUnavailable",
+    "MissingTokenError", "ScopeRequiredError", "NotFoundError", "MethodNotAllowedError", "TemporarilyUnavailable",
     "ServerError", "UnknownClientError", "UnregisteredLogoutRedirect", "DomainError", "AccountError", "Throttled",
     "UserNotFound", "RefreshTokenInvalid", "RefreshTokenUnknown", "RefreshTokenReused", "ScopeNotGranted", "CodeInvalid",
     "LegacySessionInvalid",
-    "PollRefused", "DatabaseBusy", "DatabaseUnavailable", "ValueNotStorable", "oauth_error", "answer",
+    "PollRefused", "TargetInvalid", "InvalidTargetError", "DatabaseBusy", "DatabaseUnavailable", "ValueNotStorable", "oauth_error", "answer",
     "register_error_handlers",
 ]
 
@@ -118,6 +118,11 @@ class PollRefused(DomainError):
         self.error = error
 
 
+class TargetInvalid(DomainError):
+    """A ``resource`` (RFC 8707) that is relative, has a fragment, is not registered, or (on a refresh,
+    a code exchange, a device poll) is not one the grant was authorized for."""
+
+
 class DatabaseBusy(DomainError):
     """The lock was not had within the lock timeout: another request held it (e.g. a parallel refresh)."""
 
@@ -173,8 +178,8 @@ class ServerError(OAuth2Error):
     description = "The server encountered an unexpected condition."
 
 
-class InvalidTargetError(InvalidRequestError):
-    """RFC 8693 §2.2.2 (and RFC 8707): the audience or resource asked for is not one tokens may be issued for."""
+class InvalidTargetError(OAuth2Error):
+    """RFC 8707 §2 and RFC 8693 §2.2.2: the requested resource or audience is invalid, unknown, or not the grant's."""
 
     error = "invalid_target"
 
@@ -289,6 +294,8 @@ def oauth_error(error: DomainError) -> OAuth2Error:
         return InvalidGrantError("The refresh token is invalid, expired or revoked.")
     if isinstance(error, ScopeNotGranted):
         return InvalidScopeError("The requested scope exceeds the scope originally granted.")
+    if isinstance(error, TargetInvalid):
+        return InvalidTargetError(printable(str(error)))
     if isinstance(error, CodeInvalid):
         return InvalidGrantError("The authorization code is invalid, expired or already used.")
     if isinstance(error, LegacySessionInvalid):

@@ -48,6 +48,7 @@ from .endpoints.metadata import server_metadata
 from .endpoints.revocation import RevocationEndpoint
 from .oidc.claims import user_info
 from .oidc.discovery import openid_configuration
+from .request_checks import REPEATABLE
 from .request_checks import check_token_request
 from .server import GRANTS
 
@@ -88,8 +89,8 @@ def token_parameter(description: str) -> dict:
     return form({"type": "object", "required": ["token"], "properties": TOKEN_FORM}, description)
 
 
-def endpoint_response(endpoint):
-    check_token_request(request)
+def endpoint_response(endpoint, repeatable=frozenset()):
+    check_token_request(request, repeatable=repeatable)
     return authorization_server().create_endpoint_response(endpoint.ENDPOINT_NAME)
 
 
@@ -112,7 +113,7 @@ def endpoint_response(endpoint):
                                    "username).", RETRY_AFTER),
            })
 def token():
-    check_token_request(request, token_endpoint=True)
+    check_token_request(request, token_endpoint=True, repeatable=REPEATABLE)
     return authorization_server().create_token_response()
 
 
@@ -151,7 +152,7 @@ def introspect():
                          "the device code grant)."),
            })
 def device_authorization():
-    return endpoint_response(DeviceAuthorizationEndpoint)
+    return endpoint_response(DeviceAuthorizationEndpoint, REPEATABLE)
 
 
 @bp.route(paths.JWKS)

@@ -86,8 +86,9 @@ GRANT_FORMS = {form.definition["properties"]["grant_type"]["const"]: form for fo
                      "description": "A live access token issued to the client itself."},
         actor_token_type={"const": "urn:ietf:params:oauth:token-type:access_token"},
         requested_token_type={"const": "urn:ietf:params:oauth:token-type:access_token"},
-        audience={"type": "string", "minLength": 1, "description": "A registered audience (delegation)."},
-        resource={"type": "string", "minLength": 1, "description": "A registered resource (delegation)."},
+        audience={"type": "string", "minLength": 1,
+                  "description": "Delegation: the server's own audience or a registered resource's URI."},
+        resource={"type": "string", "minLength": 1, "description": "Delegation: a registered resource (RFC 8707)."},
         scope=SCOPE_FIELD),
 )}
 

@@ -407,3 +407,25 @@ class LegacySession(db.Model):
 
     # `legacy status` and the migrated-share metric count the exchanged ones.
     __table_args__ = (Index("ix_legacy_sessions_exchanged_at", "exchanged_at"),)
+# -- protected resources (RFC 8707) --------------------------------------------------------------
+class Resource(db.Model):
+    """A protected API or MCP server registered with ``authserver resources add``: a token asked for
+    with ``resource`` = its URI has ``aud`` = that URI, and only scopes within ``scope`` (NULL: no
+    limit beyond the client's). Grants remember the resources they were authorized for in a
+    space-separated ``resources`` column (codes, device authorizations, device sessions)."""
+
+    __tablename__ = "resources"
+
+    uri = db.Column(db.String(2048), primary_key=True)
+    name = db.Column(db.String(200))
+    scope = db.Column(db.Text)
+    created_at = db.Column(UTCDateTime, nullable=False)
+
+    @property
+    def scope_limit(self) -> set[str] | None:
+        return None if self.scope is None else set(self.scope.split())
+
+
+AuthorizationCode.resources = db.Column(db.Text)
+DeviceAuthorization.resources = db.Column(db.Text)
+DeviceSession.resources = db.Column(db.Text)

@@ -32,6 +32,7 @@ from ...accounts import throttle
 from ...http.request_context import client_ip
 from ...services import current_services
 from ...store.models import AUTH_METHODS
+from ...tokens.access_tokens import OUR_AUDIENCES
 from ...tokens.access_tokens import live_access_token
 from .token_lookup import TokenParameterRequired
 from .token_lookup import find_token
@@ -116,7 +117,7 @@ class IntrospectionEndpoint(TokenParameterRequired, _IntrospectionEndpoint):
         services = current_services()
 
         def access_token():
-            live = live_access_token(services, token_string, other_audiences=True)
+            live = live_access_token(services, token_string, OUR_AUDIENCES)
             return None if live is None else IntrospectedToken(access_token_payload(live.claims, live.username))
 
         def refresh_token():

@@ -6,8 +6,9 @@
   name, user agent and first-seen time, with an access token and a rotating refresh token. Each
   legacy token works once: of two exchanges racing for it, one wins.
 - **Delegation** (``subject_token_type`` ``urn:ietf:params:oauth:token-type:access_token``, §1.1): a
-  client acting for the user of an access token gets a token for another registered ``audience`` or
-  ``resource`` (``accounts/resources.py``), with at most the subject token's scopes and ``act``
+  client acting for the user of an access token gets a token for registered resources (``resource``,
+  RFC 8707, or ``audience`` naming one; ``accounts/resources.py``), with at most the subject token's
+  scopes (and the resources'), and ``act``
   ``{"sub": <the client>}`` (§4.1; nesting the subject token's own ``act``), in the subject token's
   device session: it dies with it. No refresh token (§2.2.1: optional).
 
@@ -25,17 +26,19 @@ from __future__ import annotations
 from authlib.oauth2.rfc6749.grants import BaseGrant
 from authlib.oauth2.rfc6749.grants import TokenEndpointMixin
 
-from ...accounts.resources import is_registered_target
+from ...accounts import resources
 from ...errors import InvalidGrantError
 from ...errors import InvalidRequestError
-from ...errors import InvalidTargetError
+from ...errors import TargetInvalid
 from ...errors import UnauthorizedClientError
 from ...ops.request_log import annotate
 from ...scopes import granted_scope
 from ...services import current_services
 from ...store.models import AUTH_METHODS
+from ...tokens.access_tokens import OUR_AUDIENCES
 from ...tokens.access_tokens import live_access_token
 from .base import issue_session_tokens
+from .base import resource_parameters
 from .base import token_response
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -63,11 +66,11 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):
         if form.get("requested_token_type", ACCESS_TOKEN_TYPE) != ACCESS_TOKEN_TYPE:
             raise InvalidRequestError("Only access tokens are issued (requested_token_type).")
         self.check_actor(form.get("actor_token"), form.get("actor_token_type"), client)
-        audience = self.target(form.get("audience"), form.get("resource"))
+        targets = self.targets(form.get("audience"))
         if subject_type == LEGACY_SESSION_TYPE:
-            self.validate_legacy(subject_token, audience, client)
+            self.validate_legacy(subject_token, targets, client)
         else:
-            self.validate_delegation(subject_token, audience, client)
+            self.validate_delegation(subject_token, targets, client)
 
     def check_actor(self, actor_token, actor_type, client) -> None:
         """§2.1: ``actor_token_type`` with ``actor_token`` only. The actor we can verify is the client
@@ -76,31 +79,31 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):
             return
         if not actor_token or actor_type != ACCESS_TOKEN_TYPE:
             raise InvalidRequestError("actor_token needs actor_token_type access_token, and the other way round.")
-        live = live_access_token(current_services(), actor_token)
+        live = live_access_token(current_services(), actor_token, OUR_AUDIENCES)
         if live is None or live.claims["client_id"] != client.client_id:
             raise InvalidRequestError("The actor_token cannot be verified.")
 
-    def target(self, audience: str | None, resource: str | None) -> str | None:
-        """The one audience the token is for (None: the server's); both given must name the same."""
-        if audience and resource and audience != resource:
-            raise InvalidTargetError("One target per token: give audience or resource, or the same in both.")
-        wanted = audience or resource
-        if wanted is not None and not is_registered_target(current_services().settings, wanted):
-            raise InvalidTargetError("The audience or resource is not registered.")
-        return wanted
+    def targets(self, audience: str | None) -> list:
+        """The registered resources (RFC 8707 rows) the token is for: every ``resource`` and the
+        ``audience`` (§2.1: the logical name of the target; here the server's own audience, which
+        adds nothing, or a registered resource's URI). None named: the server's own audience."""
+        uris = resource_parameters(self)
+        if audience and audience != current_services().settings.token_audience:
+            uris.append(audience)
+        return resources.registered(uris)  # invalid_target for one not registered (errors.py)
 
-    def validate_legacy(self, subject_token: str, audience: str | None, client) -> None:
+    def validate_legacy(self, subject_token: str, targets: list, client) -> None:
         services = current_services()
-        if audience is not None and audience != services.settings.token_audience:
-            raise InvalidTargetError("A legacy session is exchanged for this server's own tokens only.")
+        if targets:
+            raise TargetInvalid("A legacy session is exchanged for this server's own tokens only.")
         legacy = services.legacy.exchangeable(subject_token)  # invalid_grant otherwise (errors.py)
         self.request.user = legacy.user
         self.request.credential = legacy
         self.request.granted_scope = granted_scope(client, legacy.user, self.request.payload.scope)
 
-    def validate_delegation(self, subject_token: str, audience: str | None, client) -> None:
+    def validate_delegation(self, subject_token: str, targets: list, client) -> None:
         services = current_services()
-        live = live_access_token(services, subject_token, other_audiences=True)
+        live = live_access_token(services, subject_token, OUR_AUDIENCES)
         session = None
         if live is not None and "sid" in live.claims:
             session = services.sessions.find_user_session(live.claims["sid"])
@@ -110,10 +113,12 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):
         if "act" in live.claims:
             act["act"] = live.claims["act"]  # §4.1: the current actor first, the earlier ones nested
         self.request.user = session.user
-        self.request.credential = (session, audience, act)
-        # The one scope rule, with the subject token's scope as the ceiling (beyond it: invalid_scope).
+        self.request.credential = (session, tuple(target.uri for target in targets), act)
+        # The one scope rule, with the subject token's scope as the ceiling (beyond it: invalid_scope)
+        # and what each resource allows.
         self.request.granted_scope = granted_scope(client, session.user, self.request.payload.scope,
-                                                   granted_before=live.claims.get("scope") or "")
+                                                   granted_before=live.claims.get("scope") or "",
+                                                   resource_limits=[target.scope_limit for target in targets])
 
     def create_token_response(self):
         services, client, user = current_services(), self.request.client, self.request.user
@@ -121,7 +126,7 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):
         if isinstance(self.request.credential, tuple):
             session, audience, act = self.request.credential
             annotate(session_id=session.id)
-            token = issue_session_tokens(self, user, session, None, scope, audience=audience, act=act)
+            token = issue_session_tokens(self, user, session, None, scope, audience, act=act)
         else:
             session = services.legacy.open_session(self.request.credential, client, scope)
             annotate(session_id=session.id)

@@ -10,6 +10,7 @@ import json
 import pytest
 import requests
 
+from authserver.accounts import resources
 from authserver.store.database import db
 from authserver.store.models import DeviceSession
 from authserver.store.models import LegacySession
@@ -198,15 +199,21 @@ def service(factory):
     return factory.client(name="Mailer", grant_types=(EXCHANGE, "client_credentials"), scope="profile email")
 
 
+SEARCH = "https://search.example/api"  # a registered resource (RFC 8707): where delegated tokens go
+
+
 @pytest.fixture
-def search_api(factory):
-    """A resource server registered by its client id: a logical audience (RFC 8693 §2.1)."""
+def search_api(app, factory):
+    """The search API: registered as a resource, and introspecting with a client of its own."""
+    with app.app_context():
+        resources.register_resource(SEARCH, "Search API", None, app.extensions["authserver"].clock.now())
+        db.session.commit()
     return factory.client(name="Search API", grant_types=(), scope="", introspect=True)
 
 
 def test_delegated_token_has_act_a_subset_of_scopes_and_the_same_session(client, signed_in, service, search_api):
     subject = claims_of(signed_in["access_token"])
-    response = exchange(client, service, signed_in["access_token"], ACCESS_TOKEN, audience=search_api.client_id,
+    response = exchange(client, service, signed_in["access_token"], ACCESS_TOKEN, audience=SEARCH,
                         scope="email")
     assert response.status_code == 200, response.json
     body = response.json
@@ -214,17 +221,17 @@ def test_delegated_token_has_act_a_subset_of_scopes_and_the_same_session(client,
     assert "refresh_token" not in body
     claims = claims_of(body["access_token"])
     assert claims["act"] == {"sub": service.client_id}
-    assert (claims["sub"], claims["sid"], claims["aud"]) == (subject["sub"], subject["sid"], search_api.client_id)
+    assert (claims["sub"], claims["sid"], claims["aud"]) == (subject["sub"], subject["sid"], SEARCH)
     assert claims["client_id"] == service.client_id
     seen = introspect(client, search_api, body["access_token"]).json
     assert seen["active"] is True and seen["act"] == {"sub": service.client_id} and seen["sid"] == subject["sid"]
-    assert seen["aud"] == search_api.client_id and seen["username"] == "alice"
+    assert seen["aud"] == SEARCH and seen["username"] == "alice"
 
 
 def test_ending_the_session_kills_delegated_tokens(app, client, signed_in, service, search_api):
     delegated = exchange(client, service, signed_in["access_token"], ACCESS_TOKEN, audience=ISSUER).json
     for_search = exchange(client, service, signed_in["access_token"], ACCESS_TOKEN,
-                          audience=search_api.client_id).json["access_token"]
+                          audience=SEARCH).json["access_token"]
     me = client.get("/api/me", headers=bearer(delegated["access_token"]))  # the protector shows `act`
     assert me.status_code == 200 and me.json["act"] == {"sub": service.client_id}
     assert introspect(client, search_api, for_search).json["active"] is True
@@ -282,7 +289,7 @@ def test_actor_token_of_the_client_itself_is_accepted(client, signed_in, service
 
 def test_the_acting_client_revokes_its_delegated_token(client, signed_in, service, search_api):
     delegated = exchange(client, service, signed_in["access_token"], ACCESS_TOKEN,
-                         audience=search_api.client_id).json["access_token"]
+                         audience=SEARCH).json["access_token"]
     assert revoke(client, service, delegated).status_code == 200
     assert introspect(client, search_api, delegated).json == {"active": False}
     assert introspect(client, search_api, signed_in["access_token"]).json["active"] is True  # the session lives on
