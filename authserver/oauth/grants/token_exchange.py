@@ -23,6 +23,8 @@ token's type is always an access token (``issued_token_type``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from authlib.oauth2.rfc6749.grants import BaseGrant
 from authlib.oauth2.rfc6749.grants import TokenEndpointMixin
 
@@ -45,6 +47,16 @@ GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 LEGACY_SESSION_TYPE = "urn:authserver:token-type:legacy-session"
 SUBJECT_TOKEN_TYPES = (LEGACY_SESSION_TYPE, ACCESS_TOKEN_TYPE)
+
+
+@dataclass(frozen=True)
+class Delegation:
+    """What a delegation issues: a token in the subject token's ``session``, for ``audience`` (resource
+    URIs; none: the server's own), with ``act``."""
+
+    session: object
+    audience: tuple[str, ...]
+    act: dict
 
 
 class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):
@@ -113,7 +125,7 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):
         if "act" in live.claims:
             act["act"] = live.claims["act"]  # §4.1: the current actor first, the earlier ones nested
         self.request.user = session.user
-        self.request.credential = (session, tuple(target.uri for target in targets), act)
+        self.request.credential = Delegation(session, tuple(target.uri for target in targets), act)
         # The one scope rule, with the subject token's scope as the ceiling (beyond it: invalid_scope)
         # and what each resource allows.
         self.request.granted_scope = granted_scope(client, session.user, self.request.payload.scope,
@@ -123,10 +135,11 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):
     def create_token_response(self):
         services, client, user = current_services(), self.request.client, self.request.user
         scope = self.request.granted_scope
-        if isinstance(self.request.credential, tuple):
-            session, audience, act = self.request.credential
-            annotate(session_id=session.id)
-            token = issue_session_tokens(self, user, session, None, scope, audience, act=act)
+        delegation = self.request.credential
+        if isinstance(delegation, Delegation):
+            annotate(session_id=delegation.session.id)
+            token = issue_session_tokens(self, user, delegation.session, None, scope, delegation.audience,
+                                         act=delegation.act)
         else:
             session = services.legacy.open_session(self.request.credential, client, scope)
             annotate(session_id=session.id)

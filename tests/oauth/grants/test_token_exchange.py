@@ -293,3 +293,21 @@ def test_the_acting_client_revokes_its_delegated_token(client, signed_in, servic
     assert revoke(client, service, delegated).status_code == 200
     assert introspect(client, search_api, delegated).json == {"active": False}
     assert introspect(client, search_api, signed_in["access_token"]).json["active"] is True  # the session lives on
+
+
+def test_delegation_to_a_resource_carries_only_the_scopes_it_allows(app, client, signed_in, service):
+    with app.app_context():
+        resources.register_resource("https://photos.example/api", None, "profile", app.extensions["authserver"].clock.now())
+        db.session.commit()
+    response = exchange(client, service, signed_in["access_token"], ACCESS_TOKEN, resource="https://photos.example/api")
+    assert response.status_code == 200 and response.json["scope"] == "profile"
+    beyond = exchange(client, service, signed_in["access_token"], ACCESS_TOKEN, resource="https://photos.example/api",
+                      scope="email")
+    assert (beyond.status_code, error(beyond)) == (400, "invalid_scope")
+
+
+def test_a_legacy_session_is_exchanged_for_the_servers_own_tokens_only(app, client, app_client, search_api):
+    import_legacy(app, legacy_line())
+    response = exchange(client, app_client, "r:legacy-token-1", resource=SEARCH)
+    assert (response.status_code, error(response)) == (400, "invalid_target")
+    assert exchange(client, app_client, "r:legacy-token-1", audience=ISSUER).status_code == 200
