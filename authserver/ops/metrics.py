@@ -15,7 +15,7 @@ long each endpoint takes.
 | ``authserver_outbound_delivered_total``, ``…_retried_total``, ``…_given_up_total`` | ``kind`` (``outbound/``) |
 | ``authserver_outbound_queued_messages`` (gauge) | ``kind``: messages waiting, in flight included |
 | ``authserver_outbound_oldest_message_age_seconds`` (gauge) | (how long the oldest has waited) |
-| ``authserver_legacy_sessions`` (gauge) | ``state``: imported legacy sessions (``imported``, ``exchanged``, ``expired``, ``remaining``) |
+| ``authserver_legacy_sessions`` (gauge) | ``state``: ``imported``, ``exchanged``, ``expired``, ``remaining`` |
 | ``authserver_legacy_sessions_migrated_ratio`` (gauge) | (the share exchanged: users moved over) |
 
 Domain code counts with :meth:`Metrics.count` on the ``metrics`` of the services it is given; the

@@ -295,14 +295,16 @@ def test_the_acting_client_revokes_its_delegated_token(client, signed_in, servic
     assert introspect(client, search_api, signed_in["access_token"]).json["active"] is True  # the session lives on
 
 
+PHOTOS = "https://photos.example/api"
+
+
 def test_delegation_to_a_resource_carries_only_the_scopes_it_allows(app, client, signed_in, service):
     with app.app_context():
-        resources.register_resource("https://photos.example/api", None, "profile", app.extensions["authserver"].clock.now())
+        resources.register_resource(PHOTOS, None, "profile", app.extensions["authserver"].clock.now())
         db.session.commit()
-    response = exchange(client, service, signed_in["access_token"], ACCESS_TOKEN, resource="https://photos.example/api")
+    response = exchange(client, service, signed_in["access_token"], ACCESS_TOKEN, resource=PHOTOS)
     assert response.status_code == 200 and response.json["scope"] == "profile"
-    beyond = exchange(client, service, signed_in["access_token"], ACCESS_TOKEN, resource="https://photos.example/api",
-                      scope="email")
+    beyond = exchange(client, service, signed_in["access_token"], ACCESS_TOKEN, resource=PHOTOS, scope="email")
     assert (beyond.status_code, error(beyond)) == (400, "invalid_scope")
 
 
