@@ -34,6 +34,7 @@ from .ops.request_log import register_request_log
 from .services import Services
 from .sessions.device_sessions import END_REASONS
 from .sessions.device_sessions import DeviceSessions
+from .sessions.legacy_sessions import LegacySessions
 from .sessions.refresh_tokens import RefreshTokens
 from .settings import Settings
 from .ssf.events import SharedSignals
@@ -130,6 +131,8 @@ def build_services(settings: Settings, clock) -> Services:
     shared_signals = SharedSignals(settings, keyring)
     sessions = DeviceSessions(settings, clock, metrics, on_ended=(BackchannelLogout(settings, keyring).sessions_ended,
                                                                   shared_signals.sessions_ended))
+    legacy_key = load_or_create_secret(settings.keys_dir, "legacy-hmac.key")
     return Services(settings=settings, clock=clock, passwords=Passwords(settings), keyring=keyring,
                     sessions=sessions, refresh_tokens=RefreshTokens(settings, sessions, refresh_key),
-                    metrics=metrics, clients=ClientCache(), shared_signals=shared_signals)
+                    metrics=metrics, clients=ClientCache(), shared_signals=shared_signals,
+                    legacy=LegacySessions(settings, clock, sessions, legacy_key, metrics))

@@ -1,11 +1,14 @@
-"""The `authserver` subcommands that act on the app's database and keys: users, clients, keys, sessions.
+"""The `authserver` subcommands that act on the app's database and keys: users, clients, resources, keys,
+sessions.
 ``create_app`` registers them on every app (``cli.py`` is the command itself); each that writes
 commits once, when it has done everything. A failure is one line on standard error."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import os
 import sys
 
 import click
@@ -13,6 +16,7 @@ from flask.cli import with_appcontext
 
 from .accounts import clients
 from .accounts import registration
+from .accounts import resources
 from .accounts import users
 from .errors import AccountError
 from .errors import UserNotFound
@@ -179,6 +183,37 @@ def clients_registration_token(uses, expires_in, as_json):
         click.echo("authserver: note: AUTHSERVER_CLIENT_REGISTRATION is not `token`; the token is needed only then",
                    err=True)
     emit(as_json, {"token": token}, f"registration token: {token}")
+# -- resources (RFC 8707) --------------------------------------------------------------------
+resources_commands = click.Group("resources", help="Register the APIs and MCP servers tokens may be asked for.")
+
+
+def resource_json(resource) -> dict:
+    return {"resource": resource.uri, "name": resource.name, "scope": resource.scope}
+
+
+@resources_commands.command("add")
+@click.argument("uri")
+@click.option("--name", help="What the consent page calls it (otherwise its URI).")
+@click.option("--scope", default=None, help='Space-separated scopes a token for it may carry, e.g. "read write" '
+                                             "(default: no limit beyond the client's).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@with_appcontext
+@unit_of_work
+def resources_add(uri, name, scope, as_json):
+    try:
+        resource = resources.register_resource(uri, name, scope, current_services().clock.now())
+    except AccountError as error:
+        fail(str(error))
+    emit(as_json, resource_json(resource), f"resource: {resource.uri}")
+
+
+@resources_commands.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@with_appcontext
+def resources_list(as_json):
+    listed = resources.list_resources()
+    text = "\n".join(f"{r.uri}\t{r.name or ''}\t{r.scope if r.scope is not None else '(any scope)'}" for r in listed)
+    emit(as_json, {"resources": [resource_json(r) for r in listed]}, text or "no resources")
 
 
 # -- keys ----------------------------------------------------------------------------------
@@ -248,7 +283,73 @@ def sessions_prune(as_json):
     emit(as_json, counts, ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items()))
 
 
+# -- legacy sessions (RFC 8693 token exchange) ----------------------------------------------------
+legacy_commands = click.Group("legacy", help="Move users of an older session store over without a new sign-in.")
+
+
+@legacy_commands.command("import", help="Import an export of legacy sessions (JSON lines): only digests are kept; "
+                                         "re-running adds nothing twice.")
+@click.argument("file", type=click.File("rb"))  # bytes, line by line: never read whole
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@with_appcontext
+def legacy_import(file, as_json):
+    """Import JSON lines {"token", "username", "device_name", "user_agent", "ip", "created_at"}: only a
+    digest of each token is kept; a re-run adds nothing twice. Each batch is committed as it is
+    written, so an interrupted import keeps what it did and a re-run finishes it."""
+    services = current_services()
+    with import_progress(file) as advance:
+        def batch_done(report):
+            db.session.commit()
+            advance(report)
+
+        report = services.legacy.import_lines(file, on_batch=batch_done)
+    data = report.as_json()
+    shown = ", ".join(str(number) for number in report.malformed_lines)
+    more = "…" if report.malformed > len(report.malformed_lines) else ""
+    emit(as_json, data, f"imported: {report.imported}, unknown user: {report.unknown_user}, duplicate: "
+                        f"{report.duplicate}, malformed: {report.malformed}"
+                        + (f" (lines {shown}{more})" if report.malformed else ""))
+
+
+@contextlib.contextmanager
+def import_progress(file):
+    """A progress bar (rich, on standard error) by bytes read, only when standard error is a terminal;
+    yields the function that advances it after each batch."""
+    if not sys.stderr.isatty():
+        yield lambda report: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn
+    from rich.progress import DownloadColumn
+    from rich.progress import Progress
+    from rich.progress import TextColumn
+    from rich.progress import TimeRemainingColumn
+
+    try:
+        total = os.fstat(file.fileno()).st_size or None
+    except (OSError, ValueError):  # standard input or a pipe: no size, the bar only counts
+        total = None
+    columns = (TextColumn("importing"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+               TextColumn("{task.fields[imported]} imported"))
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("import", total=total, imported=0)
+        yield lambda report: progress.update(task, completed=file.tell() if total else None,
+                                             imported=report.imported)
+
+
+@legacy_commands.command("status", help="How many legacy sessions are imported, exchanged, expired and "
+                                         "remaining.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@with_appcontext
+def legacy_status(as_json):
+    """How far the move has gone: imported, exchanged, expired (too old to exchange), remaining."""
+    status = current_services().legacy.status()
+    emit(as_json, status, f"imported: {status['imported']}, exchanged: {status['exchanged']} "
+                          f"({status['migrated_share']:.1%}), expired: {status['expired']}, "
+                          f"remaining: {status['remaining']}")
+
+
 def register_commands(app) -> None:
-    for group in (users_commands, clients_commands, keys_commands, sessions_commands, outbox_commands,
-                  streams_commands):
+    for group in (users_commands, clients_commands, resources_commands, keys_commands, sessions_commands,
+                  outbox_commands, streams_commands, legacy_commands):
         app.cli.add_command(group)

@@ -51,8 +51,9 @@ __all__ = [
     "MissingTokenError", "ScopeRequiredError", "NotFoundError", "MethodNotAllowedError", "TemporarilyUnavailable",
     "ServerError", "UnknownClientError", "UnregisteredLogoutRedirect", "DomainError", "AccountError", "Throttled",
     "UserNotFound", "RefreshTokenInvalid", "RefreshTokenUnknown", "RefreshTokenReused", "ScopeNotGranted", "CodeInvalid",
-    "PollRefused", "StreamRefused", "StreamNotFound", "RegistrationTokenInvalid", "MetadataDocumentRefused",
-    "ClientDocumentError", "DatabaseBusy", "DatabaseUnavailable", "ValueNotStorable", "oauth_error", "answer",
+    "LegacySessionInvalid", "PollRefused", "StreamRefused", "StreamNotFound", "RegistrationTokenInvalid",
+    "MetadataDocumentRefused", "ClientDocumentError", "TargetInvalid", "InvalidTargetError", "DatabaseBusy",
+    "DatabaseUnavailable", "ValueNotStorable", "oauth_error", "answer",
     "register_error_handlers",
 ]
 
@@ -100,6 +101,11 @@ class ScopeNotGranted(DomainError):
     """A refresh asked for scope beyond what the session was granted."""
 
 
+class LegacySessionInvalid(DomainError):
+    """An imported legacy session that cannot be exchanged: unknown, already exchanged, too old, or of a
+    disabled user (the client sees invalid_grant, RFC 8693 §2.2.2 / RFC 6749 §5.2)."""
+
+
 class CodeInvalid(DomainError):
     """Unknown, expired, another client's, or already used authorization code (the client sees invalid_grant)."""
 
@@ -120,6 +126,8 @@ class StreamRefused(DomainError, ValueError):
 
 class StreamNotFound(DomainError):
     """No security event stream with that id, or one another client manages."""
+
+
 class RegistrationTokenInvalid(DomainError):
     """An initial access token (RFC 7591 §3) or registration access token (RFC 7592) that is missing,
     unknown, spent, expired, or another client's (the caller sees 401 invalid_token)."""
@@ -132,6 +140,11 @@ class MetadataDocumentRefused(DomainError):
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
+
+
+class TargetInvalid(DomainError):
+    """A ``resource`` (RFC 8707) that is relative, has a fragment, is not registered, or (on a refresh,
+    a code exchange, a device poll) is not one the grant was authorized for."""
 
 
 class DatabaseBusy(DomainError):
@@ -187,6 +200,12 @@ class ServerError(OAuth2Error):
     error = "server_error"
     status_code = 500
     description = "The server encountered an unexpected condition."
+
+
+class InvalidTargetError(OAuth2Error):
+    """RFC 8707 §2 and RFC 8693 §2.2.2: the requested resource or audience is invalid, unknown, or not the grant's."""
+
+    error = "invalid_target"
 
 
 class MissingTokenError(InvalidTokenError):
@@ -308,8 +327,12 @@ def oauth_error(error: DomainError) -> OAuth2Error:
         return InvalidGrantError("The refresh token is invalid, expired or revoked.")
     if isinstance(error, ScopeNotGranted):
         return InvalidScopeError("The requested scope exceeds the scope originally granted.")
+    if isinstance(error, TargetInvalid):
+        return InvalidTargetError(printable(str(error)))
     if isinstance(error, CodeInvalid):
         return InvalidGrantError("The authorization code is invalid, expired or already used.")
+    if isinstance(error, LegacySessionInvalid):
+        return InvalidGrantError("The legacy session is unknown, already exchanged or expired.")
     if isinstance(error, PollRefused):
         return POLL_ERRORS[error.error]()
     if isinstance(error, StreamRefused):

@@ -77,7 +77,8 @@ def requested_of_client(client, requested: str | None) -> list[str]:
     return asked
 
 
-def granted_scope(client, user, requested: str | None, *, granted_before: str | None = None) -> str:
+def granted_scope(client, user, requested: str | None, *, granted_before: str | None = None,
+                  resource_limits=()) -> str:
     """The one rule that decides the scope a grant issues, for every grant.
 
     The requested scope, or by default (absent or blank) everything the client has, or on a refresh
@@ -87,10 +88,16 @@ def granted_scope(client, user, requested: str | None, *, granted_before: str | 
 
     Refused with ``invalid_scope`` rather than silently narrowed: a requested scope outside the
     client's, beyond what was granted before (a refresh never widens), or one the subject may not
-    hold. ``user`` None is a client acting for itself; :data:`USER_NOT_YET_KNOWN` a device not yet approved."""
+    hold. ``user`` None is a client acting for itself; :data:`USER_NOT_YET_KNOWN` a device not yet approved.
+
+    ``resource_limits``: for a token asked for resources (RFC 8707 ``resource``), the scopes each
+    resource allows (None: no limit). A token good at several resources carries only what every one
+    of them allows, so none of them sees a scope it did not agree to; asking for more is
+    ``invalid_scope``. A refresh or a code exchange passes none: the grant's scope already was."""
     asked = requested_of_client(client, requested)
     allowed = set(scope_tokens(client.scope))
     before = None if granted_before is None else set(scope_tokens(granted_before))
+    limits = [set(limit) for limit in resource_limits if limit is not None]
     if asked:
         if granted_before is not None and not within(requested, granted_before):
             raise InvalidScopeError("The requested scope exceeds the scope originally granted.")
@@ -98,8 +105,11 @@ def granted_scope(client, user, requested: str | None, *, granted_before: str | 
         if refused:
             raise InvalidScopeError("The 'admin' scope is only for administrators." if refused[0] == ADMIN_SCOPE
                                     else f"The '{refused[0]}' scope is only for a client acting for itself.")
+        if not all(set(asked) <= limit for limit in limits):
+            raise InvalidScopeError("The requested scope is not allowed for the requested resource.")
         candidates = asked
     else:
         candidates = scope_tokens(client.scope if granted_before is None else granted_before)
     return " ".join(name for name in candidates
-                    if name in allowed and (before is None or name in before) and may_hold(user, name))
+                    if name in allowed and (before is None or name in before) and may_hold(user, name)
+                    and all(name in limit for limit in limits))

@@ -10,6 +10,7 @@ from .accounts.clients import ClientCache
 from .accounts.passwords import Passwords
 from .ops.metrics import Metrics
 from .sessions.device_sessions import DeviceSessions
+from .sessions.legacy_sessions import LegacySessions
 from .sessions.refresh_tokens import RefreshTokens
 from .settings import Settings
 from .tokens.keys import KeyRing
@@ -25,6 +26,7 @@ class Services:
     refresh_tokens: RefreshTokens
     metrics: Metrics
     clients: ClientCache
+    legacy: LegacySessions  # sessions imported from an older store, exchanged once (RFC 8693)
     # ssf/events.SharedSignals (ssf/ sits above this module): queues the security events a change owes
     # the streams. None queues nothing.
     shared_signals: object = None

@@ -316,6 +316,11 @@ class Settings:
         True, _boolean,
         "a `client_id` that is an https URL with a path is fetched as its Client ID Metadata Document and used as "
         "a public client; `off`: such ids are unknown clients")
+    # Token exchange (RFC 8693): moving users of an older session store over (`authserver legacy import`).
+    legacy_session_max_age_seconds: int = setting(
+        31_536_000, _whole(1, MAX_SECONDS),
+        "an imported legacy session first seen (its `created_at`) longer ago than this can no longer be exchanged "
+        "(`invalid_grant`); Parse's own sessions live a year")
 
     @classmethod
     def from_env(cls, environ=None, **overrides) -> "Settings":

@@ -509,3 +509,25 @@ def test_console_script_before_db_upgrade_says_to_run_it(console_env, backend):
     assert result.stderr.splitlines() == [
         f"authserver: the database (AUTHSERVER_DATABASE_URL) cannot be used: {missing}; "
         "run `authserver db upgrade` first"]
+
+
+# -- resources (RFC 8707) ---------------------------------------------------------------------------
+def test_resources_add_and_list_json_and_a_token_for_it(runner, client, registered):
+    added = run_json(runner, "resources", "add", "https://mcp.example/mcp", "--name", "Notes MCP",
+                     "--scope", "profile read", "--json")
+    assert added == {"resource": "https://mcp.example/mcp", "name": "Notes MCP", "scope": "profile read"}
+    run_json(runner, "resources", "add", "https://api.example/", "--json")
+    listed = run_json(runner, "resources", "list", "--json")
+    # By URI; a resource added without --scope has no limit beyond the client's (null).
+    assert listed == {"resources": [{"resource": "https://api.example/", "name": None, "scope": None}, added]}
+    token = password_login(client, registered, resource="https://mcp.example/mcp")
+    assert token.status_code == 200, token.text
+    assert token.json["scope"] == "profile"
+
+
+@pytest.mark.parametrize("uri", ["/mcp", "https://mcp.example/mcp#tools", "mcp.example"])
+def test_resources_add_refuses_a_relative_or_fragment_uri_in_one_line(app, runner, uri):
+    result = run(runner, "resources", "add", uri, "--json")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.startswith("authserver: ") and result.stderr.count("\n") == 1
+    assert run_json(runner, "resources", "list", "--json") == {"resources": []}

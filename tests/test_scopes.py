@@ -1,7 +1,7 @@
 """The one rule that decides a granted scope (``authserver/scopes.py``), as every grant applies it.
 
 granted = (requested, or by default the client's scopes; on refresh the session's) ∩ the client's
-scopes ∩ what the subject may hold (`admin` only for a user created with --admin, never for a client
+scopes ∩ what the subject may hold ∩ what each resource asked for allows (RFC 8707) (`admin` only for a user created with --admin, never for a client
 acting for itself or for a device). A requested scope outside the client's, or one the subject may
 not hold, is ``invalid_scope``; an empty result is an empty scope, never "everything the client has";
 a refresh never widens. The expected answers below come from an oracle written with plain sets, not
@@ -69,15 +69,20 @@ def names(scope: str | None) -> set[str]:
     return set(scope.split()) if scope else set()
 
 
-def expected(client_scope, admin_user: bool, requested: str | None, before: set[str] | None = None):
-    """The oracle: the set granted, or "invalid_scope"."""
+def expected(client_scope, admin_user: bool, requested: str | None, before: set[str] | None = None, limits=()):
+    """The oracle: the set granted, or "invalid_scope". ``limits``: the scopes each resource the token
+    is asked for allows (RFC 8707; None: no limit)."""
     client, asked = set(client_scope), names(requested)
     entitled = set(UNIVERSE) if admin_user else set(UNIVERSE) - {"admin"}
+    resources_allow = set(UNIVERSE)
+    for limit in limits:
+        resources_allow &= set(UNIVERSE) if limit is None else set(limit)
     if asked:
-        if not asked <= client or (before is not None and not asked <= before) or not asked <= entitled:
+        if (not asked <= client or (before is not None and not asked <= before) or not asked <= entitled
+                or not asked <= resources_allow):
             return "invalid_scope"
         return asked & client & entitled
-    return (client if before is None else before) & client & entitled
+    return (client if before is None else before) & client & entitled & resources_allow
 
 
 # -- the rule alone ---------------------------------------------------------------------------
@@ -94,17 +99,20 @@ class Holder:
 
 @settings(max_examples=400, derandomize=True, database=None, deadline=None)
 @given(client_scope=scope_sets, subject=st.sampled_from((None, False, True)), requested=scope_parameters(),
-       before=st.one_of(st.none(), scope_sets))
-def test_granted_scope_is_requested_or_default_within_client_and_entitlement(client_scope, subject, requested, before):
+       before=st.one_of(st.none(), scope_sets), limits=st.lists(st.one_of(st.none(), scope_sets), max_size=3))
+def test_granted_scope_is_requested_or_default_within_client_and_entitlement(client_scope, subject, requested, before,
+                                                                             limits):
+    """... and within what every resource the token is for allows (RFC 8707), an empty list being none."""
     user = None if subject is None else Subject(subject)
-    want = expected(client_scope, subject is True, requested, None if before is None else set(before))
+    want = expected(client_scope, subject is True, requested, None if before is None else set(before), limits)
     try:
         got = granted_scope(Holder(" ".join(client_scope)), user, requested,
-                            granted_before=None if before is None else " ".join(before))
+                            granted_before=None if before is None else " ".join(before),
+                            resource_limits=[None if limit is None else set(limit) for limit in limits])
     except InvalidScopeError:
         assert want == "invalid_scope"
         return
-    assert want != "invalid_scope", (client_scope, subject, requested, before, got)
+    assert want != "invalid_scope", (client_scope, subject, requested, before, limits, got)
     assert got.split() == sorted(set(got.split()), key=got.split().index)  # each scope once
     assert set(got.split()) == want
     assert got == got.strip() and "  " not in got

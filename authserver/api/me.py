@@ -1,6 +1,6 @@
-"""``GET /api/me``: who the token is for -- ``sub`` and ``username``, and ``email`` with the `email`
-scope. Any live user token will do (restricted ones too); it is the "test" request an integrator
-such as Zapier configures, and its connection label."""
+"""``GET /api/me``: who the token is for -- ``sub`` and ``username``, ``email`` with the `email` scope,
+and ``act`` for a token issued by delegation (RFC 8693 §4.1). Any live user token will do (restricted
+ones too); it is the "test" request an integrator such as Zapier configures, and its connection label."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ ME = schema("Me", {
         "sub": {"type": "string", "description": "The user's id: `sub` of the user's tokens."},
         "username": {"type": "string"},
         "email": {"type": "string", "description": "With the `email` scope, when the user has one."},
+        "act": {"type": "object", "description": "A delegated token's actor (RFC 8693 §4.1): `sub` the client "
+                                                 "acting for the user, `act` nested for earlier actors."},
     },
     "additionalProperties": False,
 })
@@ -40,4 +42,6 @@ def me():
     answer = {"sub": user.id, "username": user.username}
     if EMAIL_SCOPE in (current_token.get("scope") or "").split() and user.email:
         answer["email"] = user.email
+    if "act" in current_token:
+        answer["act"] = current_token["act"]
     return answer

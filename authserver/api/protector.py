@@ -4,8 +4,10 @@
 verified claims and ``current_token.device_session`` the caller's live session. The one validator
 takes every step, in this order:
 
-1. The token is one of ours and live (``tokens/access_tokens.live_access_token``, the check
-   introspection makes too: signature, claims, its ``jti`` not revoked, its device session usable:
+1. The token is one of ours, for these APIs, and live (``tokens/access_tokens.live_access_token``,
+   the check introspection makes too: signature, claims, ``aud`` holding the server's own audience
+   (``AUTHSERVER_AUDIENCE``: a token asked for another resource, RFC 8707, is that resource's and
+   refused here), its ``jti`` not revoked, its device session usable:
    not ended, not idle or past its max age, its user not disabled); otherwise 401
    ``invalid_token``, and a bare ``WWW-Authenticate: Bearer`` when there is no token at all (§3.1).
 2. These APIs act for a user: a client's own token (client credentials) is refused (403), except
@@ -64,7 +66,7 @@ REFUSED = {
 class SessionTokenValidator(BearerTokenValidator):
     def authenticate_token(self, token_string):
         services = current_services()
-        live = live_access_token(services, token_string)
+        live = live_access_token(services, token_string, services.settings.token_audience)
         sid = None if live is None else live.claims.get("sid")
         session = None if sid is None else services.sessions.find_user_session(sid)
         if live is None or (sid is not None and session is None):  # (None: deleted since the check)

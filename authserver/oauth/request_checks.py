@@ -1,7 +1,9 @@
 """Checks every request to the token, revocation and introspection endpoints passes before
-Authlib sees it (RFC 6749 §3.2 and §2.3): POST, a UTF-8 form body, no repeated parameter,
-one client authentication method, and at the token endpoint a ``grant_type``.
-Authlib leaves these to the application.
+Authlib sees it (RFC 6749 §3.2 and §2.3): POST, a UTF-8 form body, no repeated parameter (but
+``resource``, RFC 8707 §2, at the token and device authorization endpoints), one client
+authentication method, and at the token endpoint a ``grant_type``. Authlib leaves these to the
+application. The authorization endpoint's repeated-parameter check (:func:`refuse_repeated`) is
+the same rule.
 
 A parameter sent without a value is treated as if it were omitted (RFC 6749 §3.1): it is dropped
 from the request before Authlib reads it, so ``username=`` is a missing username
@@ -20,8 +22,21 @@ from ..errors import MethodNotAllowedError
 from ..errors import printable
 from .client_auth import basic_credentials
 
+# RFC 8707 §2: several `resource` parameters may name the resources a token is for; nothing else repeats.
+REPEATABLE = frozenset({"resource"})
+NONE_REPEATABLE = frozenset()
 
-def check_token_request(request, token_endpoint: bool = False) -> None:
+
+def refuse_repeated(counts: Counter, repeatable=REPEATABLE, state: str | None = None) -> None:
+    """``invalid_request`` naming the first parameter given more than once, but those of ``repeatable``."""
+    repeated = sorted(name for name, count in counts.items() if count > 1 and name not in repeatable)
+    if repeated:
+        name = repeated[0]
+        raise InvalidRequestError(f"Repeated parameter: {name}." if printable(name) == name else
+                                  "A parameter is repeated.", state=state)
+
+
+def check_token_request(request, token_endpoint: bool = False, repeatable=NONE_REPEATABLE) -> None:
     """Raise an OAuth2Error for a request no grant or endpoint should even look at."""
     if request.method != "POST":
         raise MethodNotAllowedError("Use POST.")
@@ -38,11 +53,7 @@ def check_token_request(request, token_endpoint: bool = False) -> None:
     if len(pairs) != given:
         drop_empty_parameters(request)
     # Counted in one pass: the check runs before client authentication, so it must stay linear.
-    repeated = sorted(name for name, count in Counter(name for name, _ in pairs).items() if count > 1)
-    if repeated:
-        name = repeated[0]
-        raise InvalidRequestError(f"Repeated parameter: {name}." if printable(name) == name else
-                                  "A parameter is repeated.")
+    refuse_repeated(Counter(name for name, _ in pairs), repeatable)
     form = dict(pairs)
     if token_endpoint and not form.get("grant_type"):
         # Authlib would call a missing grant_type unsupported; RFC 6749 §5.2 calls it invalid_request.

@@ -29,6 +29,7 @@ from .grants.client_credentials import ClientCredentialsGrant
 from .grants.device_code import DeviceCodeGrant
 from .grants.password import PasswordGrant
 from .grants.refresh_token import RefreshGrant
+from .grants.token_exchange import TokenExchangeGrant
 from .oidc.id_tokens import CodeIDToken
 from .oidc.id_tokens import RefreshIDToken
 from .oidc.logout import EndSession
@@ -43,6 +44,7 @@ GRANTS = (
     (AuthorizationCodeGrant, [S256CodeChallenge(required=True), CodeIDToken()]),
     (ClientCredentialsGrant, []),
     (DeviceCodeGrant, []),
+    (TokenExchangeGrant, []),
 )
 ENDPOINTS = (RevocationEndpoint, IntrospectionEndpoint, DeviceAuthorizationEndpoint, EndSession, RegistrationEndpoint,
              ConfigurationEndpoint)

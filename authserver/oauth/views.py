@@ -48,6 +48,7 @@ from .endpoints.metadata import server_metadata
 from .endpoints.revocation import RevocationEndpoint
 from .oidc.claims import user_info
 from .oidc.discovery import openid_configuration
+from .request_checks import REPEATABLE
 from .request_checks import check_token_request
 from .server import GRANTS
 
@@ -88,8 +89,8 @@ def token_parameter(description: str) -> dict:
     return form({"type": "object", "required": ["token"], "properties": TOKEN_FORM}, description)
 
 
-def endpoint_response(endpoint):
-    check_token_request(request)
+def endpoint_response(endpoint, repeatable=frozenset()):
+    check_token_request(request, repeatable=repeatable)
     return authorization_server().create_endpoint_response(endpoint.ENDPOINT_NAME)
 
 
@@ -102,7 +103,8 @@ def endpoint_response(endpoint):
                                    "dead refresh token, spent or unknown code); `invalid_scope`; "
                                    "`unauthorized_client` (the client is not registered for the grant); while "
                                    "polling with a device code, `authorization_pending`, `slow_down`, "
-                                   "`access_denied`, `expired_token` (RFC 8628 §3.5)."),
+                                   "`access_denied`, `expired_token` (RFC 8628 §3.5); in a token exchange, "
+                                   "`invalid_target` (an audience or resource not registered, RFC 8693 §2.2.2)."),
                401: INVALID_CLIENT,
                **DATABASE_ERRORS,
                429: error_response("`temporarily_unavailable`: a failure budget is spent: the lookup budgets "
@@ -111,7 +113,7 @@ def endpoint_response(endpoint):
                                    "username).", RETRY_AFTER),
            })
 def token():
-    check_token_request(request, token_endpoint=True)
+    check_token_request(request, token_endpoint=True, repeatable=REPEATABLE)
     return authorization_server().create_token_response()
 
 
@@ -150,7 +152,7 @@ def introspect():
                          "the device code grant)."),
            })
 def device_authorization():
-    return endpoint_response(DeviceAuthorizationEndpoint)
+    return endpoint_response(DeviceAuthorizationEndpoint, REPEATABLE)
 
 
 @bp.route(paths.JWKS)

@@ -30,6 +30,8 @@ TOKEN_RESPONSE = schema("TokenResponse", {
         "expires_in": {"type": "integer", "minimum": 1},
         "refresh_token": {"type": "string"},
         "scope": {"type": "string"},
+        "issued_token_type": {"const": "urn:ietf:params:oauth:token-type:access_token",
+                              "description": "Token exchange (RFC 8693 §2.2.1) only."},
     },
     "additionalProperties": False,
 })
@@ -71,6 +73,23 @@ GRANT_FORMS = {form.definition["properties"]["grant_type"]["const"]: form for fo
         "RFC 8628 §3.4: polling. Until the user decides: `authorization_pending` (or `slow_down`: poll 5 seconds "
         "less often); then tokens once, or `access_denied`, `expired_token`.", ("device_code",),
         device_code={"type": "string", "minLength": 1}),
+    grant_form(
+        "TokenExchangeGrantForm", "urn:ietf:params:oauth:grant-type:token-exchange",
+        "RFC 8693 §2.1. A legacy session token (`urn:authserver:token-type:legacy-session`, imported with "
+        "`authserver legacy import`) becomes a device session, once; a user's access token "
+        "(`urn:ietf:params:oauth:token-type:access_token`) becomes a delegated token for `audience` or `resource`, "
+        "with `act` and at most its scopes, in the same device session.", ("subject_token", "subject_token_type"),
+        subject_token={"type": "string", "minLength": 1},
+        subject_token_type={"enum": ["urn:authserver:token-type:legacy-session",
+                                     "urn:ietf:params:oauth:token-type:access_token"]},
+        actor_token={"type": "string", "minLength": 1,
+                     "description": "A live access token issued to the client itself."},
+        actor_token_type={"const": "urn:ietf:params:oauth:token-type:access_token"},
+        requested_token_type={"const": "urn:ietf:params:oauth:token-type:access_token"},
+        audience={"type": "string", "minLength": 1,
+                  "description": "Delegation: the server's own audience or a registered resource's URI."},
+        resource={"type": "string", "minLength": 1, "description": "Delegation: a registered resource (RFC 8707)."},
+        scope=SCOPE_FIELD),
 )}
 
 
@@ -103,6 +122,8 @@ INTROSPECTION_RESPONSE = schema("IntrospectionResponse", {
                 "iss": {"type": "string"},
                 "jti": {"type": "string"},
                 "sid": {"type": "string", "description": "The device session."},
+                "act": {"type": "object", "description": "A delegated token's actor (RFC 8693 §4.1): `sub` the "
+                                                         "client acting, `act` nested for earlier actors."},
             },
             "additionalProperties": False,
         }),

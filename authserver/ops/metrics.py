@@ -17,6 +17,8 @@ long each endpoint takes.
 | ``authserver_outbound_oldest_message_age_seconds`` (gauge) | (how long the oldest has waited) |
 | ``authserver_stream_queued_events`` (gauge) | ``stream``: a security event stream's SETs waiting (held included) |
 | ``authserver_stream_oldest_event_age_seconds`` (gauge) | ``stream``: how long its oldest has waited (its lag) |
+| ``authserver_legacy_sessions`` (gauge) | ``state``: ``imported``, ``exchanged``, ``expired``, ``remaining`` |
+| ``authserver_legacy_sessions_migrated_ratio`` (gauge) | (the share exchanged: users moved over) |
 
 Domain code counts with :meth:`Metrics.count` on the ``metrics`` of the services it is given; the
 increment waits for the database transaction it belongs to and is dropped if that rolls back, so the
@@ -79,6 +81,10 @@ GAUGES = {
     "stream_queued_events": ("Security events waiting for each stream (held and in flight included).", ("stream",)),
     "stream_oldest_event_age_seconds": ("How long the oldest security event waiting for each stream has waited: "
                                         "its lag; 0 when none does.", ("stream",)),
+    # Set from the legacy_sessions table by the token exchanges themselves (sessions/legacy_sessions.py).
+    "legacy_sessions": ("Sessions imported from an older store, by state: imported (all), exchanged, expired "
+                        "(too old to exchange), remaining.", ("state",)),
+    "legacy_sessions_migrated_ratio": ("Share of the imported legacy sessions already exchanged (0 to 1).", ()),
 }
 
 bp = Blueprint("metrics", __name__)

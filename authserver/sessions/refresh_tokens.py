@@ -30,6 +30,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
+from ..accounts.resources import within_grant
 from ..errors import RefreshTokenInvalid
 from ..errors import RefreshTokenReused
 from ..errors import RefreshTokenUnknown
@@ -63,12 +64,14 @@ class SessionView:
     client_id: str
     scope: str
     user: SessionUser
+    resources: str | None = None  # what its grant was authorized for (RFC 8707), space-separated
 
     @classmethod
     def of(cls, state) -> SessionView:
         """From a ``store.token_state`` row."""
         return cls(id=state.session_id, user_id=state.user_id, client_id=state.client_id, scope=state.scope,
-                   user=SessionUser(id=state.user_id, username=state.username, is_admin=state.is_admin))
+                   user=SessionUser(id=state.user_id, username=state.username, is_admin=state.is_admin),
+                   resources=state.resources)
 
 
 @dataclass
@@ -82,6 +85,8 @@ class Rotation:
     requested_scope: str | None
     now: object
     pending: store.RotationWrite | None = None  # the common case's write, until complete_rotation makes it
+    requested_resources: tuple[str, ...] = ()
+    resources: list[str] | None = None  # the access token's audience (RFC 8707): named, or all the grant's
 
 
 class RefreshTokens:
@@ -97,14 +102,16 @@ class RefreshTokens:
         return refresh_token
 
     def prepare_rotation(self, refresh_token: str, client_id: str, device: DeviceContext,
-                         requested_scope: str | None = None) -> Rotation:
+                         requested_scope: str | None = None, requested_resources=()) -> Rotation:
         """Decide a rotation. The common case (an unused token of a usable session) only reads, and
         :meth:`complete_rotation` writes it once the caller has signed; every other case is done
-        here, the long way, or refused (``RefreshToken*`` errors, ``ScopeNotGranted``)."""
+        here, the long way, or refused (``RefreshToken*`` errors, ``ScopeNotGranted``, ``TargetInvalid``
+        for a resource the session's grant never had), before anything is written."""
         now = self.sessions.now()
         rotation = Rotation(session=None, refresh_token="", presented=refresh_token,
                             presented_hash=sha256_hex(refresh_token), client_id=client_id, device=device,
-                            requested_scope=requested_scope, now=now)
+                            requested_scope=requested_scope, now=now,
+                            requested_resources=tuple(requested_resources))
         state = store.token_state(rotation.presented_hash)
         # The client check comes first: another client presenting a stolen token must not be
         # able to end the owner's session by triggering reuse detection.
@@ -115,7 +122,7 @@ class RefreshTokens:
             raise RefreshTokenUnknown("unknown refresh token")
         if not verdict.usable or state.used_at is not None:
             return self._rotate_the_long_way(rotation, state.session_id)
-        self._check_scope(rotation, state.scope)
+        self._check_scope(rotation, state)
         rotation.refresh_token = self.successor_of(refresh_token)
         rotation.session = SessionView.of(state)
         rotation.pending = self._write_of(rotation, state, rotation.refresh_token)
@@ -159,7 +166,7 @@ class RefreshTokens:
                                          client_id=rotation.client_id, ip=device.ip, generation=state.generation)
             self.sessions.count("refresh_reuse_detections")
             raise RefreshTokenReused("refresh token reused")
-        self._check_scope(rotation, state.scope)
+        self._check_scope(rotation, state)
 
         successor = self.successor_of(rotation.presented)
         if fresh:
@@ -180,9 +187,12 @@ class RefreshTokens:
                                    now=rotation.now, ip=rotation.device.ip, user_agent=rotation.device.user_agent)
 
     @staticmethod
-    def _check_scope(rotation: Rotation, session_scope: str) -> None:
-        if not within(rotation.requested_scope, session_scope):
+    def _check_scope(rotation: Rotation, state) -> None:
+        """What the refresh asks for, within what the session's grant had: scope (a refresh never
+        widens) and resources (RFC 8707: any of the grant's, never another)."""
+        if not within(rotation.requested_scope, state.scope):
             raise ScopeNotGranted()
+        rotation.resources = within_grant(list(rotation.requested_resources), state.resources)
 
     def successor_of(self, refresh_token: str) -> str:
         digest = hmac.new(self._refresh_key, b"refresh-successor:" + refresh_token.encode(), hashlib.sha256)

@@ -34,9 +34,10 @@ def new_code() -> str:
 
 def save_code(settings, now, code: str, *, client, user, redirect_uri: str | None, scope: str,
               code_challenge: str | None, code_challenge_method: str | None, device: DeviceContext,
-              browser_session=None, nonce: str | None = None) -> None:
+              browser_session=None, nonce: str | None = None, resources: str | None = None) -> None:
     """``browser_session``: the approving browser's web session, whose sign-in time becomes the ID
-    token's ``auth_time``; ``nonce``: OpenID Connect's, returned in the ID token."""
+    token's ``auth_time``; ``nonce``: OpenID Connect's, returned in the ID token; ``resources``: those
+    the user authorized (RFC 8707), space-separated."""
     begin_write()
     db.session.add(AuthorizationCode(
         code_hash=sha256_hex(code), client_id=client.client_id, user_id=user.id, redirect_uri=redirect_uri,
@@ -44,7 +45,7 @@ def save_code(settings, now, code: str, *, client, user, redirect_uri: str | Non
         user_agent=device.user_agent, ip=device.ip, created_at=now,
         expires_at=now + dt.timedelta(seconds=settings.authorization_code_ttl_seconds), nonce=nonce,
         auth_time=browser_session.signed_in_at if browser_session else None,
-        browser_session_id=browser_session.id if browser_session else None))
+        browser_session_id=browser_session.id if browser_session else None, resources=resources))
 
 
 def nonce_was_used(client_id: str, nonce: str) -> bool:

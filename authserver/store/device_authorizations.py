@@ -44,8 +44,9 @@ def normalize_user_code(text: str) -> str | None:
     return letters
 
 
-def start(settings, now, client, scope: str, device: DeviceContext) -> tuple[str, str]:
-    """A new pending authorization; returns (device code, user code)."""
+def start(settings, now, client, scope: str, device: DeviceContext,
+          resources: str | None = None) -> tuple[str, str]:
+    """A new pending authorization (``resources``: those asked for, RFC 8707); returns (device code, user code)."""
     begin_write()
     device_code = secrets.token_urlsafe(32)
     user_code = new_user_code()
@@ -53,7 +54,8 @@ def start(settings, now, client, scope: str, device: DeviceContext) -> tuple[str
         device_code_hash=sha256_hex(device_code), user_code_hash=sha256_hex(normalize_user_code(user_code)),
         client_id=client.client_id, scope=scope, status=PENDING, device_name=device.device_name,
         user_agent=device.user_agent, ip=device.ip, interval=settings.device_poll_interval_seconds,
-        created_at=now, expires_at=now + dt.timedelta(seconds=settings.device_code_ttl_seconds)))
+        created_at=now, expires_at=now + dt.timedelta(seconds=settings.device_code_ttl_seconds),
+        resources=resources))
     return device_code, user_code
 
 

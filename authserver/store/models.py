@@ -425,6 +425,8 @@ class Stream(db.Model):
     @property
     def events(self) -> list[str]:
         return self.events_requested.split()
+
+
 # -- clients that register themselves (RFC 7591, RFC 7592, Client ID Metadata Documents) ----------
 # How a client came to be: None for one an operator created (`clients create`), or one of these.
 REGISTERED_DYNAMICALLY = "dynamic"  # RFC 7591, at the registration endpoint
@@ -450,3 +452,51 @@ class RegistrationToken(db.Model):
     uses_left = db.Column(db.Integer)
     created_at = db.Column(UTCDateTime, nullable=False)
     expires_at = db.Column(UTCDateTime)
+
+
+# -- token exchange (RFC 8693): sessions imported from an older store ------------------------------
+class LegacySession(db.Model):
+    """A session token of an older store (Parse's ``_Session``, a Rails or Django session table),
+    imported by ``authserver legacy import`` so that its holder can exchange it once for a device
+    session (``oauth/grants/token_exchange.py``). Only the token's HMAC digest is kept; the device it
+    was first seen on becomes the new session's. ``exchanged_at`` is set once, by the one exchange
+    that wins."""
+
+    __tablename__ = "legacy_sessions"
+
+    token_digest = db.Column(db.String(64), primary_key=True)
+    user_id = db.Column(db.String(36), db.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    device_name = db.Column(db.String(200))
+    user_agent = db.Column(db.String(512))
+    ip = db.Column(db.String(64))
+    created_at = db.Column(UTCDateTime, nullable=False)  # first seen, in the older store
+    imported_at = db.Column(UTCDateTime, nullable=False)
+    exchanged_at = db.Column(UTCDateTime)
+    session_id = db.Column(db.String(36))  # the device session the exchange opened
+
+    user = db.relationship(User, lazy="joined")
+
+    # `legacy status` and the migrated-share metric count the exchanged ones.
+    __table_args__ = (Index("ix_legacy_sessions_exchanged_at", "exchanged_at"),)
+# -- protected resources (RFC 8707) --------------------------------------------------------------
+class Resource(db.Model):
+    """A protected API or MCP server registered with ``authserver resources add``: a token asked for
+    with ``resource`` = its URI has ``aud`` = that URI, and only scopes within ``scope`` (NULL: no
+    limit beyond the client's). Grants remember the resources they were authorized for in a
+    space-separated ``resources`` column (codes, device authorizations, device sessions)."""
+
+    __tablename__ = "resources"
+
+    uri = db.Column(db.String(2048), primary_key=True)
+    name = db.Column(db.String(200))
+    scope = db.Column(db.Text)
+    created_at = db.Column(UTCDateTime, nullable=False)
+
+    @property
+    def scope_limit(self) -> set[str] | None:
+        return None if self.scope is None else set(self.scope.split())
+
+
+AuthorizationCode.resources = db.Column(db.Text)
+DeviceAuthorization.resources = db.Column(db.Text)
+DeviceSession.resources = db.Column(db.Text)

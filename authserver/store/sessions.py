@@ -45,11 +45,13 @@ _revoked = RevokedAccessToken.__table__
 
 # -- reads -----------------------------------------------------------------------------------
 # A refresh token of any generation with what the rules need of its session and user: the
-# rotation's one read, and introspection's. `client_id` is the client the token was issued to.
+# rotation's one read, and introspection's. `client_id` is the client the token was issued to;
+# `resources`, those the session's grant was authorized for (RFC 8707), ride on the same read.
 TOKEN_STATE = (
     select(_tokens.c.id, _tokens.c.session_id, _tokens.c.client_id, _tokens.c.generation, _tokens.c.issued_at,
            _tokens.c.used_at, _sessions.c.user_id, _sessions.c.scope, _sessions.c.ended_at, _sessions.c.expires_at,
-           _sessions.c.last_active_at, _users.c.username, _users.c.is_admin, _users.c.disabled_at)
+           _sessions.c.last_active_at, _sessions.c.resources, _users.c.username, _users.c.is_admin,
+           _users.c.disabled_at)
     .select_from(_tokens.join(_sessions, _sessions.c.id == _tokens.c.session_id)
                  .join(_users, _users.c.id == _sessions.c.user_id))
     .where(_tokens.c.token_hash == bindparam("token_hash"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from sqlalchemy import bindparam
 from sqlalchemy import select
 
 from .database import begin_write
@@ -21,6 +22,18 @@ from .models import User
 
 def find_user(username: str) -> User | None:
     return db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+
+
+# Built once: a new statement per batch of `legacy import` would fill SQLAlchemy's statement cache.
+IDS_BY_USERNAME = select(User.username, User.id).where(User.username.in_(bindparam("names", expanding=True)))
+
+
+def ids_by_username(usernames) -> dict[str, str]:
+    """{username: id} of the users among ``usernames`` (one query: a batch of ``legacy import``)."""
+    names = list(set(usernames))
+    if not names:
+        return {}
+    return dict(db.session.execute(IDS_BY_USERNAME, {"names": names}).all())
 
 
 def search_users(fragment: str, limit: int = 20) -> list[User]:

@@ -4,13 +4,16 @@ one of ours, and is it still live?" used by the API protector (``api/protector.p
 
 Signing (:class:`AccessTokenGenerator`): header ``typ`` ``at+jwt`` and the active key's ``kid``;
 claims ``iss sub aud client_id exp iat jti scope`` and ``sid``, the device session's id, which the
-grant hands over with the user (:class:`TokenSubject`). A client-credentials token has ``sub`` =
+grant hands over with the user (:class:`TokenSubject`), as it does the resources (RFC 8707) that
+make ``aud``. A client-credentials token has ``sub`` =
 ``client_id`` and no ``sid``: no user, no session. Times come from the server's clock.
 
 Checking takes two steps, because revocation needs only the first:
 
 1. :func:`decode_access_token`, offline, given the keys: a JWS signed with RS256 by one of them,
-   header ``typ`` ``at+jwt`` (RFC 9068 §4) and a ``kid``; ``iss`` and ``aud`` ours, not expired,
+   header ``typ`` ``at+jwt`` (RFC 9068 §4) and a ``kid``; ``iss`` ours, ``aud`` holding the audience
+   asked for (the server's own for its APIs; for introspection and revocation, it or resources
+   registered here), not expired,
    not issued in the future, and every claim we put in present. Anything else (``alg`` none,
    HS256, an unknown ``kid``, another key, garbage) is simply not ours.
 2. :func:`live_access_token`: its ``jti`` is not on the deny list and its device session is usable
@@ -39,6 +42,7 @@ from ..store import sessions as session_store
 from ..store.database import db
 from ..store.denylist import is_access_token_denied
 from ..store.models import Client
+from ..store.resources import resources_named
 
 ALGORITHM = "RS256"
 TOKEN_TYPE = "at+jwt"  # RFC 9068 §2.1; the "application/" prefix is never sent by us
@@ -67,13 +71,25 @@ class LiveAccessToken:
 
 @dataclass(frozen=True)
 class TokenSubject:
-    """Who a token is for, as Authlib's generator asks for it: the user, and the session it belongs to."""
+    """Who a token is for, as Authlib's generator asks for it: the user (None: a client acting for
+    itself), the session it belongs to, the resources it is for (RFC 8707; none: the server's own
+    audience) and, for a token issued by delegation (RFC 8693 token exchange), who acts."""
 
     user: object
-    session_id: str
+    session_id: str | None
+    audience: tuple[str, ...] = ()
+    act: dict | None = None  # a delegated token's actor chain (RFC 8693 §4.1)
 
-    def get_user_id(self) -> str:
-        return self.user.id
+    def get_user_id(self) -> str | None:
+        return self.user.id if self.user is not None else None
+
+
+def audience_claim(resources: tuple[str, ...], default: str) -> str | list[str]:
+    """``aud``: the one resource asked for as a string, several as a list in the order asked (RFC 7519
+    §4.1.3 allows both; a resource server checks that its own URI is in it), none: the server's own."""
+    if not resources:
+        return default
+    return resources[0] if len(resources) == 1 else list(resources)
 
 
 class AccessTokenGenerator(JWTBearerTokenGenerator):
@@ -106,30 +122,39 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
 
     def access_token_generator(self, client, grant_type, user: TokenSubject | None, scope):
         now = int(self._clock.now().timestamp())
+        user_id = user.get_user_id() if user else None
         claims = {
             "iss": self.issuer,
-            "sub": user.get_user_id() if user else client.get_client_id(),
-            "aud": self._audience,
+            "sub": user_id or client.get_client_id(),
+            "aud": audience_claim(user.audience if user else (), self._audience),
             "client_id": client.get_client_id(),
             "exp": now + self._get_expires_in(client, grant_type),
             "iat": now,
             "jti": generate_token(16),
             "scope": scope,
         }
-        if user:
+        if user and user.session_id:
             claims["sid"] = user.session_id
+            if user.act:
+                claims["act"] = user.act
         return jwt.encode({"alg": ALGORITHM, "typ": TOKEN_TYPE}, claims, self.get_jwks())
 
 
-def own_claims_registry(services) -> JWTClaimsRegistry:
+# Introspection and revocation: the server's own audience, or resources registered here (RFC 8707).
+OUR_AUDIENCES = None
+
+
+def own_claims_registry(services, audience: str | None) -> JWTClaimsRegistry:
     """The claims every access token of ours carries (RFC 9068 §2.2), checked with no leeway against
-    the server's clock. `sid` is checked by :func:`decode_access_token`: a client's own token has none."""
+    the server's clock; ``aud`` must hold ``audience`` (:data:`OUR_AUDIENCES`: be present, and
+    :func:`verify_access_token` checks it further). `sid` is
+    checked by :func:`decode_access_token`: a client's own token has none."""
     essential = {"essential": True}
     settings = services.settings
     return JWTClaimsRegistry(
         now=lambda: int(services.clock.now().timestamp()),
         iss={"essential": True, "value": settings.issuer},
-        aud={"essential": True, "value": settings.token_audience},
+        aud=essential if audience is OUR_AUDIENCES else {"essential": True, "value": audience},
         exp=essential, iat=essential, sub=essential, client_id=essential, jti=essential,
     )
 
@@ -163,6 +188,8 @@ def decode_access_token(token_string: str, key_set, registry: JWTClaimsRegistry)
         return None
     if "sid" in claims and not isinstance(claims["sid"], str):
         return None
+    if "act" in claims and not isinstance(claims["act"], dict):
+        return None
     if "sid" not in claims and claims["sub"] != claims["client_id"]:
         return None  # a user's token always names its session
     return AccessTokenClaims(token.claims, token.header)
@@ -177,9 +204,23 @@ def signed_by_us(services, token_string: str) -> bool:
     return True
 
 
-def verify_access_token(services, token_string: str) -> AccessTokenClaims | None:
-    """The claims of an unexpired access token this server signed; None otherwise. No database."""
-    return decode_access_token(token_string, services.keyring.verification_key_set(), own_claims_registry(services))
+def verify_access_token(services, token_string: str, audience: str | None) -> AccessTokenClaims | None:
+    """The claims of an unexpired access token this server signed for ``audience`` (see
+    :func:`own_claims_registry`); None otherwise. No database, but for a resource's token asked about
+    with :data:`OUR_AUDIENCES` (one read of the resources it names)."""
+    claims = decode_access_token(token_string, services.keyring.verification_key_set(),
+                                 own_claims_registry(services, audience))
+    if claims is not None and audience is OUR_AUDIENCES and not is_our_audience(services, claims["aud"]):
+        return None
+    return claims
+
+
+def is_our_audience(services, aud) -> bool:
+    """``aud`` is the server's own audience, or only resources registered here (read only when it
+    names one): a token we signed for anything else (a test's, a forged claim set) is not ours."""
+    values = [aud] if isinstance(aud, str) else list(aud)
+    others = {value for value in values if value != services.settings.token_audience}
+    return bool(values) and (not others or len(resources_named(list(others))) == len(others))
 
 
 def client_token_is_live(claims: AccessTokenClaims) -> bool:
@@ -187,11 +228,13 @@ def client_token_is_live(claims: AccessTokenClaims) -> bool:
     return not is_access_token_denied(claims["jti"]) and db.session.get(Client, claims["client_id"]) is not None
 
 
-def live_access_token(services, token_string: str) -> LiveAccessToken | None:
-    """An access token of ours that nobody revoked and whose session is usable (a client's own token:
-    whose client still exists); None otherwise. The one liveness check of the API protector and
-    of introspection."""
-    claims = verify_access_token(services, token_string)
+def live_access_token(services, token_string: str, audience: str | None) -> LiveAccessToken | None:
+    """An access token of ours for ``audience`` that nobody revoked and whose session is usable (a
+    client's own token: whose client still exists); None otherwise. The one liveness check of the API
+    protector (our own audience) and of introspection (any: it answers for every resource). A
+    delegated token (``act``) lives and dies with the session of the token it was exchanged for, whose
+    client is another: only its user is checked against the session."""
+    claims = verify_access_token(services, token_string, audience)
     if claims is None:
         return None
     if "sid" not in claims:
@@ -199,6 +242,7 @@ def live_access_token(services, token_string: str) -> LiveAccessToken | None:
     state = session_store.access_token_state(claims["sid"], claims["jti"])
     if state is None or state.denied:
         return None
-    if not services.sessions.check(state, client_id=claims["client_id"], user_id=claims["sub"]).usable:
+    client_id = None if "act" in claims else claims["client_id"]
+    if not services.sessions.check(state, client_id=client_id, user_id=claims["sub"]).usable:
         return None
     return LiveAccessToken(claims, state.username)

@@ -25,8 +25,11 @@ from flask import render_template
 from flask import request
 from flask import url_for
 
+from ..accounts import resources
 from ..errors import OAuth2Error
+from ..errors import TargetInvalid
 from ..errors import UnknownClientError
+from ..errors import oauth_error
 from ..http import paths
 from ..oauth.oidc.prompt import LOGIN
 from ..oauth.oidc.prompt import Prompt
@@ -64,6 +67,9 @@ AUTHORIZATION_REQUEST = {
     "prompt": {"schema": TEXT, "description": "OpenID Connect: `none`, `login`, `consent` (space-separated)."},
     "max_age": {"schema": {"type": "string", "pattern": "^[0-9]+$"},
                 "description": "OpenID Connect: seconds since the user signed in, beyond which they sign in again."},
+    "resource": {"schema": {"type": "array", "items": TEXT}, "style": "form", "explode": True,
+                 "description": "RFC 8707: a registered resource the token is for (`aud`); may be repeated. "
+                                "Unregistered, relative or with a fragment: `error=invalid_target`."},
 }
 TO_CLIENT = redirect_response("To the client's redirect URI with `code` or `error`, `state` and `iss` (RFC 9207); or, "
                               "when the browser is not signed in (or must sign in again: `prompt=login`, "
@@ -98,12 +104,15 @@ def authorize():
         if prompt.needs_sign_in(g.device_session, current_services().clock.now()):
             return sign_in_first(prompt)
         user = g.device_session.user
-        scope = granted_scope(client, user, grant.request.payload.scope)  # `admin` only for admins
+        targets = resources.registered(grant.request.payload.datalist.get("resource"))  # RFC 8707
+        scope = granted_scope(client, user, grant.request.payload.scope,  # `admin` only for admins
+                              resource_limits=[target.scope_limit for target in targets])
         # A client that registered itself is nobody's vouching: its user is asked every time.
         if request.method == "GET" and prompt.shows_consent(not client.is_self_registered and (
                 client.first_party or consents.has_consent(user.id, client.client_id, scope))):
-            return consent_page(client, scope, redirect_uri)
-    except OAuth2Error as error:
+            return consent_page(client, scope, redirect_uri, targets)
+    except (OAuth2Error, TargetInvalid) as error:
+        error = oauth_error(error) if isinstance(error, TargetInvalid) else error
         error.redirect_uri, error.state = redirect_uri, grant.request.payload.state
         return to_client(server.handle_response(*error()))
     if request.method == "POST":
@@ -136,11 +145,12 @@ def registered_client_and_redirect_uri() -> tuple[Client, str]:
     return client, redirect_uri
 
 
-def consent_page(client: Client, scope: str, redirect_uri: str):
+def consent_page(client: Client, scope: str, redirect_uri: str, targets=()):
     # A metadata document's client is known by where its document is: the consent page names that host.
     document_host = urlsplit(client.client_id).hostname if client.registration == REGISTERED_BY_DOCUMENT else None
     page = render_template("consent.html", client=client, scopes=describe(scope), action=request.full_path,
-                           document_host=document_host)
+                           document_host=document_host,
+                           resources=[(target.name or target.uri, target.uri) for target in targets])
     response = current_app.make_response(page)
     # The form's POST is answered by a redirect to the app; Chromium applies form-action to it.
     csp = SECURITY_HEADERS["Content-Security-Policy"]

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0010_ssf_streams'
-down_revision = '0007_client_registration'
+down_revision = '0011_token_exchange'
 branch_labels = None
 depends_on = None
 

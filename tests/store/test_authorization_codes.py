@@ -110,6 +110,7 @@ def test_rfc6749_4_1_2_a_code_is_stored_only_as_its_digest_with_what_it_is_bound
         "user_agent": LAPTOP_UA, "ip": "192.0.2.7", "created_at": clock.now(),
         "expires_at": clock.now() + dt.timedelta(seconds=60), "used_at": None, "session_id": None,
         "nonce": None, "auth_time": None, "browser_session_id": None,  # OpenID Connect's, none asked for here
+        "resources": None,  # RFC 8707's, none asked for here
     }
     assert code not in every_stored_value(app)
 

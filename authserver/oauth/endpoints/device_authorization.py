@@ -7,6 +7,7 @@ from __future__ import annotations
 from authlib.oauth2.rfc8628 import DEVICE_CODE_GRANT_TYPE
 from authlib.oauth2.rfc8628 import DeviceAuthorizationEndpoint as _DeviceAuthorizationEndpoint
 
+from ...accounts import resources
 from ...errors import UnauthorizedClientError
 from ...http import paths
 from ...http.request_context import device_context
@@ -27,11 +28,15 @@ class DeviceAuthorizationEndpoint(_DeviceAuthorizationEndpoint):
             raise UnauthorizedClientError("The client is not registered for the device authorization grant.")
         # Beyond the client's scopes: invalid_scope; `admin` never (the session will be restricted), nor a
         # client's own scope (the tokens will be a user's).
-        scope = granted_scope(client, USER_NOT_YET_KNOWN, request.payload.scope)
+        # The resources (RFC 8707) the device asks for: its tokens' audience and a limit on their scope.
+        targets = resources.registered(request.payload.datalist.get("resource"))
+        scope = granted_scope(client, USER_NOT_YET_KNOWN, request.payload.scope,
+                              resource_limits=[target.scope_limit for target in targets])
         services = current_services()
         settings = services.settings
         device_code, user_code = device_authorizations.start(settings, services.clock.now(), client, scope,
-                                                    device_context(request.payload.data.get("device_name")))
+                                                    device_context(request.payload.data.get("device_name")),
+                                                    resources=resources.stored(target.uri for target in targets))
         verification_uri = settings.issuer + paths.DEVICE_VERIFICATION
         body = {
             "device_code": device_code,

@@ -5,7 +5,8 @@ refuses every other client, public ones always, with 401 ``invalid_client``).
 
 A live access token (``tokens/access_tokens.live_access_token``, the API protector's check too) or
 a live refresh token (the current, unused one of a usable session) is answered ``active: true``
-with ``scope client_id username sub token_type exp iat nbf aud iss jti sid``. Anything else is
+with ``scope client_id username sub token_type exp iat nbf aud iss jti sid`` (and ``act`` for a token
+issued by delegation, RFC 8693 §4.1, whose ``aud`` may be another registered resource server's). Anything else is
 answered exactly ``{"active": false}`` (§2.2), so the answer tells nothing about why.
 
 - Access tokens: the JWT's claims; ``token_type`` is ``Bearer`` (RFC 6749 §7.1), ``nbf`` is the
@@ -31,6 +32,7 @@ from ...accounts import throttle
 from ...http.request_context import client_ip
 from ...services import current_services
 from ...store.models import AUTH_METHODS
+from ...tokens.access_tokens import OUR_AUDIENCES
 from ...tokens.access_tokens import live_access_token
 from .token_lookup import TokenParameterRequired
 from .token_lookup import find_token
@@ -68,6 +70,7 @@ def access_token_payload(claims, username: str | None) -> dict:
         "iss": claims["iss"],
         "jti": claims["jti"],
         "sid": claims.get("sid"),
+        "act": claims.get("act"),  # a delegated token's chain of actors (RFC 8693 §4.1)
     }
     # A client's own token (client credentials) has no user and no session: no username, no sid.
     return {name: value for name, value in payload.items() if value is not None}
@@ -114,7 +117,7 @@ class IntrospectionEndpoint(TokenParameterRequired, _IntrospectionEndpoint):
         services = current_services()
 
         def access_token():
-            live = live_access_token(services, token_string)
+            live = live_access_token(services, token_string, OUR_AUDIENCES)
             return None if live is None else IntrospectedToken(access_token_payload(live.claims, live.username))
 
         def refresh_token():

@@ -27,6 +27,7 @@ from ...sessions.device_sessions import ENDED_BY_REVOCATION
 from ...store import security_events
 from ...store.denylist import deny_access_token
 from ...store.models import AUTH_METHODS
+from ...tokens.access_tokens import OUR_AUDIENCES
 from ...tokens.access_tokens import verify_access_token
 from .token_lookup import TokenParameterRequired
 from .token_lookup import find_token
@@ -63,7 +64,7 @@ class RevocationEndpoint(TokenParameterRequired, _RevocationEndpoint):
         services = current_services()
 
         def access_token():
-            claims = verify_access_token(services, token_string)
+            claims = verify_access_token(services, token_string, OUR_AUDIENCES)
             return None if claims is None else RevocableAccessToken(claims)
 
         def refresh_token():

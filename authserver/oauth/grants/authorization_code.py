@@ -10,10 +10,13 @@ code ends that session. OpenID Connect (``oauth/oidc/``) adds the nonce and the 
 
 from __future__ import annotations
 
+from collections import Counter
+
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import g
 
+from ...accounts import resources
 from ...errors import CodeInvalid
 from ...errors import InvalidRequestError
 from ...http.request_context import device_context
@@ -22,7 +25,9 @@ from ...services import current_services
 from ...sessions.device_sessions import DeviceContext
 from ...store import authorization_codes
 from ...store.models import AUTH_METHODS
+from ..request_checks import refuse_repeated
 from .base import issue_session_tokens
+from .base import resource_parameters
 from .base import token_response
 
 S256 = "S256"
@@ -46,23 +51,39 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     READS_FIRST = False  # it redeems the code (a conditional UPDATE) right after reading it
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
 
+    @staticmethod
+    def validate_no_multiple_request_parameter(request):
+        # Instead of Authlib's check of five parameters: none may repeat (RFC 6749 §3.1) but `resource`.
+        refuse_repeated(Counter({name: len(values) for name, values in request.payload.datalist.items()}),
+                        state=request.payload.state)
+
     def generate_authorization_code(self):
         return authorization_codes.new_code()
 
     def save_authorization_code(self, code, request):
         services, data, user = current_services(), request.payload.data, request.user
-        scope = granted_scope(request.client, user, request.payload.scope)
+        # The resources (RFC 8707) the user authorized: the code remembers them, and so does the session.
+        targets = resources.registered(resource_parameters(self))
+        scope = granted_scope(request.client, user, request.payload.scope,
+                              resource_limits=[target.scope_limit for target in targets])
         authorization_codes.save_code(
             services.settings, services.clock.now(), code, client=request.client, user=user,
             redirect_uri=request.payload.redirect_uri, scope=scope, code_challenge=data.get("code_challenge"),
             code_challenge_method=data.get("code_challenge_method"), device=device_context(),
-            browser_session=g.device_session, nonce=data.get("nonce"))
+            browser_session=g.device_session, nonce=data.get("nonce"),
+            resources=resources.stored(target.uri for target in targets))
 
     def query_authorization_code(self, code, client):
         return authorization_codes.find_code(current_services(), code, client.client_id)
 
     def delete_authorization_code(self, authorization_code):
         pass  # redeemed (marked used) in create_token_response; kept to recognise a second use
+
+    def validate_token_request(self):
+        super().validate_token_request()
+        # Before the code is redeemed: a resource the user did not authorize does not spend it.
+        self.request.resources = resources.within_grant(resource_parameters(self),
+                                                        self.request.authorization_code.resources)
 
     def authenticate_user(self, authorization_code):
         user = authorization_code.user
@@ -75,9 +96,11 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         if user is None:
             raise CodeInvalid("user disabled")
         session = services.sessions.open_session(user, client, row.scope,
-                                                 DeviceContext(ip=row.ip, user_agent=row.user_agent))
+                                                 DeviceContext(ip=row.ip, user_agent=row.user_agent),
+                                                 resources=row.resources)
         row.session_id = session.id
         # The browser's sign-in that approved the code: OpenID Connect's auth_time, and My devices' link.
         session.auth_time, session.browser_session_id = row.auth_time, row.browser_session_id
-        token = issue_session_tokens(self, user, session, services.refresh_tokens.start_chain(session), row.scope)
+        token = issue_session_tokens(self, user, session, services.refresh_tokens.start_chain(session), row.scope,
+                                     self.request.resources)
         return token_response(self, token)

@@ -13,11 +13,22 @@ from __future__ import annotations
 from ...store.models import GRANT_REFRESH_TOKEN
 from ...tokens.access_tokens import TokenSubject
 
+RESOURCE = "resource"  # RFC 8707 §2, the one parameter that may repeat (request_checks.py)
 
-def issue_session_tokens(grant, user, session, refresh_token: str, scope: str) -> dict:
-    """Sign an access token for the session and attach the session's refresh token."""
-    token = grant.generate_token(user=TokenSubject(user, session.id), scope=scope, include_refresh_token=False)
-    if grant.request.client.check_grant_type(GRANT_REFRESH_TOKEN):
+
+def resource_parameters(grant) -> list[str]:
+    """The request's ``resource`` values (RFC 8707), in order; checked by ``accounts/resources.py``."""
+    return list(grant.request.payload.datalist.get(RESOURCE) or ())
+
+
+def issue_session_tokens(grant, user, session, refresh_token: str | None, scope: str, audience=(), *,
+                         act: dict | None = None) -> dict:
+    """Sign an access token for the session (``aud``: ``audience``, the resources it is for, or the
+    server's own) and attach the session's refresh token; none for a token issued by delegation
+    (RFC 8693: ``act``), which lives on the subject token's session."""
+    token = grant.generate_token(user=TokenSubject(user, session.id, tuple(audience), act), scope=scope,
+                                 include_refresh_token=False)
+    if refresh_token is not None and grant.request.client.check_grant_type(GRANT_REFRESH_TOKEN):
         token["refresh_token"] = refresh_token
     return token
 

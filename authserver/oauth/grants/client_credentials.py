@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from authlib.oauth2.rfc6749 import grants
 
+from ...accounts import resources
 from ...errors import UnauthorizedClientError
 from ...scopes import granted_scope
 from ...store.models import AUTH_METHODS
+from ...tokens.access_tokens import TokenSubject
+from .base import resource_parameters
 from .base import token_response
 
 
@@ -26,8 +29,13 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
         client = self.request.client
         if client.is_public:
             raise UnauthorizedClientError("A public client cannot use the client credentials grant.")
-        self.request.granted_scope = granted_scope(client, None, self.request.payload.scope)
+        targets = resources.registered(resource_parameters(self))
+        self.request.resources = tuple(target.uri for target in targets)
+        self.request.granted_scope = granted_scope(client, None, self.request.payload.scope,
+                                                   resource_limits=[target.scope_limit for target in targets])
 
     def create_token_response(self):
-        token = self.generate_token(scope=self.request.granted_scope, include_refresh_token=False)
+        # No user and no session: the subject only carries the resources the token is for (`aud`).
+        token = self.generate_token(user=TokenSubject(None, None, self.request.resources) if self.request.resources
+                                    else None, scope=self.request.granted_scope, include_refresh_token=False)
         return token_response(self, token)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from authlib.oauth2.rfc8628 import DeviceCodeGrant as _DeviceCodeGrant
 
+from ...accounts import resources
 from ...errors import InvalidRequestError
 from ...errors import PollRefused
 from ...errors import UnauthorizedClientError
@@ -20,6 +21,7 @@ from ...sessions.device_sessions import DeviceContext
 from ...store import device_authorizations
 from ...store.models import AUTH_METHODS
 from .base import issue_session_tokens
+from .base import resource_parameters
 from .base import token_response
 
 
@@ -32,18 +34,23 @@ class DeviceCodeGrant(_DeviceCodeGrant):
         if not device_code:
             raise InvalidRequestError("The 'device_code' parameter is required.")
         client = self.authenticate_token_endpoint_client()
+        asked = resources.requested(resource_parameters(self))  # a malformed one is refused before polling
         if not client.check_grant_type(self.GRANT_TYPE):
             raise UnauthorizedClientError("The client is not registered for the device authorization grant.")
         # Anything but an approval is refused with the RFC 8628 §3.5 code (PollRefused, errors.py).
         row = device_authorizations.poll(device_code, client.client_id, current_services().clock.now())
         if row.user.is_disabled:
             raise PollRefused("invalid_grant")
+        # Any of the resources the device asked for (RFC 8707); another is refused (the code is then spent).
+        self.request.resources = resources.within_grant(asked, row.resources)
         self.request.client, self.request.user, self.request.credential = client, row.user, row
 
     def create_token_response(self):
         services, client, row = current_services(), self.request.client, self.request.credential
         device = DeviceContext(ip=row.ip, user_agent=row.user_agent, device_name=row.device_name)
-        session = services.sessions.open_session(row.user, client, row.scope, device, restricted=True)
+        session = services.sessions.open_session(row.user, client, row.scope, device, restricted=True,
+                                                 resources=row.resources)
         row.session_id = session.id
-        token = issue_session_tokens(self, row.user, session, services.refresh_tokens.start_chain(session), row.scope)
+        token = issue_session_tokens(self, row.user, session, services.refresh_tokens.start_chain(session), row.scope,
+                                     self.request.resources)
         return token_response(self, token)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from authlib.oauth2.rfc6749 import grants
 
+from ...accounts import resources
 from ...accounts import throttle
 from ...accounts import users
 from ...errors import InvalidGrantError
@@ -15,6 +16,7 @@ from ...scopes import granted_scope
 from ...services import current_services
 from ...store.models import AUTH_METHODS
 from .base import issue_session_tokens
+from .base import resource_parameters
 from .base import token_response
 
 
@@ -26,8 +28,10 @@ class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):
 
     def validate_token_request(self):
         super().validate_token_request()
-        self.request.granted_scope = granted_scope(self.request.client, self.request.user,
-                                                    self.request.payload.scope)
+        targets = resources.registered(resource_parameters(self))
+        self.request.resources = [target.uri for target in targets]
+        self.request.granted_scope = granted_scope(self.request.client, self.request.user, self.request.payload.scope,
+                                                   resource_limits=[target.scope_limit for target in targets])
 
     def authenticate_token_endpoint_client(self):
         # Authlib sets request.client only after authenticate_user, which needs it first: a client
@@ -48,8 +52,9 @@ class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):
     def create_token_response(self):
         user, client, scope = self.request.user, self.request.client, self.request.granted_scope
         services = current_services()
-        session = services.sessions.open_session(user, client, scope, device_context(self.request.form.get("device_name")))
+        session = services.sessions.open_session(user, client, scope, device_context(self.request.form.get("device_name")),
+                                                 resources=resources.stored(self.request.resources))
         annotate(session_id=session.id)
         refresh_token = services.refresh_tokens.start_chain(session)
-        token = issue_session_tokens(self, user, session, refresh_token, scope)
+        token = issue_session_tokens(self, user, session, refresh_token, scope, self.request.resources)
         return token_response(self, token)

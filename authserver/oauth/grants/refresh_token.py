@@ -17,6 +17,7 @@ from ...scopes import granted_scope
 from ...services import current_services
 from ...store.models import AUTH_METHODS
 from .base import issue_session_tokens
+from .base import resource_parameters
 
 
 class RotatedRefreshToken:
@@ -41,7 +42,8 @@ class RefreshGrant(grants.RefreshTokenGrant):
         services = current_services()
         with unknown_tokens_counted(services, self.request.client.client_id):
             rotation = services.refresh_tokens.prepare_rotation(
-                refresh_token, self.request.client.client_id, device_context(), requested_scope=self.request.payload.scope)
+                refresh_token, self.request.client.client_id, device_context(), requested_scope=self.request.payload.scope,
+                requested_resources=resource_parameters(self))
         annotate(session_id=rotation.session.id)
         return RotatedRefreshToken(rotation)
 
@@ -59,7 +61,8 @@ class RefreshGrant(grants.RefreshTokenGrant):
         # Signed first, the rotation written after: the write lock is held for the writes only.
         # A narrowed refresh narrows the access token only; the successor keeps the session's scope.
         rotation = refresh_token.rotation
-        token = issue_session_tokens(self, user, rotation.session, rotation.refresh_token, self.request.granted_scope)
+        token = issue_session_tokens(self, user, rotation.session, rotation.refresh_token, self.request.granted_scope,
+                                     rotation.resources)
         with unknown_tokens_counted(current_services(), self.request.client.client_id):
             # The successor and session stay the same whichever way it completes (a parallel
             # rotation makes this one a grace-window retry) or it raises.
