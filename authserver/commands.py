@@ -13,6 +13,7 @@ import click
 from flask.cli import with_appcontext
 
 from .accounts import clients
+from .accounts import registration
 from .accounts import resources
 from .accounts import users
 from .errors import AccountError
@@ -144,6 +145,23 @@ def clients_create(name, grant_types, scope, auth_method, redirect_uris, introsp
         data["client_secret"] = secret
     text = f"client_id: {client.client_id}" + (f"\nclient_secret: {secret}" if secret else "")
     emit(as_json, data, text)
+
+
+@clients_commands.command("registration-token")
+@click.option("--uses", type=click.IntRange(1), help="How many clients it may register (default: any number).")
+@click.option("--expires-in", type=click.IntRange(1, 315_360_000),
+              help="Seconds until it stops working (default: never).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@with_appcontext
+@unit_of_work
+def clients_registration_token(uses, expires_in, as_json):
+    """An initial access token for dynamic client registration (RFC 7591 §3) while
+    AUTHSERVER_CLIENT_REGISTRATION=token: shown once, stored only as a digest."""
+    token = registration.issue_registration_token(current_services(), uses, expires_in)
+    if current_services().settings.client_registration != "token":
+        click.echo("authserver: note: AUTHSERVER_CLIENT_REGISTRATION is not `token`; the token is needed only then",
+                   err=True)
+    emit(as_json, {"token": token}, f"registration token: {token}")
 
 
 # -- resources (RFC 8707) --------------------------------------------------------------------

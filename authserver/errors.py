@@ -51,7 +51,8 @@ __all__ = [
     "MissingTokenError", "ScopeRequiredError", "NotFoundError", "MethodNotAllowedError", "TemporarilyUnavailable",
     "ServerError", "UnknownClientError", "UnregisteredLogoutRedirect", "DomainError", "AccountError", "Throttled",
     "UserNotFound", "RefreshTokenInvalid", "RefreshTokenUnknown", "RefreshTokenReused", "ScopeNotGranted", "CodeInvalid",
-    "PollRefused", "TargetInvalid", "InvalidTargetError", "DatabaseBusy", "DatabaseUnavailable", "ValueNotStorable", "oauth_error", "answer",
+    "PollRefused", "TargetInvalid", "InvalidTargetError", "RegistrationTokenInvalid", "MetadataDocumentRefused",
+    "ClientDocumentError", "DatabaseBusy", "DatabaseUnavailable", "ValueNotStorable", "oauth_error", "answer",
     "register_error_handlers",
 ]
 
@@ -110,6 +111,20 @@ class PollRefused(DomainError):
     def __init__(self, error: str):
         super().__init__(error)
         self.error = error
+
+
+class RegistrationTokenInvalid(DomainError):
+    """An initial access token (RFC 7591 §3) or registration access token (RFC 7592) that is missing,
+    unknown, spent, expired, or another client's (the caller sees 401 invalid_token)."""
+
+
+class MetadataDocumentRefused(DomainError):
+    """A Client ID Metadata Document that cannot be used: not fetched, not JSON, too large, a redirect,
+    naming another client_id, on a private address. ``reason`` is for the log and the page."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
 
 
 class TargetInvalid(DomainError):
@@ -230,6 +245,15 @@ class UnregisteredLogoutRedirect(InvalidRequestError):
                                                 "is not allowed to. You have not been signed out.")
 
 
+class ClientDocumentError(InvalidClientError):
+    """An authorization request whose client id is a metadata document's URL that cannot be used: a page
+    with ``invalid_client``, never a redirect to the URIs the document names."""
+
+    status_code = 400
+    page = ("This sign-in link is not valid", "The app that sent you here describes itself in a document this "
+                                              "server could not use. Nothing was shared with it.")
+
+
 class FormExpiredError(InvalidRequestError):
     """A web form whose CSRF token is missing, expired or of another sign-in (Flask-WTF)."""
 
@@ -294,6 +318,10 @@ def oauth_error(error: DomainError) -> OAuth2Error:
         return InvalidGrantError("The authorization code is invalid, expired or already used.")
     if isinstance(error, PollRefused):
         return POLL_ERRORS[error.error]()
+    if isinstance(error, RegistrationTokenInvalid):
+        return InvalidTokenError("The registration token is invalid, expired, spent or another client's.")
+    if isinstance(error, MetadataDocumentRefused):
+        return ClientDocumentError(printable(f"The client metadata document cannot be used: {error.reason}")[:300])
     if isinstance(error, UserNotFound):
         return NotFoundError("No such user.")
     if isinstance(error, AccountError):

@@ -143,6 +143,22 @@ def _ip_address(name, raw):
         raise SettingsError(f"{PREFIX}{name} must be an IP address, got {raw!r}") from None
 
 
+@_allows("`off`, `token` or `open`")
+def _registration(name, raw):
+    lowered = raw.strip().lower()
+    if lowered not in ("off", "token", "open"):
+        raise SettingsError(f"{PREFIX}{name} must be off, token or open, got {raw!r}")
+    return lowered
+
+
+@_allows("space-separated scopes")
+def _scopes(name, raw):
+    scopes = raw.split()
+    if not scopes or any(not scope.isprintable() or '"' in scope or "\\" in scope for scope in scopes):
+        raise SettingsError(f"{PREFIX}{name} must be space-separated scopes (RFC 6749 §3.3), got {raw!r}")
+    return " ".join(dict.fromkeys(scopes))
+
+
 @_allows("not empty")
 def _text(name, raw):
     if not raw.strip():
@@ -281,6 +297,25 @@ class Settings:
     outbound_concurrency: int = setting(
         8, _whole(1, MAX_OUTBOUND_CONCURRENCY),
         "deliveries one worker makes at once: a receiver that hangs holds one of them, never the others")
+
+    # Clients that register themselves (oauth/registration/): RFC 7591, Client ID Metadata Documents.
+    client_registration: str = setting(
+        "off", _registration,
+        "dynamic client registration (RFC 7591) at `registration_endpoint`: `off`; `token`: with an initial access "
+        "token from `authserver clients registration-token`; `open`: anyone (MCP clients, AI agents)")
+    registration_max_per_ip: int = setting(
+        20, _whole(1),
+        "clients one IP may register inside `REGISTRATION_WINDOW_SECONDS`; then `429` with `Retry-After`")
+    registration_scopes: str = setting(
+        "openid profile email offline_access read", _scopes,
+        "the scopes a self-registered client (or a metadata document's client) may have; its default when it asks "
+        "for none")
+    registration_window_seconds: int = setting(
+        3_600, _whole(1, MAX_SECONDS), "the window for `REGISTRATION_MAX_PER_IP`")
+    client_id_metadata_documents: bool = setting(
+        True, _boolean,
+        "a `client_id` that is an https URL with a path is fetched as its Client ID Metadata Document and used as "
+        "a public client; `off`: such ids are unknown clients")
 
     @classmethod
     def from_env(cls, environ=None, **overrides) -> "Settings":

@@ -31,7 +31,7 @@ except ImportError:  # pragma: no cover
     import pgcluster
 
 PASSWORD = "correct horse battery staple"
-TABLES = ("outbox", "security_events", "device_authorizations", "authorization_codes", "consents", "revoked_access_tokens", "refresh_tokens", "device_sessions", "clients", "users",
+TABLES = ("registration_tokens", "outbox", "security_events", "device_authorizations", "authorization_codes", "consents", "revoked_access_tokens", "refresh_tokens", "device_sessions", "clients", "users",
           "resources")
 
 

@@ -10,6 +10,7 @@ import time
 from urllib.parse import urlsplit
 
 from ..errors import AccountError
+from ..redirect_uris import EXECUTABLE_SCHEMES
 from ..store.clients import add_client
 from ..store.clients import read_client
 from ..store.models import AUTH_METHODS
@@ -19,8 +20,6 @@ from ..store.models import sha256_hex
 
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), no quote, backslash or space.
 SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]+")
-# Schemes a browser would run rather than navigate to: never a place to send a code or token.
-EXECUTABLE_SCHEMES = {"javascript", "data", "vbscript", "file", "blob", "about"}
 
 
 def check_scope(scope: str) -> None:
@@ -74,6 +73,11 @@ class ClientCache:
                 self._entries.clear()
             self._entries[client_id] = (now, client)
         return client
+
+    def forget(self, client_id: str) -> None:
+        """Read this client again next time (changed or deleted in this process; others see it within ``seconds``)."""
+        with self._lock:
+            self._entries.pop(client_id, None)
 
 
 def check_backchannel_logout_uri(uri: str) -> None:

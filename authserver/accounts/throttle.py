@@ -45,6 +45,11 @@ Device user codes (RFC 8628 §5.1), inside ``login_failure_window_seconds``: wro
 on the verification page, per signed-in user (``user_code_user``) and per IP (``user_code_ip``),
 each ``login_max_failures``, so the short codes cannot be guessed.
 
+Client registration (RFC 7591), inside ``registration_window_seconds``: ``registration_ip``, the clients
+registered from one IP (``registration_max_per_ip``; each a ``client_registered`` event), since
+anyone may register when registration is open. Not failures but successes are counted here: a
+refused registration stores nothing.
+
 A token that is ours but no longer live (expired, revoked, of an ended session) is not a failure:
 resource servers introspect those all the time.
 """
@@ -72,8 +77,9 @@ LOOKUP_CLIENT = "lookup_client"
 LOOKUP_INTROSPECTION = "lookup_introspection"
 USER_CODE_USER = "user_code_user"
 USER_CODE_IP = "user_code_ip"
-BUDGETS = (LOGIN_USERNAME_IP, LOGIN_IP, LOGIN_ACCOUNT, LOGIN_DEVICE_COOKIE, LOOKUP_IP, LOOKUP_CLIENT, LOOKUP_INTROSPECTION,
-           USER_CODE_USER, USER_CODE_IP)
+REGISTRATION_IP = "registration_ip"
+BUDGETS = (LOGIN_USERNAME_IP, LOGIN_IP, LOGIN_ACCOUNT, LOGIN_DEVICE_COOKIE, LOOKUP_IP, LOOKUP_CLIENT,
+           LOOKUP_INTROSPECTION, USER_CODE_USER, USER_CODE_IP, REGISTRATION_IP)
 
 LOGIN_FAILURES = (security_events.LOGIN_FAILED,)
 USER_CODE_FAILURES = (security_events.USER_CODE_FAILED,)
@@ -149,6 +155,11 @@ LOOKUPS = Budgets(
            ("client_id",)),
 )
 
+REGISTRATIONS = Budgets(
+    "registration_window_seconds",
+    Budget(REGISTRATION_IP, "registration_max_per_ip", (security_events.CLIENT_REGISTERED,), ("ip",)),
+)
+
 
 # -- sign-in ---------------------------------------------------------------------------------
 def login_retry_after(services, username: str, ip: str | None, device_cookie: str | None = None,
@@ -219,3 +230,11 @@ def record_introspection_failure(services, client_id: str, ip: str | None) -> No
     services.metrics.count("introspection_unknown_tokens")
     log.warning("resource server %s asked to introspect a token that is not ours", client_id,
                 extra={"fields": {"client_id": client_id, "ip": ip}})
+
+
+# -- client registration ---------------------------------------------------------------------
+def check_registrations(services, ip: str | None) -> None:
+    """Raise :class:`Throttled` if this IP registered ``registration_max_per_ip`` clients inside the window."""
+    wait = REGISTRATIONS.retry_after(services, ip=ip)
+    if wait:
+        raise Throttled("client registrations", wait)

@@ -16,3 +16,6 @@ USERINFO = "/oauth/userinfo"
 END_SESSION = "/oauth/logout"  # its pages: web/logout.py
 OPENAPI_DOCUMENT = "/openapi.json"
 DOCS = "/docs"  # the API description for people (web/docs.py)
+# Dynamic client registration (RFC 7591) and each registered client's configuration (RFC 7592)
+REGISTRATION = "/oauth/register"
+REGISTRATION_CLIENT = "/oauth/register/<client_id>"

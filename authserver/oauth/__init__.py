@@ -6,6 +6,7 @@
 
 
 def register_oauth(app, services) -> None:
+    from .registration.views import bp as registration_bp
     from .server import create_authorization_server
     from .views import bp
     from .views import oidc_bp
@@ -13,3 +14,4 @@ def register_oauth(app, services) -> None:
     app.extensions["authserver.oauth"] = create_authorization_server(app, services)
     app.register_blueprint(bp)
     app.register_blueprint(oidc_bp)
+    app.register_blueprint(registration_bp)

@@ -32,6 +32,9 @@ from .grants.refresh_token import RefreshGrant
 from .oidc.id_tokens import CodeIDToken
 from .oidc.id_tokens import RefreshIDToken
 from .oidc.logout import EndSession
+from .registration.endpoints import ConfigurationEndpoint
+from .registration.endpoints import RegistrationEndpoint
+from .registration.metadata_documents import is_document_url
 
 # Each grant with its Authlib extensions (OpenID Connect's ID tokens: oidc/id_tokens.py).
 GRANTS = (
@@ -41,12 +44,18 @@ GRANTS = (
     (ClientCredentialsGrant, []),
     (DeviceCodeGrant, []),
 )
-ENDPOINTS = (RevocationEndpoint, IntrospectionEndpoint, DeviceAuthorizationEndpoint, EndSession)
+ENDPOINTS = (RevocationEndpoint, IntrospectionEndpoint, DeviceAuthorizationEndpoint, EndSession, RegistrationEndpoint,
+             ConfigurationEndpoint)
 ENDPOINTS_BY_NAME = {endpoint.ENDPOINT_NAME: endpoint for endpoint in ENDPOINTS}
 
 
 def query_client(client_id):
-    return current_services().clients.get(client_id) if client_id else None
+    services = current_services()
+    if not client_id or (is_document_url(client_id) and not services.settings.client_id_metadata_documents):
+        return None
+    # A metadata document's client is fetched at the authorization endpoint (metadata_documents.py);
+    # the other endpoints use the copy stored there.
+    return services.clients.get(client_id)
 
 
 def save_token(token, request):

@@ -166,6 +166,8 @@ def form(body_schema: dict, description: str) -> dict:
 
 # -- security -----------------------------------------------------------------------------------
 CLIENT_BASIC = "clientBasic"
+INITIAL_ACCESS_TOKEN = "initialAccessToken"
+REGISTRATION_ACCESS_TOKEN = "registrationAccessToken"
 OAUTH2 = "oauth2"
 BROWSER = "browserSession"
 
@@ -209,6 +211,16 @@ def security_schemes(issuer: str, cookie_name: str) -> dict:
                 "clientCredentials": {"tokenUrl": token_url, "scopes": scopes},
                 "password": {"tokenUrl": token_url, "refreshUrl": token_url, "scopes": scopes},
             },
+        },
+        INITIAL_ACCESS_TOKEN: {
+            "type": "http", "scheme": "bearer",
+            "description": "An initial access token (RFC 7591 §3) from `authserver clients registration-token`, "
+                           "needed to register while `AUTHSERVER_CLIENT_REGISTRATION=token` (not when `open`).",
+        },
+        REGISTRATION_ACCESS_TOKEN: {
+            "type": "http", "scheme": "bearer",
+            "description": "The `registration_access_token` a registration answered (RFC 7592 §1): it reads, "
+                           "changes and deletes that one client.",
         },
         BROWSER: {
             "type": "apiKey", "in": "cookie", "name": cookie_name,
@@ -267,6 +279,9 @@ def build_document(app) -> dict:
             {"name": "account", "description": "The token's user: who they are, their device sessions and "
                                                "connected apps (bearer token)."},
             {"name": "admin", "description": "Operators: any user's sessions (bearer token with `admin`)."},
+            {"name": "registration", "description": "Clients that register themselves (RFC 7591) and manage their "
+                                                    "registration (RFC 7592), while `AUTHSERVER_CLIENT_REGISTRATION` "
+                                                    "is not `off`."},
             {"name": "web", "description": "Server-rendered pages for people (HTML)."},
             {"name": "operations", "description": "Health checks and metrics for load balancers and monitoring."},
             {"name": "meta", "description": "This description of the API."},

@@ -197,6 +197,10 @@ class DeviceSessions:
         return len(self._end_live(reason, actor, ip, user_id=user_id, except_session_id=keep_session_id,
                                   client_id=client_id))
 
+    def end_client_sessions(self, client_id: str, reason: str, actor: str | None, ip: str | None = None) -> int:
+        """End every live session of a client, whoever's (a self-registered client deleting itself)."""
+        return len(self._end_live(reason, actor, ip, client_id=client_id))
+
     def end_checked_session(self, session_id: str, reason: str, now: dt.datetime) -> None:
         """End a session the caller holds locked and has just found usable (reuse detection)."""
         self._end(now, reason, None, None, session_id=session_id)

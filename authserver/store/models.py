@@ -17,6 +17,7 @@ from sqlalchemy import BigInteger
 from sqlalchemy import Index
 from sqlalchemy import Integer
 
+from ..redirect_uris import matches
 from ..scopes import requested_of_client
 from ..scopes import within
 from .database import UTCDateTime
@@ -27,6 +28,9 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 GRANT_REFRESH_TOKEN = "refresh_token"
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
+# Room for a Client ID Metadata Document's URL (an https URL as client id), not only our own ids.
+CLIENT_ID_LENGTH = 255
+CLIENT_ID = db.String(CLIENT_ID_LENGTH)
 
 
 def sha256_hex(value: str) -> str:
@@ -65,7 +69,7 @@ class User(db.Model):
 class Client(db.Model, ClientMixin):
     __tablename__ = "clients"
 
-    client_id = db.Column(db.String(64), primary_key=True, default=new_client_id)
+    client_id = db.Column(CLIENT_ID, primary_key=True, default=new_client_id)
     name = db.Column(db.String(200), nullable=False)
     secret_digest = db.Column(db.String(64))
     auth_method = db.Column(db.String(32), nullable=False)
@@ -108,7 +112,8 @@ class Client(db.Model, ClientMixin):
         return " ".join(requested_of_client(self, scope))
 
     def check_redirect_uri(self, redirect_uri):
-        return redirect_uri in self.redirect_uri_list
+        # Exactly as registered; a loopback one on any port (RFC 8252 §7.3): redirect_uris.py.
+        return any(matches(registered, redirect_uri) for registered in self.redirect_uri_list)
 
     def check_post_logout_redirect_uri(self, uri: str) -> bool:
         """Registered with --post-logout-redirect-uri (RP-Initiated Logout 1.0 §3: exactly)."""
@@ -154,7 +159,7 @@ class DeviceSession(BrowserSignIn, db.Model):
 
     id = db.Column(db.String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
     user_id = db.Column(db.String(36), db.ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
-    client_id = db.Column(db.String(64), db.ForeignKey("clients.client_id", ondelete="CASCADE"), nullable=False)
+    client_id = db.Column(CLIENT_ID, db.ForeignKey("clients.client_id", ondelete="CASCADE"), nullable=False)
     scope = db.Column(db.Text, nullable=False, default="")
     device_name = db.Column(db.String(200))
     user_agent = db.Column(db.String(512))
@@ -194,7 +199,7 @@ class RefreshToken(db.Model):
     token_hash = db.Column(db.String(64), nullable=False, unique=True)
     parent_id = db.Column(BigId, db.ForeignKey("refresh_tokens.id", ondelete="CASCADE"), index=True)
     generation = db.Column(db.Integer, nullable=False, default=0)
-    client_id = db.Column(db.String(64), nullable=False)
+    client_id = db.Column(CLIENT_ID, nullable=False)
     issued_at = db.Column(UTCDateTime, nullable=False)
     used_at = db.Column(UTCDateTime)
 
@@ -205,7 +210,7 @@ class Consent(db.Model):
     __tablename__ = "consents"
 
     user_id = db.Column(db.String(36), db.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    client_id = db.Column(db.String(64), db.ForeignKey("clients.client_id", ondelete="CASCADE"), primary_key=True)
+    client_id = db.Column(CLIENT_ID, db.ForeignKey("clients.client_id", ondelete="CASCADE"), primary_key=True)
     scope = db.Column(db.Text, nullable=False, default="")
     granted_at = db.Column(UTCDateTime, nullable=False)
 
@@ -222,7 +227,7 @@ class AuthorizationCode(BrowserSignIn, db.Model):
     __tablename__ = "authorization_codes"
 
     code_hash = db.Column(db.String(64), primary_key=True)
-    client_id = db.Column(db.String(64), db.ForeignKey("clients.client_id", ondelete="CASCADE"), nullable=False)
+    client_id = db.Column(CLIENT_ID, db.ForeignKey("clients.client_id", ondelete="CASCADE"), nullable=False)
     user_id = db.Column(db.String(36), db.ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
     redirect_uri = db.Column(db.Text)
     scope = db.Column(db.Text, nullable=False, default="")
@@ -276,7 +281,7 @@ class DeviceAuthorization(db.Model):
 
     device_code_hash = db.Column(db.String(64), primary_key=True)
     user_code_hash = db.Column(db.String(64), nullable=False, unique=True)
-    client_id = db.Column(db.String(64), db.ForeignKey("clients.client_id", ondelete="CASCADE"), nullable=False)
+    client_id = db.Column(CLIENT_ID, db.ForeignKey("clients.client_id", ondelete="CASCADE"), nullable=False)
     scope = db.Column(db.Text, nullable=False, default="")
     status = db.Column(db.String(16), nullable=False, default="pending")
     user_id = db.Column(db.String(36), db.ForeignKey("users.id", ondelete="CASCADE"))
@@ -316,7 +321,7 @@ class SecurityEvent(db.Model):
     user_id = db.Column(db.String(36), index=True)
     username = db.Column(db.String(150))
     session_id = db.Column(db.String(36))
-    client_id = db.Column(db.String(64))
+    client_id = db.Column(CLIENT_ID)
     ip = db.Column(db.String(64))
     actor = db.Column(db.String(150))
     detail = db.Column(db.Text)
@@ -350,7 +355,7 @@ class OutboxMessage(db.Model):
     acknowledge = db.Column(db.String(100), nullable=False)
     # Messages sharing a key are delivered one at a time, oldest first (a stream's security events).
     ordering_key = db.Column(db.String(200))
-    client_id = db.Column(db.String(64))
+    client_id = db.Column(CLIENT_ID)
     created_at = db.Column(UTCDateTime, nullable=False)
     next_attempt_at = db.Column(UTCDateTime, nullable=False)
     attempts = db.Column(db.Integer, nullable=False, default=0)
@@ -381,6 +386,33 @@ class DeviceContext:
     ip: str | None = None
     user_agent: str | None = None
     device_name: str | None = None
+
+
+# -- clients that register themselves (RFC 7591, RFC 7592, Client ID Metadata Documents) ----------
+# How a client came to be: None for one an operator created (`clients create`), or one of these.
+REGISTERED_DYNAMICALLY = "dynamic"  # RFC 7591, at the registration endpoint
+REGISTERED_BY_DOCUMENT = "metadata_document"  # its client id is the URL of its metadata document
+Client.registration = db.Column(db.String(20))
+# RFC 7592: the digest of the registration access token that reads, updates and deletes it.
+Client.registration_token_digest = db.Column(db.String(64), unique=True)
+# RFC 7591 §2 metadata kept only to be echoed (client_uri, logo_uri, software_id…), a JSON object.
+Client.registration_metadata = db.Column(db.Text)
+# A metadata document's client: its cached document is fresh until then (Cache-Control, a day at most).
+Client.document_expires_at = db.Column(UTCDateTime)
+Client.is_self_registered = property(lambda client: client.registration is not None)
+
+
+class RegistrationToken(db.Model):
+    """An initial access token (RFC 7591 §3): lets its holder register clients while
+    ``AUTHSERVER_CLIENT_REGISTRATION=token``, ``uses_left`` more times (None: no limit), until
+    ``expires_at`` (None: never). Stored as a digest; each use is counted atomically."""
+
+    __tablename__ = "registration_tokens"
+
+    token_digest = db.Column(db.String(64), primary_key=True)
+    uses_left = db.Column(db.Integer)
+    created_at = db.Column(UTCDateTime, nullable=False)
+    expires_at = db.Column(UTCDateTime)
 
 
 # -- protected resources (RFC 8707) --------------------------------------------------------------

@@ -25,6 +25,8 @@ ACCESS_TOKEN_REVOKED = "access_token_revoked"
 CLIENT_AUTH_FAILED = "client_auth_failed"
 TOKEN_LOOKUP_FAILED = "token_lookup_failed"
 INTROSPECTION_LOOKUP_FAILED = "introspection_lookup_failed"
+# A client registered itself (RFC 7591), counted per IP by the registration budget (throttle.py).
+CLIENT_REGISTERED = "client_registered"
 # An outbound delivery (store/outbox.py) that will never be made: refused, rejected or too old.
 OUTBOUND_GIVEN_UP = "outbound_given_up"
 

@@ -29,6 +29,7 @@ from ..errors import oauth_error
 from ..http import paths
 from ..oauth.oidc.prompt import LOGIN
 from ..oauth.oidc.prompt import Prompt
+from ..oauth.registration.metadata_documents import authorizing_client
 from ..openapi.document import DATABASE_PAGES
 from ..openapi.document import browser_session
 from ..openapi.document import operation
@@ -38,7 +39,7 @@ from ..scopes import describe
 from ..scopes import granted_scope
 from ..services import current_services
 from ..store import consents
-from ..store.clients import find_client
+from ..store.models import REGISTERED_BY_DOCUMENT
 from ..store.models import Client
 from .blueprint import bp
 from .blueprint import csrf_form
@@ -102,8 +103,9 @@ def authorize():
         targets = resources.registered(grant.request.payload.datalist.get("resource"))  # RFC 8707
         scope = granted_scope(client, user, grant.request.payload.scope,  # `admin` only for admins
                               resource_limits=[target.scope_limit for target in targets])
-        if request.method == "GET" and prompt.shows_consent(
-                client.first_party or consents.has_consent(user.id, client.client_id, scope)):
+        # A client that registered itself is nobody's vouching: its user is asked every time.
+        if request.method == "GET" and prompt.shows_consent(not client.is_self_registered and (
+                client.first_party or consents.has_consent(user.id, client.client_id, scope))):
             return consent_page(client, scope, redirect_uri, targets)
     except (OAuth2Error, TargetInvalid) as error:
         error = oauth_error(error) if isinstance(error, TargetInvalid) else error
@@ -127,7 +129,7 @@ def sign_in_first(prompt: Prompt):
 def registered_client_and_redirect_uri() -> tuple[Client, str]:
     """The client and where to send the browser back; an error page if either is unknown."""
     client_id = request.args.get("client_id")
-    client = find_client(client_id) if client_id else None
+    client = authorizing_client(client_id) if client_id else None  # a metadata document's is fetched if need be
     if client is None:
         raise UnknownClientError("Unknown client_id.")
     redirect_uri = request.args.get("redirect_uri")
@@ -140,7 +142,10 @@ def registered_client_and_redirect_uri() -> tuple[Client, str]:
 
 
 def consent_page(client: Client, scope: str, redirect_uri: str, targets=()):
+    # A metadata document's client is known by where its document is: the consent page names that host.
+    document_host = urlsplit(client.client_id).hostname if client.registration == REGISTERED_BY_DOCUMENT else None
     page = render_template("consent.html", client=client, scopes=describe(scope), action=request.full_path,
+                           document_host=document_host,
                            resources=[(target.name or target.uri, target.uri) for target in targets])
     response = current_app.make_response(page)
     # The form's POST is answered by a redirect to the app; Chromium applies form-action to it.

@@ -2,13 +2,13 @@
 authorization and a device session were authorized for
 
 Revision ID: 0008_resources
-Revises: 0006
+Revises: 0007_client_registration (0006 on branch res before the merge of reg)
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = '0008_resources'
-down_revision = '0006'
+down_revision = '0007_client_registration'
 branch_labels = None
 depends_on = None
 

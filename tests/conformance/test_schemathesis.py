@@ -44,7 +44,11 @@ def test_schemathesis_finds_no_server_error_and_no_mismatch(tmp_path):
     # GET /api/me gave it: the failure budgets would soon answer every sign-in and client
     # authentication from 127.0.0.1 with 429, the run's own included. Their 429s are tested in
     # tests/accounts/test_throttle.py, tests/oauth and tests/web.
-    with Served(tmp_path, workers=2, cookie_secure="false", **UNLIMITED_BUDGETS) as server:
+    # Registration open (its budget unlimited too), so that its operations are fuzzed past 404; metadata documents
+    # off, so that no generated https client_id is looked up on the network.
+    with Served(tmp_path, workers=2, cookie_secure="false", client_registration="open",
+                registration_max_per_ip="1000000",
+                client_id_metadata_documents="false", **UNLIMITED_BUDGETS) as server:
         _user, _admin, client = server.create_all(
             (server.create_user, "alice", PASSWORD),
             (server.create_user, "admin", PASSWORD, "--admin"),

@@ -31,6 +31,11 @@ class Member(NamedTuple):
     schema: dict
     value: Callable[[str], object]  # of the issuer
     required: bool = False  # RFC 8414 §2 REQUIRED (or RECOMMENDED and always sent here)
+    listed: Callable[[object], bool] = lambda settings: True  # of the settings: whether the member is sent
+
+
+def registration_on(settings) -> bool:
+    return settings.client_registration != "off"
 
 
 def at(path: str) -> Callable[[str], str]:
@@ -57,11 +62,17 @@ MEMBERS = (
     Member("code_challenge_methods_supported", STRINGS, lambda _: [S256]),
     # RFC 9207: every authorization response carries `iss`.
     Member("authorization_response_iss_parameter_supported", BOOLEAN, lambda _: True),
+    # RFC 7591 §3, while AUTHSERVER_CLIENT_REGISTRATION is not off.
+    Member("registration_endpoint", URL, at(paths.REGISTRATION), listed=registration_on),
+    # draft-ietf-oauth-client-id-metadata-document §5, while AUTHSERVER_CLIENT_ID_METADATA_DOCUMENTS is on.
+    Member("client_id_metadata_document_supported", BOOLEAN, lambda _: True,
+           listed=lambda settings: settings.client_id_metadata_documents),
 )
 
 
 def server_metadata(settings) -> AuthorizationServerMetadata:
-    return AuthorizationServerMetadata({member.name: member.value(settings.issuer) for member in MEMBERS})
+    return AuthorizationServerMetadata({member.name: member.value(settings.issuer) for member in MEMBERS
+                                        if member.listed(settings)})
 
 
 def metadata_schema() -> dict:
