@@ -223,7 +223,8 @@ def test_only_resource_may_repeat_at_the_authorization_endpoint(app, zapier):
     browser = signed_in(app)
     url = for_resources(authorize_url(zapier.client_id, challenge=pkce(), scope="profile"), NOTES)
     assert browser.get(for_resources(url, MCP)).status_code == 200  # the consent page
-    for repeated in ("nonce=n-1&nonce=n-1", "code_challenge_method=S256", "scope=profile", "prompt=consent&prompt=login"):
+    for repeated in ("nonce=n-1&nonce=n-1", "code_challenge_method=S256", "scope=profile",
+                     "prompt=consent&prompt=login"):
         response = browser.get(url + "&" + repeated)
         assert response.status_code == 400, (repeated, response.status_code)  # an error page, never a redirect
 

@@ -225,7 +225,7 @@ def test_an_mcp_agent_discovers_registers_connects_refreshes_and_is_cut_off(app,
                                             response_types=["code"], token_endpoint_auth_method="none"))
     alice_id = claims_of(password_login(client, alice, scope="profile sessions").json["access_token"])["sub"]
 
-    # 1. No credentials: 401 → resource metadata → server metadata → registration → consent → token → the tool.
+    # 1. No credentials: 401 → resource metadata → server metadata → registration → consent → token → tool.
     assert run(call_tool, mcp_url, provider, exchanges) == alice_id
     paths = [(method, path, status) for method, path, status in exchanges.seen]
     assert paths[0] == ("POST", "/mcp", 401)
