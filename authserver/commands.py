@@ -183,6 +183,8 @@ def clients_registration_token(uses, expires_in, as_json):
         click.echo("authserver: note: AUTHSERVER_CLIENT_REGISTRATION is not `token`; the token is needed only then",
                    err=True)
     emit(as_json, {"token": token}, f"registration token: {token}")
+
+
 # -- resources (RFC 8707) --------------------------------------------------------------------
 resources_commands = click.Group("resources", help="Register the APIs and MCP servers tokens may be asked for.")
 

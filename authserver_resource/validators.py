@@ -23,6 +23,7 @@ no ``kid`` and no claims options), so it is replaced; the rest is Authlib's.
 
 from __future__ import annotations
 
+from authlib.oauth2.rfc6750.errors import InsufficientScopeError
 from authlib.oauth2.rfc9068 import JWTBearerTokenValidator
 from authlib.oauth2.rfc9068.claims import JWTAccessTokenClaims
 from joserfc import jws
@@ -91,6 +92,13 @@ class RemoteTokenValidator(JWTBearerTokenValidator):
 
     def get_jwks(self):
         return self.jwks.key_set_for()
+
+    def validate_token(self, token, scopes, request, *args, **kwargs):
+        try:
+            super().validate_token(token, scopes, request, *args, **kwargs)
+        except InsufficientScopeError as error:
+            error.scope = " ".join(scopes or ())  # named in the 403's challenge (RFC 6750 §3)
+            raise
 
     def claims_options(self) -> dict:
         """RFC 9068 §2.2's required claims, as Authlib lists them (``sid`` is checked by

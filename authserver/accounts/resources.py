@@ -82,6 +82,13 @@ def within_grant(values: list[str] | None, authorized: str | None) -> list[str]:
     return uris or granted
 
 
+def described(authorized: str | None) -> list[tuple[str, str]]:
+    """(name, URI) of a grant's resources, for the pages that ask the user (one query; none: no query)."""
+    uris = authorized.split() if authorized else []
+    found = resources_named(uris)
+    return [((found[uri].name if uri in found else None) or uri, uri) for uri in uris]
+
+
 def stored(uris) -> str | None:
     """A grant's resources as stored: space-separated (URIs hold no space), or NULL for none."""
     return " ".join(uris) or None

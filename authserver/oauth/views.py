@@ -70,7 +70,7 @@ THROTTLED = error_response("`temporarily_unavailable`: this address failed clien
                            "(the lookup budgets).", RETRY_AFTER)
 INVALID_CLIENT = error_response("`invalid_client`: client authentication failed (unknown client, wrong secret, "
                                 "another method than the registered one).", BASIC_CHALLENGE)
-BAD_FORM = ("`invalid_request`: not a UTF-8 form body, a repeated parameter, a missing one, or client "
+BAD_FORM = ("`invalid_request`: not a UTF-8 form body, a repeated parameter (but `resource`), a missing one, or client "
             "credentials in both Basic and the body")
 METADATA = schema("AuthorizationServerMetadata", metadata_schema())
 OPENID_PROVIDER_METADATA = openid_provider_metadata_schema(METADATA)
@@ -100,7 +100,8 @@ def endpoint_response(endpoint, repeatable=frozenset()):
            body=TOKEN_REQUEST, other_methods_refused=True, responses={
                200: json_response("Tokens.", TOKEN_RESPONSE, NO_STORE),
                400: error_response(f"{BAD_FORM}; `unsupported_grant_type`; `invalid_grant` (wrong password, "
-                                   "dead refresh token, spent or unknown code); `invalid_scope`; "
+                                   "dead refresh token, spent or unknown code); `invalid_scope`; `invalid_target` "
+                                   "(RFC 8707: a `resource` not registered, malformed, or not the grant's); "
                                    "`unauthorized_client` (the client is not registered for the grant); while "
                                    "polling with a device code, `authorization_pending`, `slow_down`, "
                                    "`access_denied`, `expired_token` (RFC 8628 §3.5); in a token exchange, "
@@ -148,8 +149,8 @@ def introspect():
                                                 "sent with Basic."),
            other_methods_refused=True, responses={
                200: json_response("The codes to show and to poll with.", DEVICE_AUTHORIZATION_RESPONSE, NO_STORE),
-               **refused(f"{BAD_FORM}; `invalid_scope`; `unauthorized_client` (the client is not registered for "
-                         "the device code grant)."),
+               **refused(f"{BAD_FORM}; `invalid_scope`; `invalid_target` (RFC 8707); `unauthorized_client` (the "
+                         "client is not registered for the device code grant)."),
            })
 def device_authorization():
     return endpoint_response(DeviceAuthorizationEndpoint, REPEATABLE)

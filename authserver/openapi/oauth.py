@@ -9,6 +9,11 @@ from .document import Schema
 from .document import schema
 
 SCOPE_FIELD = {"type": "string", "description": "Space-separated scopes (RFC 6749 §3.3); a subset of the client's."}
+# RFC 8707 §2: the resource(s) the token is for; the one parameter that may be repeated.
+RESOURCE_FIELD = {"type": "array", "items": {"type": "string", "format": "uri"},
+                  "description": "RFC 8707: a registered resource the access token is for (`aud`); may be repeated. "
+                                 "Unregistered, relative, with a fragment, or (refresh, code, device code) not one "
+                                 "the grant was authorized for: `invalid_target`."}
 
 # The form fields of client_secret_post and public clients (RFC 6749 §2.3.1), in every form the
 # token, revocation and introspection endpoints take.
@@ -52,27 +57,30 @@ GRANT_FORMS = {form.definition["properties"]["grant_type"]["const"]: form for fo
     grant_form(
         "PasswordGrantForm", "password", "RFC 6749 §4.3.2. Opens a device session.", ("username", "password"),
         username={"type": "string", "minLength": 1}, password={"type": "string", "minLength": 1}, scope=SCOPE_FIELD,
+        resource=RESOURCE_FIELD,
         device_name={"type": "string", "description": "A name for the device, shown in My devices; "
                                                       "otherwise one is made from the User-Agent."}),
     grant_form(
         "RefreshTokenGrantForm", "refresh_token", "RFC 6749 §6. Rotates the refresh token: keep the new one.",
         ("refresh_token",), refresh_token={"type": "string", "minLength": 1},
-        scope={**SCOPE_FIELD, "description": "Less than the session's, for this access token only."}),
+        scope={**SCOPE_FIELD, "description": "Less than the session's, for this access token only."},
+        resource=RESOURCE_FIELD),
     grant_form(
         "AuthorizationCodeGrantForm", "authorization_code",
         "RFC 6749 §4.1.3 with PKCE (RFC 7636). Opens a device session; a code is single-use.", ("code",),
         code={"type": "string", "minLength": 1},
         redirect_uri={"type": "string", "description": "The one the authorization request named."},
         code_verifier={"type": "string", "minLength": 43, "maxLength": 128,
-                       "description": "Required when the authorization request had a code_challenge."}),
+                       "description": "Required when the authorization request had a code_challenge."},
+        resource=RESOURCE_FIELD),
     grant_form("ClientCredentialsGrantForm", "client_credentials",
                "RFC 6749 §4.4.2. A confidential client's own token: no user, no refresh token.",
-               scope=SCOPE_FIELD),
+               scope=SCOPE_FIELD, resource=RESOURCE_FIELD),
     grant_form(
         "DeviceCodeGrantForm", "urn:ietf:params:oauth:grant-type:device_code",
         "RFC 8628 §3.4: polling. Until the user decides: `authorization_pending` (or `slow_down`: poll 5 seconds "
         "less often); then tokens once, or `access_denied`, `expired_token`.", ("device_code",),
-        device_code={"type": "string", "minLength": 1}),
+        device_code={"type": "string", "minLength": 1}, resource=RESOURCE_FIELD),
     grant_form(
         "TokenExchangeGrantForm", "urn:ietf:params:oauth:grant-type:token-exchange",
         "RFC 8693 §2.1. A legacy session token (`urn:authserver:token-type:legacy-session`, imported with "
@@ -118,7 +126,8 @@ INTROSPECTION_RESPONSE = schema("IntrospectionResponse", {
                 "exp": {"type": "integer"},
                 "iat": {"type": "integer"},
                 "nbf": {"type": "integer"},
-                "aud": {"type": "string"},
+                "aud": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+                        "description": "The server's own audience, or the resource(s) the token is for (RFC 8707)."},
                 "iss": {"type": "string"},
                 "jti": {"type": "string"},
                 "sid": {"type": "string", "description": "The device session."},
@@ -143,6 +152,7 @@ DEVICE_AUTHORIZATION_FORM = schema("DeviceAuthorizationForm", {
     "type": "object",
     "properties": {
         "scope": SCOPE_FIELD,
+        "resource": RESOURCE_FIELD,
         "device_name": {"type": "string", "description": "How the device is shown on the approval page and in "
                                                          "My devices; otherwise one is made from the User-Agent."},
         **CLIENT_FIELDS,

@@ -10,6 +10,7 @@ from flask import render_template
 from flask import request
 from flask_login import login_required
 
+from ..accounts import resources
 from ..accounts import throttle
 from ..errors import Throttled
 from ..http import paths
@@ -61,7 +62,8 @@ def device_lookup():
     return render_template("device_confirm.html", authorization=authorization, user_code=user_code,
                            # A restricted session can never use these: not offered as if it could.
                            scopes=describe(authorization.scope, leave_out=ACCOUNT_SCOPES),
-                           device=authorization.device_name or describe_user_agent(authorization.user_agent).label)
+                           device=authorization.device_name or describe_user_agent(authorization.user_agent).label,
+                           resources=resources.described(authorization.resources))  # RFC 8707
 
 
 @bp.post(paths.DEVICE_VERIFICATION + "/decision")

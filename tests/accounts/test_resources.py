@@ -28,6 +28,7 @@ from tests.conftest import refresh
 from tests.conftest import token_request
 from tests.device_helpers import decide as decide_device
 from tests.device_helpers import device_client
+from tests.device_helpers import enter_code
 from tests.device_helpers import poll
 from tests.device_helpers import signed_in_browser
 from tests.device_helpers import start
@@ -223,7 +224,8 @@ def test_only_resource_may_repeat_at_the_authorization_endpoint(app, zapier):
     browser = signed_in(app)
     url = for_resources(authorize_url(zapier.client_id, challenge=pkce(), scope="profile"), NOTES)
     assert browser.get(for_resources(url, MCP)).status_code == 200  # the consent page
-    for repeated in ("nonce=n-1&nonce=n-1", "code_challenge_method=S256", "scope=profile", "prompt=consent&prompt=login"):
+    for repeated in ("nonce=n-1&nonce=n-1", "code_challenge_method=S256", "scope=profile",
+                     "prompt=consent&prompt=login"):
         response = browser.get(url + "&" + repeated)
         assert response.status_code == 400, (repeated, response.status_code)  # an error page, never a redirect
 
@@ -235,8 +237,10 @@ def test_a_device_asking_for_a_resource_gets_it_as_aud_and_may_name_only_it(app,
     tv = device_client(factory, scope="profile read")
     assert_invalid_target(start(client, tv, resource=UNREGISTERED))
     started = start(client, tv, resource=MCP).json
-    assert started["device_code"]
-    assert decide_device(signed_in_browser(app), started["user_code"]).status_code == 200
+    browser = signed_in_browser(app)
+    confirm = enter_code(browser, started["user_code"])
+    assert confirm.status_code == 200 and "Notes MCP server" in confirm.text and MCP in confirm.text
+    assert decide_device(browser, started["user_code"]).status_code == 200
     token = granted(poll(client, tv, started["device_code"]))
     assert claims_of(token["access_token"])["aud"] == MCP and token["scope"] == "profile read"
     assert_invalid_target(refresh(client, tv, token["refresh_token"], resource=NOTES))

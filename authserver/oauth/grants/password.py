@@ -52,7 +52,8 @@ class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):
     def create_token_response(self):
         user, client, scope = self.request.user, self.request.client, self.request.granted_scope
         services = current_services()
-        session = services.sessions.open_session(user, client, scope, device_context(self.request.form.get("device_name")),
+        device = device_context(self.request.form.get("device_name"))
+        session = services.sessions.open_session(user, client, scope, device,
                                                  resources=resources.stored(self.request.resources))
         annotate(session_id=session.id)
         refresh_token = services.refresh_tokens.start_chain(session)

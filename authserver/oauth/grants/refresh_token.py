@@ -42,8 +42,8 @@ class RefreshGrant(grants.RefreshTokenGrant):
         services = current_services()
         with unknown_tokens_counted(services, self.request.client.client_id):
             rotation = services.refresh_tokens.prepare_rotation(
-                refresh_token, self.request.client.client_id, device_context(), requested_scope=self.request.payload.scope,
-                requested_resources=resource_parameters(self))
+                refresh_token, self.request.client.client_id, device_context(),
+                requested_scope=self.request.payload.scope, requested_resources=resource_parameters(self))
         annotate(session_id=rotation.session.id)
         return RotatedRefreshToken(rotation)
 
