@@ -38,6 +38,7 @@ from .sessions.refresh_tokens import RefreshTokens
 from .settings import Settings
 from .store import database
 from .store.database import db
+from .tokens.dpop import DPoPProofs
 from .tokens.keys import KeyRing
 from .tokens.keys import load_or_create_secret
 
@@ -126,4 +127,5 @@ def build_services(settings: Settings, clock) -> Services:
     sessions = DeviceSessions(settings, clock, metrics, on_ended=BackchannelLogout(settings, keyring).sessions_ended)
     return Services(settings=settings, clock=clock, passwords=Passwords(settings), keyring=keyring,
                     sessions=sessions, refresh_tokens=RefreshTokens(settings, sessions, refresh_key),
-                    metrics=metrics, clients=ClientCache())
+                    metrics=metrics, clients=ClientCache(),
+                    dpop=DPoPProofs(settings, clock, load_or_create_secret(settings.keys_dir, "dpop-nonce.key")))

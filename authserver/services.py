@@ -12,6 +12,7 @@ from .ops.metrics import Metrics
 from .sessions.device_sessions import DeviceSessions
 from .sessions.refresh_tokens import RefreshTokens
 from .settings import Settings
+from .tokens.dpop import DPoPProofs
 from .tokens.keys import KeyRing
 
 
@@ -25,6 +26,7 @@ class Services:
     refresh_tokens: RefreshTokens
     metrics: Metrics
     clients: ClientCache
+    dpop: DPoPProofs
 
 
 def current_services() -> Services:

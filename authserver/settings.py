@@ -282,6 +282,16 @@ class Settings:
         8, _whole(1, MAX_OUTBOUND_CONCURRENCY),
         "deliveries one worker makes at once: a receiver that hangs holds one of them, never the others")
 
+    # DPoP (RFC 9449, tokens/dpop.py).
+    dpop_proof_window_seconds: int = setting(
+        60, _whole(1, 3600),
+        "a DPoP proof is accepted this long after its `iat` (and 5 s early, for clock skew); its `jti` is "
+        "remembered as long, so it is used once")
+    dpop_nonce: bool = setting(
+        False, _boolean,
+        "DPoP proofs must carry a nonce the server gave (`DPoP-Nonce`, rotated every 5 minutes, the previous one "
+        "still accepted); without one the answer is `use_dpop_nonce`")
+
     @classmethod
     def from_env(cls, environ=None, **overrides) -> "Settings":
         environ = os.environ if environ is None else environ

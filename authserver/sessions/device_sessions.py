@@ -124,8 +124,9 @@ class DeviceSessions:
 
     # -- open and touch ------------------------------------------------------------------
     def open_session(self, user, client, scope: str, device: DeviceContext,
-                     restricted: bool = False) -> DeviceSession:
-        """Start a session (its refresh-token chain is started by ``refresh_tokens``)."""
+                     restricted: bool = False, dpop_jkt: str | None = None) -> DeviceSession:
+        """Start a session (its refresh-token chain is started by ``refresh_tokens``); ``dpop_jkt``
+        binds its refresh tokens to a DPoP key (RFC 9449 §5)."""
         now = self.now()
         session = store.add_session(
             user_id=user.id,
@@ -135,6 +136,7 @@ class DeviceSessions:
             user_agent=device.user_agent,
             ip=device.ip,
             restricted=restricted,
+            dpop_jkt=dpop_jkt,
             created_at=now,
             last_active_at=now,
             expires_at=now + dt.timedelta(seconds=self.settings.session_max_age_seconds),

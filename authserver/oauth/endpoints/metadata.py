@@ -15,6 +15,7 @@ from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 
 from ...http import paths
 from ...scopes import SUPPORTED as SUPPORTED_SCOPES
+from ...tokens.dpop import ALGORITHMS as DPOP_ALGORITHMS
 from ..grants.authorization_code import S256
 from ..server import supported_auth_methods
 from ..server import supported_grant_types
@@ -57,6 +58,8 @@ MEMBERS = (
     Member("code_challenge_methods_supported", STRINGS, lambda _: [S256]),
     # RFC 9207: every authorization response carries `iss`.
     Member("authorization_response_iss_parameter_supported", BOOLEAN, lambda _: True),
+    # RFC 9449 §5.1: the algorithms a DPoP proof may be signed with.
+    Member("dpop_signing_alg_values_supported", STRINGS, lambda _: list(DPOP_ALGORITHMS)),
 )
 
 

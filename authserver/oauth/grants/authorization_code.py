@@ -23,6 +23,7 @@ from ...sessions.device_sessions import DeviceContext
 from ...store import authorization_codes
 from ...store.models import AUTH_METHODS
 from .base import issue_session_tokens
+from .base import refresh_token_binding
 from .base import token_response
 
 S256 = "S256"
@@ -75,7 +76,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         if user is None:
             raise CodeInvalid("user disabled")
         session = services.sessions.open_session(user, client, row.scope,
-                                                 DeviceContext(ip=row.ip, user_agent=row.user_agent))
+                                                 DeviceContext(ip=row.ip, user_agent=row.user_agent),
+                                                 dpop_jkt=refresh_token_binding(client))
         row.session_id = session.id
         # The browser's sign-in that approved the code: OpenID Connect's auth_time, and My devices' link.
         session.auth_time, session.browser_session_id = row.auth_time, row.browser_session_id

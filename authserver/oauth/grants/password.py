@@ -15,6 +15,7 @@ from ...scopes import granted_scope
 from ...services import current_services
 from ...store.models import AUTH_METHODS
 from .base import issue_session_tokens
+from .base import refresh_token_binding
 from .base import token_response
 
 
@@ -48,7 +49,8 @@ class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):
     def create_token_response(self):
         user, client, scope = self.request.user, self.request.client, self.request.granted_scope
         services = current_services()
-        session = services.sessions.open_session(user, client, scope, device_context(self.request.form.get("device_name")))
+        device = device_context(self.request.form.get("device_name"))
+        session = services.sessions.open_session(user, client, scope, device, dpop_jkt=refresh_token_binding(client))
         annotate(session_id=session.id)
         refresh_token = services.refresh_tokens.start_chain(session)
         token = issue_session_tokens(self, user, session, refresh_token, scope)
