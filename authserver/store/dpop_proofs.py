@@ -1,7 +1,8 @@
 """The DPoP replay table (RFC 9449 §11.1): every proof's ``jti`` (with its key) that some node has
 accepted, kept until the proof is too old to pass anyway; ``retention.py`` then deletes it. The one
 insert is prebuilt per dialect (``ON CONFLICT DO NOTHING RETURNING`` on both), so a second use of a
-proof, on any node, is told by the row it returns or not, and the transaction it runs in goes on. Nothing here commits."""
+proof, on any node, is told by the row it returns or not, and the transaction it runs in goes on.
+Nothing here commits."""
 
 from __future__ import annotations
 
