@@ -1,6 +1,7 @@
 """authserver_resource: protect another Flask app's API with authserver's access tokens (RFC 6750,
-RFC 9068, RFC 7662). Install with ``pip install 'authserver[resource-server]'``; it imports nothing
-from ``authserver`` and needs only Authlib, joserfc, Flask and requests.
+RFC 9068, RFC 7662, RFC 9449 DPoP). Install with ``pip install 'authserver[resource-server]'``; it
+imports nothing from ``authserver`` but the DPoP proof rule (``authserver/tokens/dpop.py``, one copy
+of it for the server and the resource servers) and needs only Authlib, joserfc, Flask and requests.
 
 Tokens are checked offline against the server's published keys (``jwks_uri``, RFC 7517): RS256
 only, header ``typ`` at+jwt and a ``kid``, ``iss``, ``aud``, ``exp`` and ``iat`` (with
@@ -35,7 +36,8 @@ server rotated its key) refetches it, at most once per ``jwks_min_refetch_second
 caller gets 503 ``temporarily_unavailable`` with ``Retry-After``, never a 500, and never an
 "invalid token" that would make a client throw a good token away.
 
-Modules: ``validators`` (the offline checks, on Authlib's ``JWTBearerTokenValidator``), ``jwks``
+Modules: ``validators`` (the offline checks, on Authlib's ``JWTBearerTokenValidator``), ``dpop``
+(``Authorization: DPoP`` with a proof, RFC 9449 §7), ``jwks``
 (the key cache), ``introspection`` (on Authlib's ``IntrospectTokenValidator``), ``errors``.
 """
 
@@ -45,6 +47,8 @@ import requests
 from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.integrations.flask_oauth2 import current_token
 
+from .dpop import DEFAULT_WINDOW_SECONDS
+from .dpop import DPoPTokenValidator
 from .errors import AuthorizationServerUnavailable
 from .introspection import IntrospectionValidator
 from .jwks import DEFAULT_TIMEOUT_SECONDS
@@ -55,6 +59,7 @@ from .validators import RemoteTokenValidator
 __all__ = [
     "AccessTokenClaims",
     "AuthorizationServerUnavailable",
+    "DPoPTokenValidator",
     "IntrospectionValidator",
     "RemoteJWKS",
     "RemoteTokenValidator",
@@ -68,12 +73,15 @@ def resource_protector(issuer: str, jwks_uri: str, *, audience: str | None = Non
                        client_secret: str | None = None, jwks_max_age_seconds: float = 300,
                        jwks_min_refetch_seconds: float = 30, leeway_seconds: int = 30,
                        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
-                       http: requests.Session | None = None) -> ResourceProtector:
+                       http: requests.Session | None = None, public_url: str | None = None,
+                       dpop_window_seconds: int = DEFAULT_WINDOW_SECONDS) -> ResourceProtector:
     """A ``require_oauth`` for another Flask app; ``current_token`` is then the verified claims
     (``current_token.introspection`` holds the introspection answer when introspection is on).
 
     ``audience`` defaults to the issuer (authserver's ``AUTHSERVER_AUDIENCE`` default);
-    ``http`` is the ``requests.Session`` for the JWKS and introspection calls."""
+    ``http`` is the ``requests.Session`` for the JWKS and introspection calls. DPoP-bound tokens
+    (``Authorization: DPoP``, ``dpop.py``) are taken with a proof naming ``public_url`` plus the path
+    (default: the request's URL), at most ``dpop_window_seconds`` old."""
     introspection = None
     if introspection_endpoint:
         if not client_id or not client_secret:
@@ -86,4 +94,7 @@ def resource_protector(issuer: str, jwks_uri: str, *, audience: str | None = Non
     protector.register_token_validator(
         RemoteTokenValidator(issuer, jwks, audience=audience, introspection=introspection,
                              leeway_seconds=leeway_seconds))
+    protector.register_token_validator(
+        DPoPTokenValidator(issuer, jwks, audience=audience, introspection=introspection, leeway_seconds=leeway_seconds,
+                           public_url=public_url, window_seconds=dpop_window_seconds))
     return protector
