@@ -49,8 +49,8 @@ def test_rfc9449_11_1_a_proof_used_on_one_node_is_refused_by_another_sharing_pos
             list(pool.map(lambda node: node.start(), nodes))
         username = "user-" + secrets.token_hex(4)
         first.create_user(username, "s3cret-passw0rd-dpop")
-        app = first.create_client("--name", "phone", "--grant-type", "password", "--grant-type", "refresh_token", "--auth-method",
-                                  "none", "--first-party", "--scope", "profile")
+        app = first.create_client("--name", "phone", "--grant-type", "password", "--grant-type", "refresh_token",
+                                  "--auth-method", "none", "--first-party", "--scope", "profile")
         key = DPoPKey()
         form = {"grant_type": "password", "username": username, "password": "s3cret-passw0rd-dpop",
                 "client_id": app["client_id"]}
