@@ -13,8 +13,10 @@ depends_on = None
 
 
 def upgrade():
+    # RFC 9449 §11.1: each proof's jti, once across every node (store/dpop_proofs.py)
+    proof_hash = sa.Column('proof_hash', sa.String(length=64), nullable=False)
     op.create_table('used_dpop_proofs',
-    sa.Column('proof_hash', sa.String(length=64), nullable=False),
+    proof_hash,
     sa.Column('expires_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('proof_hash')
     )
