@@ -291,12 +291,35 @@ def test_rfc9449_7_1_the_dpop_scheme_without_a_proof_is_invalid_dpop_proof(clien
     assert (response.status_code, response.json["error"]) == (401, "invalid_dpop_proof")
 
 
-def test_rfc9449_6_2_introspection_reports_the_bound_key(client, factory, bound_token):
+def test_rfc9449_6_2_introspection_reports_the_bound_key(client, factory, public_app, issuer, clock):
+    signed_in = password_login(client, public_app, headers={"DPoP": KEY.proof("POST", issuer + TOKEN,
+                                                                              now=clock.now().timestamp())}).json
     introspector = factory.client(name="rs", grant_types=(), scope="", introspect=True)
-    answer = introspect(client, introspector, bound_token).json
+    answer = introspect(client, introspector, signed_in["access_token"]).json
     assert answer["active"] is True
     assert answer["cnf"] == {"jkt": KEY.jkt} and answer["token_type"] == "DPoP"
-    assert claims_of(bound_token)["cnf"] == {"jkt": KEY.jkt}
+    assert claims_of(signed_in["access_token"])["cnf"] == {"jkt": KEY.jkt}
+    answer = introspect(client, introspector, signed_in["refresh_token"]).json
+    assert answer["cnf"] == {"jkt": KEY.jkt} and answer["token_type"] == "refresh_token"
+    unbound = password_login(client, public_app).json
+    assert "cnf" not in introspect(client, introspector, unbound["access_token"]).json
+    assert "cnf" not in introspect(client, introspector, unbound["refresh_token"]).json
+
+
+def test_rfc9449_7_userinfo_takes_a_bound_token_with_its_proof(client, factory, issuer, clock):
+    factory.user()
+    app = factory.client(auth_method="none", first_party=True, scope="openid profile")
+    now = clock.now().timestamp()
+    token = password_login(client, app, scope="openid profile",
+                           headers={"DPoP": KEY.proof("POST", issuer + TOKEN, now=now)}).json["access_token"]
+    for method in ("GET", "POST"):
+        proof = KEY.proof(method, issuer + "/oauth/userinfo", now=now, access_token=token)
+        response = client.open("/oauth/userinfo", method=method,
+                               headers={"Authorization": f"DPoP {token}", "DPoP": proof})
+        assert response.status_code == 200, response.json
+        assert response.json["preferred_username"] == "alice"
+    refused = client.get("/oauth/userinfo", headers={"Authorization": f"Bearer {token}"})
+    assert (refused.status_code, refused.json["error"]) == (401, "invalid_token")
 
 
 # -- the server nonce (§8) ----------------------------------------------------------------------------
