@@ -37,13 +37,15 @@ class DPoPKey:
         self.jkt = self.key.thumbprint()
 
     def proof(self, htm: str, htu: str, *, access_token: str | None = None, now: float | None = None,
-              header: dict | None = None, drop: tuple = (), **claims) -> str:
-        """A proof of ``htm htu``; ``claims`` and ``header`` override or add members, ``drop`` removes claims."""
+              header: dict | None = None, drop: tuple = (), replace: dict | None = None, **claims) -> str:
+        """A proof of ``htm htu``; ``claims`` (or ``replace``, for ``htm`` and ``htu`` too) and ``header``
+        override or add members, ``drop`` removes claims."""
         body = {"jti": secrets.token_urlsafe(16), "htm": htm, "htu": htu,
                 "iat": int(time.time() if now is None else now)}
         if access_token is not None:
             body["ath"] = access_token_hash(access_token)
         body.update(claims)
+        body.update(replace or {})
         for name in drop:
             body.pop(name, None)
         protected = {"typ": "dpop+jwt", "alg": self.alg, "jwk": self.public_jwk, **(header or {})}

@@ -388,3 +388,10 @@ def test_without_a_proof_tokens_stay_bearer(client, public_app):
     assert response.json["token_type"] == "Bearer"
     assert "cnf" not in claims_of(response.json["access_token"])
     assert json.loads(json.dumps(response.json))["token_type"] == "Bearer"
+
+
+@pytest.mark.parametrize("claims", [{"htu": ["a"]}, {"htu": {"a": 1}}, {"iat": "now"}, {"jti": 7}, {"htm": None},
+                                    {"exp": "later"}, {"iat": True}])
+def test_rfc9449_4_3_claims_of_the_wrong_type_are_invalid_never_an_error(claims):
+    with pytest.raises(DPoPProofInvalid):
+        check(KEY.proof("POST", URL, now=NOW.timestamp(), replace=claims))
