@@ -34,6 +34,7 @@ import functools
 import hashlib
 import hmac
 import json
+import math
 import re
 import warnings
 from dataclasses import dataclass
@@ -65,7 +66,6 @@ CHALLENGE_ALGORITHMS = " ".join(ALGORITHMS)
 
 # joserfc warns that RFC 9864 deprecates "EdDSA" for "Ed25519"; clients (oauth4webapi, browsers) still send it.
 warnings.filterwarnings("ignore", message="EdDSA is deprecated", category=SecurityWarning)
-
 
 
 class ProofRegistry(JWSRegistry):
@@ -176,7 +176,14 @@ def _public_key(jwk_json: str, alg: str):
 
 def _number(claims: dict, name: str) -> float | None:
     value = claims.get(name)
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value if math.isfinite(value) else None  # Python's JSON reads NaN and Infinity
+
+
+def _same(given, expected: str) -> bool:
+    """A claim equal to what it must be, compared in constant time (bytes: any text may come in)."""
+    return isinstance(given, str) and hmac.compare_digest(given.encode(), expected.encode())
 
 
 def verify_proof(value: str, *, method: str, url: str, now: dt.datetime, window_seconds: int,
@@ -226,8 +233,7 @@ def verify_proof(value: str, *, method: str, url: str, now: dt.datetime, window_
     exp = _number(claims, "exp")
     if "exp" in claims and (exp is None or exp <= moment):
         raise DPoPProofInvalid("The DPoP proof has expired.")
-    if access_token is not None and not (isinstance(claims.get("ath"), str)
-                                         and hmac.compare_digest(claims["ath"], access_token_hash(access_token))):
+    if access_token is not None and not _same(claims.get("ath"), access_token_hash(access_token)):
         raise DPoPProofInvalid("The DPoP proof's ath does not match the access token.")
     if nonce_ok is not None:
         nonce = claims.get("nonce")
@@ -259,7 +265,7 @@ class DPoPProofs:
 
     def nonce_ok(self, nonce: str) -> bool:
         period = self._period()
-        return any(hmac.compare_digest(nonce, self._nonce_of(p)) for p in (period, period - 1))
+        return any(_same(nonce, self._nonce_of(p)) for p in (period, period - 1))
 
     # -- checking and remembering
     def check(self, headers, method: str, url: str, access_token: str | None = None) -> Proof | None:

@@ -391,7 +391,15 @@ def test_without_a_proof_tokens_stay_bearer(client, public_app):
 
 
 @pytest.mark.parametrize("claims", [{"htu": ["a"]}, {"htu": {"a": 1}}, {"iat": "now"}, {"jti": 7}, {"htm": None},
-                                    {"exp": "later"}, {"iat": True}])
+                                    {"exp": "later"}, {"iat": True}, {"iat": float("nan")}, {"exp": float("nan")},
+                                    {"iat": float("inf")}, {"ath": "é"}, {"ath": ["x"]}])
 def test_rfc9449_4_3_claims_of_the_wrong_type_are_invalid_never_an_error(claims):
     with pytest.raises(DPoPProofInvalid):
-        check(KEY.proof("POST", URL, now=NOW.timestamp(), replace=claims))
+        check(KEY.proof("POST", URL, now=NOW.timestamp(), replace=claims), access_token="token")
+
+
+@pytest.mark.parametrize("nonce", ["é", 7, None, ""])
+def test_rfc9449_8_a_nonce_of_any_kind_but_the_servers_is_use_dpop_nonce(nonce):
+    with pytest.raises(DPoPNonceRequired):
+        check(KEY.proof("POST", URL, now=NOW.timestamp(), nonce=nonce),
+              nonce_ok=lambda given: given.encode() == b"n1", fresh_nonce=lambda: "n1")
