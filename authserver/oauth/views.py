@@ -32,6 +32,7 @@ from ..openapi.document import operation
 from ..openapi.document import schema
 from ..openapi.oauth import DEVICE_AUTHORIZATION_FORM
 from ..openapi.oauth import DEVICE_AUTHORIZATION_RESPONSE
+from ..openapi.oauth import DPOP_PROOF
 from ..openapi.oauth import GRANT_FORMS
 from ..openapi.oauth import INTROSPECTION_RESPONSE
 from ..openapi.oauth import JWKS
@@ -78,10 +79,6 @@ OPENID_PROVIDER_METADATA = openid_provider_metadata_schema(METADATA)
 # One form per enabled grant (server.GRANTS), told apart by ``grant_type``.
 TOKEN_REQUEST = form({"oneOf": [GRANT_FORMS[grant.GRANT_TYPE] for grant, _extensions in GRANTS]},
                      "The grant's parameters, and the client's credentials unless sent with Basic.")
-
-
-DPOP_PROOF = {"DPoP": {"schema": {"type": "string"},
-                       "description": "A DPoP proof (RFC 9449 §4): the tokens are then bound to its key."}}
 
 
 def refused(bad_request: str) -> dict:

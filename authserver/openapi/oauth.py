@@ -37,6 +37,11 @@ TOKEN_RESPONSE = schema("TokenResponse", {
 })
 
 
+# The token endpoint's optional header (RFC 9449 §4): with it, the tokens are bound to the proof's key.
+DPOP_PROOF = {"DPoP": {"schema": {"type": "string"},
+                       "description": "A DPoP proof (RFC 9449 §4): the tokens are then bound to its key."}}
+
+
 def grant_form(name: str, grant_type: str, description: str, required=(), **properties) -> Schema:
     """The schema of one grant's token request form: its own fields and the client's."""
     return schema(name, {
