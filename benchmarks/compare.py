@@ -156,8 +156,8 @@ def wait_http(url: str, process, log_path: str, timeout: float = 60) -> None:
         try:
             requests.get(url, timeout=2)
             return
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # not listening yet, or a worker still booting on a loaded machine
         if process.poll() is not None or time.monotonic() > deadline:
             with open(log_path, errors="replace") as handle:
                 tail = "".join(handle.readlines()[-30:])
