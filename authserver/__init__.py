@@ -40,6 +40,7 @@ from .settings import Settings
 from .ssf.events import SharedSignals
 from .store import database
 from .store.database import db
+from .tokens.dpop import DPoPProofs
 from .tokens.keys import KeyRing
 from .tokens.keys import load_or_create_secret
 
@@ -135,4 +136,5 @@ def build_services(settings: Settings, clock) -> Services:
     return Services(settings=settings, clock=clock, passwords=Passwords(settings), keyring=keyring,
                     sessions=sessions, refresh_tokens=RefreshTokens(settings, sessions, refresh_key),
                     metrics=metrics, clients=ClientCache(), shared_signals=shared_signals,
-                    legacy=LegacySessions(settings, clock, sessions, legacy_key, metrics))
+                    legacy=LegacySessions(settings, clock, sessions, legacy_key, metrics),
+                    dpop=DPoPProofs(settings, clock, load_or_create_secret(settings.keys_dir, "dpop-nonce.key")))

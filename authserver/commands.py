@@ -142,11 +142,12 @@ clients_commands = click.Group("clients", help="Register OAuth clients.")
 @click.option("--post-logout-redirect-uri", "post_logout_redirect_uris", multiple=True,
               help="Repeatable. OpenID Connect: where the app may send the browser after a logout.")
 @click.option("--backchannel-logout-uri", help="OpenID Connect: where the server POSTs logout tokens to the app.")
+@click.option("--dpop", is_flag=True, help="Every token request must carry a DPoP proof (RFC 9449): bound tokens only.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @with_appcontext
 @unit_of_work
 def clients_create(name, grant_types, scope, auth_method, redirect_uris, introspect, first_party,
-                   post_logout_redirect_uris, backchannel_logout_uri, as_json):
+                   post_logout_redirect_uris, backchannel_logout_uri, dpop, as_json):
     if not grant_types and not (introspect and not redirect_uris):
         grant_types = DEFAULT_GRANT_TYPES  # a resource server (--introspect, no redirect URI) gets no grant
     if "password" in grant_types and auth_method == "none" and not first_party:
@@ -158,7 +159,8 @@ def clients_create(name, grant_types, scope, auth_method, redirect_uris, introsp
         client, secret = clients.create_client(
             current_services(), name, list(grant_types), scope, auth_method,
             list(redirect_uris), introspect, first_party=first_party,
-            post_logout_redirect_uris=list(post_logout_redirect_uris), backchannel_logout_uri=backchannel_logout_uri)
+            post_logout_redirect_uris=list(post_logout_redirect_uris), backchannel_logout_uri=backchannel_logout_uri,
+            dpop_bound_access_tokens=dpop)
     except AccountError as error:
         fail(str(error))
     data = {"client_id": client.client_id}

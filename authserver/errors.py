@@ -53,8 +53,8 @@ __all__ = [
     "UserNotFound", "RefreshTokenInvalid", "RefreshTokenUnknown", "RefreshTokenReused", "ScopeNotGranted", "CodeInvalid",
     "LegacySessionInvalid", "PollRefused", "StreamRefused", "StreamNotFound", "RegistrationTokenInvalid",
     "MetadataDocumentRefused", "ClientDocumentError", "TargetInvalid", "InvalidTargetError", "DatabaseBusy",
-    "DatabaseUnavailable", "ValueNotStorable", "oauth_error", "answer",
-    "register_error_handlers",
+    "DatabaseUnavailable", "ValueNotStorable", "DPoPProofInvalid", "DPoPProofReplayed", "DPoPNonceRequired",
+    "InvalidDPoPProofError", "UseDPoPNonceError", "DPoPTokenError", "oauth_error", "answer", "register_error_handlers",
 ]
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,12 @@ WEB_BLUEPRINT = "web"  # its pages answer HTML, errors included
 
 # -- what the rules refuse, below HTTP (mapped by oauth_error) -----------------------------------
 class DomainError(Exception):
-    """A refusal or failure decided below HTTP; :func:`oauth_error` says what the caller is told."""
+    """A refusal or failure decided below HTTP; :func:`oauth_error` says what the caller is told.
+
+    A refusal below 500 keeps what the request wrote before it (an ended session stays ended);
+    one with ``keeps_writes`` False is answered with nothing of the request written."""
+
+    keeps_writes = True
 
 
 class AccountError(DomainError, ValueError):
@@ -147,6 +152,26 @@ class TargetInvalid(DomainError):
     a code exchange, a device poll) is not one the grant was authorized for."""
 
 
+class DPoPProofInvalid(DomainError):
+    """A DPoP proof (RFC 9449 §4.3) that fails a check, a second DPoP header, or none where one is
+    required; the message says which check, for the client (printable ASCII)."""
+
+
+class DPoPProofReplayed(DPoPProofInvalid):
+    """A proof whose ``jti`` some node has seen: found when the request writes, so what it wrote goes."""
+
+    keeps_writes = False
+
+
+class DPoPNonceRequired(DomainError):
+    """The server demands a nonce (``AUTHSERVER_DPOP_NONCE``) and the proof has none, or a stale one:
+    the client retries with ``nonce`` (RFC 9449 §8)."""
+
+    def __init__(self, nonce: str):
+        super().__init__("use the DPoP-Nonce")
+        self.nonce = nonce
+
+
 class DatabaseBusy(DomainError):
     """The lock was not had within the lock timeout: another request held it (e.g. a parallel refresh)."""
 
@@ -209,12 +234,49 @@ class InvalidTargetError(OAuth2Error):
 
 
 class MissingTokenError(InvalidTokenError):
-    """No bearer token: the challenge carries no error code (RFC 6750 §3.1); the body still does."""
+    """No access token: the challenges carry no error code (RFC 6750 §3.1); the body still does.
+    ``challenge`` names every scheme the resource takes (``Bearer, DPoP algs="…"``, RFC 9449 §7.1)."""
 
-    description = "The request carries no bearer access token."
+    description = "The request carries no access token."
+
+    def __init__(self, challenge: str = "Bearer"):
+        super().__init__()
+        self.challenge = challenge
 
     def get_headers(self):
-        return [*OAuth2Error.get_headers(self), ("WWW-Authenticate", "Bearer")]
+        return [*OAuth2Error.get_headers(self), ("WWW-Authenticate", self.challenge)]
+
+
+class InvalidDPoPProofError(OAuth2Error):
+    """``invalid_dpop_proof`` (RFC 9449 §12.2): 400 at the token endpoint; 401 with a DPoP challenge
+    at a resource (§7.1), whose ``headers`` the protector gives."""
+
+    error = "invalid_dpop_proof"
+    status_code = 400
+
+    def __init__(self, description: str, status_code: int = 400, headers=()):
+        super().__init__(description, status_code=status_code)
+        self.extra_headers = list(headers)
+
+    def get_headers(self):
+        return [*super().get_headers(), *self.extra_headers]
+
+
+class UseDPoPNonceError(InvalidDPoPProofError):
+    """``use_dpop_nonce`` (RFC 9449 §8): retry with the nonce in the ``DPoP-Nonce`` header."""
+
+    error = "use_dpop_nonce"
+
+
+class DPoPTokenError(InvalidTokenError):
+    """401 ``invalid_token`` for a request that used the DPoP scheme: a DPoP challenge (RFC 9449 §7.1)."""
+
+    def __init__(self, description: str, challenge: str):
+        super().__init__(description)
+        self.challenge = challenge
+
+    def get_headers(self):
+        return [*OAuth2Error.get_headers(self), ("WWW-Authenticate", self.challenge)]
 
 
 class ScopeRequiredError(InsufficientScopeError):
@@ -354,6 +416,10 @@ def oauth_error(error: DomainError) -> OAuth2Error:
         return TemporarilyUnavailable("The server cannot complete the request now; retry.", 503)
     if isinstance(error, ValueNotStorable):
         return InvalidRequestError("A value in the request cannot be stored.")
+    if isinstance(error, DPoPProofInvalid):
+        return InvalidDPoPProofError(printable(str(error)))
+    if isinstance(error, DPoPNonceRequired):
+        return UseDPoPNonceError("Send the proof again with the server's nonce.", headers=[("DPoP-Nonce", error.nonce)])
     raise TypeError(f"no answer for {type(error).__name__}")  # a new DomainError needs its line here
 
 
@@ -382,7 +448,7 @@ def register_error_handlers(app, rollback: Callable[[], None]) -> None:
 
     @app.errorhandler(DomainError)
     def domain_error(error):
-        if oauth_error(error).status_code >= 500:
+        if oauth_error(error).status_code >= 500 or not error.keeps_writes:
             rollback()
         return answer(error)
 

@@ -13,6 +13,7 @@ from .sessions.device_sessions import DeviceSessions
 from .sessions.legacy_sessions import LegacySessions
 from .sessions.refresh_tokens import RefreshTokens
 from .settings import Settings
+from .tokens.dpop import DPoPProofs
 from .tokens.keys import KeyRing
 
 
@@ -27,6 +28,7 @@ class Services:
     metrics: Metrics
     clients: ClientCache
     legacy: LegacySessions  # sessions imported from an older store, exchanged once (RFC 8693)
+    dpop: DPoPProofs
     # ssf/events.SharedSignals (ssf/ sits above this module): queues the security events a change owes
     # the streams. None queues nothing.
     shared_signals: object = None

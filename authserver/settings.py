@@ -321,6 +321,15 @@ class Settings:
         31_536_000, _whole(1, MAX_SECONDS),
         "an imported legacy session first seen (its `created_at`) longer ago than this can no longer be exchanged "
         "(`invalid_grant`); Parse's own sessions live a year")
+    # DPoP (RFC 9449, tokens/dpop.py).
+    dpop_proof_window_seconds: int = setting(
+        60, _whole(1, 3600),
+        "a DPoP proof is accepted this long after its `iat` (and 5 s early, for clock skew); its `jti` is "
+        "remembered as long, so it is used once")
+    dpop_nonce: bool = setting(
+        False, _boolean,
+        "DPoP proofs must carry a nonce the server gave (`DPoP-Nonce`, rotated every 5 minutes, the previous one "
+        "still accepted); without one the answer is `use_dpop_nonce`")
 
     @classmethod
     def from_env(cls, environ=None, **overrides) -> "Settings":

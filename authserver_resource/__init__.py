@@ -1,6 +1,7 @@
 """authserver_resource: protect another Flask app's API with authserver's access tokens (RFC 6750,
-RFC 9068, RFC 7662). Install with ``pip install 'authserver[resource-server]'``; it imports nothing
-from ``authserver`` and needs only Authlib, joserfc, Flask and requests.
+RFC 9068, RFC 7662, RFC 9449 DPoP). Install with ``pip install 'authserver[resource-server]'``; it
+imports nothing from ``authserver`` but the DPoP proof rule (``authserver/tokens/dpop.py``, one copy
+of it for the server and the resource servers) and needs only Authlib, joserfc, Flask and requests.
 
 Tokens are checked offline against the server's published keys (``jwks_uri``, RFC 7517): RS256
 only, header ``typ`` at+jwt and a ``kid``, ``iss``, ``aud``, ``exp`` and ``iat`` (with
@@ -50,7 +51,8 @@ Or let the server tell you: with a security event stream (``authserver streams c
 :func:`security_event_receiver`, a token whose session ended is refused from the moment the event
 arrives, offline (``revoked_sessions=``; see ``security_events``).
 
-Modules: ``validators`` (the offline checks, on Authlib's ``JWTBearerTokenValidator``), ``jwks``
+Modules: ``validators`` (the offline checks, on Authlib's ``JWTBearerTokenValidator``), ``dpop``
+(``Authorization: DPoP`` with a proof, RFC 9449 §7), ``jwks``
 (the key cache), ``introspection`` (on Authlib's ``IntrospectTokenValidator``), ``metadata``
 (RFC 9728), ``mcp`` (a token verifier for the official MCP Python SDK), ``security_events`` (the
 RFC 8935 receiver of the server's security events), ``errors``.
@@ -68,6 +70,8 @@ from authlib.oauth2.rfc6749.errors import MissingAuthorizationError
 from authlib.oauth2.rfc6750.errors import InsufficientScopeError
 from flask import jsonify
 
+from .dpop import DEFAULT_WINDOW_SECONDS
+from .dpop import DPoPTokenValidator
 from .errors import AuthorizationServerUnavailable
 from .introspection import IntrospectionValidator
 from .jwks import DEFAULT_TIMEOUT_SECONDS
@@ -83,6 +87,7 @@ from .validators import RemoteTokenValidator
 __all__ = [
     "AccessTokenClaims",
     "AuthorizationServerUnavailable",
+    "DPoPTokenValidator",
     "IntrospectionValidator",
     "ProtectedResource",
     "RemoteJWKS",
@@ -134,7 +139,8 @@ def resource_protector(issuer: str, jwks_uri: str, *, audience: str | None = Non
                        jwks_min_refetch_seconds: float = 30, leeway_seconds: int = 30,
                        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
                        http: requests.Session | None = None,
-                       revoked_sessions: RevokedSessions | None = None) -> ResourceProtector:
+                       revoked_sessions: RevokedSessions | None = None, public_url: str | None = None,
+                       dpop_window_seconds: int = DEFAULT_WINDOW_SECONDS) -> ResourceProtector:
     """A ``require_oauth`` for another Flask app; ``current_token`` is then the verified claims
     (``current_token.introspection`` holds the introspection answer when introspection is on).
 
@@ -143,7 +149,9 @@ def resource_protector(issuer: str, jwks_uri: str, *, audience: str | None = Non
     registered with ``authserver resources add`` (RFC 8707); tokens must then have it in ``aud``, and
     the protector is a :class:`ProtectedResource` (RFC 9728 metadata with ``scopes_supported``).
     ``http`` is the ``requests.Session`` for the JWKS and introspection calls; ``revoked_sessions``
-    the sessions a :func:`security_event_receiver` was told ended, whose tokens are then refused."""
+    the sessions a :func:`security_event_receiver` was told ended, whose tokens are then refused.
+    DPoP-bound tokens (``Authorization: DPoP``, ``dpop.py``) are taken with a proof naming
+    ``public_url`` plus the path (default: the request's URL), at most ``dpop_window_seconds`` old."""
     if resource is not None and audience not in (None, resource):
         raise ValueError("a resource's tokens have its URI as their audience: give resource or audience, not both")
     introspection = None
@@ -158,4 +166,8 @@ def resource_protector(issuer: str, jwks_uri: str, *, audience: str | None = Non
     protector.register_token_validator(
         RemoteTokenValidator(issuer, jwks, audience=resource or audience, introspection=introspection,
                              leeway_seconds=leeway_seconds, revoked_sessions=revoked_sessions))
+    protector.register_token_validator(
+        DPoPTokenValidator(issuer, jwks, audience=resource or audience, introspection=introspection,
+                           leeway_seconds=leeway_seconds, revoked_sessions=revoked_sessions,
+                           public_url=public_url, window_seconds=dpop_window_seconds))
     return protector

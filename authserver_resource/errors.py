@@ -1,5 +1,5 @@
-"""What a protected view answers besides its own response: 401 ``invalid_token``, or 503 when the
-authorization server could not be asked."""
+"""What a protected view answers besides its own response: 401 ``invalid_token`` (or, with the DPoP
+scheme, ``invalid_dpop_proof``), or 503 when the authorization server could not be asked."""
 
 from __future__ import annotations
 
@@ -21,6 +21,23 @@ class AuthorizationServerUnavailable(OAuth2Error):
 
     def get_headers(self):
         return [*super().get_headers(), ("Retry-After", str(RETRY_AFTER_SECONDS))]
+
+
+class DPoPRefused(OAuth2Error):
+    """401 for a request with the DPoP scheme (RFC 9449 §7.1): ``invalid_dpop_proof`` or
+    ``invalid_token``, with a ``DPoP`` challenge naming the algorithms (``challenge`` builds it)."""
+
+    status_code = 401
+
+    def __init__(self, error: str, description: str, challenge):
+        # Printable ASCII without quotes (RFC 6749 §5.2): it is quoted in the challenge.
+        description = "".join(char for char in description if char.isascii() and char.isprintable()
+                              and char not in '"\\')
+        super().__init__(description, error=error)
+        self.challenge = challenge(error, description)
+
+    def get_headers(self):
+        return [*super().get_headers(), ("WWW-Authenticate", self.challenge)]
 
 
 def invalid_token(validator) -> InvalidTokenError:

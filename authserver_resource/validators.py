@@ -15,7 +15,9 @@ server makes, ``authserver/oauth/access_tokens.py``):
 - ``client_id`` is a string, and so is ``sid``, which every user's token carries; only a client's own
   token (client credentials: ``sub`` = ``client_id``) has none;
 - ``exp`` and ``iat`` tolerate ``leeway_seconds`` of clock skew between this host and the server;
-- malformed input of any kind is ``invalid_token``, never a 500.
+- malformed input of any kind is ``invalid_token``, never a 500;
+- a token bound to a DPoP key (``cnf``, RFC 9449 §6) is refused as a bearer token: it is taken only
+  with the ``DPoP`` scheme and a proof (``dpop.py``).
 
 Authlib's own ``authenticate_token`` can do none of the first three (it takes no algorithm list,
 no ``kid`` and no claims options), so it is replaced; the rest is Authlib's.
@@ -109,7 +111,9 @@ class RemoteTokenValidator(JWTBearerTokenValidator):
         options["aud"] = {"essential": True, "value": self.resource_server}
         return options
 
-    def authenticate_token(self, token_string):
+    def authenticate_token(self, token_string, bound: bool = False):
+        """The verified claims; ``bound``: the caller checks a DPoP proof (``dpop.py``), so a token
+        bound to a key (``cnf``) is expected, otherwise refused (RFC 9449 §7.2)."""
         header = unverified_header(token_string)
         if (header is None or header.get("alg") != ALGORITHM or header.get("typ") != TOKEN_TYPE
                 or not isinstance(header.get("kid"), str)):
@@ -124,6 +128,8 @@ class RemoteTokenValidator(JWTBearerTokenValidator):
         except (JoseError, ValueError, TypeError, KeyError):
             # joserfc raises ValueError/TypeError/KeyError on some malformed input; all mean "not ours".
             raise invalid_token(self) from None
+        if ("cnf" in claims) != bound:
+            raise invalid_token(self)  # a DPoP-bound token as Bearer, or an unbound one as DPoP
         if self.revoked_sessions is not None and self.revoked_sessions.refuses(claims):
             raise invalid_token(self)  # its session ended, as the server told us: no need to ask
         if self.introspection is not None:

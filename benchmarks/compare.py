@@ -65,9 +65,11 @@ AUTHSERVER = shutil.which("authserver", path=BIN) or os.path.join(BIN, "authserv
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
-WORKLOADS = ("refresh", "refresh_opaque", "introspect", "client_credentials", "jwks", "password", "mixed")
+WORKLOADS = ("refresh", "refresh_dpop", "refresh_opaque", "introspect", "client_credentials", "jwks", "password",
+             "mixed")
 TITLES = {
     "refresh": "refresh grant",
+    "refresh_dpop": "refresh grant with a DPoP proof (public client, bound chain)",
     "refresh_opaque": "refresh grant, opaque access tokens",
     "introspect": "introspection of a live access token",
     "client_credentials": "client credentials grant",
@@ -108,6 +110,25 @@ def refresh_spec(path: str, headers: dict, refresh_tokens: list[str], connection
             "tokens": refresh_tokens[:connections], "spares": [[t] for t in refresh_tokens[connections:]]}
 
 
+# DPoP: a proof is signed by the client per request, which a wrk Lua script cannot do. The benchmark
+# signs a pool of proofs for each connection before the run (ES256, a key per connection, each with
+# its own jti and iat = the moment it was signed), one file per connection; each wrk thread reads its
+# own file and sends the next proof with each request. The pool holds this many proofs per second of
+# the run for each connection, several times what one connection gets answered on this machine.
+DPOP_PROOFS_PER_CONNECTION_SECOND = 250
+
+
+def dpop_proof_files(workdir: str, keys: list, htu: str, count: int) -> list[str]:
+    """A file of ``count`` proofs (one per line) for each key (``tests/dpop_helpers.DPoPKey``), for ``POST htu``."""
+    paths = []
+    for key in keys:
+        path = os.path.join(workdir, f"dpop-{secrets.token_hex(4)}.txt")
+        with open(path, "w") as handle:
+            handle.writelines(key.proof("POST", htu) + "\n" for _ in range(count))
+        paths.append(path)
+    return paths
+
+
 def introspection_spec(path: str, headers: dict, bodies: list[str]) -> dict:
     return {"method": "POST", "path": path, "kind": "fixed", "expect": '"active":%s*true', "headers": headers,
             "bodies": bodies}
@@ -135,8 +156,8 @@ def wait_http(url: str, process, log_path: str, timeout: float = 60) -> None:
         try:
             requests.get(url, timeout=2)
             return
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # not listening yet, or a worker still booting on a loaded machine
         if process.poll() is not None or time.monotonic() > deadline:
             with open(log_path, errors="replace") as handle:
                 tail = "".join(handle.readlines()[-30:])
@@ -387,6 +408,9 @@ class Authserver(Target):
         from token_endpoint import authserver_env  # the older harness runs the server the same way
 
         self.env = authserver_env(database_url, workdir, self.base)
+        # The DPoP proofs are signed before each run (see dpop_proof_files): give them the run's length.
+        self.env["AUTHSERVER_DPOP_PROOF_WINDOW_SECONDS"] = "3600"
+        self.duration = 10.0  # of a wrk run, for the DPoP proof pools; main() sets it
 
     def cli(self, *args, stdin: str | None = None) -> dict:
         from token_endpoint import run_authserver
@@ -398,6 +422,10 @@ class Authserver(Target):
         self.cli("users", "create", "bench", "--password-stdin", "--json", stdin=PASSWORD + "\n")
         app = self.cli("clients", "create", "--name", "bench", "--grant-type", "password",
                        "--grant-type", "refresh_token", "--scope", "profile email", "--json")
+        # A phone app that must use DPoP: its sessions, and so its refresh chains, are bound to its key.
+        self.dpop_app = self.cli("clients", "create", "--name", "bench-dpop", "--grant-type", "password",
+                                 "--grant-type", "refresh_token", "--scope", "profile", "--auth-method", "none",
+                                 "--first-party", "--dpop", "--json")["client_id"]
         rs = self.cli("clients", "create", "--name", "bench-rs", "--grant-type", "client_credentials",
                       "--scope", "api", "--introspect", "--json")
         self.app = (app["client_id"], app["client_secret"])
@@ -418,15 +446,21 @@ class Authserver(Target):
 
         return seed(self.database_url, self.app[0], count, log=log)
 
-    def sign_in(self, n: int) -> list[dict]:
+    def sign_in(self, n: int, dpop_keys: list | None = None) -> list[dict]:
+        """``n`` password grants; with ``dpop_keys``, by the DPoP client, each with a proof by its key."""
         import requests
 
         tokens = []
         with requests.Session() as http:
-            for _ in range(n):
-                answer = http.post(self.base + "/oauth/token", auth=self.app, timeout=60,
-                                   data={"grant_type": "password", "username": "bench", "password": PASSWORD,
-                                         "scope": "profile", "device_name": "benchmark"})
+            for index in range(n):
+                form = {"grant_type": "password", "username": "bench", "password": PASSWORD, "scope": "profile",
+                        "device_name": "benchmark"}
+                if dpop_keys:
+                    answer = http.post(self.base + "/oauth/token", timeout=60,
+                                       data={**form, "client_id": self.dpop_app},
+                                       headers={"DPoP": dpop_keys[index].proof("POST", self.base + "/oauth/token")})
+                else:
+                    answer = http.post(self.base + "/oauth/token", auth=self.app, timeout=60, data=form)
                 answer.raise_for_status()
                 tokens.append(answer.json())
         return tokens
@@ -436,6 +470,18 @@ class Authserver(Target):
             signed_in = self.sign_in(connections * 2)
             return refresh_spec("/oauth/token", form_headers(*self.app), [t["refresh_token"] for t in signed_in],
                                 connections)
+        if workload == "refresh_dpop":
+            from tests.dpop_helpers import DPoPKey
+
+            keys = [DPoPKey() for _ in range(connections * 2)]
+            signed_in = self.sign_in(connections * 2, dpop_keys=keys)
+            spec = refresh_spec("/oauth/token", {"Content-Type": FORM},
+                                [t["refresh_token"] for t in signed_in], connections)
+            spec["prefix"] = f"client_id={self.dpop_app}&" + spec["prefix"]
+            # One pool per connection's key (its chain is bound to it); the spares' keys are not used.
+            spec["proof_files"] = dpop_proof_files(self.workdir, keys[:connections], self.base + "/oauth/token",
+                                                   int(self.duration * DPOP_PROOFS_PER_CONNECTION_SECOND))
+            return spec
         if workload == "introspect":
             signed_in = self.sign_in(connections)
             return introspection_spec("/oauth/introspect", form_headers(*self.rs),
@@ -830,6 +876,11 @@ def report(info: dict, results: list, ceil: dict, scale: list, args) -> str:
             lines.append(f"- {ours} password grants / argon2id ceiling measured right before each round "
                          f"({fmt(argon, 1)}/s, rounds {ceil.get('argon2_adjacent_rounds', '-')}): "
                          f"**{mine['per_second'] / argon:.0%}**")
+        dpop = by(results, ours, "refresh_dpop")
+        plain = by(results, ours, "refresh")
+        if dpop and plain:
+            lines.append(f"- {ours} refresh grants with DPoP / without: **{dpop['per_second'] / plain['per_second']:.0%}** "
+                         f"({fmt(dpop['cpu_ms_per_request'], 2)} vs. {fmt(plain['cpu_ms_per_request'], 2)} ms CPU/req)")
         mine = by(results, ours, "refresh")
         if mine and flask:
             lines.append(f"- {ours} refresh grants / minimal Flask endpoint: **{mine['per_second'] / flask['per_second']:.0%}**")
@@ -960,6 +1011,7 @@ def main(argv=None) -> int:
                                 "skipped": f"failed: {error}"})
                 return
             target.key = key
+            target.duration = args.duration
             targets.append((key, target, offered))
 
         def seed_sessions(target):
@@ -967,6 +1019,7 @@ def main(argv=None) -> int:
             log(f"  seeded {seeded['sessions']:,} sessions in {seeded['total_seconds']:.1f} s")
 
         ours = [w for w in workloads if w != "refresh_opaque"]
+        theirs = [w for w in workloads if w != "refresh_dpop"]
         if "flask" in parts:
             start("flask-min", FlaskMin(os.path.join(tmp, "flask"), gunicorn), ["flask"])
         if "authserver-sqlite" in parts:
@@ -991,10 +1044,10 @@ def main(argv=None) -> int:
                       ours, seed_sessions)
         if "oidc-provider" in parts:
             start("oidc-provider", OidcProvider(os.path.join(tmp, "oidc-provider")),
-                  [w for w in workloads if w not in ("password", "mixed")])
+                  [w for w in theirs if w not in ("password", "mixed")])
         if "dot" in parts:
             start("django-oauth-toolkit", Dot(os.path.join(tmp, "dot"), gunicorn),
-                  [w for w in workloads if w != "refresh_opaque"])
+                  [w for w in theirs if w != "refresh_opaque"])
 
         measure_interleaved(targets, ["flask", *workloads], args, results, argon_rounds)
         if argon_rounds:

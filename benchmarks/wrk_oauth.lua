@@ -6,7 +6,9 @@
 -- data = {method, path, headers, kind = "chain" | "fixed", expect (a Lua pattern the body must
 --         match), body (fixed), prefix (chain: the body before the token), tokens[tid] (chain: the
 --         first token of each connection), spares[tid] (chain: tokens to restart a broken chain),
---         bodies[tid] (fixed, optional: one body per connection)}
+--         bodies[tid] (fixed, optional: one body per connection), proof_files[tid] (optional: a file
+--         of DPoP proofs, one a line, sent one per request in a DPoP header; a proof cannot be signed
+--         here, so compare.py signs them before the run)}
 local data = __DATA__
 
 local threads = {}
@@ -25,6 +27,14 @@ function init(args)
   if data.kind == "chain" then
     token = data.tokens[tid]
   end
+  proofs = nil
+  if data.proof_files then
+    proofs = {}
+    for line in io.lines(data.proof_files[tid]) do
+      table.insert(proofs, line)
+    end
+    next_proof = 1
+  end
   if data.bodies then
     fixed_body = data.bodies[tid]
   else
@@ -36,6 +46,11 @@ function request()
   local body = fixed_body
   if data.kind == "chain" then
     body = data.prefix .. token
+  end
+  if proofs then
+    -- past the pool's end the proofs repeat, and the server refuses them: counted as failures
+    data.headers["DPoP"] = proofs[next_proof] or proofs[1]
+    next_proof = next_proof + 1
   end
   return wrk.format(data.method, data.path, data.headers, body)
 end

@@ -31,7 +31,7 @@ except ImportError:  # pragma: no cover
     import pgcluster
 
 PASSWORD = "correct horse battery staple"
-TABLES = ("ssf_streams", "registration_tokens", "legacy_sessions", "outbox", "security_events", "device_authorizations", "authorization_codes", "consents", "revoked_access_tokens", "refresh_tokens", "device_sessions", "clients", "users",
+TABLES = ("used_dpop_proofs", "ssf_streams", "registration_tokens", "legacy_sessions", "outbox", "security_events", "device_authorizations", "authorization_codes", "consents", "revoked_access_tokens", "refresh_tokens", "device_sessions", "clients", "users",
           "resources")
 
 
@@ -168,12 +168,13 @@ class Factory:
 
     def client(self, name="app", grant_types=("password", "refresh_token"), scope="profile email",
                auth_method="client_secret_basic", introspect=False, redirect_uris=(), first_party=False,
-               post_logout_redirect_uris=(), backchannel_logout_uri=None):
+               post_logout_redirect_uris=(), backchannel_logout_uri=None, dpop=False):
         with self.app.app_context():
             client, secret = clients.create_client(self.services, name, list(grant_types), scope, auth_method,
                                                     list(redirect_uris), introspect, first_party=first_party,
                                                     post_logout_redirect_uris=list(post_logout_redirect_uris),
-                                                    backchannel_logout_uri=backchannel_logout_uri)
+                                                    backchannel_logout_uri=backchannel_logout_uri,
+                                                    dpop_bound_access_tokens=dpop)
             db.session.commit()
             return RegisteredClient(client.client_id, secret, auth_method)
 

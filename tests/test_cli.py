@@ -361,13 +361,13 @@ def test_sessions_prune_ends_idle_sessions_and_deletes_old_ended_ones(app, runne
 
     clock.advance(999)
     assert run_json(runner, "sessions", "prune", "--json") == {
-        "ended": 0, "deleted_sessions": 0, "deleted_refresh_tokens": 0, "deleted_denied_access_tokens": 0,
+        "ended": 0, "deleted_sessions": 0, "deleted_refresh_tokens": 0, "deleted_denied_access_tokens": 0, "deleted_dpop_proofs": 0,
         "deleted_codes": 0, "deleted_security_events": 0}
     assert session_row(app, ended.sid) is not None
 
     clock.advance(1)
     assert run_json(runner, "sessions", "prune", "--json") == {
-        "ended": 0, "deleted_sessions": 1, "deleted_refresh_tokens": 1, "deleted_denied_access_tokens": 0,
+        "ended": 0, "deleted_sessions": 1, "deleted_refresh_tokens": 1, "deleted_denied_access_tokens": 0, "deleted_dpop_proofs": 0,
         "deleted_codes": 0, "deleted_security_events": 3}  # two sign-ins and one ended session
     assert session_row(app, ended.sid) is None
     assert session_row(app, kept.sid).ended_at is None

@@ -259,6 +259,9 @@ def assert_invalid_token(response) -> None:
 
 
 # Requests that carry no bearer token at all: both protectors refuse them alike.
+# RFC 6750 §3.1 and RFC 9449 §7.1: no token at all, the schemes the resource takes, no error code.
+NO_TOKEN_CHALLENGE = 'Bearer, DPoP algs="ES256 RS256 PS256 EdDSA"'
+
 NO_BEARER_TOKEN = {
     "no Authorization header": None,
     "Bearer without a token": "Bearer",

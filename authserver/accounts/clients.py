@@ -91,12 +91,14 @@ def create_client(services, name: str, grant_types: list[str], scope: str, auth_
                   redirect_uris: list[str] = (), introspect: bool = False,
                   client_id: str | None = None, first_party: bool = False,
                   post_logout_redirect_uris: list[str] = (),
-                  backchannel_logout_uri: str | None = None) -> tuple[Client, str | None]:
+                  backchannel_logout_uri: str | None = None,
+                  dpop_bound_access_tokens: bool = False) -> tuple[Client, str | None]:
     """Register a client; returns it with its secret (shown once, stored only as a digest).
 
     ``client_id`` is for the server's own first-party clients; registered clients get a random one.
     ``post_logout_redirect_uris`` and ``backchannel_logout_uri``: OpenID Connect logout (RP-Initiated
-    Logout 1.0, Back-Channel Logout 1.0), checked like redirect URIs."""
+    Logout 1.0, Back-Channel Logout 1.0), checked like redirect URIs. ``dpop_bound_access_tokens``:
+    every token request of the client must carry a DPoP proof (RFC 9449 §5.2)."""
     if auth_method not in AUTH_METHODS:
         raise AccountError(f"auth method must be one of {', '.join(AUTH_METHODS)}")
     if not name.strip():
@@ -126,5 +128,6 @@ def create_client(services, name: str, grant_types: list[str], scope: str, auth_
         created_at=services.clock.now(),
         post_logout_redirect_uris=" ".join(post_logout_redirect_uris),
         backchannel_logout_uri=backchannel_logout_uri,
+        dpop_bound_access_tokens=dpop_bound_access_tokens,
     ))
     return client, secret

@@ -8,6 +8,7 @@ from __future__ import annotations
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 
 from ..accounts import throttle
+from ..errors import DPoPProofInvalid
 from ..errors import InvalidClientError
 from ..http.request_context import client_ip
 from ..http.request_context import storable
@@ -16,6 +17,7 @@ from ..services import current_services
 from ..store.database import reads_first
 from ..store.models import AUTH_METHODS
 from ..tokens.access_tokens import AccessTokenGenerator
+from ..tokens.dpop import current_proof
 from .client_auth import authenticate_client_secret_basic
 from .client_auth import authenticate_client_secret_post
 from .client_auth import authenticate_none
@@ -62,7 +64,12 @@ def query_client(client_id):
 
 def save_token(token, request):
     # The grant has written the session and refresh-token rows; the request's unit of work commits them.
-    current_services().metrics.count("tokens_issued", grant_type=request.payload.grant_type)
+    # A DPoP proof's jti joins that transaction, last: a replay found here undoes the grant's writes.
+    services = current_services()
+    proof = current_proof()
+    if proof is not None:
+        services.dpop.remember(proof)
+    services.metrics.count("tokens_issued", grant_type=request.payload.grant_type)
 
 
 def begin_transaction(handler) -> None:
@@ -99,6 +106,9 @@ class Server(AuthorizationServer):
             raise InvalidClientError(status_code=401, description="Client authentication failed.") from None
         throttle.check_lookups(services, ip, client)
         annotate(client_id=client.client_id)
+        if endpoint == "token" and client.dpop_bound_access_tokens and current_proof() is None:
+            # RFC 9449 §5.2: a client registered for bound tokens gets none without a proof.
+            raise DPoPProofInvalid("This client must send a DPoP proof.")
         return client
 
 

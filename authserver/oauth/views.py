@@ -32,6 +32,7 @@ from ..openapi.document import operation
 from ..openapi.document import schema
 from ..openapi.oauth import DEVICE_AUTHORIZATION_FORM
 from ..openapi.oauth import DEVICE_AUTHORIZATION_RESPONSE
+from ..openapi.oauth import DPOP_PROOF
 from ..openapi.oauth import GRANT_FORMS
 from ..openapi.oauth import INTROSPECTION_RESPONSE
 from ..openapi.oauth import JWKS
@@ -41,6 +42,8 @@ from ..openapi.oidc import USER_INFO
 from ..openapi.oidc import openid_provider_metadata_schema
 from ..scopes import OPENID_SCOPE
 from ..services import current_services
+from ..tokens.dpop import NONCE_HEADER
+from ..tokens.dpop import use_proof
 from .endpoints.device_authorization import DeviceAuthorizationEndpoint
 from .endpoints.introspection import IntrospectionEndpoint
 from .endpoints.metadata import metadata_schema
@@ -97,7 +100,7 @@ def endpoint_response(endpoint, repeatable=frozenset()):
 @bp.route(paths.TOKEN, methods=ANY_METHOD, provide_automatic_options=False)
 @operation("post", summary="Issue tokens (RFC 6749 §3.2)", tags=["oauth"], security=client_auth(),
            description="Every other method is answered 405 with `Allow: POST`.",
-           body=TOKEN_REQUEST, other_methods_refused=True, responses={
+           body=TOKEN_REQUEST, other_methods_refused=True, headers=DPOP_PROOF, responses={
                200: json_response("Tokens.", TOKEN_RESPONSE, NO_STORE),
                400: error_response(f"{BAD_FORM}; `unsupported_grant_type`; `invalid_grant` (wrong password, "
                                    "dead refresh token, spent or unknown code); `invalid_scope`; `invalid_target` "
@@ -105,7 +108,10 @@ def endpoint_response(endpoint, repeatable=frozenset()):
                                    "`unauthorized_client` (the client is not registered for the grant); while "
                                    "polling with a device code, `authorization_pending`, `slow_down`, "
                                    "`access_denied`, `expired_token` (RFC 8628 §3.5); in a token exchange, "
-                                   "`invalid_target` (an audience or resource not registered, RFC 8693 §2.2.2)."),
+                                   "`invalid_target` (an audience or resource not registered, RFC 8693 §2.2.2); "
+                                   "`invalid_dpop_proof` (a DPoP proof that fails a check of RFC 9449 §4.3, a second "
+                                   "DPoP header, none from a client registered with `--dpop`); `use_dpop_nonce` with "
+                                   "`DPoP-Nonce` (nonces on)."),
                401: INVALID_CLIENT,
                **DATABASE_ERRORS,
                429: error_response("`temporarily_unavailable`: a failure budget is spent: the lookup budgets "
@@ -115,7 +121,19 @@ def endpoint_response(endpoint, repeatable=frozenset()):
            })
 def token():
     check_token_request(request, token_endpoint=True, repeatable=REPEATABLE)
-    return authorization_server().create_token_response()
+    services = current_services()
+    # RFC 9449 §5: a proof is checked before anything else; the grants and the token generator read it.
+    use_proof(services.dpop.check(request.headers, "POST", services.settings.issuer + paths.TOKEN))
+    response = authorization_server().create_token_response()
+    return with_fresh_nonce(services, response)
+
+
+def with_fresh_nonce(services, response):
+    """RFC 9449 §8.2: with nonces on, every answer hands out the current one."""
+    nonce = services.dpop.fresh_nonce()
+    if nonce is not None:
+        response.headers[NONCE_HEADER] = nonce
+    return response
 
 
 @bp.route(paths.REVOCATION, methods=ANY_METHOD, provide_automatic_options=False)

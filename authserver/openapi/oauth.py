@@ -31,7 +31,9 @@ TOKEN_RESPONSE = schema("TokenResponse", {
     "required": ["access_token", "token_type", "expires_in"],
     "properties": {
         "access_token": {"type": "string", "description": "An RS256 JWT (RFC 9068), `typ` `at+jwt`."},
-        "token_type": {"const": "Bearer"},
+        "token_type": {"enum": ["Bearer", "DPoP"],
+                       "description": "`DPoP` when the request carried a DPoP proof (RFC 9449 §5): the access token "
+                                      "is bound to its key (`cnf.jkt`)."},
         "expires_in": {"type": "integer", "minimum": 1},
         "refresh_token": {"type": "string"},
         "scope": {"type": "string"},
@@ -40,6 +42,11 @@ TOKEN_RESPONSE = schema("TokenResponse", {
     },
     "additionalProperties": False,
 })
+
+
+# The token endpoint's optional header (RFC 9449 §4): with it, the tokens are bound to the proof's key.
+DPOP_PROOF = {"DPoP": {"schema": {"type": "string"},
+                       "description": "A DPoP proof (RFC 9449 §4): the tokens are then bound to its key."}}
 
 
 def grant_form(name: str, grant_type: str, description: str, required=(), **properties) -> Schema:
@@ -122,7 +129,7 @@ INTROSPECTION_RESPONSE = schema("IntrospectionResponse", {
                 "client_id": {"type": "string"},
                 "username": {"type": "string"},
                 "sub": {"type": "string", "description": "The user's id, or the client's."},
-                "token_type": {"enum": ["Bearer", "refresh_token"]},
+                "token_type": {"enum": ["Bearer", "DPoP", "refresh_token"]},
                 "exp": {"type": "integer"},
                 "iat": {"type": "integer"},
                 "nbf": {"type": "integer"},
@@ -133,6 +140,9 @@ INTROSPECTION_RESPONSE = schema("IntrospectionResponse", {
                 "sid": {"type": "string", "description": "The device session."},
                 "act": {"type": "object", "description": "A delegated token's actor (RFC 8693 §4.1): `sub` the "
                                                          "client acting, `act` nested for earlier actors."},
+                "cnf": {"type": "object", "description": "RFC 9449 §6.2: the DPoP key the token is bound to.",
+                        "required": ["jkt"], "properties": {"jkt": {"type": "string"}},
+                        "additionalProperties": False},
             },
             "additionalProperties": False,
         }),

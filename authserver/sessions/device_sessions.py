@@ -125,11 +125,12 @@ class DeviceSessions:
     # -- open and touch ------------------------------------------------------------------
     def open_session(self, user, client, scope: str, device: DeviceContext,
                      restricted: bool = False, resources: str | None = None,
-                     first_seen_at: dt.datetime | None = None) -> DeviceSession:
+                     first_seen_at: dt.datetime | None = None, dpop_jkt: str | None = None) -> DeviceSession:
         """Start a session (its refresh-token chain is started by ``refresh_tokens``); ``resources``:
         those its grant was authorized for (RFC 8707, space-separated), which its refreshes may name.
         ``first_seen_at``: a session carried over from an older store keeps when it began there
-        (``legacy_sessions.py``); its max age still counts from now."""
+        (``legacy_sessions.py``); its max age still counts from now. ``dpop_jkt`` binds its refresh
+        tokens to a DPoP key (RFC 9449 §5)."""
         now = self.now()
         session = store.add_session(
             user_id=user.id,
@@ -140,6 +141,7 @@ class DeviceSessions:
             ip=device.ip,
             restricted=restricted,
             resources=resources,
+            dpop_jkt=dpop_jkt,
             created_at=min(first_seen_at, now) if first_seen_at else now,
             last_active_at=now,
             expires_at=now + dt.timedelta(seconds=self.settings.session_max_age_seconds),

@@ -16,7 +16,14 @@ token serialise there and yield at most one successor. A write that finds the to
 session ended meanwhile, and every case but the common one (a used token, an ended, expired or
 disabled session), goes the long way: the session row locked, the token read again under the
 lock, the same rule and the same write, in the same transaction. The client check comes before
-reuse detection, and reuse is decided before the scope. Used rows stay as tombstones (hash only)
+reuse detection, and reuse is decided before the scope.
+
+A session bound to a DPoP key (RFC 9449 §5: a public client signed in with a proof) rotates only for a
+proof by that key (``dpop_jkt``, checked by ``tokens/dpop.py``): the key check comes right after the
+client check, on the fast and the long way, so a grace-window retry needs the key too, and a thief
+without the key can neither refresh nor end the owner's session by replaying an old token; with the
+key, reuse detection fires as before. An unbound session of a public client is bound by its first
+refresh with a proof (the rotation's session update). Used rows stay as tombstones (hash only)
 so a replay is recognised for as long as the session could live. Nothing here commits: a refusal
 that ended the session (:class:`RefreshTokenReused`, an expired session) is made durable by the
 request's unit of work, which commits every answer below 500 (``store/database.py``).
@@ -84,6 +91,8 @@ class Rotation:
     device: DeviceContext
     requested_scope: str | None
     now: object
+    dpop_jkt: str | None = None  # the key of the request's DPoP proof, if it sent one
+    bind: bool = False  # a public client: an unbound session is bound to dpop_jkt
     pending: store.RotationWrite | None = None  # the common case's write, until complete_rotation makes it
     requested_resources: tuple[str, ...] = ()
     resources: list[str] | None = None  # the access token's audience (RFC 8707): named, or all the grant's
@@ -102,7 +111,8 @@ class RefreshTokens:
         return refresh_token
 
     def prepare_rotation(self, refresh_token: str, client_id: str, device: DeviceContext,
-                         requested_scope: str | None = None, requested_resources=()) -> Rotation:
+                         requested_scope: str | None = None, requested_resources=(), dpop_jkt: str | None = None,
+                         bind: bool = False) -> Rotation:
         """Decide a rotation. The common case (an unused token of a usable session) only reads, and
         :meth:`complete_rotation` writes it once the caller has signed; every other case is done
         here, the long way, or refused (``RefreshToken*`` errors, ``ScopeNotGranted``, ``TargetInvalid``
@@ -111,7 +121,7 @@ class RefreshTokens:
         rotation = Rotation(session=None, refresh_token="", presented=refresh_token,
                             presented_hash=sha256_hex(refresh_token), client_id=client_id, device=device,
                             requested_scope=requested_scope, now=now,
-                            requested_resources=tuple(requested_resources))
+                            requested_resources=tuple(requested_resources), dpop_jkt=dpop_jkt, bind=bind)
         state = store.token_state(rotation.presented_hash)
         # The client check comes first: another client presenting a stolen token must not be
         # able to end the owner's session by triggering reuse detection.
@@ -120,6 +130,7 @@ class RefreshTokens:
         verdict = self.sessions.usability(state, now, client_id=client_id)
         if verdict.foreign:
             raise RefreshTokenUnknown("unknown refresh token")
+        self._check_key(rotation, state)
         if not verdict.usable or state.used_at is not None:
             return self._rotate_the_long_way(rotation, state.session_id)
         self._check_scope(rotation, state)
@@ -154,6 +165,7 @@ class RefreshTokens:
         verdict = self.sessions.check(state, now, client_id=rotation.client_id)  # ends an expired session
         if verdict.foreign:
             raise RefreshTokenUnknown("unknown refresh token")
+        self._check_key(rotation, state)
         if not verdict.usable:
             raise RefreshTokenInvalid("session expired" if verdict.expired_for else "session ended")
         fresh = state.used_at is None
@@ -184,7 +196,14 @@ class RefreshTokens:
         """The write that rotates ``state``'s token (a ``store.token_state`` row) to ``successor``."""
         return store.RotationWrite(token_id=state.id, session_id=state.session_id, client_id=rotation.client_id,
                                    generation=state.generation + 1, successor_hash=sha256_hex(successor),
-                                   now=rotation.now, ip=rotation.device.ip, user_agent=rotation.device.user_agent)
+                                   now=rotation.now, ip=rotation.device.ip, user_agent=rotation.device.user_agent,
+                                   bind_jkt=rotation.dpop_jkt if rotation.bind and state.dpop_jkt is None else None)
+
+    @staticmethod
+    def _check_key(rotation: Rotation, state) -> None:
+        """A session bound to a DPoP key rotates only for a proof by that key (RFC 9449 §5)."""
+        if state.dpop_jkt is not None and rotation.dpop_jkt != state.dpop_jkt:
+            raise RefreshTokenInvalid("refresh token bound to another DPoP key")
 
     @staticmethod
     def _check_scope(rotation: Rotation, state) -> None:

@@ -478,6 +478,8 @@ class LegacySession(db.Model):
 
     # `legacy status` and the migrated-share metric count the exchanged ones.
     __table_args__ = (Index("ix_legacy_sessions_exchanged_at", "exchanged_at"),)
+
+
 # -- protected resources (RFC 8707) --------------------------------------------------------------
 class Resource(db.Model):
     """A protected API or MCP server registered with ``authserver resources add``: a token asked for
@@ -500,3 +502,22 @@ class Resource(db.Model):
 AuthorizationCode.resources = db.Column(db.Text)
 DeviceAuthorization.resources = db.Column(db.Text)
 DeviceSession.resources = db.Column(db.Text)
+
+
+# -- DPoP (RFC 9449) ----------------------------------------------------------------------------
+# A device session of a public client signed in under DPoP is bound to the key's RFC 7638 thumbprint:
+# its refresh tokens need a proof by that key (sessions/refresh_tokens.py). NULL: not bound.
+DeviceSession.dpop_jkt = db.Column(db.String(43))
+# `clients create --dpop` (RFC 9449 §5.2's client metadata of that name): every token request of the
+# client must carry a proof, and all its access tokens are bound.
+Client.dpop_bound_access_tokens = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
+
+
+class UsedDPoPProof(db.Model):
+    """A DPoP proof's ``jti`` seen by some node (RFC 9449 §11.1), by the SHA-256 of the key's thumbprint
+    and the ``jti``; kept until the proof is too old to be accepted anyway, then pruned."""
+
+    __tablename__ = "used_dpop_proofs"
+
+    proof_hash = db.Column(db.String(64), primary_key=True)
+    expires_at = db.Column(UTCDateTime, nullable=False, index=True)

@@ -2,7 +2,8 @@
 past ``retention_seconds``: ended sessions with their refresh-token tombstones, authorization codes
 and device authorizations expired that long ago (until then a reused code is still recognised),
 security events (kept at least as long as a throttling window, whose counts they are), and
-deny-list entries of access tokens that have expired anyway. Nothing here commits; the command does."""
+deny-list entries of access tokens that have expired anyway, and the DPoP proofs too old to be
+accepted again (``dpop_proofs.py``). Nothing here commits; the command does."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import select
 
+from . import dpop_proofs
 from .database import begin_write
 from .database import db
 from .models import AuthorizationCode
@@ -33,6 +35,7 @@ def prune(services) -> dict:
     db.session.execute(delete(RefreshToken).where(old_tokens))
     sessions = db.session.execute(delete(DeviceSession).where(DeviceSession.ended_at <= cutoff)).rowcount
     denied = db.session.execute(delete(RevokedAccessToken).where(RevokedAccessToken.expires_at <= now)).rowcount
+    proofs = dpop_proofs.prune(now)
     codes = db.session.execute(delete(AuthorizationCode).where(AuthorizationCode.expires_at <= cutoff)).rowcount
     codes += db.session.execute(delete(DeviceAuthorization).where(DeviceAuthorization.expires_at <= cutoff)).rowcount
     settings = services.settings
@@ -45,6 +48,7 @@ def prune(services) -> dict:
         "deleted_sessions": sessions,
         "deleted_refresh_tokens": tokens,
         "deleted_denied_access_tokens": denied,
+        "deleted_dpop_proofs": proofs,
         "deleted_codes": codes,
         "deleted_security_events": events,
     }

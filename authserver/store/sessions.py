@@ -50,8 +50,8 @@ _revoked = RevokedAccessToken.__table__
 TOKEN_STATE = (
     select(_tokens.c.id, _tokens.c.session_id, _tokens.c.client_id, _tokens.c.generation, _tokens.c.issued_at,
            _tokens.c.used_at, _sessions.c.user_id, _sessions.c.scope, _sessions.c.ended_at, _sessions.c.expires_at,
-           _sessions.c.last_active_at, _sessions.c.resources, _users.c.username, _users.c.is_admin,
-           _users.c.disabled_at)
+           _sessions.c.last_active_at, _sessions.c.resources, _sessions.c.dpop_jkt, _users.c.username,
+           _users.c.is_admin, _users.c.disabled_at)
     .select_from(_tokens.join(_sessions, _sessions.c.id == _tokens.c.session_id)
                  .join(_users, _users.c.id == _sessions.c.user_id))
     .where(_tokens.c.token_hash == bindparam("token_hash"))
@@ -74,7 +74,9 @@ MARK_USED = (update(_tokens).where(_tokens.c.id == bindparam("token_id"), _token
 TOUCH_SESSION = (
     update(_sessions).where(_sessions.c.id == bindparam("sid"), _sessions.c.ended_at.is_(None))
     .values(last_active_at=_now, ip=func.coalesce(bindparam("ip"), _sessions.c.ip),
-            user_agent=func.coalesce(bindparam("ua"), _sessions.c.user_agent))
+            user_agent=func.coalesce(bindparam("ua"), _sessions.c.user_agent),
+            # A session not yet bound to a DPoP key is bound by the first refresh that brings one (RFC 9449 §5).
+            dpop_jkt=func.coalesce(_sessions.c.dpop_jkt, bindparam("bind_jkt", type_=_sessions.c.dpop_jkt.type)))
 )
 ADD_TOKEN = insert(_tokens)
 _touched = TOUCH_SESSION.returning(_sessions.c.id).cte("touched")
@@ -105,6 +107,7 @@ class RotationWrite:
     now: dt.datetime
     ip: str | None
     user_agent: str | None
+    bind_jkt: str | None = None  # the DPoP key to bind the session to, if it is not bound yet
 
 
 @dataclass(frozen=True)
@@ -211,7 +214,8 @@ def touch_held_session(session: DeviceSession, now: dt.datetime, ip: str | None,
 def touch_session(session_id: str, now: dt.datetime, ip: str | None, user_agent: str | None) -> bool:
     """Record a use of a session not ended (a grace-window retry's). True if it was not ended."""
     begin_write()
-    touched = _connection().execute(TOUCH_SESSION, {"sid": session_id, "now": now, "ip": ip, "ua": user_agent})
+    touched = _connection().execute(TOUCH_SESSION, {"sid": session_id, "now": now, "ip": ip, "ua": user_agent,
+                                                    "bind_jkt": None})
     return touched.rowcount == 1
 
 
@@ -233,13 +237,13 @@ def write_rotation(write: RotationWrite) -> bool:
     if connection.dialect.name == "postgresql":
         return connection.execute(ROTATE_POSTGRESQL, {
             "now": write.now, "sid": write.session_id, "ip": write.ip, "ua": write.user_agent,
-            "token_id": write.token_id, "successor_hash": write.successor_hash,
+            "bind_jkt": write.bind_jkt, "token_id": write.token_id, "successor_hash": write.successor_hash,
             "successor_generation": write.generation, "successor_client_id": write.client_id}).scalar_one() == 1
     # Each statement gets only its own parameters: Core would SET any other that names a column.
     if connection.execute(MARK_USED, {"token_id": write.token_id, "now": write.now}).rowcount != 1:
         return False
     if connection.execute(TOUCH_SESSION, {"sid": write.session_id, "now": write.now, "ip": write.ip,
-                                          "ua": write.user_agent}).rowcount != 1:
+                                          "ua": write.user_agent, "bind_jkt": write.bind_jkt}).rowcount != 1:
         return False
     connection.execute(ADD_TOKEN, {"session_id": write.session_id, "token_hash": write.successor_hash,
                                    "parent_id": write.token_id, "generation": write.generation,

@@ -6,7 +6,9 @@ Signing (:class:`AccessTokenGenerator`): header ``typ`` ``at+jwt`` and the activ
 claims ``iss sub aud client_id exp iat jti scope`` and ``sid``, the device session's id, which the
 grant hands over with the user (:class:`TokenSubject`), as it does the resources (RFC 8707) that
 make ``aud``. A client-credentials token has ``sub`` =
-``client_id`` and no ``sid``: no user, no session. Times come from the server's clock.
+``client_id`` and no ``sid``: no user, no session. Times come from the server's clock. A token
+requested with a DPoP proof (``dpop.py``) is bound to the proof's key: ``cnf`` ``{"jkt": …}``
+(RFC 9449 §6.1) and ``token_type`` ``DPoP`` in the response (§5).
 
 Checking takes two steps, because revocation needs only the first:
 
@@ -43,9 +45,11 @@ from ..store.database import db
 from ..store.denylist import is_access_token_denied
 from ..store.models import Client
 from ..store.resources import resources_named
+from .dpop import current_proof
 
 ALGORITHM = "RS256"
 TOKEN_TYPE = "at+jwt"  # RFC 9068 §2.1; the "application/" prefix is never sent by us
+DPOP_TOKEN_TYPE = "DPoP"  # RFC 9449 §5, the token response's and introspection's token_type of a bound token
 
 
 class AccessTokenClaims(dict):
@@ -114,6 +118,8 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
                                  include_refresh_token=include_refresh_token)
         # Always said, even when empty: the client learns what it was granted (RFC 6749 §5.1).
         token.setdefault("scope", scope or "")
+        if current_proof() is not None:
+            token["token_type"] = DPOP_TOKEN_TYPE  # RFC 9449 §5: the access token is bound
         return token
 
     def get_jwks(self):
@@ -137,6 +143,9 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
             claims["sid"] = user.session_id
             if user.act:
                 claims["act"] = user.act
+        proof = current_proof()
+        if proof is not None:
+            claims["cnf"] = {"jkt": proof.jkt}
         return jwt.encode({"alg": ALGORITHM, "typ": TOKEN_TYPE}, claims, self.get_jwks())
 
 
@@ -192,7 +201,16 @@ def decode_access_token(token_string: str, key_set, registry: JWTClaimsRegistry)
         return None
     if "sid" not in claims and claims["sub"] != claims["client_id"]:
         return None  # a user's token always names its session
+    if "cnf" in claims and bound_key(claims) is None:
+        return None  # we only ever bind to a DPoP key's thumbprint
     return AccessTokenClaims(token.claims, token.header)
+
+
+def bound_key(claims) -> str | None:
+    """The DPoP key thumbprint a token is bound to (``cnf.jkt``, RFC 9449 §6.1), or None."""
+    confirmation = claims.get("cnf")
+    jkt = confirmation.get("jkt") if isinstance(confirmation, dict) else None
+    return jkt if isinstance(jkt, str) else None
 
 
 def signed_by_us(services, token_string: str) -> bool:

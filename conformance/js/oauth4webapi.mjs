@@ -222,6 +222,48 @@ await flow('refresh with rotation; a rotated-out refresh token is refused', asyn
   return 'client_secret_basic, client_secret_post, none'
 }, { needs: 'refresh_token' })
 
+const DPOP_FLOW = 'DPoP (RFC 9449): bound tokens got, refreshed and used at /api/me'
+
+await flow(DPOP_FLOW, async () => {
+  if (!config.clients?.dpop) throw new Skip('the run has no DPoP client')
+  check((as.dpop_signing_alg_values_supported ?? []).includes('ES256'),
+    `dpop_signing_alg_values_supported ${JSON.stringify(as.dpop_signing_alg_values_supported)}`)
+  const client = { client_id: registered('dpop').client_id }
+  const keyPair = await oauth.generateKeyPair('ES256')
+  const DPoP = oauth.DPoP(client, keyPair)
+  const signIn = await oauth.genericTokenEndpointRequest(as, client, oauth.None(), 'password',
+    { username: user.username, password: user.password, scope: 'profile' }, { ...insecure, DPoP })
+  const token = await oauth.processGenericTokenEndpointResponse(as, client, signIn)
+  check(token.token_type === 'dpop', `token_type ${token.token_type}`)
+  // validateJwtAccessToken would want a DPoP proof of its own request: the claims are read here, and
+  // /api/me below checks the signature. The client's own RFC 7638 thumbprint must be the token's cnf.jkt.
+  const claims = JSON.parse(Buffer.from(token.access_token.split('.')[1], 'base64url').toString())
+  const jkt = await DPoP.calculateThumbprint()
+  check(claims.sub === user.id && claims.cnf?.jkt === jkt, `sub ${claims.sub}, cnf ${JSON.stringify(claims.cnf)}`)
+  // The client was created with --dpop: nothing without a proof. The refresh token is bound: a proof by
+  // another key is refused too (and the token is not spent).
+  await expectOAuthError(refresh(client, token.refresh_token, 'none'), 'invalid_dpop_proof')
+  const thief = oauth.DPoP(client, await oauth.generateKeyPair('ES256'))
+  await expectOAuthError(oauth.refreshTokenGrantRequest(as, client, oauth.None(), token.refresh_token,
+    { ...insecure, DPoP: thief }).then((response) => oauth.processRefreshTokenResponse(as, client, response)),
+  'invalid_grant')
+  const refreshed = await oauth.processRefreshTokenResponse(as, client,
+    await oauth.refreshTokenGrantRequest(as, client, oauth.None(), token.refresh_token, { ...insecure, DPoP }))
+  check(refreshed.token_type === 'dpop' && refreshed.refresh_token !== token.refresh_token, 'the refresh did not rotate')
+  const refreshedClaims = JSON.parse(Buffer.from(refreshed.access_token.split('.')[1], 'base64url').toString())
+  check(refreshedClaims.sid === claims.sid && refreshedClaims.cnf?.jkt === jkt, 'the refreshed token: another session or key')
+  const me = await oauth.protectedResourceRequest(refreshed.access_token, 'GET', new URL(`${server}/api/me`),
+    undefined, undefined, { ...insecure, DPoP })
+  check(me.status === 200, `GET /api/me with DPoP answered ${me.status}`)
+  check((await me.json()).sub === user.id, 'GET /api/me: another user')
+  // The same token as a bearer token is refused: a copied token is useless without the key.
+  const asBearer = await oauth.protectedResourceRequest(refreshed.access_token, 'GET', new URL(`${server}/api/me`),
+    undefined, undefined, insecure).then(() => undefined, (error) => error)
+  check(asBearer instanceof oauth.WWWAuthenticateChallengeError && asBearer.status === 401,
+    `the bound token as Bearer: ${asBearer && describe(asBearer)}`)
+  return `jkt ${jkt}; refreshed, used at /api/me; refused without the key and as Bearer`
+}, { needs: 'refresh_token' })
+
 await flow('introspection (RFC 7662)', async () => {
   const client = registered('basic')
   const token = await passwordGrant(client, 'client_secret_basic', 'profile email')

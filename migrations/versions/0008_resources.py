@@ -2,7 +2,7 @@
 authorization and a device session were authorized for
 
 Revision ID: 0008_resources
-Revises: 0007_client_registration (0006 on branch res before the merge of reg)
+Revises: 0007_client_registration
 """
 from alembic import op
 import sqlalchemy as sa

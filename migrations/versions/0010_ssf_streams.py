@@ -1,13 +1,13 @@
 """ssf_streams: Shared Signals Framework event streams (where security events are pushed)
 
 Revision ID: 0010_ssf_streams
-Revises: 0006
+Revises: 0009_token_exchange
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0010_ssf_streams'
-down_revision = '0011_token_exchange'
+down_revision = '0009_token_exchange'
 branch_labels = None
 depends_on = None
 

@@ -22,6 +22,7 @@ from tests.session_helpers import PHONE_UA
 from tests.session_helpers import logged_events
 from tests.session_helpers import session_row
 from tests.session_helpers import sign_in
+from tests.token_helpers import NO_TOKEN_CHALLENGE
 from tests.token_helpers import bearer
 from tests.token_helpers import challenge_params
 
@@ -247,7 +248,7 @@ def test_a_request_without_a_bearer_token_gets_a_bare_challenge(client, register
     # RFC 6750 §3.1: without authentication information the challenge carries no error code.
     response = client.get("/api/sessions", headers=headers)
     assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert response.headers["WWW-Authenticate"] == NO_TOKEN_CHALLENGE
     assert response.json["error"] == "invalid_token"
     assert response.headers["Cache-Control"] == "no-store"
 

@@ -13,6 +13,7 @@ from tests.session_helpers import PHONE_UA
 from tests.session_helpers import logged_events
 from tests.session_helpers import session_row
 from tests.session_helpers import sign_in
+from tests.token_helpers import NO_TOKEN_CHALLENGE
 
 UNKNOWN_SID = "00000000-0000-0000-0000-000000000000"
 
@@ -159,4 +160,4 @@ def test_a_token_of_an_ended_session_is_401_before_any_scope_check(client, regis
 def test_without_a_token_the_admin_api_answers_401(client, registered):
     response = client.delete("/api/admin/users/alice/sessions")
     assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert response.headers["WWW-Authenticate"] == NO_TOKEN_CHALLENGE

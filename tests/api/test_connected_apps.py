@@ -23,6 +23,7 @@ from tests.conftest import refresh
 from tests.session_helpers import logged_events
 from tests.session_helpers import session_row
 from tests.session_helpers import sign_in
+from tests.token_helpers import NO_TOKEN_CHALLENGE
 from tests.token_helpers import bearer
 from tests.token_helpers import challenge_params
 from tests.token_helpers import claims_of
@@ -154,7 +155,7 @@ def test_a_restricted_sessions_token_cannot_disconnect_apps(app, client, account
 def test_without_a_token_the_consents_api_answers_401(client):
     response = client.get("/api/consents")
     assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert response.headers["WWW-Authenticate"] == NO_TOKEN_CHALLENGE
 
 
 def test_a_consent_granted_through_the_flow_is_what_the_api_lists(app, client, account_app, factory, users):

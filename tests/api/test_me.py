@@ -11,6 +11,7 @@ from authserver.store.models import DeviceSession
 from tests.code_flow_helpers import code_client
 from tests.code_flow_helpers import connect
 from tests.session_helpers import sign_in
+from tests.token_helpers import NO_TOKEN_CHALLENGE
 from tests.token_helpers import bearer
 from tests.token_helpers import revoke
 
@@ -70,7 +71,7 @@ def test_a_restricted_sessions_token_may_still_say_who_it_is_for(app, client, re
 def test_no_token_is_a_bare_challenge(client):
     response = client.get("/api/me")
     assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert response.headers["WWW-Authenticate"] == NO_TOKEN_CHALLENGE
 
 
 def test_a_dead_token_is_invalid_token(client, registered):

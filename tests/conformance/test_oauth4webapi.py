@@ -31,7 +31,7 @@ GRANT_FLOWS = {
 def test_oauth4webapi_passes_every_offered_flow(node, tmp_path):
     # A device may poll every second, so the device flow waits one second rather than five.
     with Served(tmp_path, device_poll_interval_seconds=1) as server:
-        user, basic, post, public, introspector, machine, webapp, device = server.create_all(
+        user, basic, post, public, introspector, machine, webapp, device, dpop = server.create_all(
             (server.create_user, "alice", PASSWORD),
             *[(server.create_client, "--name", f"oauth4webapi {method}", "--grant-type", "password",
                "--grant-type", "refresh_token", "--scope", "profile email", "--auth-method", method,
@@ -43,11 +43,14 @@ def test_oauth4webapi_passes_every_offered_flow(node, tmp_path):
              "refresh_token", "--scope", "profile email", "--redirect-uri", REDIRECT_URI),
             (server.create_client, "--name", "TV app", "--grant-type", DEVICE_GRANT, "--grant-type", "refresh_token",
              "--scope", "profile", "--auth-method", "none"),
+            # RFC 9449: a public app that must use DPoP; its tokens are bound to the key it holds.
+            (server.create_client, "--name", "DPoP app", "--grant-type", "password", "--grant-type", "refresh_token",
+             "--scope", "profile", "--auth-method", "none", "--first-party", "--dpop"),
         )
         config = {"server": server.url, "user": {**user, "password": PASSWORD},
                   "clients": {"basic": basic, "post": post, "public": public, "introspector": introspector,
                               "machine": machine, "webapp": {**webapp, "redirect_uri": REDIRECT_URI},
-                              "device": {**device, "auth_method": "none"}}}
+                              "device": {**device, "auth_method": "none"}, "dpop": dpop}}
         grants = requests.get(server.url + METADATA_PATH, timeout=10).json()["grant_types_supported"]
         run = run_script(node, "oauth4webapi", config, tmp_path, REPORT)
         output = server.stop()
@@ -62,7 +65,8 @@ def test_oauth4webapi_passes_every_offered_flow(node, tmp_path):
                  "validateJwtAccessToken (RFC 9068) refuses a changed token and another audience",
                  "bearer requests (RFC 6750) to the account API",
                  "refresh with rotation; a rotated-out refresh token is refused",
-                 "introspection (RFC 7662)", "revocation (RFC 7009)"):
+                 "introspection (RFC 7662)", "revocation (RFC 7009)",
+                 "DPoP (RFC 9449): bound tokens got, refreshed and used at /api/me"):
         assert rows[flow].startswith("passed"), (flow, rows[flow])
     # Every grant flow runs: the metadata offers them all (a grant it did not offer would be
     # reported "skipped: not offered").

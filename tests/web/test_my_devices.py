@@ -236,3 +236,19 @@ def test_disconnect_when_signed_out_goes_to_signin(app, factory, client):
     response = client.post(f"/account/apps/{zapier.client_id}/disconnect", data={"csrf_token": csrf_token(page.text)})
     assert response.status_code == 302 and response.headers["Location"].startswith("/signin")
     assert refresh(client, zapier, tokens["refresh_token"]).status_code == 200
+
+
+def test_my_devices_and_the_console_show_a_key_bound_session(app, factory, client, clock, admin_client, issuer):
+    """RFC 9449: a phone app signed in with DPoP holds tokens useless without its key; the pages say so."""
+    from tests.dpop_helpers import DPoPKey
+
+    factory.user()
+    phone = factory.client(name="Phone app", auth_method="none", first_party=True, scope="profile")
+    proof = DPoPKey().proof("POST", issuer + "/oauth/token", now=clock.now().timestamp())
+    assert password_login(client, phone, headers={"DPoP": proof}, device_name="Alice's phone").status_code == 200
+    password_login(client, phone, device_name="Alice's tablet")
+    sign_in(client)
+    for html in (client.get("/account/devices").text, admin_client.get("/console?username=alice").text):
+        cards = html.split('<li class="device')[1:]
+        assert len(cards) == 3  # the phone, the tablet and the browser
+        assert [("Alice&#39;s phone" in card) for card in cards if "Key-bound</span>" in card] == [True]

@@ -9,13 +9,15 @@ with ``scope client_id username sub token_type exp iat nbf aud iss jti sid`` (an
 issued by delegation, RFC 8693 §4.1, whose ``aud`` may be another registered resource server's). Anything else is
 answered exactly ``{"active": false}`` (§2.2), so the answer tells nothing about why.
 
-- Access tokens: the JWT's claims; ``token_type`` is ``Bearer`` (RFC 6749 §7.1), ``nbf`` is the
-  JWT's ``nbf`` or, as ours carry none, its ``iat``.
+- Access tokens: the JWT's claims; ``token_type`` is ``Bearer`` (RFC 6749 §7.1), or ``DPoP`` with
+  ``cnf`` ``{"jkt": …}`` for a token bound to a DPoP key (RFC 9449 §6.2); ``nbf`` is the JWT's
+  ``nbf`` or, as ours carry none, its ``iat``.
 - Refresh tokens: ``token_type`` ``refresh_token``; ``exp`` is when the session ends if nothing
   uses it (idle timeout or max age, whichever comes first; rotation or revocation ends the token
   sooner), ``iat`` and ``nbf`` when this generation was issued, ``aud`` the issuer (only the token
   endpoint accepts refresh tokens), ``jti`` the id of the token's row (unique and no secret: only
-  a digest of the token is stored), ``scope`` the session's.
+  a digest of the token is stored), ``scope`` the session's; ``cnf`` ``{"jkt": …}`` when the session
+  is bound to a DPoP key.
 
 ``token_type_hint`` only decides which kind is looked up first; an unknown hint is ignored.
 
@@ -32,7 +34,9 @@ from ...accounts import throttle
 from ...http.request_context import client_ip
 from ...services import current_services
 from ...store.models import AUTH_METHODS
+from ...tokens.access_tokens import DPOP_TOKEN_TYPE
 from ...tokens.access_tokens import OUR_AUDIENCES
+from ...tokens.access_tokens import bound_key
 from ...tokens.access_tokens import live_access_token
 from .token_lookup import TokenParameterRequired
 from .token_lookup import find_token
@@ -62,7 +66,7 @@ def access_token_payload(claims, username: str | None) -> dict:
         "client_id": claims["client_id"],
         "username": username,
         "sub": claims["sub"],
-        "token_type": "Bearer",
+        "token_type": "Bearer" if bound_key(claims) is None else DPOP_TOKEN_TYPE,
         "exp": claims["exp"],
         "iat": claims["iat"],
         "nbf": claims.get("nbf", claims["iat"]),
@@ -71,6 +75,7 @@ def access_token_payload(claims, username: str | None) -> dict:
         "jti": claims["jti"],
         "sid": claims.get("sid"),
         "act": claims.get("act"),  # a delegated token's chain of actors (RFC 8693 §4.1)
+        "cnf": claims.get("cnf"),
     }
     # A client's own token (client credentials) has no user and no session: no username, no sid.
     return {name: value for name, value in payload.items() if value is not None}
@@ -93,6 +98,7 @@ def refresh_token_payload(services, row) -> dict:
         "iss": services.settings.issuer,
         "jti": str(row.id),
         "sid": row.session_id,
+        **({"cnf": {"jkt": row.dpop_jkt}} if row.dpop_jkt else {}),
     }
 
 

@@ -15,6 +15,7 @@ from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 
 from ...http import paths
 from ...scopes import SUPPORTED as SUPPORTED_SCOPES
+from ...tokens.dpop import ALGORITHMS as DPOP_ALGORITHMS
 from ..grants.authorization_code import S256
 from ..server import supported_auth_methods
 from ..server import supported_grant_types
@@ -67,6 +68,8 @@ MEMBERS = (
     # draft-ietf-oauth-client-id-metadata-document §5, while AUTHSERVER_CLIENT_ID_METADATA_DOCUMENTS is on.
     Member("client_id_metadata_document_supported", BOOLEAN, lambda _: True,
            listed=lambda settings: settings.client_id_metadata_documents),
+    # RFC 9449 §5.1: the algorithms a DPoP proof may be signed with.
+    Member("dpop_signing_alg_values_supported", STRINGS, lambda _: list(DPOP_ALGORITHMS)),
 )
 
 

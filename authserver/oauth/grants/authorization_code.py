@@ -27,6 +27,7 @@ from ...store import authorization_codes
 from ...store.models import AUTH_METHODS
 from ..request_checks import refuse_repeated
 from .base import issue_session_tokens
+from .base import refresh_token_binding
 from .base import resource_parameters
 from .base import token_response
 
@@ -97,7 +98,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             raise CodeInvalid("user disabled")
         session = services.sessions.open_session(user, client, row.scope,
                                                  DeviceContext(ip=row.ip, user_agent=row.user_agent),
-                                                 resources=row.resources)
+                                                 resources=row.resources,
+                                                 dpop_jkt=refresh_token_binding(client))
         row.session_id = session.id
         # The browser's sign-in that approved the code: OpenID Connect's auth_time, and My devices' link.
         session.auth_time, session.browser_session_id = row.auth_time, row.browser_session_id

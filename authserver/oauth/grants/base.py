@@ -1,6 +1,6 @@
-"""What the grants share: issuing a device session's tokens and the token response (with the hooks
-Authlib's extensions add to it, such as OpenID Connect's ID token). The request's unit of work commits
-(``store/database.py``).
+"""What the grants share: the DPoP key a new session is bound to (RFC 9449 §5), issuing a device
+session's tokens and the token response (with the hooks Authlib's extensions add to it, such as OpenID
+Connect's ID token). The request's unit of work commits (``store/database.py``).
 
 Each grant says how its request uses the database, in ``READS_FIRST``, and ``oauth/server.py``
 applies it when it dispatches the request to the grant: ``True`` for a grant whose checks only
@@ -12,6 +12,15 @@ from __future__ import annotations
 
 from ...store.models import GRANT_REFRESH_TOKEN
 from ...tokens.access_tokens import TokenSubject
+from ...tokens.dpop import current_proof
+
+
+def refresh_token_binding(client) -> str | None:
+    """The key a new session's refresh tokens are bound to: a public client's, requested with a DPoP
+    proof (RFC 9449 §5). A confidential client authenticates its refresh requests already; its
+    refresh tokens stay unbound while its access tokens are bound."""
+    proof = current_proof()
+    return proof.jkt if proof is not None and client.is_public else None
 
 RESOURCE = "resource"  # RFC 8707 §2, the one parameter that may repeat (request_checks.py)
 

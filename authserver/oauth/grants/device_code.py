@@ -21,6 +21,7 @@ from ...sessions.device_sessions import DeviceContext
 from ...store import device_authorizations
 from ...store.models import AUTH_METHODS
 from .base import issue_session_tokens
+from .base import refresh_token_binding
 from .base import resource_parameters
 from .base import token_response
 
@@ -49,7 +50,8 @@ class DeviceCodeGrant(_DeviceCodeGrant):
         services, client, row = current_services(), self.request.client, self.request.credential
         device = DeviceContext(ip=row.ip, user_agent=row.user_agent, device_name=row.device_name)
         session = services.sessions.open_session(row.user, client, row.scope, device, restricted=True,
-                                                 resources=row.resources)
+                                                 resources=row.resources,
+                                                 dpop_jkt=refresh_token_binding(client))
         row.session_id = session.id
         token = issue_session_tokens(self, row.user, session, services.refresh_tokens.start_chain(session), row.scope,
                                      self.request.resources)

@@ -16,6 +16,7 @@ from ...scopes import granted_scope
 from ...services import current_services
 from ...store.models import AUTH_METHODS
 from .base import issue_session_tokens
+from .base import refresh_token_binding
 from .base import resource_parameters
 from .base import token_response
 
@@ -54,7 +55,8 @@ class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):
         services = current_services()
         device = device_context(self.request.form.get("device_name"))
         session = services.sessions.open_session(user, client, scope, device,
-                                                 resources=resources.stored(self.request.resources))
+                                                 resources=resources.stored(self.request.resources),
+                                                 dpop_jkt=refresh_token_binding(client))
         annotate(session_id=session.id)
         refresh_token = services.refresh_tokens.start_chain(session)
         token = issue_session_tokens(self, user, session, refresh_token, scope, self.request.resources)

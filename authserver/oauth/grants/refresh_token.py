@@ -1,6 +1,7 @@
 """The refresh token grant (RFC 6749 §6) with rotation: the refresh-token chain (who may refresh,
 reuse detection, the grace window, locking) lives in ``sessions/refresh_tokens.py``, run inside
-``authenticate_refresh_token``; the access token is signed before the rotation is written."""
+``authenticate_refresh_token``, with the request's DPoP key (a bound session needs it); the access
+token is signed before the rotation is written."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from ...ops.request_log import annotate
 from ...scopes import granted_scope
 from ...services import current_services
 from ...store.models import AUTH_METHODS
+from ...tokens.dpop import current_proof
 from .base import issue_session_tokens
 from .base import resource_parameters
 
@@ -41,9 +43,11 @@ class RefreshGrant(grants.RefreshTokenGrant):
     def authenticate_refresh_token(self, refresh_token):
         services = current_services()
         with unknown_tokens_counted(services, self.request.client.client_id):
+            proof = current_proof()
             rotation = services.refresh_tokens.prepare_rotation(
                 refresh_token, self.request.client.client_id, device_context(),
-                requested_scope=self.request.payload.scope, requested_resources=resource_parameters(self))
+                requested_scope=self.request.payload.scope, requested_resources=resource_parameters(self),
+                dpop_jkt=None if proof is None else proof.jkt, bind=self.request.client.is_public)
         annotate(session_id=rotation.session.id)
         return RotatedRefreshToken(rotation)
 

@@ -1,12 +1,12 @@
 """Token exchange (RFC 8693): sessions imported from an older store, exchanged once for a device session
 
-Revision ID: 0011_token_exchange
+Revision ID: 0009_token_exchange
 Revises: 0008_resources
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0011_token_exchange'
+revision = '0009_token_exchange'
 down_revision = '0008_resources'
 branch_labels = None
 depends_on = None
