@@ -424,7 +424,7 @@ def test_console_script_db_upgrade_twice_then_create_and_list(console_env, fresh
     assert {"users", "clients", "device_sessions", "refresh_tokens", "security_events"} <= tables
     assert len(versions) == 1
 
-    created = console(["users", "create", "dora", "--password-stdin", "--json"], console_env, input="pw pw\n")
+    created = console(["users", "create", "dora", "--password-stdin", "--json"], console_env, input="pw pw pw pw\n")
     assert created.returncode == 0, created.stderr
     assert list(json.loads(created.stdout)) == ["id", "username"]
     listed = console(["sessions", "list", "dora", "--json"], console_env)
