@@ -1,7 +1,7 @@
 """The `authserver` command: its own click group (no Flask options), the app built from the environment
 on first use (a bad setting, a missing database or schema is one line, not a traceback), and the
 commands of its own: `serve`, `db` (what an operator runs of Alembic: upgrade, current, history) and
-`doctor`; the subcommands of ``commands.py`` are added to it as to every app's ``cli``.
+`doctor` (``ops/doctor.py``); the subcommands of ``commands.py`` are added to it as to every app's ``cli``.
 
 Every command that uses the database says which one, and which keys folder, on standard error
 (standard output stays one JSON object with ``--json``). Only `db upgrade` creates a database: any
@@ -9,6 +9,7 @@ other command finding none, or one without this version's schema, stops and name
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -22,6 +23,8 @@ from . import serve as serving
 from .commands import fail
 from .commands import register_commands
 from .commands import stop_on_bad_setting
+from .ops.doctor import run_checks
+from .ops.doctor import table as doctor_table
 from .settings import Settings
 from .settings import SettingsError
 from .settings import setting_warnings
@@ -112,6 +115,20 @@ def serve(host, port, workers, threads):
                 load_worker_app=lambda: load_app(checked=False), threads=threads)
 
 
+# -- doctor --------------------------------------------------------------------------------
+@cli.command("doctor", epilog="""\b
+Examples:
+  authserver doctor
+  authserver doctor --host 0.0.0.0 --port 8000    # as `serve` will be started""")
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address `serve` listens on.")
+@click.option("--port", default=5000, show_default=True, type=int, help="The port `serve` listens on.")
+def doctor(host, port):
+    """Check settings, database, schema, keys, issuer, TLS and clock; exit status 0 only when all pass."""
+    checks = run_checks(os.environ, serving.listen_url(host, port)[0])
+    click.echo(doctor_table(checks))
+    sys.exit(0 if all(check.ok for check in checks) else 1)
+
+
 # -- db ------------------------------------------------------------------------------------
 @cli.group("db")
 def db_commands():
@@ -162,13 +179,14 @@ register_commands(_CommandLine(cli))
 
 
 def main() -> None:
-    try:
-        Settings.from_env()
-        warnings = setting_warnings()
-    except SettingsError as error:
-        stop_on_bad_setting(error)
-    for line in warnings:
-        click.echo(f"authserver: warning: {line}", err=True)
+    if sys.argv[1:2] != ["doctor"]:  # doctor reports a bad setting in its table, with the others
+        try:
+            Settings.from_env()
+            warnings = setting_warnings()
+        except SettingsError as error:
+            stop_on_bad_setting(error)
+        for line in warnings:
+            click.echo(f"authserver: warning: {line}", err=True)
     try:
         cli.main(prog_name="authserver")
     except (OperationalError, ProgrammingError) as error:
