@@ -4,12 +4,20 @@ commits once, when it has done everything. A failure is one line on standard err
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
+import time
 
 import click
 from flask.cli import with_appcontext
+from rich.console import Console
+from rich.progress import BarColumn
+from rich.progress import Progress
+from rich.progress import SpinnerColumn
+from rich.progress import TextColumn
+from rich.progress import TimeElapsedColumn
 
 from .accounts import clients
 from .accounts import users
@@ -40,6 +48,21 @@ def usage_error(message: str):
     """Bad arguments or settings: one line, exit status 2 (what a script tells apart from a failure, 1)."""
     click.echo(f"authserver: {message}", err=True)
     sys.exit(2)
+
+
+@contextlib.contextmanager
+def progress_bar(total: float, description: str):
+    """A progress bar on standard error when it is a terminal, and nothing otherwise (a pipe, a log file,
+    cron; standard output stays the command's answer). Yields ``update(done, description)``."""
+    if not sys.stderr.isatty():
+        yield lambda done, description=None: None
+        return
+    console = Console(stderr=True)
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda done, description=None: progress.update(task, completed=done,
+                                                            description=description or progress.tasks[0].description)
 
 
 def emit(as_json: bool, data: dict, text: str) -> None:
@@ -165,12 +188,23 @@ keys_commands = click.Group("keys", help="Manage the signing keys.")
 
 
 @keys_commands.command("rotate")
+@click.option("--wait", is_flag=True,
+              help="Return only once the new key signs (after AUTHSERVER_KEY_ROTATION_LEAD_SECONDS).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @with_appcontext
-def keys_rotate(as_json):
+def keys_rotate(wait, as_json):
     """Publish a new signing key; it signs after AUTHSERVER_KEY_ROTATION_LEAD_SECONDS."""
-    key = current_services().keyring.rotate()
-    emit(as_json, {"kid": key.kid}, f"new signing key {key.kid} published")
+    services = current_services()
+    key = services.keyring.rotate()
+    lead = services.settings.key_rotation_lead_seconds
+    if wait and lead:
+        # Real time, not the app's clock: the running servers' clocks are what start signing with it.
+        started = time.monotonic()
+        with progress_bar(lead, f"waiting for {key.kid} to sign") as update:
+            while (waited := time.monotonic() - started) < lead:
+                update(waited)
+                time.sleep(min(0.5, lead - waited))
+    emit(as_json, {"kid": key.kid}, f"new signing key {key.kid} " + ("signs now" if wait else "published"))
 
 
 # -- sessions ------------------------------------------------------------------------------
@@ -227,7 +261,8 @@ def sessions_revoke(session_id, username):
 @unit_of_work
 def sessions_prune(as_json):
     """End sessions past their lifetime; delete what is past the retention (run it daily)."""
-    counts = retention.prune(current_services())
+    with progress_bar(len(retention.STEPS), "pruning") as update:
+        counts = retention.prune(current_services(), on_step=lambda name: update(retention.STEPS.index(name), name))
     emit(as_json, counts, ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items()))
 
 

@@ -5,9 +5,12 @@ tests run the installed console script in a subprocess, the way an operator does
 
 import json
 import os
+import pty
 import shutil
 import subprocess
 import sys
+import threading
+import time
 import uuid
 
 import click
@@ -614,3 +617,58 @@ def test_a_postgres_url_is_named_with_the_right_scheme(console_env):
     assert_stopped_with_one_line(result, "AUTHSERVER_DATABASE_URL has the scheme postgres://",
                                  "write postgresql+psycopg://u:…@db/auth")
     assert "hunter2" not in result.stderr
+
+
+# -- progress on a terminal only ---------------------------------------------------------------
+def on_a_terminal(args, env):
+    """Run the console script with standard error on a pseudo-terminal, as in an operator's shell;
+    returns (the finished process with its stdout, what the terminal showed)."""
+    leader, follower = pty.openpty()
+    shown = []
+
+    def read():
+        while True:
+            try:
+                data = os.read(leader, 65536)
+            except OSError:  # the terminal closed
+                return
+            if not data:
+                return
+            shown.append(data)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        done = subprocess.run([AUTHSERVER, *args], env=env, stdout=subprocess.PIPE, stderr=follower, text=True,
+                              timeout=120)
+    finally:
+        os.close(follower)
+        reader.join(10)
+        os.close(leader)
+    return done, b"".join(shown).decode(errors="replace")
+
+
+@pytest.fixture
+def upgraded_env(console_env):
+    assert console(["db", "upgrade"], console_env).returncode == 0
+    return console_env
+
+
+def test_keys_rotate_wait_shows_the_lead_time_passing_on_a_terminal(upgraded_env):
+    env = {**upgraded_env, "AUTHSERVER_KEY_ROTATION_LEAD_SECONDS": "2"}
+    started = time.monotonic()
+    done, shown = on_a_terminal(["keys", "rotate", "--wait", "--json"], env)
+    assert done.returncode == 0 and time.monotonic() - started >= 2
+    kid = json.loads(done.stdout)["kid"]  # standard output is still the one JSON object
+    assert f"waiting for {kid} to sign" in shown and "━" in shown
+    piped = console(["keys", "rotate", "--wait"], env)  # in a pipe or a log: no bar, the same answer
+    assert piped.returncode == 0 and piped.stdout.endswith("signs now\n")
+    assert "waiting" not in piped.stderr and "━" not in piped.stderr
+
+
+def test_sessions_prune_shows_its_steps_on_a_terminal_only(upgraded_env):
+    done, shown = on_a_terminal(["sessions", "prune", "--json"], upgraded_env)
+    assert done.returncode == 0 and json.loads(done.stdout)["deleted_sessions"] == 0
+    assert "deleting old security events" in shown and "━" in shown  # the last step, as the bar stops
+    piped = console(["sessions", "prune", "--json"], upgraded_env)
+    assert piped.returncode == 0 and "ending expired" not in piped.stderr
