@@ -34,6 +34,8 @@ from .store.schema import database_revisions
 from .store.schema import schema_problem
 from .store.schema import sqlite_file_missing
 
+# Where the database was before AUTHSERVER_HOME: relative to the working directory, with keys in ./keys.
+OLD_DEFAULT_DATABASE = os.path.join("instance", "authserver.db")
 # gunicorn's worker model for `serve` (benchmarks/README.md: chosen by measurement).
 DEFAULT_SERVE_THREADS = 4
 
@@ -54,8 +56,12 @@ def load_app(settings: Settings | None = None, checked: bool = True):
     where = database_label(settings.database_url)
     if checked and sqlite_file_missing(settings.database_url):
         # Connecting would create an empty file: most likely the wrong folder, not a new server.
+        hint = ""
+        if os.path.exists(OLD_DEFAULT_DATABASE):  # data of a version whose default was the working directory
+            hint = (f" (./{OLD_DEFAULT_DATABASE} here is the old default: set AUTHSERVER_DATABASE_URL="
+                    f"sqlite:///{OLD_DEFAULT_DATABASE} and AUTHSERVER_KEYS_DIR=keys to keep using it)")
         fail(f"there is no database at {where}: run `authserver db upgrade` to create one, or set "
-             "AUTHSERVER_HOME (or AUTHSERVER_DATABASE_URL) to the server's")
+             f"AUTHSERVER_HOME (or AUTHSERVER_DATABASE_URL) to the server's{hint}")
     try:
         app = create_app(settings)
     except SettingsError as error:

@@ -672,3 +672,15 @@ def test_sessions_prune_shows_its_steps_on_a_terminal_only(upgraded_env):
     assert "deleting old security events" in shown and "━" in shown  # the last step, as the bar stops
     piped = console(["sessions", "prune", "--json"], upgraded_env)
     assert piped.returncode == 0 and "ending expired" not in piped.stderr
+
+
+def test_a_database_left_at_the_old_default_is_pointed_out(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHSERVER_")}
+    env["AUTHSERVER_HOME"] = str(tmp_path / "home")
+    (tmp_path / "instance").mkdir()
+    (tmp_path / "instance" / "authserver.db").touch()
+    result = subprocess.run([AUTHSERVER, "sessions", "list", "alice"], env=env, cwd=tmp_path, capture_output=True,
+                            text=True, timeout=60)
+    assert_stopped_with_one_line(result, "(./instance/authserver.db here is the old default: set "
+                                         "AUTHSERVER_DATABASE_URL=sqlite:///instance/authserver.db and "
+                                         "AUTHSERVER_KEYS_DIR=keys to keep using it)", status=1)
