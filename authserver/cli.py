@@ -15,6 +15,7 @@ import sys
 import click
 import flask_migrate
 from flask.cli import ScriptInfo
+from sqlalchemy import create_engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import ProgrammingError
 
@@ -62,16 +63,19 @@ def load_app(settings: Settings | None = None, checked: bool = True):
                     f"sqlite:///{OLD_DEFAULT_DATABASE} and AUTHSERVER_KEYS_DIR=keys to keep using it)")
         fail(f"there is no database at {where}: run `authserver db upgrade` to create one, or set "
              f"AUTHSERVER_HOME (or AUTHSERVER_DATABASE_URL) to the server's{hint}")
-    try:
-        app = create_app(settings)
-    except SettingsError as error:
-        stop_on_bad_setting(error)
     if checked:
-        with app.app_context():
-            problem = schema_problem(db.engine)
+        # Before the app: building it makes the keys folder and the first key.
+        engine = create_engine(settings.database_url)
+        try:
+            problem = schema_problem(engine)
+        finally:
+            engine.dispose()
         if problem:
             fail(f"the database at {where} {problem}: run `authserver db upgrade`")
-    return app
+    try:
+        return create_app(settings)
+    except SettingsError as error:
+        stop_on_bad_setting(error)
 
 
 def announce(settings: Settings) -> None:
@@ -90,7 +94,8 @@ class AppInfo(ScriptInfo):
         settings = load_settings()
         app = load_app(settings, checked=not self.creating)
         context = click.get_current_context(silent=True)
-        if not (context and context.params.get("beside_server")):  # serve's own worker: serve named them
+        # A command whose standard error is JSON log lines names them in a log line of its own.
+        if not (context and getattr(context.command, "logs_json", False)):
             announce(settings)
         return app
 

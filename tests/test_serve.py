@@ -59,7 +59,7 @@ def serve(env, *args, port=None, host="127.0.0.1"):
             try:
                 requests.get(served.base + "/healthz", timeout=2)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or its worker still booting
                 assert process.poll() is None, process.stdout.read()
                 assert time.monotonic() < deadline, "server did not start"
                 time.sleep(0.2)

@@ -25,6 +25,7 @@ from authserver.outbound.worker import retry_delay
 from authserver.store import outbox
 from authserver.store.database import db
 from authserver.store.models import SecurityEvent
+from authserver.store.schema import database_label
 from tests.outbound.receivers import Receiver
 from tests.outbound.receivers import nothing_listening_port
 
@@ -338,7 +339,9 @@ def test_outbox_run_delivers_and_stops_on_sigterm(app, database_url, keys_dir, r
         process.send_signal(signal.SIGTERM)
         output = process.communicate(timeout=30)[0]
     assert process.returncode == 0, output
-    messages = [json.loads(line)["message"] for line in output.splitlines()]
+    messages = [json.loads(line)["message"] for line in output.splitlines()]  # every line JSON
+    assert any(m.startswith("outbound delivery worker started") and database_label(database_url) in m
+               for m in messages)
     assert messages[-1] == "outbound delivery worker stopped"
     assert any(m.startswith("outbound backchannel_logout #") and "delivered" in m for m in messages)
 
