@@ -9,7 +9,6 @@ health checks, metrics, the OpenAPI document) → the one error handler → the 
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 
@@ -40,17 +39,10 @@ from .settings import Settings
 from .ssf.events import SharedSignals
 from .store import database
 from .store.database import db
+from .store.schema import migrations_dir
 from .tokens.dpop import DPoPProofs
 from .tokens.keys import KeyRing
 from .tokens.keys import load_or_create_secret
-
-
-def migrations_dir() -> str:
-    # migrations/ is mapped into the package by pyproject.toml (editable or not).
-    spec = importlib.util.find_spec("authserver.migrations")
-    if spec is None:  # running from a source tree that was never installed
-        return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
-    return list(spec.submodule_search_locations)[0]
 
 
 def create_app(settings: Settings | None = None, clock=None) -> Flask:

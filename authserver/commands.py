@@ -10,9 +10,16 @@ import functools
 import json
 import os
 import sys
+import time
 
 import click
 from flask.cli import with_appcontext
+from rich.console import Console
+from rich.progress import BarColumn
+from rich.progress import Progress
+from rich.progress import SpinnerColumn
+from rich.progress import TextColumn
+from rich.progress import TimeElapsedColumn
 
 from .accounts import clients
 from .accounts import registration
@@ -48,6 +55,21 @@ def usage_error(message: str):
     sys.exit(2)
 
 
+@contextlib.contextmanager
+def progress_bar(total: float, description: str):
+    """A progress bar on standard error when it is a terminal, and nothing otherwise (a pipe, a log file,
+    cron; standard output stays the command's answer). Yields ``update(done, description)``."""
+    if not sys.stderr.isatty():
+        yield lambda done, description=None: None
+        return
+    console = Console(stderr=True)
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda done, description=None: progress.update(task, completed=done,
+                                                            description=description or progress.tasks[0].description)
+
+
 def emit(as_json: bool, data: dict, text: str) -> None:
     click.echo(json.dumps(data) if as_json else text)
 
@@ -75,15 +97,19 @@ def _user_or_fail(username):
 users_commands = click.Group("users", help="Create and disable users, change their passwords.")
 
 
-@users_commands.command("create")
+@users_commands.command("create", epilog="""\b
+Examples:
+  echo 'a long passphrase' | authserver users create alice --password-stdin --email alice@example.com
+  authserver users create root --admin       # asks for the password twice""")
 @click.argument("username")
-@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-@click.option("--email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (else it is asked for).")
+@click.option("--email", help="The user's email address (the `email` scope shows it).")
 @click.option("--admin", is_flag=True, help="The user may be granted the `admin` scope.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @with_appcontext
 @unit_of_work
 def users_create(username, password_stdin, email, admin, as_json):
+    """Create a user who signs in with a password (8 to 128 characters, not a common one)."""
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -100,6 +126,7 @@ def users_create(username, password_stdin, email, admin, as_json):
 @with_appcontext
 @unit_of_work
 def users_disable(username):
+    """Stop a user signing in, and end every session of theirs at once."""
     user = _user_or_fail(username)
     ended = users.disable_user(current_services(), user, actor="cli")
     click.echo(f"disabled {username}; ended {ended} session(s)")
@@ -127,14 +154,24 @@ def users_set_password(username, password_stdin):
 clients_commands = click.Group("clients", help="Register OAuth clients.")
 
 
-@clients_commands.command("create")
-@click.option("--name", required=True)
+@clients_commands.command("create", epilog="""\b
+Examples:
+  # a first-party app signing users in with their password
+  authserver clients create --name "Example app" --grant-type password --grant-type refresh_token \\
+      --scope "profile email sessions" --json
+  # a third-party web app: the authorization code flow with PKCE
+  authserver clients create --name "Notes" --redirect-uri https://notes.example/callback --scope profile
+  # a resource server that introspects tokens
+  authserver clients create --name "Notes API" --introspect""")
+@click.option("--name", required=True, help="The name users see on the consent page and in Connected apps.")
 @click.option("--grant-type", "grant_types", multiple=True, type=click.Choice(supported_grant_types()),
               help=f"Repeatable. Default: {' '.join(DEFAULT_GRANT_TYPES)} (none for an --introspect client "
                    "without --redirect-uri).")
 @click.option("--scope", default="", help='Space-separated scopes the client may ask for, e.g. "profile admin".')
-@click.option("--auth-method", default="client_secret_basic", type=click.Choice(AUTH_METHODS))
-@click.option("--redirect-uri", "redirect_uris", multiple=True)
+@click.option("--auth-method", default="client_secret_basic", type=click.Choice(AUTH_METHODS), show_default=True,
+              help="How the client authenticates at the token endpoint; `none` is a public client (no secret).")
+@click.option("--redirect-uri", "redirect_uris", multiple=True,
+              help="Repeatable. Where the authorization code flow may send the browser back, matched exactly.")
 @click.option("--introspect", is_flag=True, help="The client may call the introspection endpoint.")
 @click.option("--first-party", is_flag=True,
               help="One of your own apps: the consent page is skipped, and a public client may have the password "
@@ -148,6 +185,7 @@ clients_commands = click.Group("clients", help="Register OAuth clients.")
 @unit_of_work
 def clients_create(name, grant_types, scope, auth_method, redirect_uris, introspect, first_party,
                    post_logout_redirect_uris, backchannel_logout_uri, dpop, as_json):
+    """Register an OAuth client; its secret is printed once."""
     if not grant_types and not (introspect and not redirect_uris):
         grant_types = DEFAULT_GRANT_TYPES  # a resource server (--introspect, no redirect URI) gets no grant
     if "password" in grant_types and auth_method == "none" and not first_party:
@@ -225,11 +263,23 @@ keys_commands = click.Group("keys", help="Manage the signing keys.")
 
 
 @keys_commands.command("rotate")
+@click.option("--wait", is_flag=True,
+              help="Return only once the new key signs (after AUTHSERVER_KEY_ROTATION_LEAD_SECONDS).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @with_appcontext
-def keys_rotate(as_json):
-    key = current_services().keyring.rotate()
-    emit(as_json, {"kid": key.kid}, f"new signing key {key.kid} published")
+def keys_rotate(wait, as_json):
+    """Publish a new signing key; it signs after AUTHSERVER_KEY_ROTATION_LEAD_SECONDS."""
+    services = current_services()
+    key = services.keyring.rotate()
+    lead = services.settings.key_rotation_lead_seconds
+    if wait and lead:
+        # Real time, not the app's clock: the running servers' clocks are what start signing with it.
+        started = time.monotonic()
+        with progress_bar(lead, f"waiting for {key.kid} to sign") as update:
+            while (waited := time.monotonic() - started) < lead:
+                update(waited)
+                time.sleep(min(0.5, lead - waited))
+    emit(as_json, {"kid": key.kid}, f"new signing key {key.kid} " + ("signs now" if wait else "published"))
 
 
 # -- sessions ------------------------------------------------------------------------------
@@ -242,6 +292,7 @@ sessions_commands = click.Group("sessions", help="Inspect and end device session
 @with_appcontext
 @unit_of_work
 def sessions_list(username, as_json):
+    """List a user's live device sessions."""
     from .api.serializers import iso_utc
     from .api.serializers import session_json
 
@@ -263,6 +314,7 @@ def sessions_list(username, as_json):
 @with_appcontext
 @unit_of_work
 def sessions_revoke(session_id, username):
+    """End one device session (SESSION_ID), or every session of a user (--user)."""
     from .sessions.device_sessions import ENDED_BY_ADMIN
 
     service = current_services().sessions
@@ -283,7 +335,9 @@ def sessions_revoke(session_id, username):
 @with_appcontext
 @unit_of_work
 def sessions_prune(as_json):
-    counts = retention.prune(current_services())
+    """End sessions past their lifetime; delete what is past the retention (run it daily)."""
+    with progress_bar(len(retention.STEPS), "pruning") as update:
+        counts = retention.prune(current_services(), on_step=lambda name: update(retention.STEPS.index(name), name))
     emit(as_json, counts, ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items()))
 
 

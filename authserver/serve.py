@@ -1,5 +1,8 @@
 """``authserver serve``: the app under gunicorn, set up for production.
 
+- A port that is taken stops ``serve`` with one line, exit status 2 (not gunicorn's five retries);
+  so does a database without this version's schema (the line names ``authserver db upgrade``).
+  The first log line names the issuer, the database and the keys folder.
 - Every worker builds its own app (nothing built before the fork, such as a pooled database
   connection, is shared); the master builds one first, so a bad setting stops ``serve`` with one
   line before gunicorn starts, and the first signing key is made once.
@@ -17,9 +20,11 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
+import socket
 import tempfile
 
 import click
@@ -28,6 +33,7 @@ from .commands import usage_error
 from .ops import request_log
 from .ops.metrics import MULTIPROCESS_DIR
 from .outbound.process import WorkerProcess
+from .store.schema import database_label
 
 log = logging.getLogger(__name__)
 
@@ -80,26 +86,44 @@ def serve_metrics(host: str, port: int, public_port: int) -> None:
         serve_on_port(host, port)
     except OSError as error:
         usage_error(f"AUTHSERVER_METRICS cannot be used: port {port} on {host}: {error.strerror}")
-    log.info("metrics at %s/metrics", listen_url(host, port)[0])
 
 
-def run(host: str, port: int, workers: int, load_settings, load_app, threads: int = 1) -> None:
+def refuse_taken_port(host: str, port: int) -> None:
+    """One line and exit status 2 when another process listens on the port (gunicorn would retry for 5 s,
+    logging each try, then exit 1). Bound as gunicorn binds (SO_REUSEADDR), and let go at once."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host.strip("[]"), port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                usage_error(f"port {port} on {host} is taken by another process (a server already running?): "
+                            "stop it or choose another with --port")
+            usage_error(f"cannot listen on {host}:{port}: {error.strerror}")
+
+
+def run(host: str, port: int, workers: int, load_settings, load_app, load_worker_app=None, threads: int = 1) -> None:
     from gunicorn.app.base import BaseApplication
 
     default_issuer(host, port)
     settings = load_settings()
+    refuse_taken_port(host, port)
     request_log.configure_logging()
     made_folder = prepare_metrics_folder() if settings.metrics != "off" else None
     load_app()
+    if settings.metrics_port:
+        serve_metrics(settings.metrics_host, settings.metrics_port, port)
+    log.info("serving %s from the database %s with the keys in %s", settings.issuer,
+             database_label(settings.database_url), settings.keys_dir)
+    if settings.metrics_port:
+        log.info("metrics at %s/metrics", listen_url(settings.metrics_host, settings.metrics_port)[0])
 
     def worker_exited(server, worker):
         if os.environ.get(MULTIPROCESS_DIR):
             from prometheus_client import multiprocess
 
             multiprocess.mark_process_dead(worker.pid)
-
-    if settings.metrics_port:
-        serve_metrics(settings.metrics_host, settings.metrics_port, port)
 
     class Gunicorn(BaseApplication):
         def load_config(self):
@@ -119,7 +143,7 @@ def run(host: str, port: int, workers: int, load_settings, load_app, threads: in
                 self.cfg.set("control_socket_disable", True)
 
         def load(self):
-            return load_app()
+            return (load_worker_app or load_app)()
 
     master = os.getpid()
     outbound_worker = WorkerProcess.start() if settings.outbound_worker else None

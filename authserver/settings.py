@@ -111,14 +111,39 @@ def _url(name, raw):
     return raw.rstrip("/")
 
 
+# PostgreSQL URLs as other tools write them (libpq, Heroku, psycopg2's SQLAlchemy default): the same
+# database, through a driver we do not install; the message gives the one we do.
+_OTHER_POSTGRESQL_SCHEMES = ("postgres", "postgresql", "postgresql+psycopg2", "postgres+psycopg")
+
+
 @_allows("a `sqlite:///` or `postgresql+psycopg://` URL")
 def _database_url(name, raw):
-    scheme = raw.split(":", 1)[0]
-    if "://" not in raw or not scheme.split("+")[0] in ("sqlite", "postgresql"):
+    scheme, separator, rest = raw.partition("://")
+    if separator and scheme.lower() in _OTHER_POSTGRESQL_SCHEMES:
+        credentials, at, place = rest.rpartition("@")
+        user = credentials.split(":", 1)[0] + ":…" if ":" in credentials else credentials
+        raise SettingsError(f"{PREFIX}{name} has the scheme {scheme}://, which names a driver authserver does "
+                            f"not use: write postgresql+psycopg://{user}{at}{place}")
+    if not separator or scheme.split("+")[0] not in ("sqlite", "postgresql"):
         raise SettingsError(
             f"{PREFIX}{name} must be a sqlite:/// or postgresql+psycopg:// URL, got {raw.split('@')[-1]!r}"
         )
     return raw
+
+
+def default_home(environ=None) -> str:
+    """Where the server's data lives unless AUTHSERVER_HOME says: the XDG data folder, the same from
+    any working directory, so a command run elsewhere finds the server's database and keys."""
+    environ = os.environ if environ is None else environ
+    home = environ.get("HOME") or os.path.expanduser("~")
+    return os.path.join(environ.get("XDG_DATA_HOME") or os.path.join(home, ".local", "share"), "authserver")
+
+
+@_allows("a folder (made if missing, 0700)")
+def _folder(name, raw):
+    if not raw.strip():
+        raise SettingsError(f"{PREFIX}{name} must not be empty")
+    return os.path.abspath(os.path.expanduser(raw))
 
 
 @_allows("`on`, `off` or a port number (1 to 65535)")
@@ -178,17 +203,22 @@ def setting(default, parse, doc, shown=None):
 class Settings:
     """Every setting, declared once: default, parser with its bounds, one line of documentation."""
 
+    home: str = setting(
+        "", _folder,
+        "the folder of the server's data: the SQLite database and the keys folder, unless set one by one",
+        shown="`$XDG_DATA_HOME/authserver` (`~/.local/share/authserver`)")
     database_url: str = setting(
-        "sqlite:///instance/authserver.db", _database_url,
+        "", _database_url,
         "SQLAlchemy URL; relative SQLite paths are relative to the working directory. "
-        "Production: `postgresql+psycopg://user:pass@host/db`")
+        "Production: `postgresql+psycopg://user:pass@host/db`", shown="`sqlite:///$AUTHSERVER_HOME/authserver.db`")
     issuer: str = setting(
         "http://127.0.0.1:5000", _url, "`iss` of every token and the base of every URL in the metadata")
     audience: str = setting(
         "", _text, "`aud` of every access token; resource servers check it", shown="the issuer")
     keys_dir: str = setting(
-        "keys", _text,
-        "signing keys, the refresh-token HMAC key and the web cookie key (generated if missing, 0600)")
+        "", _text,
+        "signing keys, the refresh-token HMAC key and the web cookie key (generated if missing, 0600)",
+        shown="`$AUTHSERVER_HOME/keys`")
     access_token_ttl_seconds: int = setting(
         900, _whole(1, MAX_SECONDS),
         "access-token (JWT) lifetime: how long a revoked one may still pass where resource servers do not introspect")
@@ -339,10 +369,20 @@ class Settings:
             raw = environ.get(PREFIX + name.upper())
             if raw is not None:
                 values[name] = parse(name.upper(), raw)
+        values.setdefault("home", default_home(environ))
         values.update(overrides)
         settings = cls(**values)
         settings.check()
         return settings
+
+    def __post_init__(self):
+        # The home's paths stand in for what was not set one by one (frozen: set once, here).
+        home = self.home or default_home()
+        object.__setattr__(self, "home", home)
+        if not self.database_url:
+            object.__setattr__(self, "database_url", "sqlite:///" + os.path.join(home, "authserver.db"))
+        if not self.keys_dir:
+            object.__setattr__(self, "keys_dir", os.path.join(home, "keys"))
 
     def check(self) -> None:
         """The bounds that tie two settings together (each one's own bounds are in its parser).

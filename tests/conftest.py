@@ -11,6 +11,7 @@ import base64
 import os
 import shutil
 import socket
+import tempfile
 import threading
 from dataclasses import dataclass
 from urllib.parse import quote_plus
@@ -33,6 +34,12 @@ except ImportError:  # pragma: no cover
 PASSWORD = "correct horse battery staple"
 TABLES = ("used_dpop_proofs", "ssf_streams", "registration_tokens", "legacy_sessions", "outbox", "security_events", "device_authorizations", "authorization_codes", "consents", "revoked_access_tokens", "refresh_tokens", "device_sessions", "clients", "users",
           "resources")
+
+
+def pytest_configure(config):
+    # Nothing a test runs may touch the real AUTHSERVER_HOME (~/.local/share/authserver): a command or
+    # server started without settings of its own gets a folder of this run's.
+    os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="authserver-test-data-")
 
 
 def pytest_addoption(parser):

@@ -5,17 +5,23 @@ tests run the installed console script in a subprocess, the way an operator does
 
 import json
 import os
+import pty
 import shutil
 import subprocess
 import sys
+import threading
+import time
 import uuid
 
+import click
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import create_engine
 from sqlalchemy import inspect
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from authserver.cli import cli
 from authserver.sessions.device_sessions import ENDED_BY_ADMIN
 from authserver.sessions.device_sessions import ENDED_IDLE
 from authserver.sessions.device_sessions import ENDED_USER_DISABLED
@@ -59,6 +65,52 @@ def registered(factory):
     factory.user("alice")
     factory.user("bob")
     return factory.client(name="Notes app", scope="profile email sessions")
+
+
+# -- the command line explains itself ---------------------------------------------------------
+def every_command(group, path=()):
+    """(path, command) for every command under ``group``, walked from the tree itself: commands added
+    anywhere (another module, a later branch) are checked without being listed here."""
+    context = click.Context(group)
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
+        yield (*path, name), command
+        if isinstance(command, click.Group):
+            yield from every_command(command, (*path, name))
+
+
+def test_every_command_and_option_has_a_one_line_help_and_no_flask_option():
+    commands = [((), cli), *every_command(cli)]
+    assert len(commands) > 15
+    for path, command in commands:
+        shown = CliRunner().invoke(cli, [*path, "--help"], prog_name="authserver")
+        assert shown.exit_code == 0, (path, shown.output)
+        for flask_option in ("--app", "--debug", "--env-file", "--version"):
+            assert flask_option not in shown.output, path
+        summary = command.get_short_help_str(limit=200)
+        assert summary and not summary.endswith("..."), f"authserver {' '.join(path)} has no one-line help"
+        for parameter in command.params:
+            if isinstance(parameter, click.Option) and not parameter.hidden:
+                assert parameter.help, f"authserver {' '.join(path)} {parameter.opts[0]} has no help"
+
+
+def test_db_offers_only_what_an_operator_runs():
+    assert sorted(cli.get_command(click.Context(cli), "db").list_commands(click.Context(cli))) == [
+        "current", "history", "upgrade"]
+
+
+@pytest.mark.parametrize("path", [("serve",), ("users", "create"), ("clients", "create")])
+def test_the_commands_people_run_first_show_examples(path):
+    shown = CliRunner().invoke(cli, [*path, "--help"], prog_name="authserver").output
+    examples = shown.split("Examples:\n", 1)[1].splitlines()
+    assert any(line.strip().startswith(f"authserver {' '.join(path)}") or f"| authserver {' '.join(path)}" in line
+               for line in examples)
+
+
+def test_shell_completion_completes_commands_as_the_readme_says():
+    env = {**os.environ, "_AUTHSERVER_COMPLETE": "bash_complete", "COMP_WORDS": "authserver us", "COMP_CWORD": "1"}
+    completed = subprocess.run([AUTHSERVER], env=env, capture_output=True, text=True, timeout=60)
+    assert completed.stdout.splitlines() == ["plain,users"]
 
 
 # -- users -----------------------------------------------------------------------------------
@@ -410,10 +462,16 @@ def console_env(tmp_path, fresh_database_url):
     return env
 
 
-def test_console_script_db_upgrade_twice_then_create_and_list(console_env, fresh_database_url):
+def test_console_script_db_upgrade_twice_then_create_and_list(console_env, fresh_database_url, backend, tmp_path):
+    said = []
     for _ in range(2):
         upgraded = console(["db", "upgrade"], console_env)
         assert upgraded.returncode == 0, upgraded.stderr
+        said.append([line for line in upgraded.stderr.splitlines() if "created" in line])
+    if backend == "sqlite":
+        assert said == [[f"authserver: created a new database at {tmp_path / 'fresh.db'}"], []]
+    else:
+        assert said == [[f"authserver: created the schema in {make_url(fresh_database_url)!r}"], []]
     engine = create_engine(fresh_database_url)
     try:
         tables = set(inspect(engine).get_table_names())
@@ -424,9 +482,11 @@ def test_console_script_db_upgrade_twice_then_create_and_list(console_env, fresh
     assert {"users", "clients", "device_sessions", "refresh_tokens", "security_events"} <= tables
     assert len(versions) == 1
 
-    created = console(["users", "create", "dora", "--password-stdin", "--json"], console_env, input="pw pw\n")
+    created = console(["users", "create", "dora", "--password-stdin", "--json"], console_env, input="pw pw pw pw\n")
     assert created.returncode == 0, created.stderr
-    assert list(json.loads(created.stdout)) == ["id", "username"]
+    assert list(json.loads(created.stdout)) == ["id", "username"]  # stdout: the one JSON object
+    where = tmp_path / "fresh.db" if backend == "sqlite" else repr(make_url(fresh_database_url))
+    assert created.stderr.splitlines() == [f"authserver: database {where}, keys {tmp_path / 'keys'}"]
     listed = console(["sessions", "list", "dora", "--json"], console_env)
     assert (listed.returncode, json.loads(listed.stdout)) == (0, {"sessions": []})
 
@@ -435,7 +495,8 @@ def assert_stopped_with_one_line(result, *expected, status=2):
     """The contract: one line on stderr naming the problem; exit 2 for a bad setting, 1 for a failure."""
     assert result.returncode == status, result.stderr
     assert result.stdout == ""
-    lines = result.stderr.splitlines()
+    # The line naming the database and keys in use comes before what the command found there.
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("authserver: database ")]
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("authserver: ")
     for part in expected:
@@ -461,10 +522,9 @@ def test_console_script_stops_on_a_bad_setting_with_one_line_naming_it(console_e
 
 
 @pytest.mark.parametrize("variable", ["AUTHSERVER_KEYS_DIR", "AUTHSERVER_DATABASE_URL"])
-@pytest.mark.parametrize("command", [["db", "upgrade"], ["keys", "rotate"]])
-def test_console_script_stops_on_an_unusable_folder(console_env, fresh_database_url, blocked, variable, command):
+def test_console_script_stops_on_an_unusable_folder(console_env, fresh_database_url, blocked, variable):
     value = blocked if variable == "AUTHSERVER_KEYS_DIR" else f"sqlite:///{blocked}/auth.db"
-    result = console(command, {**console_env, variable: value})
+    result = console(["db", "upgrade"], {**console_env, variable: value})
     assert_stopped_with_one_line(result, f"{variable} cannot be used", blocked)
     assert_nothing_created(fresh_database_url)
 
@@ -476,7 +536,9 @@ def test_console_script_stops_when_the_database_url_names_a_folder(console_env, 
 
 
 def test_serve_stops_before_gunicorn_starts_on_an_unusable_keys_dir(console_env, blocked):
-    result = console(["serve", "--port", "1", "--workers", "1"], {**console_env, "AUTHSERVER_KEYS_DIR": blocked})
+    assert console(["db", "upgrade"], console_env).returncode == 0
+    result = console(["serve", "--port", str(free_port()), "--workers", "1"],
+                     {**console_env, "AUTHSERVER_KEYS_DIR": blocked, "AUTHSERVER_METRICS": "off"})
     assert_stopped_with_one_line(result, "AUTHSERVER_KEYS_DIR cannot be used")
 
 
@@ -502,13 +564,126 @@ def test_console_script_names_an_unreachable_database_in_one_line(console_env, c
     assert "hunter2" not in result.stderr
 
 
-def test_console_script_before_db_upgrade_says_to_run_it(console_env, backend):
-    missing = 'relation "users" does not exist' if backend == "postgresql" else "no such table: users"
-    result = console(["sessions", "list", "alice"], console_env)
-    assert result.returncode == 1, result.stderr
-    assert result.stderr.splitlines() == [
-        f"authserver: the database (AUTHSERVER_DATABASE_URL) cannot be used: {missing}; "
-        "run `authserver db upgrade` first"]
+@pytest.mark.parametrize("command", [["sessions", "list", "alice"], ["keys", "rotate"], ["serve", "--port", "0"]])
+def test_console_script_before_db_upgrade_says_to_run_it_and_creates_nothing(console_env, backend, fresh_database_url,
+                                                                               tmp_path, command):
+    # Before: a command run in another folder made a second, empty database and key set.
+    result = console(command, {**console_env, "AUTHSERVER_METRICS": "off"})
+    if backend == "sqlite":
+        assert_stopped_with_one_line(result, f"authserver: there is no database at {tmp_path / 'fresh.db'}: run "
+                                             "`authserver db upgrade` to create one", status=1)
+        assert not (tmp_path / "fresh.db").exists()
+    else:
+        assert_stopped_with_one_line(result, f"authserver: the database at {make_url(fresh_database_url)!r} has no "
+                                             "schema yet: run `authserver db upgrade`", status=1)
+        assert_nothing_created(fresh_database_url)
+    assert not (tmp_path / "keys").exists()
+
+
+def test_a_schema_older_than_the_code_says_to_run_db_upgrade(console_env, fresh_database_url):
+    assert console(["db", "upgrade"], console_env).returncode == 0
+    engine = create_engine(fresh_database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    finally:
+        engine.dispose()
+    result = console(["users", "create", "dora", "--password-stdin"], console_env, input="pw pw pw pw\n")
+    assert_stopped_with_one_line(result, "is at schema revision 0001, this version needs ",
+                                 ": run `authserver db upgrade`", status=1)
+
+
+def test_every_command_finds_the_data_under_authserver_home_from_any_folder(tmp_path):
+    """The default home is the same from every working directory; nothing is made in the folder a
+    command is run from."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHSERVER_")}
+    env["XDG_DATA_HOME"] = str(tmp_path / "data")
+    home = tmp_path / "data" / "authserver"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    upgraded = subprocess.run([AUTHSERVER, "db", "upgrade"], env=env, cwd=tmp_path / "a", capture_output=True,
+                              text=True, timeout=120)
+    assert f"authserver: created a new database at {home / 'authserver.db'}" in upgraded.stderr.splitlines()
+    created = subprocess.run([AUTHSERVER, "users", "create", "dora", "--password-stdin", "--json"], env=env,
+                             cwd=tmp_path / "b", input="pw pw pw pw\n", capture_output=True, text=True, timeout=120)
+    assert created.returncode == 0, created.stderr
+    assert created.stderr.splitlines() == [f"authserver: database {home / 'authserver.db'}, keys {home / 'keys'}"]
+    assert os.listdir(tmp_path / "a") == os.listdir(tmp_path / "b") == []
+    assert sorted(os.listdir(home)) == ["authserver.db", "authserver.db-writer.lock", "keys"]
+
+
+def test_a_postgres_url_is_named_with_the_right_scheme(console_env):
+    result = console(["db", "upgrade"], {**console_env, "AUTHSERVER_DATABASE_URL": "postgres://u:hunter2@db/auth"})
+    assert_stopped_with_one_line(result, "AUTHSERVER_DATABASE_URL has the scheme postgres://",
+                                 "write postgresql+psycopg://u:…@db/auth")
+    assert "hunter2" not in result.stderr
+
+
+# -- progress on a terminal only ---------------------------------------------------------------
+def on_a_terminal(args, env):
+    """Run the console script with standard error on a pseudo-terminal, as in an operator's shell;
+    returns (the finished process with its stdout, what the terminal showed)."""
+    leader, follower = pty.openpty()
+    shown = []
+
+    def read():
+        while True:
+            try:
+                data = os.read(leader, 65536)
+            except OSError:  # the terminal closed
+                return
+            if not data:
+                return
+            shown.append(data)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        done = subprocess.run([AUTHSERVER, *args], env=env, stdout=subprocess.PIPE, stderr=follower, text=True,
+                              timeout=120)
+    finally:
+        os.close(follower)
+        reader.join(10)
+        os.close(leader)
+    return done, b"".join(shown).decode(errors="replace")
+
+
+@pytest.fixture
+def upgraded_env(console_env):
+    assert console(["db", "upgrade"], console_env).returncode == 0
+    return console_env
+
+
+def test_keys_rotate_wait_shows_the_lead_time_passing_on_a_terminal(upgraded_env):
+    env = {**upgraded_env, "AUTHSERVER_KEY_ROTATION_LEAD_SECONDS": "2"}
+    started = time.monotonic()
+    done, shown = on_a_terminal(["keys", "rotate", "--wait", "--json"], env)
+    assert done.returncode == 0 and time.monotonic() - started >= 2
+    kid = json.loads(done.stdout)["kid"]  # standard output is still the one JSON object
+    assert f"waiting for {kid} to sign" in shown and "━" in shown
+    piped = console(["keys", "rotate", "--wait"], env)  # in a pipe or a log: no bar, the same answer
+    assert piped.returncode == 0 and piped.stdout.endswith("signs now\n")
+    assert "waiting" not in piped.stderr and "━" not in piped.stderr
+
+
+def test_sessions_prune_shows_its_steps_on_a_terminal_only(upgraded_env):
+    done, shown = on_a_terminal(["sessions", "prune", "--json"], upgraded_env)
+    assert done.returncode == 0 and json.loads(done.stdout)["deleted_sessions"] == 0
+    assert "deleting old security events" in shown and "━" in shown  # the last step, as the bar stops
+    piped = console(["sessions", "prune", "--json"], upgraded_env)
+    assert piped.returncode == 0 and "ending expired" not in piped.stderr
+
+
+def test_a_database_left_at_the_old_default_is_pointed_out(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHSERVER_")}
+    env["AUTHSERVER_HOME"] = str(tmp_path / "home")
+    (tmp_path / "instance").mkdir()
+    (tmp_path / "instance" / "authserver.db").touch()
+    result = subprocess.run([AUTHSERVER, "sessions", "list", "alice"], env=env, cwd=tmp_path, capture_output=True,
+                            text=True, timeout=60)
+    assert_stopped_with_one_line(result, "(./instance/authserver.db here is the old default: set "
+                                         "AUTHSERVER_DATABASE_URL=sqlite:///instance/authserver.db and "
+                                         "AUTHSERVER_KEYS_DIR=keys to keep using it)", status=1)
 
 
 # -- resources (RFC 8707) ---------------------------------------------------------------------------

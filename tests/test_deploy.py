@@ -28,8 +28,21 @@ def compose() -> dict:
 
 
 def interpolated(value: str) -> str:
-    """Compose's ${VAR:-default} with the defaults, as `docker compose up` without a .env would run it."""
+    """Compose's ${VAR:-default} with the defaults, and each required ${VAR:?message} with a sample value,
+    as `docker compose up` with a .env would run it."""
+    value = re.sub(r"\$\{[A-Z_]+:\?[^}]*\}", "sample-secret", value)
     return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
+
+
+def test_compose_refuses_to_start_without_its_secrets():
+    # Before: without .env every node used the password `change-me`. `${VAR:?message}` stops compose
+    # with the message instead.
+    text = (ROOT / "compose.yaml").read_text()
+    variables = re.findall(r"\$\{([^}]*)\}", text)
+    assert variables, "compose.yaml reads its secrets from the environment"
+    for variable in variables:
+        name, required, message = variable.partition(":?")
+        assert required and ".env" in message, f"${{{variable}}} must stop compose when unset"
 
 
 # -- compose.yaml -----------------------------------------------------------------------------------

@@ -59,7 +59,7 @@ def serve(env, *args, port=None, host="127.0.0.1"):
             try:
                 requests.get(served.base + "/healthz", timeout=2)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or its worker still booting
                 assert process.poll() is None, process.stdout.read()
                 assert time.monotonic() < deadline, "server did not start"
                 time.sleep(0.2)
@@ -93,6 +93,8 @@ def test_serve_without_an_issuer_publishes_the_url_it_listens_on(tmp_path):
         jwks = requests.get(metadata["jwks_uri"], timeout=10).json()
         assert len(jwks["keys"]) == 1
     assert any("Booting worker" in entry["message"] for entry in server.lines())
+    assert server.lines()[0]["message"] == (f"serving {server.base} from the database {tmp_path}/instance/a.db "
+                                            f"with the keys in {tmp_path}/keys")
     # Keys were generated on first start, private to their owner; so are the database and its folders.
     pem = [name for name in os.listdir(tmp_path / "keys") if name.endswith(".pem")]
     assert len(pem) == 1
@@ -203,14 +205,26 @@ def test_metrics_on_a_port_of_their_own_and_bodies_over_the_limit_under_gunicorn
     assert [entry["status"] for entry in logged if entry["path"] == "/oauth/token"] == [413]
 
 
-def test_a_metrics_port_that_is_taken_stops_serve_with_one_line(tmp_path):
+@contextmanager
+def taken_port():
+    """A port another process (this one) listens on."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
-        port = taken.getsockname()[1]
-        env = environment(f"sqlite:///{tmp_path}/a.db", tmp_path / "keys", AUTHSERVER_METRICS=str(port))
-        result = subprocess.run([AUTHSERVER, "serve", "--port", str(free_port()), "--workers", "1"], env=env,
-                                capture_output=True, text=True, timeout=60)
+        yield taken.getsockname()[1]
+
+
+def serve_until_it_stops(tmp_path, port, **settings):
+    """`serve` on a migrated database, expected to stop before gunicorn starts."""
+    env = environment(f"sqlite:///{tmp_path}/a.db", tmp_path / "keys", **settings)
+    subprocess.run([AUTHSERVER, "db", "upgrade"], env=env, check=True, capture_output=True)
+    return subprocess.run([AUTHSERVER, "serve", "--port", str(port), "--workers", "1"], env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_a_metrics_port_that_is_taken_stops_serve_with_one_line(tmp_path):
+    with taken_port() as port:
+        result = serve_until_it_stops(tmp_path, free_port(), AUTHSERVER_METRICS=str(port))
     assert result.returncode == 2, result.stderr
     assert result.stderr.splitlines() == [
         f"authserver: AUTHSERVER_METRICS cannot be used: port {port} on 127.0.0.1: Address already in use"]
@@ -254,10 +268,17 @@ def test_by_default_metrics_are_on_a_loopback_port_of_their_own_never_the_public
 
 def test_a_metrics_port_that_is_the_public_one_stops_serve_with_one_line(tmp_path):
     port = free_port()
-    env = environment(f"sqlite:///{tmp_path}/a.db", tmp_path / "keys", AUTHSERVER_METRICS=str(port))
-    result = subprocess.run([AUTHSERVER, "serve", "--port", str(port), "--workers", "1"], env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = serve_until_it_stops(tmp_path, port, AUTHSERVER_METRICS=str(port))
     assert result.returncode == 2, result.stderr
     assert result.stderr.splitlines() == [
         f"authserver: AUTHSERVER_METRICS cannot be used: port {port} is the one `serve` listens on; "
         "metrics need a port of their own"]
+
+
+def test_a_port_that_is_taken_stops_serve_with_one_line_and_exit_status_2(tmp_path):
+    with taken_port() as port:
+        result = serve_until_it_stops(tmp_path, port)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        f"authserver: port {port} on 127.0.0.1 is taken by another process (a server already running?): "
+        "stop it or choose another with --port"]

@@ -21,16 +21,36 @@ from authserver.tokens.keys import load_or_create_secret
 
 
 def test_contract_defaults():
-    settings = Settings.from_env({})
+    settings = Settings.from_env({"HOME": "/home/ann"})
     assert settings.issuer == "http://127.0.0.1:5000"
-    assert settings.keys_dir == "keys"
-    assert settings.database_url.startswith("sqlite:///")
+    assert settings.home == "/home/ann/.local/share/authserver"
+    assert settings.keys_dir == "/home/ann/.local/share/authserver/keys"
+    assert settings.database_url == "sqlite:////home/ann/.local/share/authserver/authserver.db"
     assert settings.access_token_ttl_seconds == 900
     assert settings.refresh_grace_seconds == 10
     assert settings.session_idle_timeout_seconds == 2_592_000
     assert settings.session_max_age_seconds == 7_776_000
     # OWASP's argon2id minimum.
     assert (settings.password_memory_kib, settings.password_time_cost, settings.password_parallelism) == (19456, 2, 1)
+
+
+def test_authserver_home_holds_the_database_and_keys_unless_they_are_set_one_by_one(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert Settings.from_env({"XDG_DATA_HOME": "/data", "HOME": "/home/ann"}).home == "/data/authserver"
+    settings = Settings.from_env({"AUTHSERVER_HOME": "srv"})  # relative: to the folder it was set in
+    assert (settings.database_url, settings.keys_dir) == (f"sqlite:///{tmp_path}/srv/authserver.db",
+                                                          f"{tmp_path}/srv/keys")
+    own = Settings.from_env({"AUTHSERVER_HOME": "/srv/auth", "AUTHSERVER_KEYS_DIR": "/etc/auth-keys",
+                             "AUTHSERVER_DATABASE_URL": "postgresql+psycopg://auth@db/auth"})
+    assert (own.database_url, own.keys_dir) == ("postgresql+psycopg://auth@db/auth", "/etc/auth-keys")
+
+
+@pytest.mark.parametrize("scheme", ["postgres", "postgresql", "postgresql+psycopg2"])
+def test_a_postgresql_url_of_another_driver_is_named_with_the_right_scheme(scheme):
+    with pytest.raises(SettingsError) as error:
+        Settings.from_env({"AUTHSERVER_DATABASE_URL": f"{scheme}://auth:hunter2@db.internal:5432/auth"})
+    assert str(error.value) == (f"AUTHSERVER_DATABASE_URL has the scheme {scheme}://, which names a driver "
+                                "authserver does not use: write postgresql+psycopg://auth:…@db.internal:5432/auth")
 
 
 def test_environment_overrides():

@@ -13,6 +13,7 @@ from ..store.models import User
 from ..store.users import add_user
 from ..store.users import check_password
 from ..store.users import find_user
+from .passwords import check_new_password
 
 # Why a sign-in failed (the `reason` of a login_failed event); callers are told neither.
 FAILED_BAD_CREDENTIALS = "bad_credentials"
@@ -41,10 +42,9 @@ def create_user(services, username: str, password: str, email: str | None = None
     if not username or len(username) > 150 or any(c.isspace() for c in username) or not username.isprintable():
         raise AccountError("usernames are 1 to 150 printable characters without spaces")
     check_email(email)
-    if not password:
-        raise AccountError("the password must not be empty")
     if find_user(username) is not None:
         raise AccountError(f"user {username!r} already exists")
+    check_new_password(password)
     return add_user(User(username=username, email=email, password_hash=services.passwords.hash(password),
                          is_admin=admin, created_at=services.clock.now()))
 

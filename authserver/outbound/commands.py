@@ -15,6 +15,7 @@ from flask.cli import with_appcontext
 
 from ..store import outbox
 from ..store.database import db
+from ..store.schema import database_label
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +40,13 @@ def outbox_run(beside_server):
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, lambda *_: stop.set())
     worker = OutboxWorker(app)
-    log.info("outbound delivery worker started (%s deliveries at once)", worker.slots)
+    log.info("outbound delivery worker started (%s deliveries at once) on the database %s", worker.slots,
+             database_label(settings.database_url))
     worker.run(stop, parent_pid=os.getppid() if beside_server else None)
     log.info("outbound delivery worker stopped")
+
+
+outbox_run.logs_json = True  # the command line's plain line naming the database would break the JSON lines
 
 
 def _serve_metrics(app, host: str, port: int) -> None:

@@ -37,7 +37,7 @@ def services(app):
     ("al\x00ice", None, PASSWORD, "usernames are 1 to 150 printable characters without spaces"),
     ("alice", "not-an-address", PASSWORD, "'not-an-address' is not an email address"),
     ("alice", "a b@example.com", PASSWORD, "is not an email address"),
-    ("alice", None, "", "the password must not be empty"),
+    ("alice", None, "", "the password is too short: use at least 8 characters"),
 ])
 def test_create_user_refuses_what_cannot_be_an_account(app, services, username, email, password, message):
     with app.app_context(), pytest.raises(AccountError, match=message.replace("'", ".")):

@@ -8,6 +8,7 @@ import json
 import signal
 import subprocess
 
+from authserver.store.schema import database_label
 from tests.outbound.outbox_helpers import AUTHSERVER
 from tests.outbound.outbox_helpers import enqueue
 from tests.outbound.outbox_helpers import process_env
@@ -37,7 +38,9 @@ def test_outbox_run_delivers_and_stops_on_sigterm(app, database_url, keys_dir, r
         process.send_signal(signal.SIGTERM)
         output = process.communicate(timeout=30)[0]
     assert process.returncode == 0, output
-    messages = [json.loads(line)["message"] for line in output.splitlines()]
+    messages = [json.loads(line)["message"] for line in output.splitlines()]  # every line JSON
+    assert any(m.startswith("outbound delivery worker started") and database_label(database_url) in m
+               for m in messages)
     assert messages[-1] == "outbound delivery worker stopped"
     assert any(m.startswith("outbound backchannel_logout #") and "delivered" in m for m in messages)
 
