@@ -18,8 +18,7 @@ from ..openapi.document import RETRY_AFTER
 from ..openapi.document import browser_session
 from ..openapi.document import operation
 from ..openapi.document import page_response
-from ..scopes import ACCOUNT_SCOPES
-from ..scopes import describe
+from ..scopes import describe_held
 from ..services import current_services
 from ..sessions.user_agents import describe_user_agent
 from ..store import device_authorizations
@@ -58,9 +57,9 @@ def device_lookup():
     authorization, refusal = pending_authorization(user_code)
     if authorization is None:
         return refusal
+    # What the device's restricted session may use: the account scopes are not offered as if it could.
     return render_template("device_confirm.html", authorization=authorization, user_code=user_code,
-                           # A restricted session can never use these: not offered as if it could.
-                           scopes=describe(authorization.scope, leave_out=ACCOUNT_SCOPES),
+                           scopes=describe_held(authorization.scope, restricted=True),
                            device=authorization.device_name or describe_user_agent(authorization.user_agent).label)
 
 

@@ -48,6 +48,7 @@ def test_console_shows_a_users_sessions_and_events(app, factory, admin_client):
     assert "End all sessions" in html and "Disable user" in html
     assert "Failed sign-in" in html and "wrong username or password" in html
     assert "Signed in" in html
+    assert "Can: " in html and '<span class="scope-word" title="profile">See your username</span>' in html
 
 
 def test_console_search_suggests_partial_matches(factory, admin_client):
