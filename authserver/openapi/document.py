@@ -262,14 +262,29 @@ def build_document(app) -> dict:
                            "`{\"error\", \"error_description\"}`, except on the web pages (HTML).",
         },
         "servers": [{"url": settings.issuer}],
+        # Grouped by what a reader comes to do; /docs shows each group under its x-displayName.
         "tags": [
-            {"name": "oauth", "description": "OAuth 2.0 endpoints for clients and resource servers."},
-            {"name": "account", "description": "The token's user: who they are, their device sessions and "
-                                               "connected apps (bearer token)."},
-            {"name": "admin", "description": "Operators: any user's sessions (bearer token with `admin`)."},
-            {"name": "web", "description": "Server-rendered pages for people (HTML)."},
-            {"name": "operations", "description": "Health checks and metrics for load balancers and monitoring."},
-            {"name": "meta", "description": "This description of the API."},
+            {"name": "oauth", "x-displayName": "OAuth: signing a user in to an app",
+             "description": "The browser's part of OAuth 2.0 and OpenID Connect: the authorization endpoint and "
+                            "its consent page, and signing out (RP-Initiated Logout)."},
+            {"name": "token", "x-displayName": "Token endpoint",
+             "description": "Every grant: authorization code, refresh (rotation), password, client credentials, "
+                            "device code."},
+            {"name": "tokens", "x-displayName": "Checking and revoking tokens",
+             "description": "For resource servers and apps: the signing keys, introspection, revocation."},
+            {"name": "device", "x-displayName": "Devices without a browser (RFC 8628)",
+             "description": "A TV or command line asks for a code; the user enters it on `/device`."},
+            {"name": "account", "x-displayName": "Account API",
+             "description": "The token's user: who they are, their device sessions and connected apps (bearer "
+                            "token)."},
+            {"name": "admin", "x-displayName": "Operator API",
+             "description": "Operators: any user's sessions (bearer token with `admin`)."},
+            {"name": "web", "x-displayName": "Pages for people",
+             "description": "Sign-in, My devices and the sessions console (HTML)."},
+            {"name": "discovery", "x-displayName": "Discovery",
+             "description": "Where a client finds everything else: the metadata and this description of the API."},
+            {"name": "operations", "x-displayName": "Operations",
+             "description": "Health checks and metrics for load balancers and monitoring."},
         ],
         "paths": items,
         "components": {
@@ -342,7 +357,7 @@ def api_document() -> dict:
 
 
 @bp.get(paths.OPENAPI_DOCUMENT)
-@operation("get", summary="This API description (OpenAPI 3.1)", tags=["meta"],
+@operation("get", summary="This API description (OpenAPI 3.1)", tags=["discovery"],
            description="Built from the declarations beside the views; `/docs` renders it for people.",
            responses={200: json_response("The OpenAPI document.",
                                          {"type": "object", "required": ["openapi", "paths"]})})

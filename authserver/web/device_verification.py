@@ -37,7 +37,7 @@ CODE_REFUSED = {400: page_response("The code is wrong, expired or used (counted 
 
 
 @bp.get(paths.DEVICE_VERIFICATION)
-@operation("get", summary="Connect a device: enter its code (RFC 8628 §3.3)", tags=["web"],
+@operation("get", summary="Connect a device: enter its code (RFC 8628 §3.3)", tags=["device"],
            security=browser_session(), query={"user_code": {"schema": USER_CODE}},
            description="`verification_uri_complete` fills the code in.",
            responses={200: page_response("The code form."), 302: SIGNED_OUT, **DATABASE_PAGES})
@@ -47,7 +47,7 @@ def device_verification():
 
 
 @bp.post(paths.DEVICE_VERIFICATION)
-@operation("post", summary="Look up a device code", tags=["web"], security=browser_session(),
+@operation("post", summary="Look up a device code", tags=["device"], security=browser_session(),
            body=csrf_form("The code form.", user_code=USER_CODE),
            responses={200: page_response("Which app on which device asks for what: Approve and Deny."),
                       302: SIGNED_OUT, **CODE_REFUSED, **DATABASE_PAGES})
@@ -64,7 +64,7 @@ def device_lookup():
 
 
 @bp.post(paths.DEVICE_VERIFICATION + "/decision")
-@operation("post", summary="Approve or deny a device", tags=["web"], security=browser_session(),
+@operation("post", summary="Approve or deny a device", tags=["device"], security=browser_session(),
            description="Approval lets the device's next poll get tokens of a restricted device session.",
            body=csrf_form("The decision.", user_code=USER_CODE, decision={"enum": ["approve", "deny"]}),
            responses={200: page_response("Done: the device is connected, or was refused."),
