@@ -262,36 +262,36 @@ def build_document(app) -> dict:
                            "`{\"error\", \"error_description\"}`, except on the web pages (HTML).",
         },
         "servers": [{"url": settings.issuer}],
-        # Grouped by what a reader comes to do; /docs shows each group under its x-displayName.
-        "tags": [
-            {"name": "oauth", "x-displayName": "OAuth: signing a user in to an app",
-             "description": "The browser's part of OAuth 2.0 and OpenID Connect: the authorization endpoint and "
-                            "its consent page, and signing out (RP-Initiated Logout)."},
-            {"name": "token", "x-displayName": "Token endpoint",
-             "description": "Every grant: authorization code, refresh (rotation), password, client credentials, "
-                            "device code."},
-            {"name": "tokens", "x-displayName": "Checking and revoking tokens",
-             "description": "For resource servers and apps: the signing keys, introspection, revocation."},
-            {"name": "device", "x-displayName": "Devices without a browser (RFC 8628)",
-             "description": "A TV or command line asks for a code; the user enters it on `/device`."},
-            {"name": "account", "x-displayName": "Account API",
-             "description": "The token's user: who they are, their device sessions and connected apps (bearer "
-                            "token)."},
-            {"name": "admin", "x-displayName": "Operator API",
-             "description": "Operators: any user's sessions (bearer token with `admin`)."},
-            {"name": "web", "x-displayName": "Pages for people",
-             "description": "Sign-in, My devices and the sessions console (HTML)."},
-            {"name": "discovery", "x-displayName": "Discovery",
-             "description": "Where a client finds everything else: the metadata and this description of the API."},
-            {"name": "operations", "x-displayName": "Operations",
-             "description": "Health checks and metrics for load balancers and monitoring."},
-        ],
+        "tags": [{"name": name, "x-displayName": title, "description": description}
+                 for name, title, description in TAGS],
         "paths": items,
         "components": {
             "schemas": dict(sorted(schemas.items())),
             "securitySchemes": security_schemes(settings.issuer, app.config["SESSION_COOKIE_NAME"]),
         },
     }
+
+
+# The tags of the operations, grouped by what a reader comes to do: (name, title, description), in the
+# order /docs shows them, each group under its title (the tag's x-displayName).
+TAGS = (
+    ("oauth", "OAuth: signing a user in to an app",
+     "The browser's part of OAuth 2.0 and OpenID Connect: the authorization endpoint and its consent page, and "
+     "signing out (RP-Initiated Logout)."),
+    ("token", "Token endpoint",
+     "Every grant: authorization code, refresh (rotation), password, client credentials, device code."),
+    ("tokens", "Checking and revoking tokens",
+     "For resource servers and apps: the signing keys, introspection, revocation."),
+    ("device", "Devices without a browser (RFC 8628)",
+     "A TV or command line asks for a code; the user enters it on `/device`."),
+    ("account", "Account API",
+     "The token's user: who they are, their device sessions and connected apps (bearer token)."),
+    ("admin", "Operator API", "Operators: any user's sessions (bearer token with `admin`)."),
+    ("web", "Pages for people", "Sign-in, My devices and the sessions console (HTML)."),
+    ("discovery", "Discovery",
+     "Where a client finds everything else: the metadata and this description of the API."),
+    ("operations", "Operations", "Health checks and metrics for load balancers and monitoring."),
+)
 
 
 def _operation(rule, method: str, declared: dict, web: bool) -> dict:

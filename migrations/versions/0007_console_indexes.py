@@ -10,22 +10,21 @@ down_revision = '0006'
 branch_labels = None
 depends_on = None
 
+# Indexes only (no table is rebuilt, so no batch mode): what the console's start page reads
+# (store/activity.py, security_events.search_events), each by the column it filters on, then time.
+INDEXES = (
+    ('ix_security_events_client_created', 'security_events', ['client_id', 'created_at']),
+    ('ix_security_events_kind_created', 'security_events', ['kind', 'created_at']),
+    ('ix_refresh_tokens_issued_at', 'refresh_tokens', ['issued_at']),
+    ('ix_device_sessions_ended', 'device_sessions', ['ended_at']),
+)
+
 
 def upgrade():
-    with op.batch_alter_table('security_events', schema=None) as batch_op:
-        batch_op.create_index('ix_security_events_client_created', ['client_id', 'created_at'], unique=False)
-        batch_op.create_index('ix_security_events_kind_created', ['kind', 'created_at'], unique=False)
-    with op.batch_alter_table('refresh_tokens', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_refresh_tokens_issued_at'), ['issued_at'], unique=False)
-    with op.batch_alter_table('device_sessions', schema=None) as batch_op:
-        batch_op.create_index('ix_device_sessions_ended', ['ended_at'], unique=False)
+    for name, table, columns in INDEXES:
+        op.create_index(name, table, columns, unique=False)
 
 
 def downgrade():
-    with op.batch_alter_table('device_sessions', schema=None) as batch_op:
-        batch_op.drop_index('ix_device_sessions_ended')
-    with op.batch_alter_table('refresh_tokens', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_refresh_tokens_issued_at'))
-    with op.batch_alter_table('security_events', schema=None) as batch_op:
-        batch_op.drop_index('ix_security_events_kind_created')
-        batch_op.drop_index('ix_security_events_client_created')
+    for name, table, _ in reversed(INDEXES):
+        op.drop_index(name, table_name=table)
