@@ -19,7 +19,9 @@ CLIENT_SCOPES = frozenset({SSF_MANAGE_SCOPE})
 # and `email` the ID token and UserInfo also carry the username and email address.
 OPENID_SCOPE = "openid"
 
-# What the consent page says each scope lets an app do; other scopes are shown by name.
+# What each scope lets an app do, in words, wherever a person reads scopes (the consent and device
+# pages, My devices and Connected apps, the console, the OAuth scheme of /openapi.json); other scopes
+# are shown by name.
 DESCRIPTIONS = {
     OPENID_SCOPE: "Sign you in with your account",
     "profile": "See your username",
@@ -33,9 +35,15 @@ DESCRIPTIONS = {
 SUPPORTED = tuple(DESCRIPTIONS)
 
 
-def describe(scope: str, leave_out=frozenset()) -> list[tuple[str, str]]:
-    """(scope, what it lets an app do) for each scope, for the consent pages."""
-    return [(name, DESCRIPTIONS.get(name, name)) for name in scope.split() if name not in leave_out]
+def describe(scope: str | None, leave_out=frozenset()) -> list[tuple[str, str]]:
+    """(scope, what it lets an app do) for each scope, in order, each once; an unknown scope is its name."""
+    return [(name, DESCRIPTIONS.get(name, name)) for name in scope_tokens(scope) if name not in leave_out]
+
+
+def describe_held(scope: str | None, restricted: bool) -> list[tuple[str, str]]:
+    """What a session's tokens may do: a restricted (device) session never uses the account scopes,
+    so they are not shown as if it could."""
+    return describe(scope, leave_out=ACCOUNT_SCOPES if restricted else frozenset())
 
 
 def scope_tokens(scope: str | None) -> list[str]:

@@ -17,6 +17,7 @@ from ..openapi.document import no_content
 from ..openapi.document import operation
 from ..openapi.document import schema
 from ..scopes import SESSIONS_SCOPE
+from ..scopes import describe
 from ..services import current_services
 from ..store import consents
 from .protector import REFUSED
@@ -32,9 +33,12 @@ CONSENTS = schema("ConsentList", {
     "required": ["consents"],
     "properties": {"consents": {"type": "array", "items": {
         "type": "object",
-        "required": ["client_id", "client_name", "scope", "granted_at"],
+        "required": ["client_id", "client_name", "scope", "scope_descriptions", "granted_at"],
         "properties": {"client_id": {"type": "string"}, "client_name": {"type": "string"},
                        "scope": {"type": "string", "description": "What the user consented to."},
+                       "scope_descriptions": {"type": "object", "additionalProperties": {"type": "string"},
+                                              "description": "Each scope in words, as the pages say it (an app's "
+                                                             "own scope: its name)."},
                        "granted_at": INSTANT},
         "additionalProperties": False,
     }}},
@@ -49,7 +53,8 @@ CONSENTS = schema("ConsentList", {
 def list_consents():
     user_id = current_token.device_session.user_id
     return {"consents": [{"client_id": c.client_id, "client_name": c.client.name, "scope": c.scope,
-                          "granted_at": iso_utc(c.granted_at)} for c in consents.list_consents(user_id)]}
+                          "scope_descriptions": dict(describe(c.scope)), "granted_at": iso_utc(c.granted_at)}
+                         for c in consents.list_consents(user_id)]}
 
 
 @bp.delete("/<client_id>")

@@ -98,7 +98,7 @@ def endpoint_response(endpoint, repeatable=frozenset()):
 
 
 @bp.route(paths.TOKEN, methods=ANY_METHOD, provide_automatic_options=False)
-@operation("post", summary="Issue tokens (RFC 6749 §3.2)", tags=["oauth"], security=client_auth(),
+@operation("post", summary="Issue tokens (RFC 6749 §3.2)", tags=["token"], security=client_auth(),
            description="Every other method is answered 405 with `Allow: POST`.",
            body=TOKEN_REQUEST, other_methods_refused=True, headers=DPOP_PROOF, responses={
                200: json_response("Tokens.", TOKEN_RESPONSE, NO_STORE),
@@ -137,7 +137,7 @@ def with_fresh_nonce(services, response):
 
 
 @bp.route(paths.REVOCATION, methods=ANY_METHOD, provide_automatic_options=False)
-@operation("post", summary="Revoke a token (RFC 7009)", tags=["oauth"], security=client_auth(),
+@operation("post", summary="Revoke a token (RFC 7009)", tags=["tokens"], security=client_auth(),
            description="A refresh token ends its device session (log out); an access token is denied until it "
                        "expires. An unknown token, or another client's, is answered 200 and left alone.",
            body=token_parameter("The token to revoke."), other_methods_refused=True, responses={
@@ -149,7 +149,7 @@ def revoke():
 
 
 @bp.route(paths.INTROSPECTION, methods=ANY_METHOD, provide_automatic_options=False)
-@operation("post", summary="Introspect a token (RFC 7662)", tags=["oauth"], security=client_auth(),
+@operation("post", summary="Introspect a token (RFC 7662)", tags=["tokens"], security=client_auth(),
            description="For clients registered with `--introspect` (never public clients).",
            body=token_parameter("The token to look at."), other_methods_refused=True, responses={
                200: json_response("What is known of the token.", INTROSPECTION_RESPONSE, NO_STORE),
@@ -160,7 +160,7 @@ def introspect():
 
 
 @bp.route(paths.DEVICE_AUTHORIZATION, methods=ANY_METHOD, provide_automatic_options=False)
-@operation("post", summary="Start a device authorization (RFC 8628)", tags=["oauth"], security=client_auth(),
+@operation("post", summary="Start a device authorization (RFC 8628)", tags=["device"], security=client_auth(),
            description="For clients registered with the device code grant (TVs, CLIs, sensors). The approval "
                        "opens a restricted device session.",
            body=form(DEVICE_AUTHORIZATION_FORM, "What the device asks for, and the client's credentials unless "
@@ -175,7 +175,7 @@ def device_authorization():
 
 
 @bp.route(paths.JWKS)
-@operation("get", summary="The signing keys (RFC 7517)", tags=["oauth"],
+@operation("get", summary="The signing keys (RFC 7517)", tags=["tokens"],
            headers={"If-None-Match": {"schema": {"type": "string"}, "description": "The `ETag` of a cached copy."}},
            responses={200: json_response("The public keys, cacheable for `AUTHSERVER_JWKS_MAX_AGE_SECONDS`, with a "
                                          "strong `ETag`.", JWKS),
@@ -191,14 +191,14 @@ def jwks():
 
 
 @bp.route(paths.METADATA)
-@operation("get", summary="Authorization server metadata (RFC 8414)", tags=["oauth"],
+@operation("get", summary="Authorization server metadata (RFC 8414)", tags=["discovery"],
            responses={200: json_response("Where every endpoint is and what it supports.", METADATA)})
 def metadata():
     return cacheable(jsonify(server_metadata(current_services().settings)))
 
 
 @oidc_bp.route(paths.OPENID_CONFIGURATION)
-@operation("get", summary="OpenID Provider metadata (OpenID Connect Discovery 1.0)", tags=["oauth"],
+@operation("get", summary="OpenID Provider metadata (OpenID Connect Discovery 1.0)", tags=["discovery"],
            responses={200: json_response("The RFC 8414 metadata, and what OpenID Connect relying parties need "
                                          "besides.", OPENID_PROVIDER_METADATA)})
 def openid_provider_metadata():

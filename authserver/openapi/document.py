@@ -278,24 +278,42 @@ def build_document(app) -> dict:
                            "`{\"error\", \"error_description\"}`, except on the web pages (HTML).",
         },
         "servers": [{"url": settings.issuer}],
-        "tags": [
-            {"name": "oauth", "description": "OAuth 2.0 endpoints for clients and resource servers."},
-            {"name": "account", "description": "The token's user: who they are, their device sessions and "
-                                               "connected apps (bearer token)."},
-            {"name": "admin", "description": "Operators: any user's sessions (bearer token with `admin`)."},
-            {"name": "registration", "description": "Clients that register themselves (RFC 7591) and manage their "
-                                                    "registration (RFC 7592), while `AUTHSERVER_CLIENT_REGISTRATION` "
-                                                    "is not `off`."},
-            {"name": "web", "description": "Server-rendered pages for people (HTML)."},
-            {"name": "operations", "description": "Health checks and metrics for load balancers and monitoring."},
-            {"name": "meta", "description": "This description of the API."},
-        ],
+        "tags": [{"name": name, "x-displayName": title, "description": description}
+                 for name, title, description in TAGS],
         "paths": items,
         "components": {
             "schemas": dict(sorted(schemas.items())),
             "securitySchemes": security_schemes(settings.issuer, app.config["SESSION_COOKIE_NAME"]),
         },
     }
+
+
+# The tags of the operations, grouped by what a reader comes to do: (name, title, description), in the
+# order /docs shows them, each group under its title (the tag's x-displayName).
+TAGS = (
+    ("oauth", "OAuth: signing a user in to an app",
+     "The browser's part of OAuth 2.0 and OpenID Connect: the authorization endpoint and its consent page, and "
+     "signing out (RP-Initiated Logout)."),
+    ("token", "Token endpoint",
+     "Every grant: authorization code, refresh (rotation), password, client credentials, device code."),
+    ("tokens", "Checking and revoking tokens",
+     "For resource servers and apps: the signing keys, introspection, revocation."),
+    ("device", "Devices without a browser (RFC 8628)",
+     "A TV or command line asks for a code; the user enters it on `/device`."),
+    ("account", "Account API",
+     "The token's user: who they are, their device sessions and connected apps (bearer token)."),
+    ("admin", "Operator API", "Operators: any user's sessions (bearer token with `admin`)."),
+    ("registration", "Clients that register themselves",
+     "Dynamic client registration (RFC 7591) and each registered client's configuration (RFC 7592), while "
+     "`AUTHSERVER_CLIENT_REGISTRATION` is not `off`."),
+    ("security events", "Security events to receivers",
+     "Shared Signals Framework 1.0: the transmitter metadata and the stream management API (a client's own token "
+     "with `ssf.manage`)."),
+    ("web", "Pages for people", "Sign-in, My devices and the sessions console (HTML)."),
+    ("discovery", "Discovery",
+     "Where a client finds everything else: the metadata and this description of the API."),
+    ("operations", "Operations", "Health checks and metrics for load balancers and monitoring."),
+)
 
 
 def _operation(rule, method: str, declared: dict, web: bool) -> dict:
@@ -361,7 +379,7 @@ def api_document() -> dict:
 
 
 @bp.get(paths.OPENAPI_DOCUMENT)
-@operation("get", summary="This API description (OpenAPI 3.1)", tags=["meta"],
+@operation("get", summary="This API description (OpenAPI 3.1)", tags=["discovery"],
            description="Built from the declarations beside the views; `/docs` renders it for people.",
            responses={200: json_response("The OpenAPI document.",
                                          {"type": "object", "required": ["openapi", "paths"]})})

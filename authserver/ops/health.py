@@ -4,7 +4,9 @@
   never gets every node restarted.
 - ``GET /readyz``: this node can serve: a signing key is loaded and the database answers (with our
   tables) within ``READY_TIMEOUT_SECONDS``. Otherwise ``503 temporarily_unavailable`` whose
-  one-line description is the reason, so the load balancer sends traffic elsewhere.
+  one-line description is the reason, so the load balancer sends traffic elsewhere; each such
+  answer is counted (``authserver_readiness_failures_total``), so an alert can see what the load
+  balancer saw (the metrics are served apart from the app, and answer while the database does not).
 
 The database is asked on a connection of its own, in a thread the request waits for at most the
 timeout: a database that accepts connections and then hangs must not hang the check with it. At
@@ -58,6 +60,7 @@ def healthz():
 def readyz():
     reason = signing_key_problem() or database_problem(db.engine, READY_TIMEOUT_SECONDS)
     if reason:
+        current_services().metrics.count("readiness_failures")
         raise TemporarilyUnavailable(f"Not ready: {reason}.", 503, retry_after=5)
     return jsonify(status="ready")
 

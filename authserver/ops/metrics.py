@@ -11,6 +11,7 @@ long each endpoint takes.
 | ``authserver_failed_signins_total`` | ``reason`` (``bad_credentials``, ``disabled``) |
 | ``authserver_throttled_requests_total`` | ``budget`` (``throttle.BUDGETS``) |
 | ``authserver_introspection_unknown_tokens_total`` | (tokens not ours a resource server asked about) |
+| ``authserver_readiness_failures_total`` | (``/readyz`` answered 503) |
 | ``authserver_request_duration_seconds`` (histogram) | ``endpoint`` (the Flask endpoint; ``unmatched`` for 404s) |
 | ``authserver_outbound_delivered_total``, ``…_retried_total``, ``…_given_up_total`` | ``kind`` (``outbound/``) |
 | ``authserver_outbound_queued_messages`` (gauge) | ``kind``: messages waiting, in flight included |
@@ -67,6 +68,8 @@ COUNTERS = {
     "throttled_requests": ("Requests refused with 429 because a failure budget was spent, by budget.", ("budget",)),
     "introspection_unknown_tokens": ("Tokens not ours at all that resource servers presented for introspection "
                                      "(each counts toward INTROSPECTION_MAX_FAILURES only).", ()),
+    "readiness_failures": ("Readiness checks (/readyz) answered 503: no signing key, or a database that does not "
+                           "answer.", ()),
     "outbound_delivered": ("Outbound messages acknowledged by their receiver, by kind.", ("kind",)),
     "outbound_retried": ("Outbound delivery attempts that failed and were scheduled again, by kind.", ("kind",)),
     "outbound_given_up": ("Outbound messages given up (refused, rejected or too old), by kind.", ("kind",)),

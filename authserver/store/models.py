@@ -176,7 +176,9 @@ class DeviceSession(BrowserSignIn, db.Model):
     user = db.relationship(User, lazy="joined")
     client = db.relationship(Client, lazy="joined")
 
-    __table_args__ = (Index("ix_device_sessions_user_ended", "user_id", "ended_at"),)
+    __table_args__ = (Index("ix_device_sessions_user_ended", "user_id", "ended_at"),
+                      # The console's sessions ended per hour (store/activity.py), and the prune's deletions.
+                      Index("ix_device_sessions_ended", "ended_at"))
 
     @property
     def is_ended(self) -> bool:
@@ -201,7 +203,8 @@ class RefreshToken(db.Model):
     parent_id = db.Column(BigId, db.ForeignKey("refresh_tokens.id", ondelete="CASCADE"), index=True)
     generation = db.Column(db.Integer, nullable=False, default=0)
     client_id = db.Column(CLIENT_ID, nullable=False)
-    issued_at = db.Column(UTCDateTime, nullable=False)
+    # Indexed for the console's refreshes per hour (store/activity.py).
+    issued_at = db.Column(UTCDateTime, nullable=False, index=True)
     used_at = db.Column(UTCDateTime)
 
 
@@ -332,7 +335,11 @@ class SecurityEvent(db.Model):
 
     __table_args__ = (Index("ix_security_events_username_created", "username", "created_at"),
                       # A user's own sign-ins, found without walking the failures a guessing attack adds.
-                      Index("ix_security_events_username_kind_created", "username", "kind", "created_at"))
+                      Index("ix_security_events_username_kind_created", "username", "kind", "created_at"),
+                      # The console's search by client or by kind, newest first (security_events.search_events);
+                      # the client one also serves the per-client lookup budgets.
+                      Index("ix_security_events_client_created", "client_id", "created_at"),
+                      Index("ix_security_events_kind_created", "kind", "created_at"))
 
 
 class OutboxMessage(db.Model):

@@ -6,9 +6,12 @@ import json
 
 from sqlalchemy import or_
 from sqlalchemy import select
+from sqlalchemy import tuple_
+from sqlalchemy.orm import aliased
 
 from .database import begin_write
 from .database import db
+from .models import Client
 from .models import SecurityEvent
 
 LOGIN_SUCCEEDED = "login_succeeded"
@@ -61,3 +64,24 @@ def recent_events(user, limit: int = 50) -> list[SecurityEvent]:
         .limit(limit)
     )
     return list(db.session.scalars(query))
+
+
+def search_events(*, username: str | None = None, client_id: str | None = None, kind: str | None = None,
+                  before_id: int | None = None, limit: int = 25) -> list[tuple[SecurityEvent, str | None]]:
+    """The latest events (with their client's name), newest first, of this username, client and kind
+    when given; ``before_id``: only those older than that event (the next page). One statement, over
+    the index of whichever filter is given (username, client or kind, each with the time)."""
+    query = (select(SecurityEvent, Client.name).outerjoin(Client, Client.client_id == SecurityEvent.client_id)
+             .order_by(SecurityEvent.created_at.desc(), SecurityEvent.id.desc()).limit(limit))
+    if username:
+        query = query.where(SecurityEvent.username == username)
+    if client_id:
+        query = query.where(SecurityEvent.client_id == client_id)
+    if kind:
+        query = query.where(SecurityEvent.kind == kind)
+    if before_id is not None:
+        # (time, id) after that event's, in the page's order: events recorded in the same instant stay in order.
+        cursor = aliased(SecurityEvent)  # not correlated with the outer query's rows
+        cursor_at = select(cursor.created_at).where(cursor.id == before_id).scalar_subquery()
+        query = query.where(tuple_(SecurityEvent.created_at, SecurityEvent.id) < tuple_(cursor_at, before_id))
+    return [tuple(row) for row in db.session.execute(query)]

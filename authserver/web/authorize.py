@@ -80,13 +80,13 @@ SIGNED_IN_OR_NOT = browser_session() + [{}]
 
 
 @bp.route(paths.AUTHORIZATION, methods=["GET", "POST"])
-@operation("get", summary="Authorization endpoint (RFC 6749 §4.1, PKCE)", tags=["web"], security=SIGNED_IN_OR_NOT,
+@operation("get", summary="Authorization endpoint (RFC 6749 §4.1, PKCE)", tags=["oauth"], security=SIGNED_IN_OR_NOT,
            description="A first-party client, or one the user already allowed these scopes, gets its code at once; "
                        "otherwise the user sees the consent page.",
            query=AUTHORIZATION_REQUEST,
            responses={200: page_response("The consent page: the app and what it asks for, Allow and Deny."),
                       302: TO_CLIENT, 400: NOT_A_CLIENT, **DATABASE_PAGES})
-@operation("post", summary="Allow or deny an app (the consent page's form)", tags=["web"],
+@operation("post", summary="Allow or deny an app (the consent page's form)", tags=["oauth"],
            security=browser_session(), query=AUTHORIZATION_REQUEST,
            body=csrf_form("The decision.", decision={"enum": [ALLOW, "deny"]}),
            responses={302: TO_CLIENT, 400: NOT_A_CLIENT, **DATABASE_PAGES})

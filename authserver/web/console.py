@@ -1,5 +1,7 @@
-"""The operators' sessions console (``/console``, admins only): find a user, see their sessions and
-security events, end one session or all of them, disable the user."""
+"""The operators' sessions console (``/console``, admins only). Its start page shows the last 24 hours
+as a chart (``activity_chart.py``) and the latest security events, searchable by username, client and
+kind, a page at a time; from there, find a user, see their sessions and security events, end one
+session or all of them, disable the user."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from ..services import current_services
 from ..sessions.device_sessions import ENDED_BY_ADMIN
 from ..store import security_events
 from ..store.users import search_users
+from .activity_chart import last_24_hours
 from .blueprint import FORM_EXPIRED
 from .blueprint import bp
 from .blueprint import csrf_form
@@ -38,8 +41,13 @@ EVENT_LABELS = {
     security_events.SESSION_ENDED: "Session ended",
     security_events.USER_DISABLED: "User disabled",
     security_events.ACCESS_TOKEN_REVOKED: "Access token revoked",
+    security_events.CLIENT_AUTH_FAILED: "Failed client authentication",
+    security_events.TOKEN_LOOKUP_FAILED: "Unknown token presented",
+    security_events.INTROSPECTION_LOOKUP_FAILED: "Unknown token introspected",
+    security_events.OUTBOUND_GIVEN_UP: "Outbound delivery given up",
 }
-ALERT_EVENTS = {security_events.LOGIN_FAILED, security_events.REFRESH_TOKEN_REUSED, security_events.AUTHORIZATION_CODE_REUSED, security_events.USER_DISABLED}
+ALERT_EVENTS = {security_events.LOGIN_FAILED, security_events.REFRESH_TOKEN_REUSED,
+                security_events.AUTHORIZATION_CODE_REUSED, security_events.USER_DISABLED}
 REASON_LABELS = {
     "bad_credentials": "wrong username or password",
     "disabled": "account disabled",
@@ -50,7 +58,10 @@ REASON_LABELS = {
     "idle_timeout": "unused for too long",
     "max_age": "reached its maximum age",
     "user_disabled": "user disabled",
+    "other": "other causes",
 }
+# The start page's security events: this many a page.
+EVENTS_PER_PAGE = 25
 
 
 USERNAME = {"description": "A username.", "schema": {"type": "string", "minLength": 1, "maxLength": 150}}
@@ -65,15 +76,24 @@ def back_to(user):
 
 @bp.get("/console")
 @operation("get", summary="Sessions console", tags=["web"], security=browser_session(),
-           query={"username": {"schema": {"type": "string"}, "description": "Find this user (or users like it)."}},
-           responses={200: page_response("The user's sessions and security events, or the users found."),
+           query={"username": {"schema": {"type": "string"}, "description": "Find this user (or users like it)."},
+                  "user": {"schema": {"type": "string"}, "description": "Start page: the events of this username."},
+                  "client": {"schema": {"type": "string"}, "description": "Start page: the events of this client id."},
+                  "kind": {"schema": {"type": "string"}, "description": "Start page: the events of this kind."},
+                  "before": {"schema": {"type": "integer"}, "description": "Start page: events older than this one "
+                                                                           "(the next page)."}},
+           responses={200: page_response("Without `username`: the last 24 hours as a chart and the latest security "
+                                         "events; with it, the user's sessions and security events, or the users "
+                                         "found."),
                       302: SIGNED_OUT, 403: NOT_ADMIN, **DATABASE_PAGES})
 @admin_required
 def console():
     query = request.args.get("username", "").strip()
     user = users.find_user(query) if query else None
+    start_page = {} if query else start_page_context()
     return render_template(
         "console.html",
+        **start_page,
         query=query,
         user=user,
         matches=search_users(query) if query and user is None else [],
@@ -84,6 +104,21 @@ def console():
         alert_events=ALERT_EVENTS,
         reason_labels=REASON_LABELS,
     )
+
+
+def start_page_context() -> dict:
+    """The start page's chart and a page of events matching the filters, with the link to the next page."""
+    filters = {name: request.args.get(name, "").strip() for name in ("user", "client", "kind")}
+    before = request.args.get("before", type=int)
+    rows = security_events.search_events(username=filters["user"], client_id=filters["client"], kind=filters["kind"],
+                                          before_id=before, limit=EVENTS_PER_PAGE + 1)
+    recent = [event for event, _ in rows[:EVENTS_PER_PAGE]]
+    older = None
+    if len(rows) > EVENTS_PER_PAGE:
+        older = url_for("web.console", **{name: value for name, value in filters.items() if value},
+                        before=recent[-1].id)
+    return {"chart": last_24_hours(current_services().clock.now()), "filters": filters, "recent": recent,
+            "client_names": {event.client_id: name for event, name in rows if name}, "older": older}
 
 
 @bp.post("/console/users/<path:username>/sessions/<sid>/end")

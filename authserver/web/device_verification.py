@@ -19,8 +19,7 @@ from ..openapi.document import RETRY_AFTER
 from ..openapi.document import browser_session
 from ..openapi.document import operation
 from ..openapi.document import page_response
-from ..scopes import ACCOUNT_SCOPES
-from ..scopes import describe
+from ..scopes import describe_held
 from ..services import current_services
 from ..sessions.user_agents import describe_user_agent
 from ..store import device_authorizations
@@ -39,7 +38,7 @@ CODE_REFUSED = {400: page_response("The code is wrong, expired or used (counted 
 
 
 @bp.get(paths.DEVICE_VERIFICATION)
-@operation("get", summary="Connect a device: enter its code (RFC 8628 §3.3)", tags=["web"],
+@operation("get", summary="Connect a device: enter its code (RFC 8628 §3.3)", tags=["device"],
            security=browser_session(), query={"user_code": {"schema": USER_CODE}},
            description="`verification_uri_complete` fills the code in.",
            responses={200: page_response("The code form."), 302: SIGNED_OUT, **DATABASE_PAGES})
@@ -49,7 +48,7 @@ def device_verification():
 
 
 @bp.post(paths.DEVICE_VERIFICATION)
-@operation("post", summary="Look up a device code", tags=["web"], security=browser_session(),
+@operation("post", summary="Look up a device code", tags=["device"], security=browser_session(),
            body=csrf_form("The code form.", user_code=USER_CODE),
            responses={200: page_response("Which app on which device asks for what: Approve and Deny."),
                       302: SIGNED_OUT, **CODE_REFUSED, **DATABASE_PAGES})
@@ -59,15 +58,15 @@ def device_lookup():
     authorization, refusal = pending_authorization(user_code)
     if authorization is None:
         return refusal
+    # What the device's restricted session may use: the account scopes are not offered as if it could.
     return render_template("device_confirm.html", authorization=authorization, user_code=user_code,
-                           # A restricted session can never use these: not offered as if it could.
-                           scopes=describe(authorization.scope, leave_out=ACCOUNT_SCOPES),
+                           scopes=describe_held(authorization.scope, restricted=True),
                            device=authorization.device_name or describe_user_agent(authorization.user_agent).label,
                            resources=resources.described(authorization.resources))  # RFC 8707
 
 
 @bp.post(paths.DEVICE_VERIFICATION + "/decision")
-@operation("post", summary="Approve or deny a device", tags=["web"], security=browser_session(),
+@operation("post", summary="Approve or deny a device", tags=["device"], security=browser_session(),
            description="Approval lets the device's next poll get tokens of a restricted device session.",
            body=csrf_form("The decision.", user_code=USER_CODE, decision={"enum": ["approve", "deny"]}),
            responses={200: page_response("Done: the device is connected, or was refused."),

@@ -97,7 +97,7 @@ def inline_code(text: str) -> Markup:
 
 
 @bp.get(paths.DOCS)
-@operation("get", summary="This API description, for people", tags=["meta"],
+@operation("get", summary="This API description, for people", tags=["discovery"],
            responses={200: page_response("Every operation of `/openapi.json`, listed by tag.")})
 def docs():
     document = api_document()

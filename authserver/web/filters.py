@@ -1,10 +1,11 @@
 """Template filters: ``utc`` and ``ago`` for instants, ``device`` for a User-Agent, ``event_detail``
-for a security event's JSON detail."""
+for a security event's JSON detail, ``scope_words`` for a scope in words."""
 
 from __future__ import annotations
 
 import json
 
+from ..scopes import describe_held
 from ..services import current_services
 from ..sessions.user_agents import describe_user_agent
 from .blueprint import bp
@@ -41,3 +42,9 @@ def event_detail(raw: str | None) -> dict:
     except ValueError:
         return {}
     return detail if isinstance(detail, dict) else {}
+
+
+@bp.app_template_filter("scope_words")
+def scope_words(scope: str | None, restricted: bool = False) -> list[tuple[str, str]]:
+    """(scope, its description) pairs (``scopes.DESCRIPTIONS``); a restricted session's without the account scopes."""
+    return describe_held(scope, restricted)

@@ -54,10 +54,10 @@ SIGNED_IN_OR_NOT = browser_session() + [{}]
 
 
 @bp.route(paths.END_SESSION, methods=["GET", "POST"])
-@operation("get", summary="End session (OpenID Connect RP-Initiated Logout 1.0)", tags=["web"],
+@operation("get", summary="End session (OpenID Connect RP-Initiated Logout 1.0)", tags=["oauth"],
            security=SIGNED_IN_OR_NOT, query={name: {"schema": schema} for name, schema in LOGOUT_REQUEST.items()},
            responses=ANSWERS)
-@operation("post", summary="End session: an app's form, or the confirmation page's", tags=["web"],
+@operation("post", summary="End session: an app's form, or the confirmation page's", tags=["oauth"],
            security=SIGNED_IN_OR_NOT,
            body={"required": False, "description": "The app's logout request, or the confirmation form.",
                  "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": {

@@ -1,6 +1,15 @@
-"""Signing in and out of the first-party web client (``/signin``, ``/account/signout``)."""
+"""Signing in and out of the first-party web client (``/signin``, ``/account/signout``).
+
+The sign-in page says who is asking: the app, when the browser came from the authorization endpoint
+(its ``client_id`` is public), or a device, when it came from the device page; only a user who came
+to manage their own devices sees the page's own purpose. A device's code is never looked up before
+sign-in (that would let anyone test codes without spending the wrong-code budget), so the device is
+named on the page after, with the app and what it asks for."""
 
 from __future__ import annotations
+
+from urllib.parse import parse_qs
+from urllib.parse import urlsplit
 
 from flask import flash
 from flask import g
@@ -13,6 +22,7 @@ from flask_login import login_required
 from ..accounts import throttle
 from ..accounts import users
 from ..errors import Throttled
+from ..http import paths
 from ..http.request_context import client_ip
 from ..openapi.document import DATABASE_PAGES
 from ..openapi.document import RETRY_AFTER
@@ -21,6 +31,7 @@ from ..openapi.document import operation
 from ..openapi.document import page_response
 from ..openapi.document import redirect_response
 from ..services import current_services
+from ..store.clients import find_client
 from . import known_browsers
 from .blueprint import FORM_EXPIRED
 from .blueprint import bp
@@ -67,7 +78,7 @@ def signin():
         # prompt=login: an app asked that the user sign in again (OpenID Connect, web/authorize.py).
         if g.device_session is not None and request.args.get("prompt") != "login":
             return redirect(target)
-        return render_template("signin.html", next=request.args.get("next", ""))
+        return signin_page(request.args.get("next", ""))
 
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
@@ -78,7 +89,7 @@ def signin():
             # The token endpoint's throttle, so the page is no way around it.
             throttle.check_login(current_services(), username, ip, device_cookie=device)
         except Throttled as throttled:
-            return throttled_page(throttled, "signin.html", username=username, next=request.form.get("next", ""))
+            return throttled_page(throttled, "signin.html", username=username, **asking(request.form.get("next", "")))
     if not username or not password:
         error = "Enter your username and password."
     else:
@@ -88,7 +99,25 @@ def signin():
             sign_in(user)
             return known_browsers.issue(redirect(target), user.username)
         error = BAD_CREDENTIALS
-    return render_template("signin.html", error=error, username=username, next=request.form.get("next", ""))
+    return signin_page(request.form.get("next", ""), error=error, username=username)
+
+
+def signin_page(next_path: str, **context):
+    return render_template("signin.html", **asking(next_path), **context)
+
+
+def asking(next_path: str) -> dict:
+    """The page's ``next`` and who asks the user to sign in: ``app`` (a client's name) when ``next`` is
+    the authorization endpoint, ``device`` when it is the device page; neither for the user's own pages."""
+    parts = urlsplit(safe_next(next_path)) if next_path else None
+    context = {"next": next_path, "app": None, "device": False}
+    if parts is not None and parts.path == paths.AUTHORIZATION:
+        client_id = parse_qs(parts.query).get("client_id", [""])[0]
+        client = find_client(client_id) if client_id else None
+        context["app"] = client.name if client is not None else None
+    elif parts is not None and parts.path == paths.DEVICE_VERIFICATION:
+        context["device"] = True
+    return context
 
 
 @bp.post("/account/signout")

@@ -65,8 +65,10 @@ def test_list_shows_each_connected_app_with_its_scope_and_when(app, client, acco
     assert response.headers["Cache-Control"] == "no-store"
     assert response.json == {"consents": [
         {"client_id": calendar.client_id, "client_name": "Calendar", "scope": "profile",
+         "scope_descriptions": {"profile": "See your username"},
          "granted_at": (granted + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")},
         {"client_id": zapier.client_id, "client_name": "Zapier", "scope": "profile email",
+         "scope_descriptions": {"profile": "See your username", "email": "See your email address"},
          "granted_at": granted.strftime("%Y-%m-%dT%H:%M:%SZ")},
     ]}
 

@@ -13,6 +13,8 @@ from authserver.settings import Settings
 from authserver.store.database import db
 from authserver.tokens import keys
 from tests.conftest import free_port
+from tests.metrics_helpers import samples_of
+from tests.metrics_helpers import value
 
 
 def test_healthz_and_readyz_answer_on_a_working_server(client):
@@ -82,6 +84,20 @@ def test_a_database_that_hangs_is_not_ready_within_the_timeout(keys_dir, monkeyp
 def test_a_database_without_the_schema_is_not_ready(tmp_path, keys_dir):
     http = app_on(f"sqlite:///{tmp_path}/empty.db", keys_dir).test_client()
     assert_not_ready(http.get("/readyz"), "the database has no schema; run `authserver db upgrade`")
+
+
+def test_each_not_ready_answer_is_counted_for_the_alert_rules(tmp_path, keys_dir, database_url):
+    def failures(app):
+        text = app.extensions["authserver"].metrics.exposition()[0].decode()
+        return value(samples_of(text), "authserver_readiness_failures_total")
+
+    broken = app_on(f"sqlite:///{tmp_path}/empty.db", keys_dir)
+    for _ in range(2):
+        assert broken.test_client().get("/readyz").status_code == 503
+    assert failures(broken) == 2
+    working = app_on(database_url, keys_dir)
+    assert working.test_client().get("/readyz").status_code == 200
+    assert failures(working) == 0
 
 
 def test_no_signing_key_is_not_ready(app, tmp_path, monkeypatch, database_url):

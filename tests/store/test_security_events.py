@@ -73,3 +73,44 @@ def test_a_users_recent_events_include_failures_by_username_newest_first(app, fa
             (security_events.LOGIN_SUCCEEDED, T0 + dt.timedelta(minutes=3)),
         ]
         assert len(security_events.recent_events(alice)) == 6  # never bob's
+
+
+def test_search_finds_the_latest_events_by_username_client_and_kind_a_page_at_a_time(app, factory):
+    registered = factory.client(name="Notes")
+    with app.app_context():
+        for minute in range(5):
+            security_events.record_event(security_events.LOGIN_FAILED, T0 + dt.timedelta(minutes=minute),
+                                         username="alice", ip="192.0.2.1")
+        security_events.record_event(security_events.LOGIN_SUCCEEDED, T0, username="bob",
+                                     client_id=registered.client_id)
+        security_events.record_event(security_events.CLIENT_AUTH_FAILED, T0, client_id="client_unknown")
+        db.session.commit()
+
+        everything = security_events.search_events()
+        assert len(everything) == 7
+        assert everything[0][0].created_at == T0 + dt.timedelta(minutes=4)  # newest first
+        (bobs, name), = security_events.search_events(username="bob")
+        assert (bobs.kind, name) == (security_events.LOGIN_SUCCEEDED, "Notes")  # with the client's name
+        (unknown, no_name), = security_events.search_events(client_id="client_unknown")
+        assert (unknown.kind, no_name) == (security_events.CLIENT_AUTH_FAILED, None)
+        assert [event.username for event, _ in security_events.search_events(kind=security_events.LOGIN_FAILED)] \
+            == ["alice"] * 5
+        assert security_events.search_events(username="alice", kind=security_events.LOGIN_SUCCEEDED) == []
+
+        first = security_events.search_events(username="alice", limit=2)
+        second = security_events.search_events(username="alice", limit=2, before_id=first[-1][0].id)
+        third = security_events.search_events(username="alice", limit=2, before_id=second[-1][0].id)
+        pages = [[event.created_at for event, _ in page] for page in (first, second, third)]
+        assert pages == [[T0 + dt.timedelta(minutes=m) for m in minutes] for minutes in ([4, 3], [2, 1], [0])]
+
+
+def test_search_pages_through_events_of_the_same_instant_without_skipping_any(app):
+    with app.app_context():
+        for _ in range(5):
+            security_events.record_event(security_events.LOGIN_FAILED, T0, username="alice")
+        db.session.commit()
+        seen, before = [], None
+        while page := security_events.search_events(before_id=before, limit=2):
+            seen += [event.id for event, _ in page]
+            before = page[-1][0].id
+    assert len(seen) == len(set(seen)) == 5

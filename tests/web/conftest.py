@@ -28,7 +28,9 @@ needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM),
 # What Chromium presents in the browser tests (My devices shows "Chrome 124 on Windows 10").
 WINDOWS_UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
               "Chrome/124.0.0.0 Safari/537.36")
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "output" / "screenshots"
+# scripts/screenshots points this at docs/screenshots/ (the committed ones README links).
+SCREENSHOTS = Path(os.environ.get("AUTHSERVER_SCREENSHOTS_DIR")
+                   or Path(__file__).resolve().parents[1] / "output" / "screenshots")
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
@@ -112,12 +114,15 @@ def post_form(http, page_url, action, **form):
     return http.post(action, data={"csrf_token": csrf_token(page.text), **form})
 
 
-def screenshot(page, name):
-    """The page at desktop and at phone width, into tests/output/screenshots/ for people to look at."""
+def screenshot(page, name, widths=("desktop", "phone"), full_page=True):
+    """The page at desktop and at phone width, into tests/output/screenshots/ for people to look at;
+    ``full_page`` False: the first screen only."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
+        if label not in widths:
+            continue
         page.set_viewport_size(size)
-        page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=full_page)
     page.set_viewport_size(DESKTOP)
 
 

@@ -108,9 +108,9 @@ def test_admin_ends_all_sessions_of_a_user_from_the_console(sqlite_only, app, fa
     sign_in_with_keyboard(page, expect, "root")
     expect(page.get_by_role("heading", name="Sessions console", level=1)).to_be_visible()
 
-    search = page.get_by_role("search")
-    search.get_by_label("Username").fill("bob")
-    search.get_by_label("Username").press("Enter")
+    search = page.get_by_role("search", name="Find a user")
+    search.get_by_label("Find a user by username").fill("bob")
+    search.get_by_label("Find a user by username").press("Enter")
     expect(page.get_by_role("heading", name=re.compile(r"^bob"), level=2)).to_be_visible()
     cards = page.locator("ul.devices > li")
     expect(cards).to_have_count(2)

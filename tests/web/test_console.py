@@ -3,7 +3,10 @@ disabling a user."""
 
 from __future__ import annotations
 
+import re
+
 from authserver.store import security_events
+from authserver.store.database import db
 from authserver.store.models import SecurityEvent
 from tests.conftest import PASSWORD
 from tests.conftest import password_login
@@ -48,6 +51,7 @@ def test_console_shows_a_users_sessions_and_events(app, factory, admin_client):
     assert "End all sessions" in html and "Disable user" in html
     assert "Failed sign-in" in html and "wrong username or password" in html
     assert "Signed in" in html
+    assert "Can: " in html and '<span class="scope-word" title="profile">See your username</span>' in html
 
 
 def test_console_search_suggests_partial_matches(factory, admin_client):
@@ -167,3 +171,80 @@ def test_a_nul_character_is_a_400_page_on_every_database(app, factory, admin_cli
     response = signed_out.post("/signin", data={"username": "al\x00ice", "password": PASSWORD,
                                                "csrf_token": csrf_token(signed_out.get("/signin").text)})
     assert response.status_code == 400
+
+
+# -- the start page: the last 24 hours and the latest security events ----------------------------------
+def test_start_page_charts_the_last_24_hours_as_an_accessible_svg(app, factory, admin_client, clock):
+    factory.user("bob")
+    registered = factory.client(name="Notes")
+    first = password_login(admin_client, registered, username="bob").json
+    password_login(admin_client, registered, username="bob", password="wrong")
+    clock.advance(3600)
+    refresh(admin_client, registered, first["refresh_token"])
+    clock.advance(3600)
+    refresh(admin_client, registered, first["refresh_token"])  # reuse: the session ends
+    html = admin_client.get("/console").text
+    assert '<h2 id="activity-heading">Last 24 hours</h2>' in html
+    assert "<script" not in html
+    for key, label, total in (("signins", "Sign-ins", 2), ("refreshes", "Refreshes", 1),
+                              ("reuse", "Reuse detections", 1),
+                              ("failures", "Failed attempts (what throttling counts)", 1),
+                              ("ended", "Sessions ended, by cause", 1)):
+        assert f'<span class="activity-name">{label}</span> <span class="activity-total">{total}</span>' in html
+        assert f'role="img" aria-labelledby="activity-{key}-title activity-{key}-desc"' in html
+        assert f'<title id="activity-{key}-title">{label} per hour, last 24 hours</title>' in html
+    # bob's and the admin's sign-ins, in the same hour: one bar
+    assert html.count('<rect class="bar bar-signins"') == 1 and "UTC: 2 sign-ins</title>" in html
+    assert '<rect class="bar bar-refresh_token_reuse"' in html and "1 sessions ended (refresh token reused)" in html
+    assert "The numbers, hour by hour" in html  # the same as a table
+    assert html.count('<th scope="row">') >= 24
+
+
+def test_start_page_lists_the_latest_security_events_with_who_and_which_app(factory, admin_client):
+    factory.user("bob")
+    registered = factory.client(name="Notes <beta>")
+    password_login(admin_client, registered, username="bob", password="wrong")
+    password_login(admin_client, registered, username="bob")
+    html = admin_client.get("/console").text
+    section = html[html.index('id="recent-heading"'):]
+    assert section.index("Signed in") < section.index("Failed sign-in")  # newest first
+    assert '<a href="/console?username=bob">bob</a>' in section
+    assert f'<span title="{registered.client_id}">Notes &lt;beta&gt;</span>' in section
+    assert "Older events" not in section
+
+
+def test_start_page_searches_events_by_username_client_and_kind(factory, admin_client):
+    factory.user("bob")
+    factory.user("carol")
+    notes, mail = factory.client(name="Notes"), factory.client(name="Mail")
+    password_login(admin_client, notes, username="bob")
+    password_login(admin_client, mail, username="carol")
+    password_login(admin_client, mail, username="carol", password="wrong")
+
+    def rows(**query):
+        html = admin_client.get("/console", query_string=query).text
+        section = html[html.index('id="recent-heading"'):]
+        return section.count('<th scope="row">'), section
+
+    assert rows(user="bob")[0] == 1
+    count, section = rows(client=mail.client_id)
+    assert count == 1 and "carol" in section and "bob" not in section  # the failure names no client
+    count, section = rows(user="carol", kind="login_failed")
+    assert count == 1 and "Failed sign-in" in section
+    assert '<option value="login_failed" selected>Failed sign-in</option>' in section
+    assert rows(user="nobody") == (0, rows(user="nobody")[1])
+    assert "No security events match." in rows(user="nobody")[1]
+
+
+def test_start_page_shows_events_a_page_at_a_time(app, admin_client):
+    with app.app_context():
+        for _ in range(30):
+            security_events.record_event(security_events.LOGIN_FAILED, app.extensions["authserver"].clock.now(),
+                                         username="mallory", ip="192.0.2.9")
+        db.session.commit()
+    html = admin_client.get("/console?user=mallory").text
+    assert html.count("Failed sign-in</th>") == 25
+    older = re.search(r'<a class="button button-secondary" href="([^"]+)">Older events</a>', html).group(1)
+    assert "user=mallory" in older and "before=" in older
+    rest = admin_client.get(older.replace("&amp;", "&")).text
+    assert rest.count("Failed sign-in</th>") == 5 and "Older events" not in rest

@@ -44,6 +44,19 @@ def test_my_devices_lists_each_live_session_readably(app, factory, client, clock
     assert "Sign out all other devices" in html
 
 
+def test_each_device_says_in_words_what_it_can_do(app, factory, client):
+    factory.user()
+    registered = factory.client(name="Notes", scope="profile sessions notes.read")
+    password_login(client, registered, scope="profile sessions notes.read", device_name="Phone")
+    sign_in(client)
+    html = client.get("/account/devices").text
+    phone = html[html.index("Phone"):]
+    assert "Can: " in phone
+    assert ">See your username</span>; " in phone
+    assert ">See the devices you are signed in on, and sign them out</span>; " in phone
+    assert '<span class="scope-word">notes.read</span>' in phone  # a scope of the app's own: its name
+
+
 def test_user_agent_is_escaped(factory, client):
     factory.user()
     registered = factory.client()
@@ -180,7 +193,9 @@ def test_connected_apps_lists_each_app_the_user_allowed(app, factory, client, cl
     section = apps_section(html)
     assert "Connected apps <span" in section and "(1)" in section
     assert "Zapier" in section and "Calendar" not in section  # bob's app is bob's
-    assert "Allowed 2 hours ago: profile email" in section
+    assert "Allowed 2 hours ago to: " in section
+    assert '<span class="scope-word" title="profile">See your username</span>; ' \
+           '<span class="scope-word" title="email">See your email address</span>' in section
     assert section.count("Disconnect</button>") == 1
     assert "via Zapier" in html  # its session is one of the signed-in devices
 

@@ -3,6 +3,9 @@ next, CSRF on the form, and a session ended elsewhere signing the browser out.""
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs
+from urllib.parse import urlsplit
+
 import pytest
 
 from authserver import create_app
@@ -15,6 +18,9 @@ from authserver.store.models import SecurityEvent
 from authserver.web.client import WEB_CLIENT_ID
 from authserver.web.client import create_web_client
 from authserver.web.known_browsers import COOKIE_NAME as DEVICE_COOKIE
+from tests.code_flow_helpers import authorize_url
+from tests.code_flow_helpers import code_client
+from tests.code_flow_helpers import pkce
 from tests.conftest import PASSWORD
 from tests.conftest import password_login
 from tests.conftest import refresh
@@ -358,3 +364,28 @@ def test_the_device_cookie_is_sent_only_to_the_sign_in_page_and_never_to_scripts
     assert attributes["max-age"] == "Max-Age=7776000"  # 90 days by default
     value = set_cookie.split(";")[0].split("=", 1)[1]
     assert PASSWORD not in value
+
+
+def test_signin_page_names_the_app_that_sent_the_browser(factory, client):
+    app_client = code_client(factory, name="Zapier <beta>")
+    redirect = client.get(authorize_url(app_client.client_id, challenge=pkce()))
+    page = client.get(redirect.headers["Location"])
+    assert "to continue to <strong>Zapier &lt;beta&gt;</strong>" in page.text
+    assert "manage your devices" not in page.text
+    # A wrong password keeps saying who asks.
+    next_path = parse_qs(urlsplit(redirect.headers["Location"]).query)["next"][0]
+    again = client.post("/signin", data={"username": "nobody", "password": "x", "csrf_token": csrf_token(page.text),
+                                         "next": next_path})
+    assert "incorrect" in again.text and "to continue to" in again.text
+
+
+def test_signin_page_says_a_device_asks_without_looking_up_its_code(client):
+    page = client.get("/signin", query_string={"next": "/device?user_code=WDJB-MJHT"})
+    assert "to connect your TV, console or other device" in page.text
+    assert "manage your devices" not in page.text
+
+
+def test_signin_page_keeps_its_own_purpose_for_the_users_pages(client):
+    for query in ({}, {"next": "/account/devices"}, {"next": "/oauth/authorize?client_id=unknown"}):
+        page = client.get("/signin", query_string=query)
+        assert "Use your authserver account to manage your devices." in page.text
