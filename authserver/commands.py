@@ -233,7 +233,7 @@ def resource_json(resource) -> dict:
     return {"resource": resource.uri, "name": resource.name, "scope": resource.scope}
 
 
-@resources_commands.command("add")
+@resources_commands.command("add", help="Register a protected API or MCP server (RFC 8707) that tokens may be asked for.")
 @click.argument("uri")
 @click.option("--name", help="What the consent page calls it (otherwise its URI).")
 @click.option("--scope", default=None, help='Space-separated scopes a token for it may carry, e.g. "read write" '
@@ -249,7 +249,7 @@ def resources_add(uri, name, scope, as_json):
     emit(as_json, resource_json(resource), f"resource: {resource.uri}")
 
 
-@resources_commands.command("list")
+@resources_commands.command("list", help="The registered resources, by URI.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @with_appcontext
 def resources_list(as_json):

@@ -40,6 +40,15 @@ ANSWERS = [
      "A value in the request cannot be stored."),
     (errors.StreamRefused('unknown event type "x"'), 400, "invalid_request", "unknown event type x"),
     (errors.StreamNotFound("stream_x"), 404, "not_found", "No such stream."),
+    (errors.RegistrationTokenInvalid(), 401, "invalid_token",
+     "The registration token is invalid, expired, spent or another client's."),
+    (errors.MetadataDocumentRefused('it is "not" JSON'), 400, "invalid_client",
+     "The client metadata document cannot be used: it is not JSON"),
+    (errors.DPoPProofInvalid("The DPoP proof's htm is not this request's method."), 400, "invalid_dpop_proof",
+     "The DPoP proof's htm is not this request's method."),
+    (errors.DPoPProofReplayed("The DPoP proof was used before."), 400, "invalid_dpop_proof",
+     "The DPoP proof was used before."),
+    (errors.DPoPNonceRequired("n0nce"), 400, "use_dpop_nonce", "Send the proof again with the server's nonce."),
 ]
 
 
@@ -61,6 +70,11 @@ def test_every_domain_error_is_answered():
     """A new domain error needs its line in oauth_error: until it has one, it cannot be raised unnoticed."""
     answered = {type(error) for error, *_ in ANSWERS}
     assert set(all_subclasses(DomainError)) <= answered
+
+
+def test_rfc9449_8_use_dpop_nonce_hands_out_the_nonce_and_a_replay_keeps_no_writes():
+    assert ("DPoP-Nonce", "n0nce") in errors.oauth_error(errors.DPoPNonceRequired("n0nce")).get_headers()
+    assert errors.DPoPProofReplayed("x").keeps_writes is False and errors.DPoPProofInvalid("x").keeps_writes is True
 
 
 def test_a_throttled_answer_says_when_to_retry():

@@ -52,8 +52,7 @@ def create_user(services, username: str, password: str, email: str | None = None
 def set_password(services, user: User, password: str, actor: str | None, ip: str | None = None) -> None:
     """Give the user a new password (their sessions live on). Announced as a CAEP credential-change,
     initiated by the user themselves or, for anyone else (an operator, the command line), an admin."""
-    if not password:
-        raise AccountError("the password must not be empty")
+    check_new_password(password)  # the same rule as a new account's (NIST SP 800-63B)
     now = services.clock.now()
     user.password_hash = services.passwords.hash(password)
     security_events.record_event(security_events.PASSWORD_CHANGED, now, user=user, actor=actor, ip=ip)

@@ -306,7 +306,7 @@ TAGS = (
     ("registration", "Clients that register themselves",
      "Dynamic client registration (RFC 7591) and each registered client's configuration (RFC 7592), while "
      "`AUTHSERVER_CLIENT_REGISTRATION` is not `off`."),
-    ("security events", "Security events to receivers",
+    ("events", "Security events to receivers",
      "Shared Signals Framework 1.0: the transmitter metadata and the stream management API (a client's own token "
      "with `ssf.manage`)."),
     ("web", "Pages for people", "Sign-in, My devices and the sessions console (HTML)."),

@@ -37,7 +37,7 @@ from . import streams
 
 bp = Blueprint("ssf", __name__)
 
-TAGS = ["security events"]
+TAGS = ["events"]
 REFUSED_STREAM = error_response("`invalid_request`: the body is not a JSON object, or the endpoint (not http(s), "
                                 "not https when the issuer is, on a private address), an event type or a value "
                                 "is refused. Nothing is stored.")

@@ -52,7 +52,7 @@ def prune(services, on_step=None) -> dict:
     step(STEPS[5])
     settings = services.settings
     kept = max(settings.retention_seconds, settings.login_failure_window_seconds,
-               settings.lookup_failure_window_seconds, settings.registration_window_seconds)
+               settings.lookup_failure_window_seconds)
     events = db.session.execute(
         delete(SecurityEvent).where(SecurityEvent.created_at <= now - dt.timedelta(seconds=kept))).rowcount
     return {

@@ -154,3 +154,15 @@ def test_disabling_a_user_ends_every_session_once_and_records_it_once(app, facto
     assert (disabled["username"], disabled["actor"], disabled["ip"]) == ("alice", "root", "192.0.2.9")
     ended = logged_events(app, security_events.SESSION_ENDED)
     assert [event["detail"]["reason"] for event in ended] == [ENDED_USER_DISABLED] * 2
+
+
+@pytest.mark.parametrize("password", ["short", "password1", "x" * 129])
+def test_a_password_change_follows_the_new_password_rule_and_keeps_the_old_one_on_refusal(app, factory, password):
+    factory.user("alice")
+    with app.app_context():
+        services = app.extensions["authserver"]
+        user = users.find_user("alice")
+        before = user.password_hash
+        with pytest.raises(AccountError):
+            users.set_password(services, user, password, actor="cli")
+        assert user.password_hash == before
