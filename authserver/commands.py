@@ -233,7 +233,7 @@ def resource_json(resource) -> dict:
     return {"resource": resource.uri, "name": resource.name, "scope": resource.scope}
 
 
-@resources_commands.command("add", help="Register a protected API or MCP server (RFC 8707) that tokens may be asked for.")
+@resources_commands.command("add", help="Register a protected API or MCP server (RFC 8707) tokens may be asked for.")
 @click.argument("uri")
 @click.option("--name", help="What the consent page calls it (otherwise its URI).")
 @click.option("--scope", default=None, help='Space-separated scopes a token for it may carry, e.g. "read write" '

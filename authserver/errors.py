@@ -381,46 +381,40 @@ POLL_ERRORS = {
 }
 
 
+# What the caller is told for each refusal decided below HTTP: the one mapping, one line per domain
+# error. A subclass without a line of its own gets its nearest ancestor's.
+ANSWERS: dict[type, Callable[[DomainError], OAuth2Error]] = {
+    Throttled: lambda error: TemporarilyUnavailable(f"Too many {error.what}; retry later.", 429, error.retry_after),
+    RefreshTokenInvalid: lambda _: InvalidGrantError("The refresh token is invalid, expired or revoked."),
+    ScopeNotGranted: lambda _: InvalidScopeError("The requested scope exceeds the scope originally granted."),
+    TargetInvalid: lambda error: InvalidTargetError(printable(str(error))),
+    CodeInvalid: lambda _: InvalidGrantError("The authorization code is invalid, expired or already used."),
+    LegacySessionInvalid: lambda _: InvalidGrantError("The legacy session is unknown, already exchanged or expired."),
+    PollRefused: lambda error: POLL_ERRORS[error.error](),
+    StreamRefused: lambda error: InvalidRequestError(printable(str(error))),
+    StreamNotFound: lambda _: NotFoundError("No such stream."),
+    RegistrationTokenInvalid: lambda _: InvalidTokenError(
+        "The registration token is invalid, expired, spent or another client's."),
+    MetadataDocumentRefused: lambda error: ClientDocumentError(
+        printable(f"The client metadata document cannot be used: {error.reason}")[:300]),
+    UserNotFound: lambda _: NotFoundError("No such user."),
+    AccountError: lambda error: InvalidRequestError(printable(str(error))),
+    # Retryable, not a grant error: the old refresh token (say) still works.
+    DatabaseBusy: lambda _: TemporarilyUnavailable("The request conflicted with another; retry.", 409),
+    DatabaseUnavailable: lambda _: TemporarilyUnavailable("The server cannot complete the request now; retry.", 503),
+    ValueNotStorable: lambda _: InvalidRequestError("A value in the request cannot be stored."),
+    DPoPProofInvalid: lambda error: InvalidDPoPProofError(printable(str(error))),
+    DPoPNonceRequired: lambda error: UseDPoPNonceError("Send the proof again with the server's nonce.",
+                                                       headers=[("DPoP-Nonce", error.nonce)]),
+}
+
+
 def oauth_error(error: DomainError) -> OAuth2Error:
-    """What the caller is told for a refusal decided below HTTP: the one mapping."""
-    if isinstance(error, Throttled):
-        return TemporarilyUnavailable(f"Too many {error.what}; retry later.", 429, error.retry_after)
-    if isinstance(error, RefreshTokenInvalid):
-        return InvalidGrantError("The refresh token is invalid, expired or revoked.")
-    if isinstance(error, ScopeNotGranted):
-        return InvalidScopeError("The requested scope exceeds the scope originally granted.")
-    if isinstance(error, TargetInvalid):
-        return InvalidTargetError(printable(str(error)))
-    if isinstance(error, CodeInvalid):
-        return InvalidGrantError("The authorization code is invalid, expired or already used.")
-    if isinstance(error, LegacySessionInvalid):
-        return InvalidGrantError("The legacy session is unknown, already exchanged or expired.")
-    if isinstance(error, PollRefused):
-        return POLL_ERRORS[error.error]()
-    if isinstance(error, StreamRefused):
-        return InvalidRequestError(printable(str(error)))
-    if isinstance(error, StreamNotFound):
-        return NotFoundError("No such stream.")
-    if isinstance(error, RegistrationTokenInvalid):
-        return InvalidTokenError("The registration token is invalid, expired, spent or another client's.")
-    if isinstance(error, MetadataDocumentRefused):
-        return ClientDocumentError(printable(f"The client metadata document cannot be used: {error.reason}")[:300])
-    if isinstance(error, UserNotFound):
-        return NotFoundError("No such user.")
-    if isinstance(error, AccountError):
-        return InvalidRequestError(printable(str(error)))
-    if isinstance(error, DatabaseBusy):
-        # Retryable, not a grant error: the old refresh token (say) still works.
-        return TemporarilyUnavailable("The request conflicted with another; retry.", 409)
-    if isinstance(error, DatabaseUnavailable):
-        return TemporarilyUnavailable("The server cannot complete the request now; retry.", 503)
-    if isinstance(error, ValueNotStorable):
-        return InvalidRequestError("A value in the request cannot be stored.")
-    if isinstance(error, DPoPProofInvalid):
-        return InvalidDPoPProofError(printable(str(error)))
-    if isinstance(error, DPoPNonceRequired):
-        return UseDPoPNonceError("Send the proof again with the server's nonce.", headers=[("DPoP-Nonce", error.nonce)])
-    raise TypeError(f"no answer for {type(error).__name__}")  # a new DomainError needs its line here
+    """What the caller is told for a refusal decided below HTTP (:data:`ANSWERS`)."""
+    for cls in type(error).__mro__:
+        if cls in ANSWERS:
+            return ANSWERS[cls](error)
+    raise TypeError(f"no answer for {type(error).__name__}")  # a new DomainError needs its line in ANSWERS
 
 
 def answer(error: DomainError) -> Response:

@@ -68,19 +68,6 @@ from ..store.budgets import signed_in_since
 
 log = logging.getLogger("authserver.throttle")  # the logger name operators filter on, wherever the module lives
 
-LOGIN_USERNAME_IP = "login_username_ip"
-LOGIN_IP = "login_ip"
-LOGIN_ACCOUNT = "login_account"
-LOGIN_DEVICE_COOKIE = "login_device_cookie"
-LOOKUP_IP = "lookup_ip"
-LOOKUP_CLIENT = "lookup_client"
-LOOKUP_INTROSPECTION = "lookup_introspection"
-USER_CODE_USER = "user_code_user"
-USER_CODE_IP = "user_code_ip"
-REGISTRATION_IP = "registration_ip"
-BUDGETS = (LOGIN_USERNAME_IP, LOGIN_IP, LOGIN_ACCOUNT, LOGIN_DEVICE_COOKIE, LOOKUP_IP, LOOKUP_CLIENT,
-           LOOKUP_INTROSPECTION, USER_CODE_USER, USER_CODE_IP, REGISTRATION_IP)
-
 LOGIN_FAILURES = (security_events.LOGIN_FAILED,)
 USER_CODE_FAILURES = (security_events.USER_CODE_FAILED,)
 
@@ -119,20 +106,20 @@ class Budgets:
         return max(waits.values())
 
 
-_USERNAME_IP_BUDGET = Budget(LOGIN_USERNAME_IP, "login_max_failures", LOGIN_FAILURES, ("username", "ip"))
-_IP_BUDGET = Budget(LOGIN_IP, "login_ip_max_failures", LOGIN_FAILURES, ("ip",))
+_USERNAME_IP_BUDGET = Budget("login_username_ip", "login_max_failures", LOGIN_FAILURES, ("username", "ip"))
+_IP_BUDGET = Budget("login_ip", "login_ip_max_failures", LOGIN_FAILURES, ("ip",))
 SIGN_IN = Budgets(
     "login_failure_window_seconds",
     _USERNAME_IP_BUDGET,
     _IP_BUDGET,
-    Budget(LOGIN_ACCOUNT, "login_account_max_failures", LOGIN_FAILURES, ("username",)),
+    Budget("login_account", "login_account_max_failures", LOGIN_FAILURES, ("username",)),
 )
 # Callers who signed in before: no account budget (see the module docstring).
 SIGN_IN_WITH_DEVICE_COOKIE = Budgets(
     "login_failure_window_seconds",
     _USERNAME_IP_BUDGET,
     _IP_BUDGET,
-    Budget(LOGIN_DEVICE_COOKIE, "login_device_cookie_max_failures", LOGIN_FAILURES, ("device_cookie",)),
+    Budget("login_device_cookie", "login_device_cookie_max_failures", LOGIN_FAILURES, ("device_cookie",)),
 )
 SIGN_IN_FROM_KNOWN_ADDRESS = Budgets(
     "login_failure_window_seconds",
@@ -141,24 +128,27 @@ SIGN_IN_FROM_KNOWN_ADDRESS = Budgets(
 )
 USER_CODES = Budgets(
     "login_failure_window_seconds",
-    Budget(USER_CODE_USER, "login_max_failures", USER_CODE_FAILURES, ("user_id",)),
-    Budget(USER_CODE_IP, "login_max_failures", USER_CODE_FAILURES, ("ip",)),
+    Budget("user_code_user", "login_max_failures", USER_CODE_FAILURES, ("user_id",)),
+    Budget("user_code_ip", "login_max_failures", USER_CODE_FAILURES, ("ip",)),
 )
 LOOKUPS = Budgets(
     "lookup_failure_window_seconds",
     # A resource server's introspections count toward its own budget only (see the module docstring).
-    Budget(LOOKUP_IP, "lookup_max_failures", (security_events.CLIENT_AUTH_FAILED, security_events.TOKEN_LOOKUP_FAILED),
-           ("ip",)),
+    Budget("lookup_ip", "lookup_max_failures",
+           (security_events.CLIENT_AUTH_FAILED, security_events.TOKEN_LOOKUP_FAILED), ("ip",)),
     # Only tokens not ours count against a client, never a failed authentication naming it.
-    Budget(LOOKUP_CLIENT, "lookup_max_failures", (security_events.TOKEN_LOOKUP_FAILED,), ("client_id",)),
-    Budget(LOOKUP_INTROSPECTION, "introspection_max_failures", (security_events.INTROSPECTION_LOOKUP_FAILED,),
+    Budget("lookup_client", "lookup_max_failures", (security_events.TOKEN_LOOKUP_FAILED,), ("client_id",)),
+    Budget("lookup_introspection", "introspection_max_failures", (security_events.INTROSPECTION_LOOKUP_FAILED,),
            ("client_id",)),
 )
 
 REGISTRATIONS = Budgets(
     "registration_window_seconds",
-    Budget(REGISTRATION_IP, "registration_max_per_ip", (security_events.CLIENT_REGISTERED,), ("ip",)),
+    Budget("registration_ip", "registration_max_per_ip", (security_events.CLIENT_REGISTERED,), ("ip",)),
 )
+# Every budget's name, as the throttled-requests metric labels it.
+ALL_BUDGETS = (SIGN_IN, SIGN_IN_WITH_DEVICE_COOKIE, SIGN_IN_FROM_KNOWN_ADDRESS, USER_CODES, LOOKUPS, REGISTRATIONS)
+BUDGETS = tuple(dict.fromkeys(budget.name for budgets in ALL_BUDGETS for budget in budgets.budgets))
 
 
 # -- sign-in ---------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from .database import begin_write
 from .database import db
+from .database import insert
 from .database import release_reads
 from .models import Client
 
@@ -30,10 +31,7 @@ def find_client(client_id: str) -> Client | None:
 
 
 def add_client(client: Client) -> Client:
-    begin_write()
-    db.session.add(client)
-    db.session.flush()
-    return client
+    return insert(client)
 
 
 def backchannel_logout_uris(client_ids: set[str]) -> dict[str, str]:

@@ -164,6 +164,15 @@ def begin_write() -> None:
         session.rollback()
 
 
+def insert(row):
+    """Add a new row in the request's write transaction (begun here if it is not yet) and flush it,
+    so its defaults and id are known on return; every store's ``add_*`` is this."""
+    begin_write()
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
 class WriterLockedConnection(sqlite3.Connection):
     """A SQLite connection whose write transactions first take an exclusive lock on a file beside
     the database, held until COMMIT or ROLLBACK (see the module docstring). ``lock_path`` and

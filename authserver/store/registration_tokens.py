@@ -12,6 +12,7 @@ from sqlalchemy import update
 
 from .database import begin_write
 from .database import db
+from .database import insert
 from .models import RegistrationToken
 
 _tokens = RegistrationToken.__table__
@@ -25,10 +26,7 @@ SPEND = (update(_tokens).where(_tokens.c.token_digest == bindparam("digest"), *_
 
 
 def add_token(token: RegistrationToken) -> RegistrationToken:
-    begin_write()
-    db.session.add(token)
-    db.session.flush()
-    return token
+    return insert(token)
 
 
 def is_usable(digest: str, now: dt.datetime) -> bool:

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from .database import begin_write
 from .database import db
+from .database import insert
 from .models import Resource
 
 
 def add_resource(resource: Resource) -> Resource:
-    begin_write()
-    db.session.add(resource)
-    db.session.flush()
-    return resource
+    return insert(resource)
 
 
 def get_resource(uri: str) -> Resource | None:

@@ -15,15 +15,13 @@ from sqlalchemy import select
 from . import outbox
 from .database import begin_write
 from .database import db
+from .database import insert
 from .models import STREAM_DISABLED
 from .models import Stream
 
 
 def add_stream(stream: Stream) -> Stream:
-    begin_write()
-    db.session.add(stream)
-    db.session.flush()
-    return stream
+    return insert(stream)
 
 
 def find_stream(stream_id: str) -> Stream | None:

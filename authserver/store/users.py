@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from .database import begin_write
 from .database import db
+from .database import insert
 from .database import release_reads
 from .models import User
 
@@ -44,10 +45,7 @@ def search_users(fragment: str, limit: int = 20) -> list[User]:
 
 
 def add_user(user: User) -> User:
-    begin_write()
-    db.session.add(user)
-    db.session.flush()
-    return user
+    return insert(user)
 
 
 def check_password(username: str, verify: Callable[[str | None], bool]) -> tuple[User | None, bool]:
