@@ -11,7 +11,7 @@ INSTANT = {"type": "string", "format": "date-time", "description": "ISO 8601 UTC
 SESSION = schema("DeviceSession", {
     "type": "object",
     "required": ["id", "client_id", "client_name", "device_name", "user_agent", "ip", "created_at",
-                 "last_active_at", "expires_at", "current", "restricted"],
+                 "last_active_at", "expires_at", "current", "restricted", "key_bound"],
     "properties": {
         "id": {"type": "string"},
         "client_id": {"type": "string"},
@@ -24,6 +24,8 @@ SESSION = schema("DeviceSession", {
         "expires_at": {**INSTANT, "description": "When the session ends if it is not used again."},
         "current": {"type": "boolean", "description": "The session of the token making the request."},
         "restricted": {"type": "boolean", "description": "Provisioned for a device: cannot manage sessions."},
+        "key_bound": {"type": "boolean",
+                      "description": "Its refresh tokens are bound to a DPoP key (RFC 9449): useless without it."},
     },
     "additionalProperties": False,
 })
@@ -61,6 +63,7 @@ def session_json(session, current_session_id: str | None) -> dict:
         "expires_at": iso_utc(current_services().sessions.ends_at(session)),
         "current": session.id == current_session_id,
         "restricted": session.restricted,
+        "key_bound": session.dpop_jkt is not None,
     }
 
 

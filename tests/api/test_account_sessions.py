@@ -27,7 +27,7 @@ from tests.token_helpers import bearer
 from tests.token_helpers import challenge_params
 
 SESSION_FIELDS = {"id", "client_id", "client_name", "device_name", "user_agent", "ip", "created_at",
-                  "last_active_at", "expires_at", "current", "restricted"}
+                  "last_active_at", "expires_at", "current", "restricted", "key_bound"}
 
 
 @pytest.fixture
@@ -73,6 +73,7 @@ def test_list_shows_each_live_session_of_the_caller_with_every_field(client, reg
         "expires_at": iso(start + dt.timedelta(days=30)),
         "current": False,
         "restricted": False,
+        "key_bound": False,
     }
     assert sessions[0]["current"] is True
     assert sessions[0]["device_name"] == "Chrome 120 on Linux"
