@@ -31,7 +31,8 @@ except ImportError:  # pragma: no cover
     import pgcluster
 
 PASSWORD = "correct horse battery staple"
-TABLES = ("ssf_streams", "outbox", "security_events", "device_authorizations", "authorization_codes", "consents", "revoked_access_tokens", "refresh_tokens", "device_sessions", "clients", "users")
+TABLES = ("ssf_streams", "outbox", "security_events", "device_authorizations", "authorization_codes", "consents",
+          "revoked_access_tokens", "refresh_tokens", "device_sessions", "clients", "users")
 
 
 def pytest_addoption(parser):
@@ -287,6 +288,16 @@ def worker(app):
 @pytest.fixture
 def receiver():
     """An HTTP receiver on 127.0.0.1 (outbound deliveries: logout tokens, events), closed after the test."""
+    from tests.outbound.receivers import Receiver
+
+    served = Receiver()
+    yield served
+    served.close()
+
+
+@pytest.fixture
+def second_receiver():
+    """Another one, beside ``receiver``."""
     from tests.outbound.receivers import Receiver
 
     served = Receiver()
