@@ -301,3 +301,13 @@ def receiver():
     served = Receiver()
     yield served
     served.close()
+
+
+@pytest.fixture
+def second_receiver():
+    """Another one, beside ``receiver``."""
+    from tests.outbound.receivers import Receiver
+
+    served = Receiver()
+    yield served
+    served.close()

@@ -138,7 +138,10 @@ def update_stream(services, stream: Stream, config: dict, *, replace: bool) -> S
         changes["events_requested"] = " ".join(check_events(config.get("events_requested")))
     if "description" in config or replace:
         changes["description"] = check_text("the description", config.get("description"), MAX_DESCRIPTION_LENGTH)
-    return store.change_stream(stream, services.clock.now(), **changes)
+    stream = store.change_stream(stream, services.clock.now(), **changes)
+    if delivery is not None:
+        store.retarget_events(stream)  # what it is still owed goes to the new endpoint
+    return stream
 
 
 def check_delivery(delivery) -> dict:

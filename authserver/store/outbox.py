@@ -137,6 +137,14 @@ def release(ordering_key: str, now: dt.datetime) -> int:
                               .values(next_attempt_at=now)).rowcount
 
 
+def retarget(ordering_key: str, url: str, headers: dict | None) -> int:
+    """Send the waiting messages of ``ordering_key`` to ``url`` with ``headers`` instead (a stream's
+    endpoint changed: what it is still owed goes where it now receives)."""
+    begin_write()
+    return db.session.execute(update(_outbox).where(_outbox.c.ordering_key == ordering_key).values(
+        url=url, headers=json.dumps(headers, sort_keys=True) if headers else None)).rowcount
+
+
 def discard(ordering_key: str) -> int:
     """Drop every message of ``ordering_key`` (a stream disabled or deleted: it is owed nothing)."""
     begin_write()

@@ -61,6 +61,12 @@ def release_events(stream: Stream, now: dt.datetime) -> int:
     return outbox.release(stream.id, now)
 
 
+def retarget_events(stream: Stream) -> int:
+    """What the stream is still owed goes to its endpoint as it is now, with its authorization header."""
+    headers = {"Authorization": stream.authorization_header} if stream.authorization_header else None
+    return outbox.retarget(stream.id, stream.endpoint_url, headers)
+
+
 def drop_events(stream: Stream) -> int:
     return outbox.discard(stream.id)
 

@@ -5,14 +5,6 @@ from __future__ import annotations
 import pytest
 
 from tests.outbound.receivers import RECEIVER_SETTINGS
-from tests.outbound.receivers import Receiver
-
-
-@pytest.fixture
-def second_receiver():
-    served = Receiver()
-    yield served
-    served.close()
 
 
 @pytest.fixture

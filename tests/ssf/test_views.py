@@ -16,6 +16,7 @@ from tests.ssf.helpers import VERIFICATION
 from tests.ssf.helpers import deliver_all
 from tests.ssf.helpers import event_of
 from tests.ssf.helpers import pushed_sets
+from tests.ssf.helpers import stream_command
 from tests.token_helpers import bearer
 
 SSF_CONFIGURATION = "/.well-known/ssf-configuration"
@@ -193,3 +194,19 @@ def test_ssf_manage_is_granted_only_to_clients_registered_with_it(client, factor
     back_end = factory.client(name="billing", grant_types=("client_credentials",), scope="reports:read")
     response = token_request(client, back_end, grant_type="client_credentials", scope="ssf.manage")
     assert response.status_code == 400 and response.json["error"] == "invalid_scope"
+
+
+def test_events_still_owed_follow_the_streams_new_endpoint(app, client, headers, receiver, second_receiver, worker):
+    stream = new_stream(client, headers, receiver.url + "/events").json
+    stream_command(app, "status", stream["stream_id"], "paused")
+    stream_command(app, "verify", stream["stream_id"], "--state", "queued before the move")
+    moved = client.patch(STREAMS, json={"stream_id": stream["stream_id"], "delivery": {
+        "endpoint_url": second_receiver.url + "/moved", "authorization_header": "Bearer receiver-s3cret"}},
+        headers=headers)
+    assert moved.status_code == 200
+    stream_command(app, "status", stream["stream_id"], "enabled")
+    second_receiver.behaviour.status = 202
+    deliver_all(worker)
+    assert receiver.received == []
+    [claims] = pushed_sets(app, second_receiver, stream, path="/moved")
+    assert event_of(claims) == (VERIFICATION, {"state": "queued before the move"})
