@@ -28,6 +28,8 @@ ANSWERS = [
     (errors.PollRefused("access_denied"), 400, "access_denied", None),
     (errors.PollRefused("expired_token"), 400, "expired_token", None),
     (errors.PollRefused("invalid_grant"), 400, "invalid_grant", None),
+    (errors.TargetInvalid("A resource must be an absolute URI without a fragment."), 400, "invalid_target",
+     "A resource must be an absolute URI without a fragment."),
     (errors.UserNotFound("alice"), 404, "not_found", "No such user."),
     (errors.AccountError('a "quoted"\\ message'), 400, "invalid_request", "a quoted message"),
     (errors.DatabaseBusy(), 409, "temporarily_unavailable", "The request conflicted with another; retry."),
