@@ -37,7 +37,7 @@ def prune(services) -> dict:
     codes += db.session.execute(delete(DeviceAuthorization).where(DeviceAuthorization.expires_at <= cutoff)).rowcount
     settings = services.settings
     kept = max(settings.retention_seconds, settings.login_failure_window_seconds,
-               settings.lookup_failure_window_seconds, settings.registration_window_seconds)
+               settings.lookup_failure_window_seconds)
     events = db.session.execute(
         delete(SecurityEvent).where(SecurityEvent.created_at <= now - dt.timedelta(seconds=kept))).rowcount
     return {
