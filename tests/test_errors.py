@@ -37,6 +37,10 @@ ANSWERS = [
      "The server cannot complete the request now; retry."),
     (errors.ValueNotStorable("StringDataRightTruncation"), 400, "invalid_request",
      "A value in the request cannot be stored."),
+    (errors.RegistrationTokenInvalid(), 401, "invalid_token",
+     "The registration token is invalid, expired, spent or another client's."),
+    (errors.MetadataDocumentRefused('it is "not" JSON'), 400, "invalid_client",
+     "The client metadata document cannot be used: it is not JSON"),
 ]
 
 

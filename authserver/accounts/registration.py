@@ -23,6 +23,7 @@ from ..store.clients import add_client
 from ..store.clients import delete_client
 from ..store.clients import find_by_registration_token
 from ..store.clients import save_client
+from ..store.models import ENDED_BY_REVOCATION
 from ..store.models import REGISTERED_BY_DOCUMENT
 from ..store.models import REGISTERED_DYNAMICALLY
 from ..store.models import Client
@@ -30,8 +31,6 @@ from ..store.models import RegistrationToken
 from ..store.models import new_client_id
 from ..store.models import sha256_hex
 from . import throttle
-
-ENDED_BY_DEREGISTRATION = "revocation"  # a deleted client's sessions end as revoked
 
 
 @dataclass(frozen=True)
@@ -113,7 +112,7 @@ def update(services, client: Client, metadata: ClientMetadata) -> Client:
 
 def deregister(services, client: Client, ip: str | None) -> None:
     """RFC 7592 §2.3: every session of the client ends (as a revocation), then the client is deleted."""
-    services.sessions.end_client_sessions(client.client_id, ENDED_BY_DEREGISTRATION, actor="client", ip=ip)
+    services.sessions.end_client_sessions(client.client_id, ENDED_BY_REVOCATION, actor="client", ip=ip)
     delete_client(client.client_id)
     services.clients.forget(client.client_id)
 

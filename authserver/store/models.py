@@ -1,6 +1,7 @@
 """Tables: users, OAuth clients, device sessions, refresh tokens, consents, authorization codes, the
-access-token deny list, the append-only security event log and the outbox. Secrets are never stored: client
-secrets, refresh tokens and authorization codes are kept as SHA-256 digests (they are high-entropy, so a fast hash is enough and keeps the token
+access-token deny list, the append-only security event log, the outbox and initial access tokens. Secrets
+are never stored: client secrets, registration and initial access tokens, refresh tokens and authorization
+codes are kept as SHA-256 digests (they are high-entropy, so a fast hash is enough and keeps the token
 endpoint cheap); passwords as argon2id hashes (see ``passwords.py``).
 """
 

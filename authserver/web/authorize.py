@@ -7,6 +7,10 @@ the app as ``error`` with ``state``. A first-party client, or one the user alrea
 scopes, gets its code at once; otherwise the user sees "App X wants to: ..." and allows or denies.
 Every redirect to the app carries ``iss`` (RFC 9207). OpenID Connect's ``prompt`` and ``max_age``
 decide whether the user signs in again and sees the consent page (``oauth/oidc/prompt.py``).
+
+A client that registered itself (RFC 7591, or a Client ID Metadata Document, fetched here when no fresh
+copy is stored: ``oauth/registration/metadata_documents.py``) always gets the consent page, which says so
+(and names the document's host); a document that cannot be used is an error page, never a redirect.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
-"""A real HTTP receiver on 127.0.0.1 for the outbound tests: it answers as told (a status, a redirect,
-megabytes, nothing at all for a while, a trickle) and records what it received."""
+"""A real HTTP receiver on 127.0.0.1 for the outbound tests (and for serving metadata documents): it answers
+as told (a status, a redirect, megabytes, nothing at all for a while, a trickle) and records what it received."""
 
 from __future__ import annotations
 
+import datetime as dt
 import http.server
 import socket
 import ssl
@@ -10,6 +11,12 @@ import threading
 import time
 from dataclasses import dataclass
 from dataclasses import field
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 
 @dataclass
@@ -59,6 +66,8 @@ class Receiver:
                 finally:
                     with receiver._lock:
                         receiver.in_flight -= 1
+
+            do_GET = do_POST  # a metadata document fetched: recorded and answered alike
 
         class Server(http.server.ThreadingHTTPServer):
             request_queue_size = 128  # workers connect many at once; the default 5 would refuse some
@@ -112,6 +121,24 @@ class Receiver:
         self.server.shutdown()
         self.server.server_close()
         self._thread.join(timeout=5)
+
+
+def self_signed_certificate(tmp_path, hostname):
+    """(certificate file, key file) of a self-signed certificate for ``hostname``, for a TLS receiver."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=1))
+            .not_valid_after(now + dt.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
 
 
 def nothing_listening_port() -> int:

@@ -4,7 +4,6 @@ that no receiver can hold it (timeouts, a deadline for the whole exchange), redi
 
 from __future__ import annotations
 
-import datetime as dt
 import ipaddress
 import json
 import socket
@@ -13,11 +12,6 @@ import time
 from types import SimpleNamespace
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from authserver.outbound import delivery
 from authserver.outbound.delivery import DELIVERED
@@ -25,6 +19,7 @@ from authserver.outbound.delivery import GIVE_UP
 from authserver.outbound.delivery import RETRY
 from tests.outbound.receivers import Receiver
 from tests.outbound.receivers import nothing_listening_port
+from tests.outbound.receivers import self_signed_certificate
 
 
 def message(url, body=b"logout_token=eyJ", acknowledge="2xx", headers=None):
@@ -174,25 +169,8 @@ def test_public_addresses(address):
 
 
 # -- TLS to a checked address ------------------------------------------------------------------
-def _certificate(tmp_path, hostname):
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=1))
-            .not_valid_after(now + dt.timedelta(hours=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_file, key_file
-
-
 def test_https_to_the_checked_address_sends_sni_and_checks_the_certificate_for_the_host(tmp_path, monkeypatch):
-    cert_file, key_file = _certificate(tmp_path, "receiver.example")
+    cert_file, key_file = self_signed_certificate(tmp_path, "receiver.example")
     server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_tls.load_cert_chain(cert_file, key_file)
     names = []

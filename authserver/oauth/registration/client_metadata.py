@@ -115,6 +115,8 @@ def checked_metadata(data, settings) -> ClientMetadata:
     raises ``invalid_redirect_uri`` or ``invalid_client_metadata``."""
     if not isinstance(data, dict):
         raise InvalidClientMetadataError("The request body must be a JSON object of client metadata.")
+    # A member sent as null is a member not sent (clients built on data classes send every field).
+    data = {name: value for name, value in data.items() if value is not None}
     options = RegisteredClientClaims.get_claims_options(server_metadata(settings))
     claims = RegisteredClientClaims(data, {}, options, server_metadata(settings))
     try:

@@ -12,7 +12,11 @@ import requests
 from authserver.store.database import db
 from authserver.store.models import Client
 from authserver.store.models import SecurityEvent
+from tests.code_flow_helpers import connect
+from tests.conftest import RegisteredClient
 from tests.conftest import at_once
+from tests.conftest import refresh
+from tests.token_helpers import introspect
 
 REGISTER = "/oauth/register"
 MCP_CLIENT = {"client_name": "Claude", "redirect_uris": ["http://127.0.0.1:33418/callback"],
@@ -260,3 +264,17 @@ class TestBudget:
         assert register(client).status_code == 201
         with app.app_context():
             assert db.session.query(SecurityEvent).filter_by(kind="client_registered").count() == 3
+
+
+def test_rfc7592_s2_3_deleting_a_client_ends_its_sessions_and_its_tokens_stop_working(app, client, factory,
+                                                                                      introspector):
+    factory.user()
+    registered = register(client, {**MCP_CLIENT, "redirect_uris": ["https://app.example/oauth/callback"]}).json
+    agent = RegisteredClient(registered["client_id"], None, "none")
+    tokens = connect(app, agent, scope="openid read")
+    assert introspect(client, introspector, tokens["access_token"]).json["active"] is True
+    assert configuration(client, registered, "delete").status_code == 204
+    assert introspect(client, introspector, tokens["access_token"]).json == {"active": False}
+    assert refresh(client, agent, tokens["refresh_token"]).status_code == 401  # the client is gone
+    with app.app_context():
+        assert db.session.query(SecurityEvent).filter_by(kind="session_ended", client_id=agent.client_id).count() == 1
