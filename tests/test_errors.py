@@ -35,6 +35,11 @@ ANSWERS = [
      "The server cannot complete the request now; retry."),
     (errors.ValueNotStorable("StringDataRightTruncation"), 400, "invalid_request",
      "A value in the request cannot be stored."),
+    (errors.DPoPProofInvalid("The DPoP proof's htm is not this request's method."), 400, "invalid_dpop_proof",
+     "The DPoP proof's htm is not this request's method."),
+    (errors.DPoPProofReplayed("The DPoP proof was used before."), 400, "invalid_dpop_proof",
+     "The DPoP proof was used before."),
+    (errors.DPoPNonceRequired("n0nce"), 400, "use_dpop_nonce", "Send the proof again with the server's nonce."),
 ]
 
 
@@ -50,6 +55,11 @@ def test_each_domain_error_has_one_answer(error, status, code, description):
     assert (answer.status_code, answer.error) == (status, code)
     if description is not None:
         assert answer.get_error_description() == description
+
+
+def test_rfc9449_8_use_dpop_nonce_hands_out_the_nonce_and_a_replay_keeps_no_writes():
+    assert ("DPoP-Nonce", "n0nce") in errors.oauth_error(errors.DPoPNonceRequired("n0nce")).get_headers()
+    assert errors.DPoPProofReplayed("x").keeps_writes is False and errors.DPoPProofInvalid("x").keeps_writes is True
 
 
 def test_every_domain_error_is_answered():
