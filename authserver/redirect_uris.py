@@ -1,8 +1,8 @@
 """Redirect URIs: the one rule for which a client may register, and the one rule for when a redirect URI
 presented at the authorization and token endpoints matches a registered one.
 
-Registering (RFC 6749 §3.1.2, RFC 8252 §7): absolute, no fragment, never a scheme a browser would run
-(``javascript:``, ``data:``...). A self-registering client (RFC 7591) is held to more
+Registering (RFC 6749 §3.1.2, RFC 8252 §7; :func:`operator_refusal`, for ``clients create``): absolute,
+no fragment, never a scheme a browser would run (``javascript:``, ``data:``...). A self-registering client (RFC 7591) is held to more
 (:func:`registration_refusal`): ``https``; ``http`` only on loopback (``127.0.0.1``, ``[::1]``,
 ``localhost``: RFC 8252 §7.3, §8.3); or a private-use scheme in reverse-domain form (RFC 8252 §7.1,
 ``com.example.app:/callback``), since anyone may register and a plain ``http`` URL on another host
@@ -43,6 +43,21 @@ def loopback_host(uri: str) -> str | None:
     if found is None or (found["port"] is not None and int(found["port"]) > 65_535):
         return None
     return found["host"]
+
+
+def operator_refusal(uri: str) -> str | None:
+    """Why an operator may not register ``uri`` (``clients create``) as a redirect URI, or None if it may:
+    RFC 6749 §3.1.2, absolute and without a fragment, never a scheme a browser would run; any
+    private-use scheme a native app needs (RFC 8252)."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        parts = None
+    if (parts is None or not parts.scheme or parts.fragment or "#" in uri or not uri.isprintable() or " " in uri
+            or parts.scheme.lower() in EXECUTABLE_SCHEMES
+            or (parts.scheme.lower() in ("http", "https") and not parts.hostname)):
+        return "it must be absolute, without a fragment"
+    return None
 
 
 def registration_refusal(uri: str) -> str | None:

@@ -10,7 +10,7 @@ import time
 from urllib.parse import urlsplit
 
 from ..errors import AccountError
-from ..redirect_uris import EXECUTABLE_SCHEMES
+from ..redirect_uris import operator_refusal
 from ..store.clients import add_client
 from ..store.clients import read_client
 from ..store.models import AUTH_METHODS
@@ -29,15 +29,10 @@ def check_scope(scope: str) -> None:
 
 
 def check_redirect_uri(uri: str) -> None:
-    """RFC 6749 §3.1.2: absolute, no fragment; RFC 8252 private-use schemes are fine for native apps."""
-    try:
-        parts = urlsplit(uri)
-    except ValueError:
-        parts = None
-    if (parts is None or not parts.scheme or parts.fragment or "#" in uri or not uri.isprintable() or " " in uri
-            or parts.scheme.lower() in EXECUTABLE_SCHEMES
-            or (parts.scheme.lower() in ("http", "https") and not parts.hostname)):
-        raise AccountError(f"{uri!r} is not a redirect URI: it must be absolute, without a fragment")
+    """An operator's redirect URI, by the rule in ``redirect_uris.py``."""
+    refusal = operator_refusal(uri)
+    if refusal is not None:
+        raise AccountError(f"{uri!r} is not a redirect URI: {refusal}")
 
 
 CLIENT_CACHE_SECONDS = 5.0

@@ -62,9 +62,7 @@ def check_endpoint(settings, url) -> str:
     try:
         checked_addresses(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
                           settings.outbound_allow_private)
-    except Refused as error:
-        raise StreamRefused(f"the endpoint is refused: {error}") from None
-    except Unreachable as error:
+    except (Refused, Unreachable) as error:
         raise StreamRefused(f"the endpoint is refused: {error}") from None
     return url
 
