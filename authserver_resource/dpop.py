@@ -17,13 +17,13 @@ proof, ``invalid_token`` for the token (also for a token bound to another key, o
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import time
 
 from authlib.oauth2.rfc6750.errors import InvalidTokenError
 from flask import request
 
 from .errors import DPoPRefused
+from .expiring import ExpiringKeys
 from .validators import RemoteTokenValidator
 
 DEFAULT_WINDOW_SECONDS = 60  # authserver's AUTHSERVER_DPOP_PROOF_WINDOW_SECONDS default
@@ -39,23 +39,11 @@ def proof_rule():
 class SeenProofs:
     """The (key, jti) of proofs this process accepted, until they are too old to pass anyway."""
 
-    MAX_ENTRIES = 100_000
-
     def __init__(self, monotonic=time.monotonic):
-        self._seen: dict[tuple[str, str], float] = {}
-        self._lock = threading.Lock()
-        self._monotonic = monotonic
+        self._seen = ExpiringKeys(monotonic)
 
     def first_use(self, jkt: str, jti: str, keep_seconds: float) -> bool:
-        now = self._monotonic()
-        with self._lock:
-            if len(self._seen) >= self.MAX_ENTRIES:
-                self._seen = {proof: until for proof, until in self._seen.items() if until > now}
-            until = self._seen.get((jkt, jti))
-            if until is not None and until > now:
-                return False
-            self._seen[(jkt, jti)] = now + keep_seconds
-            return True
+        return self._seen.first_time((jkt, jti), keep_seconds)
 
 
 class DPoPTokenValidator(RemoteTokenValidator):

@@ -24,7 +24,6 @@ processes each need the events: give each its own stream, or share the set throu
 from __future__ import annotations
 
 import hmac
-import threading
 import time
 
 from flask import Blueprint
@@ -34,6 +33,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 
 from .errors import AuthorizationServerUnavailable
+from .expiring import ExpiringKeys
 from .jwks import RemoteJWKS
 from .validators import ALGORITHM
 from .validators import unverified_header
@@ -51,40 +51,23 @@ class RevokedSessions:
 
     def __init__(self, ttl_seconds: float = DEFAULT_TTL_SECONDS, now=time.monotonic):
         self.ttl_seconds = ttl_seconds
-        self._now = now
-        self._lock = threading.Lock()
-        self._sessions: dict[str, float] = {}
-        self._users: dict[str, float] = {}
-        self._seen: dict[str, float] = {}  # SET ids, to answer a repeat without acting twice
+        self._sessions = ExpiringKeys(now)
+        self._users = ExpiringKeys(now)
+        self._seen = ExpiringKeys(now)  # SET ids, to answer a repeat without acting twice
 
     def revoke_session(self, sid: str) -> None:
-        with self._lock:
-            self._sessions[sid] = self._now() + self.ttl_seconds
+        self._sessions.add(sid, self.ttl_seconds)
 
     def revoke_user(self, sub: str) -> None:
-        with self._lock:
-            self._users[sub] = self._now() + self.ttl_seconds
+        self._users.add(sub, self.ttl_seconds)
 
     def refuses(self, claims) -> bool:
-        """Whether a token with these claims is of a revoked session or user."""
-        with self._lock:
-            self._prune()
-            return claims.get("sid") in self._sessions or claims.get("sub") in self._users
+        """Whether a token with these claims is of a revoked session or user (on every request: no scan)."""
+        return claims.get("sid") in self._sessions or claims.get("sub") in self._users
 
     def first_time(self, jti: str) -> bool:
         """True the first time a SET id is seen (within the expiry)."""
-        with self._lock:
-            self._prune()
-            if jti in self._seen:
-                return False
-            self._seen[jti] = self._now() + self.ttl_seconds
-            return True
-
-    def _prune(self) -> None:
-        now = self._now()
-        for entries in (self._sessions, self._users, self._seen):
-            for key in [key for key, until in entries.items() if until <= now]:
-                del entries[key]
+        return self._seen.first_time(jti, self.ttl_seconds)
 
 
 class Refused(Exception):
