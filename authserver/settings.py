@@ -199,6 +199,16 @@ def setting(default, parse, doc, shown=None):
     return dataclasses.field(default=default, metadata={"parse": parse, "doc": doc, "shown": shown})
 
 
+def duration(default, doc, least=1, most=MAX_SECONDS):
+    """Declare a setting that is a number of seconds: a whole number from ``least`` to ``most``."""
+    return setting(default, _whole(least, most), doc)
+
+
+def allowance(default, doc):
+    """Declare a budget: how many of something (failures, registrations) are allowed in a window, at least one."""
+    return setting(default, _whole(1), doc)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting, declared once: default, parser with its bounds, one line of documentation."""
@@ -219,25 +229,26 @@ class Settings:
         "", _text,
         "signing keys, the refresh-token HMAC key and the web cookie key (generated if missing, 0600)",
         shown="`$AUTHSERVER_HOME/keys`")
-    access_token_ttl_seconds: int = setting(
-        900, _whole(1, MAX_SECONDS),
+    access_token_ttl_seconds: int = duration(
+        900,
         "access-token (JWT) lifetime: how long a revoked one may still pass where resource servers do not introspect")
-    authorization_code_ttl_seconds: int = setting(
-        60, _whole(1, 600), "an authorization code must be exchanged within this time (RFC 6749 §4.1.2: 10 minutes at most)")
-    device_code_ttl_seconds: int = setting(
-        600, _whole(60, 3600), "a device authorization (RFC 8628) must be approved and redeemed within this time")
-    device_poll_interval_seconds: int = setting(
-        5, _whole(1, 60), "how often a device may poll the token endpoint; polling faster adds 5 s (`slow_down`)")
-    refresh_grace_seconds: int = setting(
-        10, _whole(0, MAX_SECONDS),
-        "a retried refresh of the immediate predecessor inside this window gets the same successor; `0` turns it off")
-    session_idle_timeout_seconds: int = setting(
-        2_592_000, _whole(1, MAX_SECONDS),
+    authorization_code_ttl_seconds: int = duration(
+        60, "an authorization code must be exchanged within this time (RFC 6749 §4.1.2: 10 minutes at most)", most=600)
+    device_code_ttl_seconds: int = duration(
+        600, "a device authorization (RFC 8628) must be approved and redeemed within this time", least=60, most=3600)
+    device_poll_interval_seconds: int = duration(
+        5, "how often a device may poll the token endpoint; polling faster adds 5 s (`slow_down`)", most=60)
+    refresh_grace_seconds: int = duration(
+        10,
+        "a retried refresh of the immediate predecessor inside this window gets the same successor; `0` turns it off",
+        least=0)
+    session_idle_timeout_seconds: int = duration(
+        2_592_000,
         "a session unused this long ends; one longer than `SESSION_MAX_AGE_SECONDS` is never reached")
-    session_max_age_seconds: int = setting(
-        7_776_000, _whole(1, MAX_SECONDS), "a session ends this long after sign-in, however active")
-    retention_seconds: int = setting(
-        2_592_000, _whole(1, MAX_SECONDS),
+    session_max_age_seconds: int = duration(
+        7_776_000, "a session ends this long after sign-in, however active")
+    retention_seconds: int = duration(
+        2_592_000,
         "`sessions prune` deletes ended sessions (and their used refresh tokens) ended longer ago than this, "
         "and security events older than this (or than a throttling window, if longer)")
     password_memory_kib: int = setting(
@@ -247,44 +258,45 @@ class Settings:
         2, _whole(1, MAX_PASSWORD_TIME_COST), "argon2id iterations (OWASP minimum: 2)")
     password_parallelism: int = setting(
         1, _whole(1, MAX_PASSWORD_PARALLELISM), "argon2id lanes, one thread each (OWASP minimum: 1)")
-    key_rotation_lead_seconds: int = setting(
-        0, _whole(0, MAX_SECONDS),
-        "a new signing key is published this long before it signs, so cached JWKS catch up; `0`: it signs at once")
-    jwks_max_age_seconds: int = setting(
-        300, _whole(0, MAX_SECONDS), "`Cache-Control: max-age` of the JWKS: how long resource servers may cache it")
-    login_max_failures: int = setting(
-        10, _whole(1),
+    key_rotation_lead_seconds: int = duration(
+        0,
+        "a new signing key is published this long before it signs, so cached JWKS catch up; `0`: it signs at once",
+        least=0)
+    jwks_max_age_seconds: int = duration(
+        300, "`Cache-Control: max-age` of the JWKS: how long resource servers may cache it", least=0)
+    login_failure_window_seconds: int = duration(
+        900, "the window for the four `LOGIN_*MAX_FAILURES` budgets")
+    login_max_failures: int = allowance(
+        10,
         "failed sign-ins allowed per username and IP inside the window; then sign-in answers `429` with `Retry-After`")
-    login_failure_window_seconds: int = setting(
-        900, _whole(1, MAX_SECONDS), "the window for the four `LOGIN_*MAX_FAILURES` budgets")
-    login_ip_max_failures: int = setting(
-        50, _whole(1),
+    login_ip_max_failures: int = allowance(
+        50,
         "failed sign-ins allowed from one IP across all usernames inside the window; "
         "then sign-in from it answers `429`")
-    login_account_max_failures: int = setting(
-        100, _whole(1),
+    login_account_max_failures: int = allowance(
+        100,
         "failed sign-ins allowed for one username from all addresses together inside the window; then sign-in as it "
         "answers `429`, whether the account exists or not; a browser with a device cookie for it, and a password-grant "
         "client at an address it signed in from within `RETENTION_SECONDS`, are exempt")
-    login_device_cookie_max_failures: int = setting(
-        10, _whole(1),
+    login_device_cookie_max_failures: int = allowance(
+        10,
         "failed sign-ins allowed for one device cookie (from any address) inside the window; then sign-in with that "
         "cookie answers `429`")
-    device_cookie_max_age_seconds: int = setting(
-        7_776_000, _whole(60, MAX_SECONDS),
+    device_cookie_max_age_seconds: int = duration(
+        7_776_000,
         "lifetime of the device cookie a browser gets at each successful sign-in, which exempts it from "
-        "`LOGIN_ACCOUNT_MAX_FAILURES`")
-    lookup_max_failures: int = setting(
-        50, _whole(1),
+        "`LOGIN_ACCOUNT_MAX_FAILURES`", least=60)
+    lookup_failure_window_seconds: int = duration(
+        300, "the window for `LOOKUP_MAX_FAILURES` and `INTROSPECTION_MAX_FAILURES`")
+    lookup_max_failures: int = allowance(
+        50,
         "failed client authentications (every endpoint) and tokens not ours (revocation, refresh) allowed per IP, and "
         "tokens not ours per confidential client, inside the window; then `429` with `Retry-After`")
-    introspection_max_failures: int = setting(
-        10_000, _whole(1),
+    introspection_max_failures: int = allowance(
+        10_000,
         "tokens not ours a resource server (a client registered with `--introspect`) may present for introspection "
         "inside the window; its callers choose them, so they count toward no other budget; then `429` with "
         "`Retry-After`")
-    lookup_failure_window_seconds: int = setting(
-        300, _whole(1, MAX_SECONDS), "the window for `LOOKUP_MAX_FAILURES` and `INTROSPECTION_MAX_FAILURES`")
     proxy_hops: int = setting(
         0, _whole(0),
         "reverse proxies in front of the server whose `X-Forwarded-For` and `X-Forwarded-Proto` are trusted; "
@@ -302,18 +314,19 @@ class Settings:
         "127.0.0.1", _ip_address,
         "the address the metrics port listens on: loopback, so only this machine scrapes; `0.0.0.0` for a "
         "scraper elsewhere on a private network (a container network), never one the public reaches")
-    lock_timeout_seconds: int = setting(
-        5, _whole(1, MAX_LOCK_TIMEOUT_SECONDS),
+    lock_timeout_seconds: int = duration(
+        5,
         "how long a request waits for a row lock (SQLite busy timeout, PostgreSQL `lock_timeout`); "
-        "then it answers `409` with `Retry-After`")
+        "then it answers `409` with `Retry-After`", most=MAX_LOCK_TIMEOUT_SECONDS)
     # Outbound deliveries (outbound/): back-channel logout tokens, pushed security events.
-    outbound_timeout_seconds: int = setting(
-        5, _whole(1, MAX_OUTBOUND_TIMEOUT_SECONDS),
-        "an outbound delivery must connect, send and be answered within this time, or it is retried later")
-    outbound_max_age_seconds: int = setting(
-        86_400, _whole(60, MAX_OUTBOUND_AGE_SECONDS),
+    outbound_timeout_seconds: int = duration(
+        5,
+        "an outbound delivery must connect, send and be answered within this time, or it is retried later",
+        most=MAX_OUTBOUND_TIMEOUT_SECONDS)
+    outbound_max_age_seconds: int = duration(
+        86_400,
         "an outbound delivery not acknowledged this long after it was queued is given up, with an "
-        "`outbound_given_up` security event")
+        "`outbound_given_up` security event", least=60, most=MAX_OUTBOUND_AGE_SECONDS)
     outbound_allow_private: bool = setting(
         False, _boolean,
         "deliver to loopback, private, link-local and multicast addresses too (tests, single-host setups); "
@@ -322,8 +335,8 @@ class Settings:
         True, _boolean,
         "`authserver serve` runs the delivery worker beside gunicorn; `false` where `authserver outbox run` "
         "runs apart")
-    outbound_poll_seconds: int = setting(
-        1, _whole(1, 60), "how often the delivery worker looks for deliveries that are due")
+    outbound_poll_seconds: int = duration(
+        1, "how often the delivery worker looks for deliveries that are due", most=60)
     outbound_concurrency: int = setting(
         8, _whole(1, MAX_OUTBOUND_CONCURRENCY),
         "deliveries one worker makes at once: a receiver that hangs holds one of them, never the others")
@@ -333,29 +346,29 @@ class Settings:
         "off", _registration,
         "dynamic client registration (RFC 7591) at `registration_endpoint`: `off`; `token`: with an initial access "
         "token from `authserver clients registration-token`; `open`: anyone (MCP clients, AI agents)")
-    registration_max_per_ip: int = setting(
-        20, _whole(1),
+    registration_max_per_ip: int = allowance(
+        20,
         "clients one IP may register inside `REGISTRATION_WINDOW_SECONDS`; then `429` with `Retry-After`")
     registration_scopes: str = setting(
         "openid profile email offline_access read", _scopes,
         "the scopes a self-registered client (or a metadata document's client) may have; its default when it asks "
         "for none")
-    registration_window_seconds: int = setting(
-        3_600, _whole(1, MAX_SECONDS), "the window for `REGISTRATION_MAX_PER_IP`")
+    registration_window_seconds: int = duration(
+        3_600, "the window for `REGISTRATION_MAX_PER_IP`")
     client_id_metadata_documents: bool = setting(
         True, _boolean,
         "a `client_id` that is an https URL with a path is fetched as its Client ID Metadata Document and used as "
         "a public client; `off`: such ids are unknown clients")
     # Token exchange (RFC 8693): moving users of an older session store over (`authserver legacy import`).
-    legacy_session_max_age_seconds: int = setting(
-        31_536_000, _whole(1, MAX_SECONDS),
+    legacy_session_max_age_seconds: int = duration(
+        31_536_000,
         "an imported legacy session first seen (its `created_at`) longer ago than this can no longer be exchanged "
         "(`invalid_grant`); Parse's own sessions live a year")
     # DPoP (RFC 9449, tokens/dpop.py).
-    dpop_proof_window_seconds: int = setting(
-        60, _whole(1, 3600),
+    dpop_proof_window_seconds: int = duration(
+        60,
         "a DPoP proof is accepted this long after its `iat` (and 5 s early, for clock skew); its `jti` is "
-        "remembered as long, so it is used once")
+        "remembered as long, so it is used once", most=3600)
     dpop_nonce: bool = setting(
         False, _boolean,
         "DPoP proofs must carry a nonce the server gave (`DPoP-Nonce`, rotated every 5 minutes, the previous one "
