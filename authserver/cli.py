@@ -37,7 +37,7 @@ from .store.schema import sqlite_file_missing
 
 # Where the database was before AUTHSERVER_HOME: relative to the working directory, with keys in ./keys.
 OLD_DEFAULT_DATABASE = os.path.join("instance", "authserver.db")
-# gunicorn's worker model for `serve` (benchmarks/README.md: chosen by measurement).
+# Threads per worker of `serve`, under either HTTP server (benchmarks/README.md: chosen by measurement).
 DEFAULT_SERVE_THREADS = 4
 
 
@@ -78,6 +78,11 @@ def load_app(settings: Settings | None = None, checked: bool = True):
         stop_on_bad_setting(error)
 
 
+def load_worker_app():
+    """The app of one of `serve`'s workers: the master checked the database before starting them."""
+    return load_app(checked=False)
+
+
 def announce(settings: Settings) -> None:
     """The line naming the database and keys folder a command uses (standard error: stdout may be JSON)."""
     click.echo(f"authserver: database {database_label(settings.database_url)}, keys {settings.keys_dir}", err=True)
@@ -113,17 +118,22 @@ def cli(ctx):
 Examples:
   authserver serve                          # http://127.0.0.1:5000
   authserver serve --host 0.0.0.0 --port 8000 --workers 4
+  authserver serve --http-server granian
   AUTHSERVER_ISSUER=https://auth.example.com authserver serve --host 0.0.0.0""")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every one).")
 @click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
 @click.option("--workers", default=2, show_default=True, type=int,
-              help="gunicorn worker processes (about one per core).")
+              help="Worker processes (about one per core).")
 @click.option("--threads", default=DEFAULT_SERVE_THREADS, show_default=True, type=click.IntRange(1, 64),
-              help="Threads per worker: 1 is gunicorn's sync worker, more is gthread with keep-alive.")
-def serve(host, port, workers, threads):
-    """Serve the app with gunicorn (the production server): JSON logs, metrics across workers."""
+              help="Threads per worker answering requests (gunicorn: 1 is the sync worker, more is gthread "
+                   "with keep-alive; granian: its blocking threads).")
+@click.option("--http-server", type=click.Choice(serving.HTTP_SERVERS), default=serving.DEFAULT_HTTP_SERVER,
+              show_default=True, help="The HTTP server running the workers (same options, logs, metrics and "
+                                      "errors under both; benchmarks/README.md compares them).")
+def serve(host, port, workers, threads, http_server):
+    """Serve the app with gunicorn or granian (production servers): JSON logs, metrics across workers."""
     serving.run(host, port, workers, load_settings=load_settings, load_app=load_app,
-                load_worker_app=lambda: load_app(checked=False), threads=threads)
+                load_worker_app=load_worker_app, threads=threads, http_server=http_server)
 
 
 # -- doctor --------------------------------------------------------------------------------

@@ -1,21 +1,27 @@
-"""``authserver serve``: the app under gunicorn, set up for production.
+"""``authserver serve``: the app under gunicorn or granian (``--http-server``), set up for production.
 
 - A port that is taken stops ``serve`` with one line, exit status 2 (not gunicorn's five retries);
   so does a database without this version's schema (the line names ``authserver db upgrade``).
   The first log line names the issuer, the database and the keys folder.
 - Every worker builds its own app (nothing built before the fork, such as a pooled database
   connection, is shared); the master builds one first, so a bad setting stops ``serve`` with one
-  line before gunicorn starts, and the first signing key is made once.
+  line before the HTTP server starts, and the first signing key is made once.
+- Either HTTP server runs ``--workers`` processes of ``--threads`` threads each: gunicorn's gthread
+  worker (its sync worker for one thread), or granian's WSGI workers with as many blocking threads
+  (Rust's hyper doing the HTTP/1.1 parsing and keep-alive). Everything else below is the same for both.
 - Without ``AUTHSERVER_ISSUER``, the issuer is the URL the server listens on (:func:`listen_url`).
-- Logs are JSON lines on standard error, gunicorn's included (``request_log.py``).
+- Logs are JSON lines on standard error, the HTTP server's own included (``request_log.py``, and
+  :data:`GRANIAN_LOGGING` for granian's).
 - Metrics are collected across workers in prometheus-client's multiprocess mode: a fresh folder in
   ``PROMETHEUS_MULTIPROC_DIR`` (made here and removed on exit, or the operator's, emptied at start),
   set before anything imports prometheus-client. With ``AUTHSERVER_METRICS`` a port number (the
   default, 9464), the master process serves them there, on ``AUTHSERVER_METRICS_HOST`` (loopback by
   default), never on the public listener; a port that is taken, or is the one ``serve`` listens on,
   stops ``serve`` with one line, exit status 2.
-- The outbound delivery worker runs beside gunicorn as a child process of the master
+- The outbound delivery worker runs beside the HTTP server as a child process of the master
   (``outbound/process.py``), unless ``AUTHSERVER_OUTBOUND_WORKER`` is false; it stops with ``serve``.
+- SIGTERM or SIGINT stops ``serve`` gracefully: the workers finish the requests in flight (at most
+  30 s, gunicorn's graceful timeout, under either server), then the delivery worker stops.
 """
 
 from __future__ import annotations
@@ -36,6 +42,23 @@ from .outbound.process import WorkerProcess
 from .store.schema import database_label
 
 log = logging.getLogger(__name__)
+
+HTTP_SERVERS = ("gunicorn", "granian")
+# Chosen by measurement (benchmarks/README.md, "HTTP server").
+DEFAULT_HTTP_SERVER = "gunicorn"
+# How long a stopping worker may take to finish its requests in flight: gunicorn's graceful_timeout.
+GRACEFUL_STOP_SECONDS = 30
+# granian's loggers (its own lines, and an access log that stays off) into the root logger's JSON
+# lines; the root's handler given again, since a worker that is spawned, not forked, starts bare.
+GRANIAN_LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "authserver.ops.request_log.JSONFormatter"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+    "root": {"handlers": ["stderr"], "level": "INFO"},
+    "loggers": {"_granian": {"handlers": [], "propagate": True},
+                "granian.access": {"handlers": [], "propagate": True}},
+}
 
 
 def listen_url(host: str, port: int) -> tuple[str, bool]:
@@ -103,9 +126,10 @@ def refuse_taken_port(host: str, port: int) -> None:
             usage_error(f"cannot listen on {host}:{port}: {error.strerror}")
 
 
-def run(host: str, port: int, workers: int, load_settings, load_app, load_worker_app=None, threads: int = 1) -> None:
-    from gunicorn.app.base import BaseApplication
-
+def run(host: str, port: int, workers: int, load_settings, load_app, load_worker_app=None, threads: int = 1,
+        http_server: str = DEFAULT_HTTP_SERVER) -> None:
+    """``load_worker_app`` builds each worker's app: a module-level function, so that a worker that
+    is spawned rather than forked (granian on Python 3.14+) can be handed it."""
     default_issuer(host, port)
     settings = load_settings()
     refuse_taken_port(host, port)
@@ -119,11 +143,33 @@ def run(host: str, port: int, workers: int, load_settings, load_app, load_worker
     if settings.metrics_port:
         log.info("metrics at %s/metrics", listen_url(settings.metrics_host, settings.metrics_port)[0])
 
-    def worker_exited(server, worker):
-        if os.environ.get(MULTIPROCESS_DIR):
-            from prometheus_client import multiprocess
+    serve_with = run_granian if http_server == "granian" else run_gunicorn
+    master = os.getpid()
+    outbound_worker = WorkerProcess.start() if settings.outbound_worker else None
+    try:
+        serve_with(host, port, workers, threads, load_worker_app or load_app)
+    finally:
+        # Workers leave through here too (gunicorn forks inside run()); only the master cleans up.
+        if os.getpid() == master:
+            if outbound_worker:  # its deliveries in flight end within the timeout
+                outbound_worker.stop(timeout_seconds=settings.outbound_timeout_seconds + 10)
+            if made_folder:
+                shutil.rmtree(made_folder, ignore_errors=True)
 
-            multiprocess.mark_process_dead(worker.pid)
+
+def forget_metrics_of(pid: int | None) -> None:
+    """A worker that exited: its live gauges leave the sums (prometheus-client's multiprocess mode)."""
+    if pid and os.environ.get(MULTIPROCESS_DIR):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)
+
+
+def run_gunicorn(host: str, port: int, workers: int, threads: int, load_worker_app) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    def worker_exited(server, worker):
+        forget_metrics_of(worker.pid)
 
     class Gunicorn(BaseApplication):
         def load_config(self):
@@ -133,6 +179,7 @@ def run(host: str, port: int, workers: int, load_settings, load_app, load_worker
                 self.cfg.set("worker_class", "gthread")
                 self.cfg.set("threads", threads)
                 self.cfg.set("keepalive", 5)
+            self.cfg.set("graceful_timeout", GRACEFUL_STOP_SECONDS)
             self.cfg.set("accesslog", None)  # the app logs every request (request_log.py)
             self.cfg.set("errorlog", "-")
             self.cfg.set("logger_class", request_log.GunicornLogger)
@@ -143,16 +190,45 @@ def run(host: str, port: int, workers: int, load_settings, load_app, load_worker
                 self.cfg.set("control_socket_disable", True)
 
         def load(self):
-            return (load_worker_app or load_app)()
+            return load_worker_app()
 
-    master = os.getpid()
-    outbound_worker = WorkerProcess.start() if settings.outbound_worker else None
-    try:
-        Gunicorn().run()
-    finally:
-        # Workers leave through here too (gunicorn forks inside run()); only the master cleans up.
-        if os.getpid() == master:
-            if outbound_worker:  # its deliveries in flight end within the timeout
-                outbound_worker.stop(timeout_seconds=settings.outbound_timeout_seconds + 10)
-            if made_folder:
-                shutil.rmtree(made_folder, ignore_errors=True)
+    Gunicorn().run()
+
+
+def run_granian(host: str, port: int, workers: int, threads: int, load_worker_app) -> None:
+    """granian's WSGI server: ``workers`` processes, each running the app in ``threads`` blocking
+    threads behind its Rust HTTP/1.1 server. A worker that dies is started again, as gunicorn does
+    (granian would stop instead); its metrics are let go as gunicorn's ``child_exit`` does."""
+    from granian.constants import HTTPModes
+    from granian.constants import Interfaces
+    from granian.server.mp import MPServer
+
+    class Granian(MPServer):
+        # Private hooks of granian 2 (pinned <3 in pyproject.toml): the pids of the workers it replaces or stops.
+        def _respawn_workers(self, indexes, *args, **kwargs):
+            gone = [self.wrks[index].inner.pid for index in indexes]
+            super()._respawn_workers(indexes, *args, **kwargs)
+            for pid in gone:
+                forget_metrics_of(pid)
+
+        def _stop_workers(self):
+            gone = [worker.inner.pid for worker in self.wrks]
+            super()._stop_workers()
+            for pid in gone:
+                forget_metrics_of(pid)
+
+    server = Granian(
+        "authserver",  # a name only: the app comes from load_worker_app
+        address=host.strip("[]"),
+        port=port,
+        interface=Interfaces.WSGI,
+        workers=workers,
+        blocking_threads=threads,
+        websockets=False,
+        http=HTTPModes.http1,  # as gunicorn: HTTP/1.1 (the TLS proxy in front speaks HTTP/2)
+        log_dictconfig=GRANIAN_LOGGING,
+        log_access=False,  # the app logs every request (request_log.py)
+        respawn_failed_workers=True,
+        workers_kill_timeout=GRACEFUL_STOP_SECONDS,
+    )
+    server.serve(target_loader=load_worker_app, wrap_loader=False)
