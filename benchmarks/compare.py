@@ -398,12 +398,13 @@ class GunicornSettings:
 
 class Authserver(Target):
     def __init__(self, workdir: str, database_url: str, label: str, gunicorn: GunicornSettings,
-                 db_pid: int | None = None):
+                 db_pid: int | None = None, http_server: str | None = None):
         super().__init__(workdir)
         self.name = "authserver"
         self.label = label
         self.database_url = database_url
         self.gunicorn = gunicorn
+        self.http_server = http_server  # `serve --http-server`; None: serve's default
         self.db_pids_root = db_pid
         from token_endpoint import authserver_env  # the older harness runs the server the same way
 
@@ -431,8 +432,10 @@ class Authserver(Target):
         self.app = (app["client_id"], app["client_secret"])
         self.rs = (rs["client_id"], rs["client_secret"])
         self.open_log()
-        self.process = subprocess.Popen([AUTHSERVER, "serve", "--port", str(self.port), *self.gunicorn.args()],
-                                        env=self.env, cwd=self.workdir, stdout=self.log, stderr=subprocess.STDOUT)
+        http_server = ["--http-server", self.http_server] if self.http_server else []
+        self.process = subprocess.Popen([AUTHSERVER, "serve", "--port", str(self.port), *self.gunicorn.args(),
+                                         *http_server], env=self.env, cwd=self.workdir, stdout=self.log,
+                                        stderr=subprocess.STDOUT)
         wait_http(self.base + "/oauth/jwks", self.process, self.log_path)
         import requests
 
@@ -614,6 +617,44 @@ class FlaskMin(Target):
 
 
 # -- installing the peers ---------------------------------------------------------------------
+# -- --http-server: authserver under gunicorn, granian or both (interleaved, same settings) ---------
+def http_server_parts(choice: str | None) -> list[tuple[str, str | None]]:
+    """(key suffix, `serve --http-server` value) of each authserver part: serve's default unsuffixed
+    (``authserver-sqlite``), the other one named (``authserver-sqlite-granian``)."""
+    from authserver.serve import DEFAULT_HTTP_SERVER
+    from authserver.serve import HTTP_SERVERS
+
+    if choice is None:
+        return [("", None)]
+    names = HTTP_SERVERS if choice == "both" else (choice,)
+    return [("" if name == DEFAULT_HTTP_SERVER else f"-{name}", name) for name in names]
+
+
+def authserver_label(gunicorn: GunicornSettings, http_server: str | None, database: str) -> str:
+    if http_server == "granian":
+        return f"authserver (granian, {gunicorn.workers} workers × {gunicorn.threads} threads, {database})"
+    return f"authserver ({gunicorn.describe()}, {database})"
+
+
+def http_server_ratios(results: list) -> list[str]:
+    """Throughput of each named HTTP server's part over the unsuffixed part of the same database."""
+    from authserver.serve import DEFAULT_HTTP_SERVER
+    from authserver.serve import HTTP_SERVERS
+
+    lines = []
+    for name in HTTP_SERVERS:
+        for base in ("authserver-sqlite", "authserver-postgresql"):
+            for workload in WORKLOADS:
+                mine, default = by(results, f"{base}-{name}", workload), by(results, base, workload)
+                if mine and default:
+                    lines.append(f"| {base.split('-')[1]} | {TITLES[workload]} | {name} / {DEFAULT_HTTP_SERVER} | "
+                                 f"{mine['per_second'] / default['per_second']:.2f} | {mine['errors'] + default['errors']} |")
+    if not lines:
+        return []
+    return ["", "## HTTP servers (authserver, same run, interleaved)", "",
+            "| database | workload | ratio of | throughput | errors |", "| --- | --- | --- | ---: | ---: |", *lines]
+
+
 def install_oidc_provider() -> str:
     home = os.path.join(SCRATCH, "oidc-provider")
     os.makedirs(home, exist_ok=True)
@@ -901,6 +942,7 @@ def report(info: dict, results: list, ceil: dict, scale: list, args) -> str:
                 seed = entry["seed"]
                 lines.append(f"\nSeeding {entry['database']} to {entry['sessions']:,} sessions: "
                              f"{seed['sessions']:,} added in {seed['total_seconds']:.0f} s.")
+    lines += http_server_ratios(results)
     pg = {r["workload"]: r for r in results if r["server"] == "authserver-postgresql" and "skipped" not in r}
     lite = {r["workload"]: r for r in results if r["server"] == "authserver-sqlite" and "skipped" not in r}
     common = [w for w in WORKLOADS if w in pg and w in lite]
@@ -964,6 +1006,9 @@ def main(argv=None) -> int:
     parser.add_argument("--only", default="ceilings,flask,authserver-sqlite,authserver-postgresql,oidc-provider,dot",
                         help="comma-separated parts to run (default: all)")
     parser.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated workloads")
+    parser.add_argument("--http-server", choices=["gunicorn", "granian", "both"], default=None,
+                        help="authserver's HTTP server (serve --http-server); both: two authserver parts per "
+                             "database, interleaved (default: serve's default)")
     parser.add_argument("--quick", action="store_true", help="1 x 3 s per figure and 20,000 sessions: a smoke run")
     parser.add_argument("--out", default=None, help="results file stem (default benchmarks/results/compare-DATE)")
     args = parser.parse_args(argv)
@@ -1023,11 +1068,13 @@ def main(argv=None) -> int:
         if "flask" in parts:
             start("flask-min", FlaskMin(os.path.join(tmp, "flask"), gunicorn), ["flask"])
         if "authserver-sqlite" in parts:
-            os.makedirs(os.path.join(tmp, "authserver-sqlite"))
-            start("authserver-sqlite", Authserver(os.path.join(tmp, "authserver-sqlite"),
-                                                  f"sqlite:///{tmp}/authserver-sqlite/bench.db",
-                                                  f"authserver ({gunicorn.describe()}, SQLite)", gunicorn),
-                  ours, seed_sessions)
+            for suffix, http_server in http_server_parts(args.http_server):
+                key = "authserver-sqlite" + suffix
+                os.makedirs(os.path.join(tmp, key))
+                start(key, Authserver(os.path.join(tmp, key), f"sqlite:///{tmp}/{key}/bench.db",
+                                      authserver_label(gunicorn, http_server, "SQLite"), gunicorn,
+                                      http_server=http_server),
+                      ours, seed_sessions)
         if "authserver-postgresql" in parts:
             from tests import pgcluster
 
@@ -1035,13 +1082,15 @@ def main(argv=None) -> int:
                 log("PostgreSQL binaries missing (./scripts/test installs them): skipped")
             else:
                 cluster = stack.enter_context(pgcluster.PostgresCluster())
-                url = cluster.create_database("authserver_bench")
                 with open(os.path.join(cluster.datadir, "postmaster.pid")) as handle:
                     postmaster = int(handle.readline())
-                start("authserver-postgresql", Authserver(os.path.join(tmp, "authserver-postgresql"), url,
-                                                          f"authserver ({gunicorn.describe()}, PostgreSQL)",
-                                                          gunicorn, postmaster),
-                      ours, seed_sessions)
+                for suffix, http_server in http_server_parts(args.http_server):
+                    key = "authserver-postgresql" + suffix
+                    url = cluster.create_database("authserver_bench" + suffix.replace("-", "_"))
+                    start(key, Authserver(os.path.join(tmp, key), url,
+                                          authserver_label(gunicorn, http_server, "PostgreSQL"), gunicorn, postmaster,
+                                          http_server=http_server),
+                          ours, seed_sessions)
         if "oidc-provider" in parts:
             start("oidc-provider", OidcProvider(os.path.join(tmp, "oidc-provider")),
                   [w for w in theirs if w not in ("password", "mixed")])
