@@ -1,5 +1,6 @@
-"""`authserver serve` runs the app under gunicorn with the settings from the environment: JSON log
-lines a forged request cannot break, metrics added up across workers, the issuer it listens on."""
+"""`authserver serve` runs the app under its default HTTP server with the settings from the environment:
+JSON log lines a forged request cannot break, metrics added up across workers, the issuer it listens
+on; the other HTTP server (``--http-server``) answers, logs and refuses alike."""
 
 import itertools
 import json
@@ -16,6 +17,8 @@ from contextlib import contextmanager
 import pytest
 import requests
 
+from authserver.serve import DEFAULT_HTTP_SERVER
+from authserver.serve import HTTP_SERVERS
 from authserver.settings import Settings
 from tests.conftest import PASSWORD
 from tests.conftest import free_port
@@ -24,6 +27,10 @@ from tests.metrics_helpers import value
 
 AUTHSERVER = shutil.which("authserver", path=os.path.dirname(sys.executable))
 pytestmark = pytest.mark.skipif(AUTHSERVER is None, reason="the authserver console script is not installed")
+
+OTHER_HTTP_SERVER = next(name for name in HTTP_SERVERS if name != DEFAULT_HTTP_SERVER)
+# The line each HTTP server logs as it starts a worker.
+WORKER_STARTED = {"gunicorn": "Booting worker", "granian": "Spawning worker"}
 
 FORGED_PATH = "/x%0a127.0.0.1%20%22POST%20/oauth/token%22%20200%0a"
 
@@ -92,7 +99,7 @@ def test_serve_without_an_issuer_publishes_the_url_it_listens_on(tmp_path):
         assert metadata["token_endpoint"] == server.base + "/oauth/token"
         jwks = requests.get(metadata["jwks_uri"], timeout=10).json()
         assert len(jwks["keys"]) == 1
-    assert any("Booting worker" in entry["message"] for entry in server.lines())
+    assert any(WORKER_STARTED[DEFAULT_HTTP_SERVER] in entry["message"] for entry in server.lines())
     assert server.lines()[0]["message"] == (f"serving {server.base} from the database {tmp_path}/instance/a.db "
                                             f"with the keys in {tmp_path}/keys")
     # Keys were generated on first start, private to their owner; so are the database and its folders.
@@ -214,11 +221,11 @@ def taken_port():
         yield taken.getsockname()[1]
 
 
-def serve_until_it_stops(tmp_path, port, **settings):
-    """`serve` on a migrated database, expected to stop before gunicorn starts."""
+def serve_until_it_stops(tmp_path, port, *args, **settings):
+    """`serve` on a migrated database, expected to stop before the HTTP server starts."""
     env = environment(f"sqlite:///{tmp_path}/a.db", tmp_path / "keys", **settings)
     subprocess.run([AUTHSERVER, "db", "upgrade"], env=env, check=True, capture_output=True)
-    return subprocess.run([AUTHSERVER, "serve", "--port", str(port), "--workers", "1"], env=env,
+    return subprocess.run([AUTHSERVER, "serve", "--port", str(port), "--workers", "1", *args], env=env,
                           capture_output=True, text=True, timeout=60)
 
 
@@ -282,3 +289,60 @@ def test_a_port_that_is_taken_stops_serve_with_one_line_and_exit_status_2(tmp_pa
     assert result.stderr.splitlines() == [
         f"authserver: port {port} on 127.0.0.1 is taken by another process (a server already running?): "
         "stop it or choose another with --port"]
+
+
+def test_the_other_http_server_answers_logs_counts_and_refuses_alike(app, factory, database_url, keys_dir, tmp_path):
+    factory.user("alice")
+    registered = factory.client(auth_method="client_secret_post")
+    metrics_port = free_port()
+    env = environment(database_url, keys_dir, AUTHSERVER_METRICS=str(metrics_port))
+    with serve(env, "--workers", "2", "--threads", "2", "--http-server", OTHER_HTTP_SERVER) as server:
+        signed_in = requests.post(server.base + "/oauth/token", timeout=30, headers={"X-Request-Id": "other-server-1"},
+                                  data={"grant_type": "password", "username": "alice", "password": PASSWORD,
+                                        "client_id": registered.client_id, "client_secret": registered.client_secret})
+        assert signed_in.status_code == 200, signed_in.text
+        assert signed_in.headers["X-Request-Id"] == "other-server-1"
+        refreshed = requests.post(server.base + "/oauth/token", timeout=30, data={
+            "grant_type": "refresh_token", "refresh_token": signed_in.json()["refresh_token"],
+            "client_id": registered.client_id, "client_secret": registered.client_secret})
+        assert refreshed.status_code == 200, refreshed.text
+        assert requests.get(server.base + FORGED_PATH, timeout=10).status_code == 404
+        assert requests.get(server.base + "/metrics", timeout=10).status_code == 404  # not on the public port
+        samples = scrape(f"http://127.0.0.1:{metrics_port}/metrics")
+        assert value(samples, "authserver_tokens_issued_total", grant_type="password") == 1
+        assert value(samples, "authserver_tokens_issued_total", grant_type="refresh_token") == 1
+        # The delivery worker runs beside it, a child of serve's master.
+        beside = subprocess.run(["pgrep", "-P", str(server.process.pid), "-f", "outbox run --beside-server"],
+                                capture_output=True, text=True)
+        assert beside.stdout.split(), "no delivery worker beside the server"
+    assert server.process.returncode == 0  # SIGTERM: a graceful stop
+    assert any(WORKER_STARTED[OTHER_HTTP_SERVER] in entry["message"] for entry in server.lines())
+    assert not os.path.exists(f"/proc/{beside.stdout.split()[0]}"), "the delivery worker outlived the server"
+    token_lines = [entry for entry in server.requests_logged() if entry["path"] == "/oauth/token"]
+    assert [(entry["method"], entry["status"], entry["client_id"]) for entry in token_lines] == [
+        ("POST", 200, registered.client_id)] * 2
+    assert token_lines[0]["request_id"] == "other-server-1"
+    for entry in token_lines:
+        assert set(entry) >= {"time", "level", "request_id", "method", "path", "status", "duration_ms", "ip",
+                              "client_id", "session_id"}
+        assert entry["duration_ms"] > 0 and entry["ip"] == "127.0.0.1" and entry["session_id"]
+    forged_lines = [entry for entry in server.requests_logged() if entry["path"].startswith("/x")]
+    assert [entry["path"] for entry in forged_lines] == ['/x\n127.0.0.1 "POST /oauth/token" 200\n']
+    for secret in [PASSWORD, registered.client_secret, signed_in.json()["refresh_token"],
+                   signed_in.json()["access_token"], refreshed.json()["refresh_token"]]:
+        assert secret not in server.output
+
+    # The same one-line refusals: a taken port, and a database without the schema.
+    with taken_port() as port:
+        result = serve_until_it_stops(tmp_path, port, "--http-server", OTHER_HTTP_SERVER)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        f"authserver: port {port} on 127.0.0.1 is taken by another process (a server already running?): "
+        "stop it or choose another with --port"]
+    fresh = environment(f"sqlite:///{tmp_path}/fresh.db", tmp_path / "fresh-keys")
+    result = subprocess.run([AUTHSERVER, "serve", "--port", str(free_port()), "--http-server", OTHER_HTTP_SERVER],
+                            env=fresh, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.splitlines() == [f"authserver: there is no database at {tmp_path}/fresh.db: run "
+                                          "`authserver db upgrade` to create one, or set AUTHSERVER_HOME (or "
+                                          "AUTHSERVER_DATABASE_URL) to the server's"]
