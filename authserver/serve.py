@@ -20,8 +20,11 @@
   stops ``serve`` with one line, exit status 2.
 - The outbound delivery worker runs beside the HTTP server as a child process of the master
   (``outbound/process.py``), unless ``AUTHSERVER_OUTBOUND_WORKER`` is false; it stops with ``serve``.
-- SIGTERM or SIGINT stops ``serve`` gracefully: the workers finish the requests in flight (at most
-  30 s, gunicorn's graceful timeout, under either server), then the delivery worker stops.
+- SIGTERM stops ``serve`` gracefully: the workers finish the requests in flight (at most 30 s,
+  gunicorn's graceful timeout, under either server), then the delivery worker stops. So does SIGINT
+  (Ctrl-C) under granian; gunicorn takes SIGINT as its quick stop.
+- granian is the default, chosen by measurement (benchmarks/README.md, "HTTP server"): same app,
+  same workers and threads, interleaved, it answered more token requests for less CPU each.
 """
 
 from __future__ import annotations
@@ -43,9 +46,9 @@ from .store.schema import database_label
 
 log = logging.getLogger(__name__)
 
-HTTP_SERVERS = ("gunicorn", "granian")
-# Chosen by measurement (benchmarks/README.md, "HTTP server").
-DEFAULT_HTTP_SERVER = "gunicorn"
+HTTP_SERVERS = ("granian", "gunicorn")
+# Chosen by measurement (benchmarks/README.md, "HTTP server: granian against gunicorn").
+DEFAULT_HTTP_SERVER = "granian"
 # How long a stopping worker may take to finish its requests in flight: gunicorn's graceful_timeout.
 GRACEFUL_STOP_SECONDS = 30
 # granian's loggers (its own lines, and an access log that stays off) into the root logger's JSON

@@ -631,7 +631,9 @@ def http_server_parts(choice: str | None) -> list[tuple[str, str | None]]:
 
 
 def authserver_label(gunicorn: GunicornSettings, http_server: str | None, database: str) -> str:
-    if http_server == "granian":
+    from authserver.serve import DEFAULT_HTTP_SERVER
+
+    if (http_server or DEFAULT_HTTP_SERVER) == "granian":
         return f"authserver (granian, {gunicorn.workers} workers × {gunicorn.threads} threads, {database})"
     return f"authserver ({gunicorn.describe()}, {database})"
 
