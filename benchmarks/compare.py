@@ -616,11 +616,10 @@ class FlaskMin(Target):
                 "headers": {"Content-Type": FORM}, "body": "grant_type=none"}
 
 
-# -- installing the peers ---------------------------------------------------------------------
 # -- --http-server: authserver under gunicorn, granian or both (interleaved, same settings) ---------
 def http_server_parts(choice: str | None) -> list[tuple[str, str | None]]:
     """(key suffix, `serve --http-server` value) of each authserver part: serve's default unsuffixed
-    (``authserver-sqlite``), the other one named (``authserver-sqlite-granian``)."""
+    (``authserver-sqlite``), the other one suffixed with its name (``authserver-sqlite-gunicorn``)."""
     from authserver.serve import DEFAULT_HTTP_SERVER
     from authserver.serve import HTTP_SERVERS
 
@@ -649,14 +648,16 @@ def http_server_ratios(results: list) -> list[str]:
             for workload in WORKLOADS:
                 mine, default = by(results, f"{base}-{name}", workload), by(results, base, workload)
                 if mine and default:
+                    errors = mine["errors"] + default["errors"]
                     lines.append(f"| {base.split('-')[1]} | {TITLES[workload]} | {name} / {DEFAULT_HTTP_SERVER} | "
-                                 f"{mine['per_second'] / default['per_second']:.2f} | {mine['errors'] + default['errors']} |")
+                                 f"{mine['per_second'] / default['per_second']:.2f} | {errors} |")
     if not lines:
         return []
     return ["", "## HTTP servers (authserver, same run, interleaved)", "",
             "| database | workload | ratio of | throughput | errors |", "| --- | --- | --- | ---: | ---: |", *lines]
 
 
+# -- installing the peers ---------------------------------------------------------------------
 def install_oidc_provider() -> str:
     home = os.path.join(SCRATCH, "oidc-provider")
     os.makedirs(home, exist_ok=True)

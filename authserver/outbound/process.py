@@ -1,4 +1,4 @@
-"""The delivery worker beside gunicorn: ``authserver serve`` starts ``authserver outbox run`` as a
+"""The delivery worker beside the HTTP server (granian or gunicorn): ``authserver serve`` starts ``authserver outbox run`` as a
 child process of its master, restarts it if it dies, and stops it when the server stops; the child
 stops by itself if the master dies without stopping it.
 
@@ -53,7 +53,7 @@ class WorkerProcess:
 
     def _watch(self) -> None:
         while not self._stopping.wait(WATCH_SECONDS):
-            # gunicorn's master reaps every child it sees exit, ours included: then poll() says 0.
+            # gunicorn's master (not granian's) reaps every child it sees exit, ours included: then poll() says 0.
             status = self._process.poll()
             if status is None:
                 continue
