@@ -1,6 +1,6 @@
-"""The delivery worker beside the HTTP server (granian or gunicorn): ``authserver serve`` starts ``authserver outbox run`` as a
-child process of its master, restarts it if it dies, and stops it when the server stops; the child
-stops by itself if the master dies without stopping it.
+"""The delivery worker beside the HTTP server (granian or gunicorn): ``authserver serve`` starts
+``authserver outbox run`` as a child process of its master, restarts it if it dies, and stops it
+when the server stops; the child stops by itself if the master dies without stopping it.
 
 Why a process of its own, one per node, and not a thread: gunicorn's workers are forked, recycled
 and busy answering requests, and a worker thread in each would multiply the pollers by the worker
