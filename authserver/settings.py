@@ -333,7 +333,7 @@ class Settings:
         "otherwise such a target is refused")
     outbound_worker: bool = setting(
         True, _boolean,
-        "`authserver serve` runs the delivery worker beside gunicorn; `false` where `authserver outbox run` "
+        "`authserver serve` runs the delivery worker beside the HTTP server; `false` where `authserver outbox run` "
         "runs apart")
     outbound_poll_seconds: int = duration(
         1, "how often the delivery worker looks for deliveries that are due", most=60)

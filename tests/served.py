@@ -1,4 +1,4 @@
-"""A real ``authserver serve`` (gunicorn) for tests that drive the server from outside: its own
+"""A real ``authserver serve`` (its default HTTP server) for tests that drive the server from outside: its own
 SQLite database and keys in a temporary folder, a free port, and the ``authserver`` command run
 with the same settings (and no AUTHSERVER_* or PROMETHEUS_* variable of the caller's) to create
 users and clients.
