@@ -42,8 +42,8 @@ BENCH = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCH)
 sys.path[:0] = [BENCH, REPO]
 
-from token_endpoint import authserver_env  # noqa: E402
-from token_endpoint import run_authserver  # noqa: E402
+from token_endpoint import authserver_env
+from token_endpoint import run_authserver
 
 PASSWORD = "benchmark-password-123"
 WORKLOADS = ("refresh", "refresh_dpop", "refresh_resource", "introspect", "client_credentials")
