@@ -961,6 +961,8 @@ def main(argv=None) -> int:
     parser.add_argument("--sessions", type=int, default=1000, help="live sessions seeded first (default 1,000)")
     parser.add_argument("--scale-sessions", type=int, default=1_000_000,
                         help="live sessions for the scale runs (default 1,000,000; 0 skips them)")
+    parser.add_argument("--pg-shared-buffers", default="1GB",
+                        help="PostgreSQL's shared_buffers (default 1GB: a million sessions and their indexes fit)")
     parser.add_argument("--only", default="ceilings,flask,authserver-sqlite,authserver-postgresql,oidc-provider,dot",
                         help="comma-separated parts to run (default: all)")
     parser.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated workloads")
@@ -1034,7 +1036,9 @@ def main(argv=None) -> int:
             if not pgcluster.available():
                 log("PostgreSQL binaries missing (./scripts/test installs them): skipped")
             else:
-                cluster = stack.enter_context(pgcluster.PostgresCluster())
+                # shared_buffers that hold a million sessions with their indexes (~0.7 GB), as README advises
+                cluster = stack.enter_context(pgcluster.PostgresCluster(
+                    settings={"shared_buffers": args.pg_shared_buffers}))
                 url = cluster.create_database("authserver_bench")
                 with open(os.path.join(cluster.datadir, "postmaster.pid")) as handle:
                     postmaster = int(handle.readline())
