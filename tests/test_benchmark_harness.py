@@ -55,7 +55,8 @@ def test_ratios_have_a_column_for_each_peer_measured_redis_included():
                row("oidc-provider-redis", "refresh", 1000), row("oidc-provider-redis", "refresh_opaque", 800),
                {"server": "oidc-provider-redis", "label": "x", "workload": "introspect", "skipped": "failed: boom"},
                row("django-oauth-toolkit", "refresh", 125)]
-    found = {(r["authserver"], r["workload"], r["peer"], r["peer_workload"]): r["ratio"] for r in compare.ratios(results)}
+    found = {(r["authserver"], r["workload"], r["peer"], r["peer_workload"]): r["ratio"]
+             for r in compare.ratios(results)}
     assert found == {
         ("authserver-sqlite", "refresh", "oidc-provider", "refresh"): 0.25,
         ("authserver-sqlite", "refresh", "oidc-provider-redis", "refresh"): 0.5,
