@@ -91,6 +91,7 @@ class Bench:
         self.dpop_client = cli("clients", "create", "--name", "bench-dpop", "--grant-type", "password",
                                "--grant-type", "refresh_token", "--scope", "profile", "--auth-method", "none",
                                "--first-party", "--dpop", "--json")["client_id"]
+        self.client_id = app["client_id"]
         rs = cli("clients", "create", "--name", "bench-rs", "--grant-type", "client_credentials", "--scope", "api",
                  "--introspect", "--json")
         self.rs_auth = basic(rs["client_id"], rs["client_secret"])
@@ -271,6 +272,8 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="timed rounds per workload; the median (default 3)")
     parser.add_argument("--profile", action="store_true", help="also sample with py-spy: shares by part")
     parser.add_argument("--profile-out", help="keep py-spy's raw stacks as OUT-<workload>.raw.txt")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="live sessions added in bulk before the runs (seed_sessions.py), for the scale question")
     parser.add_argument("--json", help="write the figures here")
     args = parser.parse_args(argv)
     workloads = [w for w in args.workloads.split(",") if w]
@@ -283,6 +286,10 @@ def main(argv=None) -> int:
             cluster = stack.enter_context(pgcluster.PostgresCluster())
             url = cluster.create_database("authserver_budget")
         bench = Bench(tmp, url)
+        if args.seed:
+            from seed_sessions import seed
+
+            print(f"seeded {seed(url, bench.client_id, args.seed, log=None)}", flush=True)
         results = {}
         for workload in workloads:
             warm = min(300, args.requests)
@@ -301,7 +308,7 @@ def main(argv=None) -> int:
                     print(f"          {share * 100:5.1f} %  {name}")
         if args.json:
             with open(args.json, "w") as handle:
-                json.dump({"database": args.database, "requests": args.requests, "results": results}, handle, indent=1)
+                json.dump({"database": args.database, "requests": args.requests, "seeded": args.seed, "results": results}, handle, indent=1)
     return 0
 
 
