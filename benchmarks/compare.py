@@ -12,8 +12,9 @@ What one run does:
 
 1. Installs the peers into benchmarks/.scratch/ (gitignored) when missing: node oidc-provider
    (``npm ci`` from benchmarks/peers/oidc_provider/package-lock.json) and django-oauth-toolkit
-   (a venv from benchmarks/peers/dot/requirements.txt). Needs ``wrk`` (``apt-get install wrk``),
-   Node 20+, and for PostgreSQL the binaries ``./scripts/test`` installs.
+   (a venv from benchmarks/peers/dot/requirements.txt), and Debian's redis-server for oidc-provider
+   on Redis (``apt-get install redis-server``, run when missing as root). Needs ``wrk``
+   (``apt-get install wrk``), Node 20+, and for PostgreSQL the binaries ``./scripts/test`` installs.
 2. Ceilings, measured now: RS256 signing alone on all cores (the server's own joserfc call in
    one process per core), argon2id verifications on all cores with the configured parameters,
    and a minimal Flask JSON endpoint under the same gunicorn settings as authserver.
@@ -23,9 +24,10 @@ What one run does:
    a live access token, client credentials, JWKS, password grant, and password grants with refresh
    grants in parallel. authserver on SQLite and on PostgreSQL (a throwaway cluster,
    tests/pgcluster.py) with ``--sessions`` live sessions seeded in bulk, then again with
-   ``--scale-sessions``.
+   ``--scale-sessions``. oidc-provider twice: in memory, and on Redis as its users deploy it (the
+   adapter its documentation gives, a throwaway redis-server with AOF fsynced every second).
 4. Reports throughput (median of the repeats), p50/p99, errors, server CPU per request (user +
-   system time of the server's processes, the database server's included, over the requests
+   system time of the server's processes, the database server's or redis-server's included, over the requests
    answered) and peak RSS per worker; the ratios authserver/peer; writes
    benchmarks/results/compare-<date>.md, .json and .png.
 """
@@ -67,6 +69,9 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 
 WORKLOADS = ("refresh", "refresh_dpop", "refresh_opaque", "introspect", "client_credentials", "jwks", "password",
              "mixed")
+# The parts --only chooses from, in the order they are started (and measured in each round).
+PARTS = ("ceilings", "flask", "authserver-sqlite", "authserver-postgresql", "oidc-provider", "oidc-provider-redis",
+         "dot")
 TITLES = {
     "refresh": "refresh grant",
     "refresh_dpop": "refresh grant with a DPoP proof (public client, bound chain)",
@@ -506,12 +511,15 @@ class OidcProvider(Target):
     SECRETS = {"bench-jwt": "bench-jwt-secret-0123456789abcdef", "bench-opaque": "bench-opaque-secret-0123456789abcdef",
                "bench-rs": "bench-rs-secret-0123456789abcdef"}
 
+    def server_env(self) -> dict:
+        return {"NODE_ENV": "production"}
+
     def start(self) -> None:
         home = install_oidc_provider()
         self.open_log()
         self.process = subprocess.Popen(["node", os.path.join(home, "server.mjs"), str(self.port)], cwd=home,
                                         stdout=self.log, stderr=subprocess.STDOUT,
-                                        env={**os.environ, "NODE_ENV": "production"})
+                                        env={**os.environ, **self.server_env()})
         wait_http(self.base + "/jwks", self.process, self.log_path)
         import requests
 
@@ -539,6 +547,79 @@ class OidcProvider(Target):
         if workload == "jwks":
             return jwks_spec("/jwks")
         return "not offered (oidc-provider has no password grant)"
+
+
+# Redis for oidc-provider as deployed: Debian's redis-server with Redis' default RDB save points plus
+# the append-only file fsynced every second, the durability of authserver's SQLite (WAL,
+# synchronous=NORMAL): a write survives the server process crashing, at most ~1 s is lost to a power
+# cut. RDB snapshots alone would lose minutes of rotations (README, "What one run does").
+REDIS_PERSISTENCE = ("--save", "3600 1 300 100 60 10000", "--appendonly", "yes", "--appendfsync", "everysec")
+
+
+class RedisServer:
+    """A throwaway redis-server on a free loopback port, its files in ``workdir``."""
+
+    def __init__(self, workdir: str):
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = None
+        self.log = None
+
+    def start(self) -> None:
+        binary = install_redis()
+        os.makedirs(self.workdir, exist_ok=True)
+        self.log_path = os.path.join(self.workdir, "redis.log")
+        self.log = open(self.log_path, "w")
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.workdir, "--daemonize", "no",
+             *REDIS_PERSISTENCE], cwd=self.workdir, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while not redis_ping(self.port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                with open(self.log_path, errors="replace") as handle:
+                    raise RuntimeError(f"redis-server did not start:\n{handle.read()[-2000:]}")
+            time.sleep(0.1)
+        banner = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout  # "... v=7.0.15 sha=..."
+        self.version = banner.split(" v=")[-1].split()[0] if " v=" in banner else "?"
+
+    def stop(self) -> None:
+        stop_process(self.process)
+        if self.log:
+            self.log.close()
+
+
+def redis_ping(port: int) -> bool:
+    with contextlib.suppress(OSError):
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64).startswith(b"+PONG")
+    return False
+
+
+class OidcProviderRedis(OidcProvider):
+    """The same server on Redis (``redis_adapter.mjs``, the adapter oidc-provider's documentation
+    gives), as its users deploy it; the redis-server process's CPU is counted with node's."""
+
+    name = "oidc-provider-redis"
+    label = "node oidc-provider 9 (1 process, Redis)"
+
+    def __init__(self, workdir: str):
+        super().__init__(workdir)
+        self.redis = RedisServer(os.path.join(workdir, "redis"))
+
+    def server_env(self) -> dict:
+        return {**super().server_env(), "REDIS_URL": self.redis.url}
+
+    def start(self) -> None:
+        self.redis.start()
+        self.db_pids_root = self.redis.process.pid
+        self.label = f"node oidc-provider 9 (1 process, Redis {self.redis.version}, AOF everysec)"
+        super().start()
+
+    def stop(self) -> None:
+        super().stop()
+        self.redis.stop()
 
 
 class Dot(Target):
@@ -662,12 +743,32 @@ def install_oidc_provider() -> str:
     home = os.path.join(SCRATCH, "oidc-provider")
     os.makedirs(home, exist_ok=True)
     source = os.path.join(PEERS, "oidc_provider")
-    for name in ("package.json", "package-lock.json", "server.mjs"):
+    for name in ("package.json", "package-lock.json", "server.mjs", "redis_adapter.mjs"):
         shutil.copy(os.path.join(source, name), os.path.join(home, name))
-    if not os.path.isdir(os.path.join(home, "node_modules", "oidc-provider")):
+    # node_modules installed from an older lock file (before ioredis, say) is installed again.
+    stamp = os.path.join(home, "node_modules", ".bench-package-lock.json")
+    with open(os.path.join(source, "package-lock.json")) as handle:
+        wanted = handle.read()
+    if not os.path.exists(stamp) or open(stamp).read() != wanted:
         log("  installing oidc-provider (npm ci) ...")
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=home, check=True)
+        with open(stamp, "w") as handle:
+            handle.write(wanted)
     return home
+
+
+def install_redis() -> str:
+    """Debian's redis-server: installed with apt-get when missing (as root), else the command is said."""
+    found = shutil.which("redis-server")
+    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        log("  installing redis-server (apt-get install redis-server) ...")
+        subprocess.run(["apt-get", "install", "-y", "-q", "redis-server"], stdout=subprocess.DEVNULL,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        found = shutil.which("redis-server")
+    if found is None:
+        raise RuntimeError("oidc-provider-redis needs Debian's redis-server: "
+                           "apt-get update && apt-get install redis-server")
+    return found
 
 
 def install_dot() -> str:
@@ -841,10 +942,66 @@ def by(results, server, workload):
     return None
 
 
-def ratio(a, b) -> str:
-    if not a or not b:
-        return "-"
-    return f"{a['per_second'] / b['per_second']:.2f}x"
+# The ratio columns, authserver / peer: each peer's key in the results and its column's name.
+RATIO_PEERS = (("oidc-provider", "oidc-provider"), ("oidc-provider-redis", "oidc-provider (Redis)"),
+               ("django-oauth-toolkit", "django-oauth-toolkit"))
+# authserver's workload and the peer's it is set against (oidc-provider's refresh with opaque access
+# tokens too; django-oauth-toolkit's only against the same workload).
+RATIO_WORKLOADS = (("refresh", "refresh"), ("refresh", "refresh_opaque"), ("introspect", "introspect"),
+                   ("client_credentials", "client_credentials"), ("jwks", "jwks"), ("password", "password"))
+
+
+def ratios(results: list) -> list[dict]:
+    """authserver / peer, throughput, for every authserver database, workload and peer measured in
+    this run (the JSON's "ratios"; the report's table is drawn from them)."""
+    rows = []
+    authservers = [s for s in dict.fromkeys(r["server"] for r in results) if s.startswith("authserver")]
+    for ours in authservers:
+        for workload, peer_workload in RATIO_WORKLOADS:
+            mine = by(results, ours, workload)
+            if mine is None:
+                continue
+            for peer, _column in RATIO_PEERS:
+                if peer == "django-oauth-toolkit" and peer_workload != workload:
+                    continue
+                theirs = by(results, peer, peer_workload)
+                if theirs and theirs["per_second"] and mine["per_second"] is not None:
+                    rows.append({"authserver": ours, "workload": workload, "peer": peer, "peer_workload": peer_workload,
+                                 "ratio": round(mine["per_second"] / theirs["per_second"], 3)})
+    return rows
+
+
+def ratio_table(results: list) -> list[str]:
+    """The report's "authserver / peer" table: a column for each peer measured in this run."""
+    found = ratios(results)
+    peers = [(peer, column) for peer, column in RATIO_PEERS if any(r["peer"] == peer for r in found)]
+    if not peers:
+        return []
+    lines = ["", "## Ratios, authserver / peer (same run)", "",
+             "| workload | authserver | " + " | ".join(f"/ {column}" for _peer, column in peers) + " |",
+             "| --- | --- | " + " | ".join("---:" for _ in peers) + " |"]
+    for ours in dict.fromkeys(r["authserver"] for r in found):
+        for workload, peer_workload in RATIO_WORKLOADS:
+            cells = {r["peer"]: f"{r['ratio']:.2f}x" for r in found
+                     if (r["authserver"], r["workload"], r["peer_workload"]) == (ours, workload, peer_workload)}
+            if cells:
+                name = TITLES[workload] + (" vs. opaque" if peer_workload == "refresh_opaque" else "")
+                lines.append(f"| {name} | {ours} | " + " | ".join(cells.get(peer, "-") for peer, _c in peers) + " |")
+    return lines
+
+
+def peer_storage_lines(results: list) -> list[str]:
+    """oidc-provider on Redis against in memory, workload by workload: what its persistence costs."""
+    lines = []
+    for workload in WORKLOADS:
+        memory, redis = by(results, "oidc-provider", workload), by(results, "oidc-provider-redis", workload)
+        if memory and redis and memory["per_second"]:
+            lines.append(f"- {TITLES[workload]}: {redis['per_second'] / memory['per_second']:.2f} "
+                         f"({fmt(redis['cpu_ms_per_request'], 2)} vs. {fmt(memory['cpu_ms_per_request'], 2)} ms "
+                         f"CPU/req, redis-server's included)")
+    if lines:
+        lines = ["", "## oidc-provider on Redis / in memory (same run)", ""] + lines
+    return lines
 
 
 def report(info: dict, results: list, ceil: dict, scale: list, args) -> str:
@@ -858,7 +1015,12 @@ def report(info: dict, results: list, ceil: dict, scale: list, args) -> str:
              f"runs every server once, so load drift on the shared machine hits all alike); every response checked "
              f"(status and body); in refresh runs each connection follows its own rotating chain.", "",
              "Server CPU is user + system time of the server's processes (for PostgreSQL, the database "
-             "server's too) over the requests answered; RSS is the peak resident size of one worker.", ""]
+             "server's too; for oidc-provider on Redis, redis-server's) over the requests answered; RSS is the "
+             "peak resident size of one worker.", ""]
+    if any(r["server"] == "oidc-provider-redis" for r in results):
+        lines += ["oidc-provider on Redis: the adapter its documentation gives "
+                  "(`peers/oidc_provider/redis_adapter.mjs`, ioredis), Debian's redis-server on loopback TCP with "
+                  "Redis' default RDB save points and `appendonly yes`, `appendfsync everysec`.", ""]
     servers = []
     for row in results:
         if row["server"] not in servers:
@@ -886,19 +1048,8 @@ def report(info: dict, results: list, ceil: dict, scale: list, args) -> str:
                 cells.append(cell)
         if any(cells):
             lines.append(f"| {TITLES[workload]} | " + " | ".join(cells) + " |")
-    lines += ["", "## Ratios, authserver / peer (same run)", "",
-              "| workload | authserver | / oidc-provider | / django-oauth-toolkit |", "| --- | --- | ---: | ---: |"]
-    for ours in [s for s in servers if s.startswith("authserver")]:
-        for workload, peer_workload in (("refresh", "refresh"), ("refresh", "refresh_opaque"), ("introspect", "introspect"),
-                                        ("client_credentials", "client_credentials"), ("jwks", "jwks"),
-                                        ("password", "password")):
-            mine = by(results, ours, workload)
-            if mine is None:
-                continue
-            oidc = by(results, "oidc-provider", peer_workload)
-            dot = by(results, "django-oauth-toolkit", workload) if peer_workload == workload else None
-            name = TITLES[workload] + (" vs. opaque" if peer_workload == "refresh_opaque" else "")
-            lines.append(f"| {name} | {ours} | {ratio(mine, oidc)} | {ratio(mine, dot) if dot else '-'} |")
+    lines += ratio_table(results)
+    lines += peer_storage_lines(results)
     flask = by(results, "flask-min", "flask")
     if ceil or flask:
         lines += ["", "## Ceilings (same run)", ""]
@@ -1006,8 +1157,10 @@ def main(argv=None) -> int:
     parser.add_argument("--sessions", type=int, default=1000, help="live sessions seeded first (default 1,000)")
     parser.add_argument("--scale-sessions", type=int, default=1_000_000,
                         help="live sessions for the scale runs (default 1,000,000; 0 skips them)")
-    parser.add_argument("--only", default="ceilings,flask,authserver-sqlite,authserver-postgresql,oidc-provider,dot",
-                        help="comma-separated parts to run (default: all)")
+    parser.add_argument("--pg-shared-buffers", default="1GB",
+                        help="PostgreSQL's shared_buffers (default 1GB: a million sessions and their indexes fit)")
+    parser.add_argument("--only", default=",".join(PARTS),
+                        help=f"comma-separated parts to run (default: all: {','.join(PARTS)})")
     parser.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated workloads")
     parser.add_argument("--http-server", choices=["gunicorn", "granian", "both"], default=None,
                         help="authserver's HTTP server (serve --http-server); both: two authserver parts per "
@@ -1024,6 +1177,8 @@ def main(argv=None) -> int:
 
         args.threads = DEFAULT_SERVE_THREADS
     parts = set(args.only.split(","))
+    if parts - set(PARTS):
+        parser.error(f"--only: unknown part(s) {', '.join(sorted(parts - set(PARTS)))}; parts: {', '.join(PARTS)}")
     workloads = [w for w in args.workloads.split(",") if w]
     if shutil.which("wrk") is None:
         log("compare.py needs wrk: apt-get install wrk")
@@ -1084,7 +1239,9 @@ def main(argv=None) -> int:
             if not pgcluster.available():
                 log("PostgreSQL binaries missing (./scripts/test installs them): skipped")
             else:
-                cluster = stack.enter_context(pgcluster.PostgresCluster())
+                # shared_buffers that hold a million sessions with their indexes (~0.7 GB), as README advises
+                cluster = stack.enter_context(pgcluster.PostgresCluster(
+                    settings={"shared_buffers": args.pg_shared_buffers}))
                 with open(os.path.join(cluster.datadir, "postmaster.pid")) as handle:
                     postmaster = int(handle.readline())
                 for suffix, http_server in http_server_parts(args.http_server):
@@ -1096,6 +1253,9 @@ def main(argv=None) -> int:
                           ours, seed_sessions)
         if "oidc-provider" in parts:
             start("oidc-provider", OidcProvider(os.path.join(tmp, "oidc-provider")),
+                  [w for w in theirs if w not in ("password", "mixed")])
+        if "oidc-provider-redis" in parts:
+            start("oidc-provider-redis", OidcProviderRedis(os.path.join(tmp, "oidc-provider-redis")),
                   [w for w in theirs if w not in ("password", "mixed")])
         if "dot" in parts:
             start("django-oauth-toolkit", Dot(os.path.join(tmp, "dot"), gunicorn),
@@ -1129,8 +1289,8 @@ def main(argv=None) -> int:
     with open(stem + ".md", "w") as handle:
         handle.write(text)
     with open(stem + ".json", "w") as handle:
-        json.dump({"machine": info, "ceilings": ceil, "results": results, "scale": scale, "command": args.command},
-                  handle, indent=1)
+        json.dump({"machine": info, "ceilings": ceil, "results": results, "ratios": ratios(results), "scale": scale,
+                   "command": args.command}, handle, indent=1)
     if results:
         chart(results, stem + ".png")
     log("")

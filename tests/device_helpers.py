@@ -41,6 +41,13 @@ def poll(http, registered, device_code):
     return token_request(http, registered, grant_type=DEVICE_GRANT, device_code=device_code)
 
 
+def refused_poll(http, registered, device_code) -> str:
+    """Poll once; the answer must be a 400: its OAuth error code."""
+    response = poll(http, registered, device_code)
+    assert response.status_code == 400, response.text
+    return response.json["error"]
+
+
 def signed_in_browser(app, username="alice", ip=None):
     http = browser(app)
     if ip:

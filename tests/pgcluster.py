@@ -62,8 +62,10 @@ def _free_port():
 
 
 class PostgresCluster:
-    def __init__(self, bin_dir=DEFAULT_BIN_DIR):
+    def __init__(self, bin_dir=DEFAULT_BIN_DIR, settings=None):
+        """``settings``: more server settings (``{"shared_buffers": "1GB"}``), as ``-c name=value``."""
         self.bin_dir = bin_dir
+        self.settings = dict(settings or {})
         self.tmpdir = self.datadir = self.logfile = self.port = None
         self._running = False
 
@@ -115,7 +117,8 @@ class PostgresCluster:
                 "-c listen_addresses=127.0.0.1", f"-c port={self.port}",
                 f"-c unix_socket_directories={shlex.quote(self.tmpdir)}",
                 "-c fsync=off", "-c synchronous_commit=off",
-                "-c full_page_writes=off", "-c max_connections=200"])
+                "-c full_page_writes=off", "-c max_connections=200",
+                *(f"-c {name}={shlex.quote(str(value))}" for name, value in self.settings.items())])
             p = self._run("pg_ctl", "start", "-w", "-t", "60", "-D", self.datadir,
                           "-l", self.logfile, "-o", opts)
             if p.returncode == 0:

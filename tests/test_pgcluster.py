@@ -42,3 +42,12 @@ def test_cluster_lifecycle():
         cluster.stop()
     assert not os.path.exists(tmpdir)
     cluster.stop()  # idempotent
+
+
+@pytest.mark.skipif(not available(), reason="PostgreSQL 15 binaries not available")
+def test_cluster_takes_server_settings():
+    # compare.py's scale runs need shared_buffers that hold a million sessions
+    with PostgresCluster(settings={"shared_buffers": "160MB", "work_mem": "8MB"}) as cluster:
+        with psycopg.connect(_libpq_dsn(cluster.url("postgres"))) as conn:
+            assert conn.execute("show shared_buffers").fetchone() == ("160MB",)
+            assert conn.execute("show work_mem").fetchone() == ("8MB",)

@@ -1,6 +1,8 @@
-// node oidc-provider 9 as a benchmark peer for benchmarks/compare.py. Loopback only, in memory
-// (the library's own memory adapter), one process. Started by compare.py as:
-//   node server.mjs PORT
+// node oidc-provider 9 as a benchmark peer for benchmarks/compare.py. Loopback only, one process.
+// Started by compare.py as:
+//   node server.mjs PORT                              in memory (the library's own memory adapter)
+//   REDIS_URL=redis://127.0.0.1:P/0 node server.mjs PORT   on Redis (redis_adapter.mjs: the adapter
+//                                                     oidc-provider's documentation gives, on ioredis)
 // Clients (secrets are fixed: this server only ever lives for one benchmark run on 127.0.0.1):
 //   bench-jwt     refresh_token + client_credentials; access tokens are RS256 JWTs for the resource
 //                 urn:bench:api (resource indicators), refresh tokens rotate on every use
@@ -13,6 +15,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import Provider from 'oidc-provider';
 
 const port = Number(process.argv[2] || 3000);
+// The adapter module is only loaded when asked for: the in-memory server needs no Redis client.
+const adapter = process.env.REDIS_URL ? (await import('./redis_adapter.mjs')).default : undefined;
 const issuer = `http://127.0.0.1:${port}`;
 const RESOURCE = 'urn:bench:api';
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -27,6 +31,7 @@ const common = {
 };
 
 const provider = new Provider(issuer, {
+  ...(adapter ? { adapter } : {}),
   clients: [
     { ...common, client_id: 'bench-jwt', client_secret: 'bench-jwt-secret-0123456789abcdef' },
     { ...common, client_id: 'bench-opaque', client_secret: 'bench-opaque-secret-0123456789abcdef' },
@@ -85,5 +90,5 @@ provider.use(async (ctx, next) => {
 });
 
 provider.listen(port, '127.0.0.1', () => {
-  console.log(`oidc-provider listening on ${issuer}`);
+  console.log(`oidc-provider listening on ${issuer} (${adapter ? 'Redis adapter' : 'in memory'})`);
 });

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from urllib.parse import urlencode
 
 import jwt
 
@@ -19,13 +20,16 @@ from tests.code_flow_helpers import issuer_of
 from tests.code_flow_helpers import pkce
 from tests.code_flow_helpers import signed_in
 from tests.conftest import refresh
+from tests.session_helpers import session_row
 from tests.session_helpers import sign_in
 from tests.token_helpers import bearer
 from tests.token_helpers import claims_of
 from tests.token_helpers import revoke
+from tests.web.conftest import web_sid
 
 OIDC_SCOPE = "openid profile email"
 SIGNED_OUT_URI = "https://app.example/signed-out"  # the app's registered post-logout redirect URI
+END_SESSION = "/oauth/logout"  # RP-Initiated Logout's end_session_endpoint
 ID_TOKEN_HEADER = {"alg", "kid", "typ"}
 
 
@@ -72,6 +76,24 @@ def sign_in_with_oidc(app, http, registered, scope=OIDC_SCOPE, **extra) -> dict:
     return response.json
 
 
+# -- RP-Initiated Logout (oauth/oidc/logout.py's checks, web/logout.py's pages) -------------------------
+def logout_url(**params) -> str:
+    return END_SESSION + "?" + urlencode(params)
+
+
+def assert_app_signed_out(app, client, registered, tokens):
+    """The device session of the app's tokens ended: its refresh token and access token stop working."""
+    assert session_row(app, claims_of(tokens["id_token"])["sid"]).is_ended
+    assert refresh(client, registered, tokens["refresh_token"]).json["error"] == "invalid_grant"
+    assert client.get("/oauth/userinfo", headers=bearer(tokens["access_token"])).status_code == 401
+
+
+def assert_nothing_ended(app, http, tokens):
+    """Neither the app's device session nor the browser's sign-in ended."""
+    assert not session_row(app, claims_of(tokens["id_token"])["sid"]).is_ended
+    assert not session_row(app, web_sid(app, http)).is_ended
+
+
 # -- every cause a device session ends for (back-channel logout, security events) -----------------------
 def oidc_sign_in(app, registered) -> tuple:
     """A browser signed in, and the app's tokens from the code flow through it (with `sessions`)."""
@@ -108,7 +130,7 @@ def end_by_user_disabled(app, client, factory, registered, http, tokens, clock):
 
 
 def end_by_rp_initiated_logout(app, client, factory, registered, http, tokens, clock):
-    assert http.get("/oauth/logout", query_string={"id_token_hint": tokens["id_token"]}).status_code in (200, 302)
+    assert http.get(END_SESSION, query_string={"id_token_hint": tokens["id_token"]}).status_code in (200, 302)
 
 
 def end_by_revocation(app, client, factory, registered, http, tokens, clock):

@@ -1,6 +1,8 @@
-"""Dynamic client registration (RFC 7591) and its management (RFC 7592) over HTTP: the modes, what a
-registration answers and stores, every refused input (nothing stored), the initial access token's
-uses counted atomically, the registration access token bound to its client, the per-IP budget."""
+"""Dynamic client registration (RFC 7591) and its management (RFC 7592) over HTTP: what a registration
+answers and stores, every refused metadata (nothing stored), the token mode's initial access token with
+its uses counted atomically, the registration access token bound to its client, the per-IP budget. What
+the views refuse before the endpoints look at anything (registration off, other methods, a body that is
+not a JSON object) is test_views.py; the rules below HTTP are tests/accounts/test_registration.py."""
 
 from __future__ import annotations
 
@@ -16,30 +18,19 @@ from tests.code_flow_helpers import connect
 from tests.conftest import RegisteredClient
 from tests.conftest import at_once
 from tests.conftest import refresh
+from tests.oauth.registration.helpers import MCP_CLIENT
+from tests.oauth.registration.helpers import OPEN
+from tests.oauth.registration.helpers import REGISTER
+from tests.oauth.registration.helpers import client_count
+from tests.oauth.registration.helpers import configuration
+from tests.oauth.registration.helpers import register
+from tests.token_helpers import bearer
 from tests.token_helpers import introspect
-
-REGISTER = "/oauth/register"
-MCP_CLIENT = {"client_name": "Claude", "redirect_uris": ["http://127.0.0.1:33418/callback"],
-              "grant_types": ["authorization_code", "refresh_token"], "token_endpoint_auth_method": "none",
-              "scope": "openid read"}
 
 
 @pytest.fixture
 def settings_overrides():
-    return {"client_registration": "open"}
-
-
-def client_count(app) -> int:
-    with app.app_context():
-        return db.session.query(Client).count()
-
-
-def register(http, metadata=None, **headers):
-    return http.post(REGISTER, json=MCP_CLIENT if metadata is None else metadata, headers=headers)
-
-
-def bearer(token):
-    return {"Authorization": f"Bearer {token}"}
+    return OPEN
 
 
 # -- a registration ------------------------------------------------------------------------------
@@ -112,38 +103,7 @@ def test_rfc7591_s3_2_2_bad_metadata_is_refused_and_nothing_is_stored(app, clien
     assert client_count(app) == 0
 
 
-@pytest.mark.parametrize("body, content_type", [
-    (b"client_name=x", "application/x-www-form-urlencoded"),
-    (b"{not json", "application/json"),
-    (b"[]", "application/json"),
-    (json.dumps(MCP_CLIENT).encode(), "text/plain"),
-    (json.dumps({**MCP_CLIENT, "software_id": "x" * 9000}).encode(), "application/json"),
-], ids=["a form", "broken JSON", "an array", "JSON as text/plain", "over the size limit"])
-def test_a_body_that_is_not_a_small_json_object_is_invalid_client_metadata(app, client, body, content_type):
-    response = client.post(REGISTER, data=body, content_type=content_type)
-    assert response.status_code == 400 and response.json["error"] == "invalid_client_metadata"
-    assert client_count(app) == 0
-
-
-def test_a_body_over_the_server_wide_limit_is_413(app, client):
-    response = client.post(REGISTER, data=b"{" + b" " * 70_000 + b"}", content_type="application/json")
-    assert response.status_code == 413
-    assert client_count(app) == 0
-
-
-def test_other_methods_are_405(client):
-    response = client.get(REGISTER)
-    assert response.status_code == 405 and response.headers["Allow"] == "POST"
-
-
 # -- modes -------------------------------------------------------------------------------------
-@pytest.mark.parametrize("settings_overrides", [{}], indirect=False)
-def test_off_by_default_the_endpoint_is_not_there_and_not_in_the_metadata(app, client, settings_overrides):
-    assert register(client).status_code == 404
-    assert "registration_endpoint" not in client.get("/.well-known/oauth-authorization-server").json
-    assert client_count(app) == 0
-
-
 def test_when_on_the_metadata_and_discovery_list_the_registration_endpoint(client, issuer):
     for path in ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"):
         document = client.get(path).json
@@ -197,11 +157,6 @@ class TestTokenMode:
 
 
 # -- RFC 7592 ----------------------------------------------------------------------------------
-def configuration(http, registered, method="get", token=None, **kwargs):
-    path = registered["registration_client_uri"].split("://", 1)[1].split("/", 1)[1]
-    return getattr(http, method)("/" + path, headers=bearer(token or registered["registration_access_token"]), **kwargs)
-
-
 def test_rfc7592_s2_1_the_registration_access_token_reads_the_client(client):
     registered = register(client).json
     response = configuration(client, registered)
@@ -238,6 +193,15 @@ def test_an_update_with_bad_metadata_is_refused_and_changes_nothing(client):
     response = configuration(client, registered, "put", json=update)
     assert response.status_code == 400 and response.json["error"] == "invalid_redirect_uri"
     assert configuration(client, registered).json["redirect_uris"] == MCP_CLIENT["redirect_uris"]
+
+
+def test_rfc7592_s2_2_an_update_cannot_turn_a_public_client_confidential(client):
+    registered = register(client).json
+    update = {**MCP_CLIENT, "client_id": registered["client_id"], "token_endpoint_auth_method": "client_secret_basic"}
+    response = configuration(client, registered, "put", json=update)
+    assert response.status_code == 400 and response.json["error"] == "invalid_client_metadata"
+    assert "client_secret" not in response.json
+    assert configuration(client, registered).json["token_endpoint_auth_method"] == "none"
 
 
 def test_rfc7592_s2_3_delete_removes_the_client(app, client):
