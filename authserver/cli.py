@@ -118,7 +118,7 @@ def cli(ctx):
 Examples:
   authserver serve                          # http://127.0.0.1:5000
   authserver serve --host 0.0.0.0 --port 8000 --workers 4
-  authserver serve --http-server granian
+  authserver serve --http-server gunicorn
   AUTHSERVER_ISSUER=https://auth.example.com authserver serve --host 0.0.0.0""")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every one).")
 @click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")

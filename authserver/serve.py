@@ -132,7 +132,8 @@ def refuse_taken_port(host: str, port: int) -> None:
 def run(host: str, port: int, workers: int, load_settings, load_app, load_worker_app=None, threads: int = 1,
         http_server: str = DEFAULT_HTTP_SERVER) -> None:
     """``load_worker_app`` builds each worker's app: a module-level function, so that a worker that
-    is spawned rather than forked (granian on Python 3.14+) can be handed it."""
+    is spawned rather than forked (granian does so where Python's default is not fork, 3.14+) can be
+    handed it by name."""
     default_issuer(host, port)
     settings = load_settings()
     refuse_taken_port(host, port)
