@@ -738,6 +738,36 @@ def http_server_ratios(results: list) -> list[str]:
             "| database | workload | ratio of | throughput | errors |", "| --- | --- | --- | ---: | ---: |", *lines]
 
 
+def baseline(target, checkout: str):
+    """``target`` running the code of ``checkout`` (its ``authserver`` package first on the path)."""
+    target.env["PYTHONPATH"] = os.path.abspath(checkout)
+    return target
+
+
+def revision(checkout: str) -> str:
+    done = subprocess.run(["git", "-C", checkout, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return done.stdout.strip() or os.path.basename(os.path.abspath(checkout))
+
+
+def baseline_ratios(results: list, checkout: str | None) -> list[str]:
+    """This code's figures over the baseline's, database by database, workload by workload."""
+    lines = []
+    for base in ("authserver-sqlite", "authserver-postgresql"):
+        for workload in WORKLOADS:
+            mine, before = by(results, base, workload), by(results, f"{base}-baseline", workload)
+            if mine and before and before["per_second"]:
+                cpu, cpu_before = mine["cpu_ms_per_request"], before["cpu_ms_per_request"]
+                lines.append(
+                    f"| {base.split('-')[1]} | {TITLES[workload]} | {fmt(before['per_second'])}, {cpu_before:.2f} ms | "
+                    f"{fmt(mine['per_second'])}, {cpu:.2f} ms | {mine['per_second'] / before['per_second']:.2f} | "
+                    f"{cpu / cpu_before:.2f} | {mine.get('errors', 0) + before.get('errors', 0)} |")
+    if not lines:
+        return []
+    return ["", f"## Before and after (baseline {revision(checkout)}, same run, interleaved)", "",
+            "| database | workload | baseline: /s, CPU per request | this code | throughput ratio | CPU ratio | errors |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: |", *lines]
+
+
 # -- installing the peers ---------------------------------------------------------------------
 def install_oidc_provider() -> str:
     home = os.path.join(SCRATCH, "oidc-provider")
@@ -1097,6 +1127,7 @@ def report(info: dict, results: list, ceil: dict, scale: list, args) -> str:
                 lines.append(f"\nSeeding {entry['database']} to {entry['sessions']:,} sessions: "
                              f"{seed['sessions']:,} added in {seed['total_seconds']:.0f} s.")
     lines += http_server_ratios(results)
+    lines += baseline_ratios(results, args.baseline)
     pg = {r["workload"]: r for r in results if r["server"] == "authserver-postgresql" and "skipped" not in r}
     lite = {r["workload"]: r for r in results if r["server"] == "authserver-sqlite" and "skipped" not in r}
     common = [w for w in WORKLOADS if w in pg and w in lite]
@@ -1165,6 +1196,10 @@ def main(argv=None) -> int:
     parser.add_argument("--http-server", choices=["gunicorn", "granian", "both"], default=None,
                         help="authserver's HTTP server (serve --http-server); both: two authserver parts per "
                              "database, interleaved (default: serve's default)")
+    parser.add_argument("--baseline", metavar="DIR", default=None,
+                        help="a checkout of earlier code (git worktree add DIR REV): its authserver runs too, as "
+                             "authserver-sqlite-baseline and authserver-postgresql-baseline, interleaved with this "
+                             "code's (before/after in one sitting)")
     parser.add_argument("--quick", action="store_true", help="1 x 3 s per figure and 20,000 sessions: a smoke run")
     parser.add_argument("--out", default=None, help="results file stem (default benchmarks/results/compare-DATE)")
     args = parser.parse_args(argv)
@@ -1233,6 +1268,12 @@ def main(argv=None) -> int:
                                       authserver_label(gunicorn, http_server, "SQLite"), gunicorn,
                                       http_server=http_server),
                       ours, seed_sessions)
+            if args.baseline:
+                key = "authserver-sqlite-baseline"
+                os.makedirs(os.path.join(tmp, key))
+                start(key, baseline(Authserver(os.path.join(tmp, key), f"sqlite:///{tmp}/{key}/bench.db",
+                                               f"authserver {revision(args.baseline)} (SQLite)", gunicorn),
+                                    args.baseline), ours, seed_sessions)
         if "authserver-postgresql" in parts:
             from tests import pgcluster
 
@@ -1251,6 +1292,11 @@ def main(argv=None) -> int:
                                           authserver_label(gunicorn, http_server, "PostgreSQL"), gunicorn, postmaster,
                                           http_server=http_server),
                           ours, seed_sessions)
+                if args.baseline:
+                    key = "authserver-postgresql-baseline"
+                    start(key, baseline(Authserver(os.path.join(tmp, key), cluster.create_database("bench_baseline"),
+                                                   f"authserver {revision(args.baseline)} (PostgreSQL)", gunicorn,
+                                                   postmaster), args.baseline), ours, seed_sessions)
         if "oidc-provider" in parts:
             start("oidc-provider", OidcProvider(os.path.join(tmp, "oidc-provider")),
                   [w for w in theirs if w not in ("password", "mixed")])
@@ -1266,7 +1312,8 @@ def main(argv=None) -> int:
             ceil["argon2_adjacent_per_second"] = statistics.median(argon_rounds)
             ceil["argon2_adjacent_rounds"] = [round(x, 1) for x in argon_rounds]
 
-        ours_started = [(key, target) for key, target, _ in targets if key.startswith("authserver")]
+        ours_started = [(key, target) for key, target, _ in targets
+                        if key.startswith("authserver") and not key.endswith("-baseline")]
         if args.scale_sessions and args.scale_sessions > args.sessions and ours_started:
             for key, target in ours_started:
                 scale.append({"database": key.split("-", 1)[1], "sessions": args.sessions,

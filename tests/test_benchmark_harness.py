@@ -93,3 +93,13 @@ def test_redis_against_memory_is_reported_with_both_cpu_figures():
     lines = compare.peer_storage_lines(results)
     assert lines[1] == "## oidc-provider on Redis / in memory (same run)"
     assert lines[3:] == ["- refresh grant: 0.75 (1.10 vs. 0.80 ms CPU/req, redis-server's included)"]
+
+
+def test_a_baseline_is_reported_against_this_code_database_by_database():
+    results = [row("authserver-sqlite", "refresh", 900, cpu=1.5), row("authserver-sqlite-baseline", "refresh", 600, 3.0),
+               row("authserver-postgresql", "refresh", 800, cpu=2.0)]  # no PostgreSQL baseline measured
+    lines = compare.baseline_ratios(results, "/nonexistent/checkout")
+    assert lines[1] == "## Before and after (baseline checkout, same run, interleaved)"
+    rows = [line for line in lines if line.startswith("| sqlite") or line.startswith("| postgresql")]
+    assert rows == ["| sqlite | refresh grant | 600, 3.00 ms | 900, 1.50 ms | 1.50 | 0.50 | 0 |"]
+    assert compare.baseline_ratios(results[:1], None) == []
