@@ -23,6 +23,7 @@ from .accounts.throttle import BUDGETS
 from .accounts.users import FAILURE_REASONS
 from .clock import SystemClock
 from .errors import register_error_handlers
+from .http.cookie_sessions import CookieSessions
 from .http.request_context import register_input_checks
 from .http.security import IssuerBoundFlask
 from .http.security import bind_to_issuer
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None, clock=None) -> Flask:
     settings = settings or Settings.from_env()
     app = IssuerBoundFlask(__name__)
     app.url_map.converters["path"] = AnyPathConverter
+    app.session_interface = CookieSessions()
     configure(app, settings)
     services = build_services(settings, clock or SystemClock())
     app.extensions["authserver"] = services

@@ -120,6 +120,16 @@ class Metrics:
         self.request_duration = prometheus_client.Histogram(
             "authserver_request_duration_seconds", "Time to answer a request, by endpoint.", ("endpoint",),
             registry=self.registry)
+        # Each labelled child looked up once: prometheus-client checks the labels and takes a lock on
+        # every .labels() call. A few dozen endpoints and label values at most, so never trimmed.
+        self._children: dict = {}
+        self._durations: dict = {}
+
+    def observe_duration(self, endpoint: str, seconds: float) -> None:
+        child = self._durations.get(endpoint)
+        if child is None:
+            child = self._durations[endpoint] = self.request_duration.labels(endpoint)
+        child.observe(seconds)
 
     def count(self, name: str, amount: float = 1, **labels) -> None:
         """Count an event once the current transaction commits (at once if none is open)."""
@@ -130,8 +140,14 @@ class Metrics:
         session.info.setdefault(PENDING, []).append((self, name, amount, labels))
 
     def increment(self, name: str, amount: float = 1, **labels) -> None:
-        counter = self.counters[name]
-        (counter.labels(**labels) if labels else counter).inc(amount)
+        if not labels:
+            self.counters[name].inc(amount)
+            return
+        key = (name, *labels.items())
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self.counters[name].labels(**labels)
+        child.inc(amount)
 
     def set_gauge(self, name: str, value: float, **labels) -> None:
         gauge = self.gauges[name]
@@ -181,6 +197,8 @@ def register_metrics(app) -> None:
     """Time every request. Call before the unit of work is registered (``database.py``): Flask runs
     after-request hooks last-registered first, so the commit is inside the measured time."""
 
+    metrics = app.extensions["authserver"].metrics
+
     @app.before_request
     def start_timer():
         g.metrics_started = time.perf_counter()
@@ -189,9 +207,7 @@ def register_metrics(app) -> None:
     def observe_duration(response):
         started = g.pop("metrics_started", None)
         if started is not None:
-            endpoint = request.endpoint or "unmatched"
-            current_app.extensions["authserver"].metrics.request_duration.labels(endpoint).observe(
-                time.perf_counter() - started)
+            metrics.observe_duration(request.endpoint or "unmatched", time.perf_counter() - started)
         return response
 
     if app.extensions["authserver"].settings.metrics == "on":

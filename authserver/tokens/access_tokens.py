@@ -31,14 +31,20 @@ Neither step logs or returns the token string.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import secrets
+import string
 from dataclasses import dataclass
 
-from authlib.common.security import generate_token
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.hashes import SHA256
 from joserfc import jws
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwt import JWTClaimsRegistry
+from joserfc.util import urlsafe_b64decode
 
 from ..store import sessions as session_store
 from ..store.database import db
@@ -123,8 +129,8 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         return token
 
     def get_jwks(self):
-        # Only the active key, so joserfc signs with it and writes its `kid` (see keys.py).
-        return self._keyring.signing_key_set()
+        # Only the active key, as its signer: the header with its `kid` encoded once (keys.Signer).
+        return self._keyring.signer()
 
     def access_token_generator(self, client, grant_type, user: TokenSubject | None, scope):
         now = int(self._clock.now().timestamp())
@@ -136,7 +142,7 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
             "client_id": client.get_client_id(),
             "exp": now + self._get_expires_in(client, grant_type),
             "iat": now,
-            "jti": generate_token(16),
+            "jti": new_jti(),
             "scope": scope,
         }
         if user and user.session_id:
@@ -146,7 +152,25 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         proof = current_proof()
         if proof is not None:
             claims["cnf"] = {"jkt": proof.jkt}
-        return jwt.encode({"alg": ALGORITHM, "typ": TOKEN_TYPE}, claims, self.get_jwks())
+        # What jwt.encode({"alg": "RS256", "typ": "at+jwt"}, claims, keys) writes, byte for byte, less
+        # its per-token header building, key lookup and registry checks: the header comes encoded.
+        return self.get_jwks().sign(TOKEN_TYPE, json.dumps(claims, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+JTI_ALPHABET = string.ascii_letters + string.digits  # Authlib's generate_token alphabet
+
+
+def new_jti(length: int = 16) -> str:
+    """``length`` characters drawn uniformly from letters and digits, as Authlib's ``generate_token``
+    draws them, from one ``os.urandom`` read instead of one system call per character: a byte
+    below 248 (4 × 62) picks ``byte % 62``, each character by exactly four bytes; others are skipped."""
+    picked: list[str] = []
+    while True:
+        for byte in secrets.token_bytes(length + 8):
+            if byte < 248:
+                picked.append(JTI_ALPHABET[byte % 62])
+                if len(picked) == length:
+                    return "".join(picked)
 
 
 # Introspection and revocation: the server's own audience, or resources registered here (RFC 8707).
@@ -177,22 +201,41 @@ def unverified_kid(token_string: str) -> str | None:
     return kid if isinstance(kid, str) else None
 
 
-def decode_access_token(token_string: str, key_set, registry: JWTClaimsRegistry) -> AccessTokenClaims | None:
-    """Signature, algorithm, `typ` and claims against the given keys; None for anything that fails.
+# The sizes joserfc's JWS registry allows (header, payload, signature): anything longer is not ours.
+MAX_TOKEN_LENGTH = 512 + 128000 + 1024
+_RS256_PADDING = PKCS1v15()
 
-    No database."""
-    if not isinstance(token_string, str) or token_string.count(".") != 2:
+
+def decode_access_token(token_string: str, public_keys, registry: JWTClaimsRegistry) -> AccessTokenClaims | None:
+    """Signature, algorithm, `typ` and claims against ``public_keys`` (``KeyRing.public_keys``: the
+    ``cryptography`` public key of each published ``kid``); None for anything that fails.
+
+    The JWS is taken apart here rather than by ``jwt.decode``: its header must be a JSON object with
+    ``alg`` RS256, ``typ`` at+jwt, a ``kid`` naming a published key and no ``crit`` (we never send
+    one), the signature that key's over the two first segments as received, the payload a JSON object
+    whose claims pass ``registry``. Base64url is joserfc's strict decoding. No database."""
+    if not isinstance(token_string, str) or token_string.count(".") != 2 or len(token_string) > MAX_TOKEN_LENGTH:
         return None  # not a JWS compact serialization (e.g. one of our opaque refresh tokens)
     try:
-        token = jwt.decode(token_string, key_set, algorithms=[ALGORITHM])
-        registry.validate(token.claims)
-    except (JoseError, ValueError, TypeError, KeyError):
-        # joserfc raises ValueError/TypeError/KeyError on some malformed input; all mean "not ours".
+        signing_input = token_string.encode("ascii")
+        header_segment, payload_segment, signature_segment = signing_input.split(b".")
+        header = json.loads(urlsafe_b64decode(header_segment))
+        if (not isinstance(header, dict) or header.get("alg") != ALGORITHM or header.get("typ") != TOKEN_TYPE
+                or "crit" in header):
+            return None  # we always sign RS256, send `typ` at+jwt and nothing critical
+        kid = header.get("kid")
+        key = public_keys.get(kid) if isinstance(kid, str) else None
+        if key is None:
+            return None  # no kid, or not a key we publish
+        key.verify(urlsafe_b64decode(signature_segment), signing_input[:len(header_segment) + 1 + len(payload_segment)],
+                   _RS256_PADDING, SHA256())
+        claims = json.loads(urlsafe_b64decode(payload_segment))
+        if not isinstance(claims, dict):
+            return None
+        registry.validate(claims)
+    except (InvalidSignature, JoseError, ValueError, TypeError, KeyError):
+        # binascii.Error, JSONDecodeError and UnicodeError are ValueErrors: all mean "not ours".
         return None
-    header = token.header
-    if header.get("alg") != ALGORITHM or header.get("typ") != TOKEN_TYPE or not isinstance(header.get("kid"), str):
-        return None  # we always sign RS256, send `typ` at+jwt and name the key
-    claims = token.claims
     if not isinstance(claims["client_id"], str):
         return None
     if "sid" in claims and not isinstance(claims["sid"], str):
@@ -203,7 +246,7 @@ def decode_access_token(token_string: str, key_set, registry: JWTClaimsRegistry)
         return None  # a user's token always names its session
     if "cnf" in claims and bound_key(claims) is None:
         return None  # we only ever bind to a DPoP key's thumbprint
-    return AccessTokenClaims(token.claims, token.header)
+    return AccessTokenClaims(claims, header)
 
 
 def bound_key(claims) -> str | None:
@@ -226,7 +269,7 @@ def verify_access_token(services, token_string: str, audience: str | None) -> Ac
     """The claims of an unexpired access token this server signed for ``audience`` (see
     :func:`own_claims_registry`); None otherwise. No database, but for a resource's token asked about
     with :data:`OUR_AUDIENCES` (one read of the resources it names)."""
-    claims = decode_access_token(token_string, services.keyring.verification_key_set(),
+    claims = decode_access_token(token_string, services.keyring.public_keys(),
                                  own_claims_registry(services, audience))
     if claims is not None and audience is OUR_AUDIENCES and not is_our_audience(services, claims["aud"]):
         return None

@@ -1,7 +1,10 @@
 """The signing key ring (RS256 keys in ``keys/``) and the other server secrets kept beside it.
 
 Keys are parsed once per process and re-read only when the folder changes (``keys rotate`` in
-another process): importing an RSA PEM costs tens of milliseconds, far too much per token.
+another process): importing an RSA PEM costs tens of milliseconds, far too much per token. With each
+key set the ring keeps what signing and checking an access token needs per request, already made: the
+active key's :class:`Signer` (its ``cryptography`` private key and its protected headers, encoded once)
+and the published keys' ``cryptography`` public keys by ``kid`` (:meth:`KeyRing.public_keys`).
 
 A key file is ``signing-<created unix time in milliseconds>.pem``. A key becomes the signer
 ``key_rotation_lead_seconds`` after it is created (so resource servers that cache the JWKS see it
@@ -15,6 +18,7 @@ naming it, so the command line stops with one line instead of a traceback.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -24,8 +28,11 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.hashes import SHA256
 from joserfc.jwk import KeySet
 from joserfc.jwk import RSAKey
+from joserfc.util import urlsafe_b64encode
 
 from ..settings import SettingsError
 from ..settings import path_error
@@ -96,6 +103,36 @@ class SigningKey:
         return self.key.kid
 
 
+class Signer:
+    """RS256 compact JWS by one private key, whose protected header is always ``{"typ", "alg", "kid"}``
+    (in that order, as joserfc writes it for ``jwt.encode({"alg": "RS256", "typ": typ}, …)``): the
+    header is serialised and base64url-encoded once per ``typ``, the payload as given, and the
+    signature is the ``cryptography`` key's, with no key lookup or header registry per token. What
+    comes out is a standard JWS that any JOSE library checks against the published key."""
+
+    ALGORITHM = "RS256"
+    _PADDING = PKCS1v15()
+
+    def __init__(self, key: RSAKey):
+        self.key = key
+        self.kid = key.kid
+        self._private_key = key.get_op_key("sign")
+        self._headers: dict[str, bytes] = {}
+
+    def header_segment(self, typ: str) -> bytes:
+        segment = self._headers.get(typ)
+        if segment is None:
+            header = {"typ": typ, "alg": self.ALGORITHM, "kid": self.kid}
+            segment = self._headers[typ] = urlsafe_b64encode(json.dumps(header, separators=(",", ":")).encode())
+        return segment
+
+    def sign(self, typ: str, payload: bytes) -> str:
+        """``BASE64URL(header) . BASE64URL(payload) . BASE64URL(RS256 signature)``."""
+        signing_input = self.header_segment(typ) + b"." + urlsafe_b64encode(payload)
+        signature = self._private_key.sign(signing_input, self._PADDING, SHA256())
+        return (signing_input + b"." + urlsafe_b64encode(signature)).decode("ascii")
+
+
 class KeyRing:
     def __init__(self, directory: str, access_token_ttl_seconds: int, lead_seconds: int = 0, now=time.time):
         self.directory = directory
@@ -109,6 +146,8 @@ class KeyRing:
         self._signing_set: KeySet | None = None
         self._jwks: dict | None = None
         self._verify_set: KeySet | None = None
+        self._signer: Signer | None = None
+        self._public_keys: dict = {}
         self._built_at = 0.0
 
     # -- public API ----------------------------------------------------------------------
@@ -121,6 +160,17 @@ class KeyRing:
         """Every published public key, for checking tokens this server issued."""
         self._refresh()
         return self._verify_set
+
+    def signer(self) -> Signer:
+        """The active key's signer (the key :meth:`signing_key_set` holds)."""
+        self._refresh()
+        return self._signer
+
+    def public_keys(self) -> dict:
+        """Every published key's ``cryptography`` public key, by ``kid``: what
+        :meth:`verification_key_set` holds, ready to check an RS256 signature."""
+        self._refresh()
+        return self._public_keys
 
     def jwks(self) -> dict:
         self._refresh()
@@ -237,6 +287,10 @@ class KeyRing:
         active = keys[active_index]
         self._signing_set = KeySet([active.key])
         self._verify_set = KeySet([k.key for k in published])
+        if self._signer is None or self._signer.key is not active.key:
+            self._signer = Signer(active.key)
+        known = self._public_keys  # a kid is the key's thumbprint: the same kid, the same key
+        self._public_keys = {k.kid: known.get(k.kid) or k.key.get_op_key("verify") for k in published}
         self._jwks = {
             "keys": [
                 {**k.key.as_dict(private=False), "use": "sig", "alg": "RS256", "kid": k.kid} for k in published
