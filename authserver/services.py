@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app
+from flask.globals import _cv_app
 
 from .accounts.clients import ClientCache
 from .accounts.passwords import Passwords
@@ -35,4 +36,9 @@ class Services:
 
 
 def current_services() -> Services:
-    return current_app.extensions["authserver"]
+    # The app context's app read straight from Flask's context variable: a request asks several
+    # times, and ``current_app`` is a proxy resolved anew on every attribute.
+    context = _cv_app.get(None)
+    if context is None:
+        return current_app.extensions["authserver"]  # outside an app context: Flask's own error
+    return context.app.extensions["authserver"]

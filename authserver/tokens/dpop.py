@@ -41,11 +41,11 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from flask import g
-from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.errors import SecurityWarning
 from joserfc.jwk import JWKRegistry
 from joserfc.jws import JWSRegistry
+from joserfc.util import urlsafe_b64decode
 
 from ..errors import DPoPNonceRequired
 from ..errors import DPoPProofInvalid
@@ -174,6 +174,37 @@ def _public_key(jwk_json: str, alg: str):
     return key, key.thumbprint()
 
 
+@functools.lru_cache(maxsize=1024)
+def _checked_header(segment: bytes):
+    """A proof's protected header, checked once per process for each header as sent (a client sends
+    the same ``typ``, ``alg`` and ``jwk`` with every proof): the key, its thumbprint and the algorithm
+    to verify with, or :class:`DPoPProofInvalid` with what joserfc's ``extract_compact`` and
+    ``validate_compact`` made of it (JWS header rules, the key fit for the algorithm). A header with
+    ``b64`` false (RFC 7797: the payload unencoded) is no JWT."""
+    try:
+        REGISTRY.validate_header_size(segment)
+        header = json.loads(urlsafe_b64decode(segment))
+    except (JoseError, ValueError, TypeError, UnicodeError):
+        header = None
+    if not isinstance(header, dict) or "alg" not in header or header.get("b64") is False:
+        raise DPoPProofInvalid("The DPoP proof is not a JWT.")
+    if header.get("typ") != PROOF_TYPE:
+        raise DPoPProofInvalid("The DPoP proof's typ must be dpop+jwt.")
+    alg = header.get("alg")
+    if alg not in ALGORITHMS:
+        raise DPoPProofInvalid(f"The DPoP proof's alg must be one of {CHALLENGE_ALGORITHMS}.")
+    if not isinstance(header.get("jwk"), dict):
+        raise DPoPProofInvalid("The DPoP proof's header must carry its public jwk.")
+    key, jkt = _public_key(json.dumps(header["jwk"], sort_keys=True), alg)
+    try:
+        REGISTRY.check_header(header)  # crit, the registered parameters' types, no unknown ones
+        algorithm = REGISTRY.get_alg(alg)
+        algorithm.check_key(key)  # the jwk's own use and alg, if it names them, fit
+    except (JoseError, ValueError, TypeError, KeyError):
+        raise DPoPProofInvalid("The DPoP proof's signature does not verify.") from None
+    return key, jkt, algorithm
+
+
 def _number(claims: dict, name: str) -> float | None:
     value = claims.get(name)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -195,26 +226,23 @@ def verify_proof(value: str, *, method: str, url: str, now: dt.datetime, window_
     if not value or len(value) > MAX_PROOF_BYTES or value.count(".") != 2:
         raise DPoPProofInvalid("The DPoP proof is not a JWT of at most 8 KiB.")
     try:
-        compact = jws.extract_compact(value.encode("ascii"), registry=REGISTRY)  # parsed once, verified below
-        header = compact.headers()
-    except (JoseError, ValueError, TypeError, KeyError, AttributeError, UnicodeError):
+        raw = value.encode("ascii")
+        header_segment, payload_segment, signature_segment = raw.split(b".")
+        REGISTRY.validate_signature_size(signature_segment)
+        payload = urlsafe_b64decode(payload_segment)
+    except (JoseError, ValueError, TypeError, UnicodeError):
         raise DPoPProofInvalid("The DPoP proof is not a JWT.") from None
-    if not isinstance(header, dict) or header.get("typ") != PROOF_TYPE:
-        raise DPoPProofInvalid("The DPoP proof's typ must be dpop+jwt.")
-    alg = header.get("alg")
-    if alg not in ALGORITHMS:
-        raise DPoPProofInvalid(f"The DPoP proof's alg must be one of {CHALLENGE_ALGORITHMS}.")
-    if not isinstance(header.get("jwk"), dict):
-        raise DPoPProofInvalid("The DPoP proof's header must carry its public jwk.")
-    key, jkt = _public_key(json.dumps(header["jwk"], sort_keys=True), alg)
+    # typ, alg and jwk, the key imported and its thumbprint: once per header as a client sends it
+    key, jkt, algorithm = _checked_header(header_segment)
     try:
-        verified = jws.validate_compact(compact, key, registry=REGISTRY)
+        signature = urlsafe_b64decode(signature_segment)
+        verified = algorithm.verify(raw[:len(header_segment) + 1 + len(payload_segment)], signature, key)
     except (JoseError, ValueError, TypeError, KeyError):
         verified = False
     if not verified:
         raise DPoPProofInvalid("The DPoP proof's signature does not verify.")
     try:
-        claims = json.loads(compact.payload)
+        claims = json.loads(payload)
     except (ValueError, TypeError):
         claims = None
     if not isinstance(claims, dict):
