@@ -116,3 +116,28 @@ def test_health_checks_that_pass_are_logged_at_debug(client, request_lines):
     client.get("/healthz")
     client.get("/readyz")
     assert [line["level"] for line in request_lines()] == ["debug", "debug"]
+
+
+def test_a_request_line_has_the_same_fields_in_the_same_order(client, registered, request_lines):
+    import uuid
+
+    signed_in = sign_in(client, registered)
+    line = request_lines()[-1]
+    assert list(line) == ["time", "level", "logger", "pid", "message", "request_id", "method", "path", "status",
+                          "duration_ms", "ip", "client_id", "session_id"]
+    assert line["session_id"] == signed_in.sid and line["client_id"] == registered.client_id
+    generated = uuid.UUID(hex=line["request_id"])  # a new id is laid out as uuid4().hex was
+    assert generated.version == 4 and generated.hex == line["request_id"]
+
+
+def test_a_line_is_formatted_as_json_dumps_formatted_it(request_lines, client):
+    import datetime as dt
+    import os
+
+    client.get("/oauth/jwks", headers={"X-Request-Id": "req-7"})
+    record = logging.LogRecord("authserver.requests", logging.INFO, __file__, 1, "request", (), None)
+    record.fields = {"request_id": "req-7", "path": "/p\u2028\n", "status": 200, "when": dt.date(2026, 12, 6)}
+    expected = {"time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(timespec="milliseconds"),
+                "level": "info", "logger": "authserver.requests", "pid": os.getpid(), "message": "request",
+                "request_id": "req-7", "path": "/p\u2028\n", "status": 200, "when": "2026-12-06"}
+    assert JSONFormatter().format(record) == json.dumps(expected, default=str)

@@ -21,6 +21,21 @@ answered exactly ``{"active": false}`` (§2.2), so the answer tells nothing abou
 
 ``token_type_hint`` only decides which kind is looked up first; an unknown hint is ignored.
 
+**What an access token costs, and why its answer is exact on every node.** Our own JWTs are checked
+in process (``tokens/access_tokens.decode_access_token``): the RS256 signature by the published key
+its ``kid`` names, whose ``cryptography`` public key the key ring holds ready (``KeyRing.public_keys``),
+then its header and claims; no key is fetched and nothing is read for it. Liveness is then **one
+indexed read**, ``store/sessions.access_token_state(sid, jti)``: the session's row by its primary key,
+joined to its user's by primary key, with whether the ``jti`` is on the deny list (its primary key),
+in one statement. (A client's own token, with no session, reads the deny list and the client, each
+by primary key.) We chose the read over an in-process cache of ended sessions kept by the outbox's
+events: such a cache is exact only once every node has applied every event, and a node that has not
+(an event in flight, a delivery retried, a node restarted and catching up) would answer ``active:
+true`` for a session already ended elsewhere, which RFC 7662 callers rely on never happening; the
+read sees every committed end, revocation and denial the moment it commits, whichever node made it,
+and also catches what no event announces (a session found idle or past its max age, a disabled
+user), because the rule is applied to the row (``sessions.check``) at the time of the question.
+
 A token that is not ours at all counts toward the resource server's own, much larger budget
 (``INTROSPECTION_MAX_FAILURES``, ``throttle.py``), never toward its IP's or its budget as a client:
 its callers chose the token, and must not be able to lock it out of introspection.
