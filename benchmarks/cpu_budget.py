@@ -8,7 +8,8 @@ grant costs in the app itself, no HTTP server in between, and which part of the 
     python benchmarks/cpu_budget.py --requests 3000 --profile-out benchmarks/results/budget
 
 The app is built by ``create_app`` as ``authserver serve`` builds it (metrics and the JSON request
-log on), against a fresh database made by the CLI. Each request is a WSGI call with a pre-built
+log on: every logger's lines formatted as ``serve`` formats them, written to ``/dev/null``), against a
+fresh database made by the CLI. Each request is a WSGI call with a pre-built
 environ (the body and the headers, a DPoP proof signed before the clock starts), so what is timed
 is the app: Flask, Authlib, authserver, the database driver, crypto, logging, metrics. The HTTP
 server's share is not here: it is the difference between ``compare.py``'s CPU per request and this.
@@ -97,6 +98,9 @@ class Bench:
         self.rs_auth = basic(rs["client_id"], rs["client_secret"])
         os.environ.update({k: v for k, v in self.env.items() if k.startswith("AUTHSERVER_")})
         from authserver import create_app
+        from authserver.ops.request_log import configure_logging
+
+        configure_logging(open(os.devnull, "w"))  # each request's line is built and written, as under serve
 
         self.wsgi = create_app()
 
