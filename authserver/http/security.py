@@ -17,10 +17,13 @@
   ``Domain`` or another ``Path``, so no sibling host or page can set or shadow it.
 
 Everything is worked out once per app (:func:`bind_to_issuer`); a request costs two header writes.
+(And Flask's question whether each hook and view is ``async``, asked on every request, is answered
+once per function.)
 """
 
 from __future__ import annotations
 
+from types import FunctionType
 from urllib.parse import urlsplit
 
 import flask
@@ -35,6 +38,16 @@ class IssuerBoundFlask(flask.Flask):
 
     public_scheme = "http"
     public_host = "localhost"
+    # Plain functions, whose "is it async?" Flask asks again for every hook of every request.
+    _plain_functions: frozenset = frozenset()
+
+    def ensure_sync(self, func):
+        if func in self._plain_functions:
+            return func
+        synced = super().ensure_sync(func)
+        if synced is func and isinstance(func, FunctionType):  # the app's own hooks and views: a fixed few
+            self._plain_functions = self._plain_functions | {func}  # replaced whole: no lock needed
+        return synced
 
     def create_url_adapter(self, request):
         adapter = super().create_url_adapter(request)
