@@ -100,7 +100,8 @@ class Bench:
         from authserver import create_app
         from authserver.ops.request_log import configure_logging
 
-        configure_logging(open(os.devnull, "w"))  # each request's line is built and written, as under serve
+        # each request's line built and written, as under serve (the sink open for the process's life)
+        configure_logging(open(os.devnull, "w"))  # noqa: SIM115
 
         self.wsgi = create_app()
 
