@@ -28,10 +28,23 @@ ends the reads before a slow step such as an argon2 check (``store/users.py``). 
 package, nothing calls them. Everything else begins its transaction at once (``BEGIN IMMEDIATE``
 on SQLite). A write statement met outside a transaction is a bug and raises
 :class:`WriteOutsideTransaction`.
+
+Statements on the driver's connection (:class:`Prepared`): the hot paths' statements (a refresh's
+read and rotation write, an access token's state, the lookup budgets' count, a client's row) are
+Core statements compiled once per dialect into the SQL text SQLAlchemy itself would send, then run
+on the DB-API connection that the request's unit of work holds (so in its transaction, under its
+locks), with SQLAlchemy's own bind and result processors (UTC datetimes, booleans) applied, but
+without its execution machinery (compiled-cache lookups, parameter construction, result objects)
+on every request. sqlite3 keeps each connection's prepared statements by SQL text; on PostgreSQL
+psycopg prepares them server-side at their first use (``prepare=True``) and keeps them for the
+connection's life: the pool's reset on return (a rollback) does not clear them, since the unit of
+work has committed and psycopg's rollback of an idle connection sends nothing; only a real
+rollback (a failed request) makes psycopg drop them, and they are prepared again at next use.
 """
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import fcntl
 import os
@@ -173,6 +186,119 @@ def insert(row):
     return row
 
 
+class Prepared:
+    """A Core statement that a hot path runs on the driver's connection (see the module docstring):
+    compiled once per dialect, then each call is the driver's ``execute`` with SQLAlchemy's own
+    conversions of the parameters and the row. Parameters are given by their bind names, as to
+    ``Connection.execute``; a row comes back as a named tuple with the keys SQLAlchemy's row has.
+    A write refuses to run outside a transaction (:class:`WriteOutsideTransaction`) and counts as
+    the unit of work having written; a failure is raised as SQLAlchemy would raise it (a
+    ``DBAPIError``, the connection invalidated if it was lost)."""
+
+    def __init__(self, statement):
+        self.statement = statement
+        self._last = None  # the _Compiled of the dialect met last (one per process, but for tests)
+        self._compiled: dict = {}
+
+    def first(self, params: dict):
+        """The first row (a named tuple), or None."""
+        compiled, cursor = self._execute(params)
+        row = cursor.fetchone()
+        return None if row is None else compiled.row(row)
+
+    def scalar(self, params: dict):
+        """The first column of the first row, or None."""
+        row = self.first(params)
+        return None if row is None else row[0]
+
+    def rowcount(self, params: dict) -> int:
+        """Run a write; the number of rows it changed."""
+        return self._execute(params)[1].rowcount
+
+    def _execute(self, params: dict):
+        session = db.session()
+        connection = session.connection()
+        compiled = self._last
+        if compiled is None or compiled.dialect is not connection.dialect:
+            compiled = self._compile(connection.dialect)
+        driver = connection.connection.dbapi_connection
+        if compiled.writes:
+            if not compiled.in_transaction(driver):
+                raise WriteOutsideTransaction("a write while reading first, outside a transaction: call begin_write()")
+            session.info["flushed"] = True
+        arguments = compiled.arguments(params)
+        try:
+            return compiled, compiled.run(driver, compiled.sql, arguments)
+        except compiled.driver_error as error:
+            connection._handle_dbapi_exception(error, compiled.sql, arguments, None, None)
+
+    def _compile(self, dialect):
+        compiled = self._compiled.get(dialect)
+        if compiled is None:
+            compiled = self._compiled[dialect] = _Compiled(self.statement, dialect)
+        self._last = compiled
+        return compiled
+
+
+class _Compiled:
+    """A :class:`Prepared` statement for one dialect: its SQL text, its parameters in the driver's
+    order with their defaults and bind processors, its row's keys and result processors."""
+
+    def __init__(self, statement, dialect):
+        compiled = statement.compile(dialect=dialect)
+        if compiled.literal_execute_params or compiled.post_compile_params or compiled.escaped_bind_names:
+            raise ValueError("a prepared statement binds every value as it is (no IN lists, no escaped names)")
+        self.dialect = dialect
+        self.sql = compiled.string
+        self.writes = bool(compiled.isinsert or compiled.isupdate or compiled.isdelete)
+        self.in_transaction = IN_TRANSACTION[dialect.name]
+        self.driver_error = dialect.loaded_dbapi.Error
+        if dialect.name == "sqlite":
+            self.run = _run_sqlite
+        else:
+            self.run = _run_psycopg
+        # (bind name, the caller's key or None for a value the statement carries, that value, processor)
+        binds = {name: bind for bind, name in compiled.bind_names.items()}
+        order = compiled.positiontup if compiled.positional else list(binds)
+        self._positional = compiled.positional
+        self._binds = []
+        for name in order:
+            bind = binds[name]
+            self._binds.append((name, bind.key if bind.required else None,
+                                None if bind.required else bind.effective_value,
+                                bind.type._cached_bind_processor(dialect)))
+        columns = compiled._result_columns
+        self._row_type = collections.namedtuple("Row", [column.keyname for column in columns], rename=True)
+        self._result = [(index, processor) for index, processor in (
+            (index, column.type._cached_result_processor(dialect, None)) for index, column in enumerate(columns))
+            if processor is not None]
+
+    def arguments(self, params: dict):
+        values = []
+        for _name, key, value, processor in self._binds:
+            if key is not None:
+                value = params[key]
+            values.append(value if processor is None else processor(value))
+        if self._positional:
+            return tuple(values)
+        return {bind[0]: value for bind, value in zip(self._binds, values)}
+
+    def row(self, row):
+        if self._result:
+            row = list(row)
+            for index, processor in self._result:
+                row[index] = processor(row[index])
+        return self._row_type._make(row)
+
+
+def _run_sqlite(driver, sql, arguments):
+    return driver.execute(sql, arguments)  # sqlite3 keeps the prepared statement, by its text
+
+
+def _run_psycopg(driver, sql, arguments):
+    return driver.execute(sql, arguments, prepare=True)  # prepared server-side at its first use
+
+
 class WriterLockedConnection(sqlite3.Connection):
     """A SQLite connection whose write transactions first take an exclusive lock on a file beside
     the database, held until COMMIT or ROLLBACK (see the module docstring). ``lock_path`` and
@@ -294,8 +420,13 @@ def prepare_sqlite_file(url: str) -> None:
         restrict(path + suffix, FILE_MODE)
 
 
+# Whether the driver's connection is inside a transaction, by dialect name.
+IN_TRANSACTION = {"sqlite": lambda dbapi_connection: dbapi_connection.in_transaction,
+                  "postgresql": lambda dbapi_connection: not dbapi_connection.autocommit}
+
+
 def install_sqlite_pragmas(engine) -> None:
-    refuse_writes_outside_transactions(engine, lambda dbapi_connection: dbapi_connection.in_transaction)
+    refuse_writes_outside_transactions(engine, IN_TRANSACTION["sqlite"])
 
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, _record):
@@ -370,7 +501,7 @@ def install_postgresql_hooks(engine) -> None:
         if dbapi_connection.autocommit != reading:
             dbapi_connection.autocommit = reading
 
-    refuse_writes_outside_transactions(engine, lambda dbapi_connection: not dbapi_connection.autocommit)
+    refuse_writes_outside_transactions(engine, IN_TRANSACTION["postgresql"])
 
 
 def rollback() -> None:
