@@ -51,9 +51,11 @@ import os
 import sqlite3
 import threading
 import time
+from typing import NamedTuple
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DataError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import DisconnectionError
@@ -166,15 +168,19 @@ def release_reads() -> None:
 
 def begin_write() -> None:
     """From here on this request writes: the reads so far, made outside a transaction, are over,
-    and the next statement begins the transaction (on SQLite ``BEGIN IMMEDIATE``, the write lock)
-    that the writes and every read after them share. A no-op if the request did not read first,
-    or already called it."""
+    and the transaction that the writes and every read after them share begins (on SQLite
+    ``BEGIN IMMEDIATE``, the write lock; on PostgreSQL with the next statement), on the connection
+    the reads used if they used one. A no-op if the request did not read first, or already called it."""
     if not getattr(_begin, "deferred", False):
         return
     _begin.deferred = False
     session = db.session()
     if session.in_transaction() and not _wrote(session):
-        session.rollback()
+        # The reads' connection, out of any transaction, begins the write transaction itself (no
+        # rollback, no second checkout from the pool); what was read reloads on its next use.
+        session.expire_all()
+        connection = session.connection()  # if it is new, its begin event has begun the write already
+        _BEGIN_WRITE[connection.dialect.name](connection)
 
 
 def insert(row):
@@ -184,6 +190,22 @@ def insert(row):
     db.session.add(row)
     db.session.flush()
     return row
+
+
+class Held(NamedTuple):
+    """The connection the request's unit of work holds: SQLAlchemy's, the driver's under it, its dialect."""
+
+    session: OrmSession
+    connection: Connection
+    driver: object
+    dialect: object
+
+
+def held() -> Held:
+    """The unit of work's connection (checked out, and its transaction begun, if it was not yet)."""
+    session = db.session()
+    connection = session.connection()
+    return Held(session, connection, connection.connection.dbapi_connection, connection.dialect)
 
 
 class Prepared:
@@ -200,37 +222,35 @@ class Prepared:
         self._last = None  # the _Compiled of the dialect met last (one per process, but for tests)
         self._compiled: dict = {}
 
-    def first(self, params: dict):
-        """The first row (a named tuple), or None."""
-        compiled, cursor = self._execute(params)
+    def first(self, params: dict, on: Held | None = None):
+        """The first row (a named tuple), or None; ``on``: the connection :func:`held` gave, if the
+        caller runs several statements."""
+        compiled, cursor = self._execute(params, on or held())
         row = cursor.fetchone()
         return None if row is None else compiled.row(row)
 
-    def scalar(self, params: dict):
+    def scalar(self, params: dict, on: Held | None = None):
         """The first column of the first row, or None."""
-        row = self.first(params)
+        row = self.first(params, on)
         return None if row is None else row[0]
 
-    def rowcount(self, params: dict) -> int:
+    def rowcount(self, params: dict, on: Held | None = None) -> int:
         """Run a write; the number of rows it changed."""
-        return self._execute(params)[1].rowcount
+        return self._execute(params, on or held())[1].rowcount
 
-    def _execute(self, params: dict):
-        session = db.session()
-        connection = session.connection()
+    def _execute(self, params: dict, on: Held):
         compiled = self._last
-        if compiled is None or compiled.dialect is not connection.dialect:
-            compiled = self._compile(connection.dialect)
-        driver = connection.connection.dbapi_connection
+        if compiled is None or compiled.dialect is not on.dialect:
+            compiled = self._compile(on.dialect)
         if compiled.writes:
-            if not compiled.in_transaction(driver):
+            if not compiled.in_transaction(on.driver):
                 raise WriteOutsideTransaction("a write while reading first, outside a transaction: call begin_write()")
-            session.info["flushed"] = True
+            on.session.info["flushed"] = True
         arguments = compiled.arguments(params)
         try:
-            return compiled, compiled.run(driver, compiled.sql, arguments)
+            return compiled, compiled.run(on.driver, compiled.sql, arguments)
         except compiled.driver_error as error:
-            connection._handle_dbapi_exception(error, compiled.sql, arguments, None, None)
+            on.connection._handle_dbapi_exception(error, compiled.sql, arguments, None, None)
 
     def _compile(self, dialect):
         compiled = self._compiled.get(dialect)
@@ -442,16 +462,37 @@ def install_sqlite_pragmas(engine) -> None:
     def on_begin(connection):
         if getattr(_begin, "deferred", False):
             return  # reads first: no transaction until begin_write (isolation_level None is autocommit)
-        dbapi_connection = connection.connection.dbapi_connection
-        locked = isinstance(dbapi_connection, WriterLockedConnection)
+        _begin_immediate(connection)
+
+
+def _begin_immediate(connection) -> None:
+    """SQLite's write transaction on this connection, if it has none: the lock file, then
+    ``BEGIN IMMEDIATE`` (the driver's own error raised as SQLAlchemy's)."""
+    dbapi_connection = connection.connection.dbapi_connection
+    if dbapi_connection.in_transaction:
+        return
+    locked = isinstance(dbapi_connection, WriterLockedConnection)
+    if locked:
+        dbapi_connection.lock_for_write()
+    try:
+        dbapi_connection.execute("BEGIN IMMEDIATE")
+    except BaseException as error:
         if locked:
-            dbapi_connection.lock_for_write()
-        try:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        except BaseException:
-            if locked:
-                dbapi_connection.unlock()
-            raise
+            dbapi_connection.unlock()
+        if isinstance(error, sqlite3.Error):
+            connection._handle_dbapi_exception(error, "BEGIN IMMEDIATE", (), None, None)
+        raise
+
+
+def _end_autocommit(connection) -> None:
+    """PostgreSQL's write transaction on this connection: psycopg begins it with the next statement."""
+    dbapi_connection = connection.connection.dbapi_connection
+    if dbapi_connection.autocommit:
+        dbapi_connection.autocommit = False
+
+
+# How begin_write starts the write transaction on a connection that was reading outside one.
+_BEGIN_WRITE = {"sqlite": _begin_immediate, "postgresql": _end_autocommit}
 
 
 # A pooled PostgreSQL connection idle for longer than this is pinged before use.

@@ -36,6 +36,7 @@ from .database import Prepared
 from .database import UTCDateTime
 from .database import begin_write
 from .database import db
+from .database import held
 from .models import DeviceSession
 from .models import RefreshToken
 from .models import RevokedAccessToken
@@ -239,19 +240,20 @@ def write_rotation(write: RotationWrite) -> bool:
     it: SQLite's first statement may have marked the token used (then the session had ended),
     PostgreSQL's may have touched the session (then the token had been used)."""
     begin_write()
-    if db.session.connection().dialect.name == "postgresql":
+    on = held()
+    if on.dialect.name == "postgresql":
         return _rotate_postgresql.scalar({
             "now": write.now, "sid": write.session_id, "ip": write.ip, "ua": write.user_agent,
             "bind_jkt": write.bind_jkt, "token_id": write.token_id, "successor_hash": write.successor_hash,
-            "successor_generation": write.generation, "successor_client_id": write.client_id}) == 1
-    if _mark_used.rowcount({"token_id": write.token_id, "now": write.now}) != 1:
+            "successor_generation": write.generation, "successor_client_id": write.client_id}, on) == 1
+    if _mark_used.rowcount({"token_id": write.token_id, "now": write.now}, on) != 1:
         return False
     if _touch_session.rowcount({"sid": write.session_id, "now": write.now, "ip": write.ip, "ua": write.user_agent,
-                                "bind_jkt": write.bind_jkt}) != 1:
+                                "bind_jkt": write.bind_jkt}, on) != 1:
         return False
     _add_token.rowcount({"session_id": write.session_id, "token_hash": write.successor_hash,
                          "parent_id": write.token_id, "generation": write.generation, "client_id": write.client_id,
-                         "issued_at": write.now})
+                         "issued_at": write.now}, on)
     return True
 
 

@@ -403,7 +403,8 @@ def test_postgresql_prepares_a_hot_statement_once_per_connection(app, open_sessi
 
     def prepared():
         rows = db.session.connection().exec_driver_sql(
-            "SELECT name, prepare_time FROM pg_prepared_statements WHERE statement LIKE '%refresh_tokens.token_hash = $1%'")
+            "SELECT name, prepare_time FROM pg_prepared_statements WHERE statement LIKE %(pattern)s",
+            {"pattern": "%refresh_tokens.token_hash = $1%"})
         return [tuple(row) for row in rows]
 
     def read_then_list():
