@@ -22,8 +22,10 @@ declare that they start with reads (``READS_FIRST``, applied by ``oauth/server.p
 dispatches the request, through :func:`reads_first`); those reads run outside a transaction
 (autocommit: no write lock on SQLite, where readers never wait in WAL mode, and no
 ``BEGIN``/``COMMIT`` statements or round trips on either database). Every store operation that
-writes calls :func:`begin_write` before its first write, which starts the transaction, on SQLite
-with the write lock, so that the writes and every read after them share it; :func:`release_reads`
+writes calls :func:`begin_write` before its first write, which starts the transaction on the
+connection the reads used, on SQLite with the write lock, so that the writes and every read after
+them share it; a request that read first and never called it has nothing to commit, and its unit
+of work does not (an introspection, a client-credentials grant); :func:`release_reads`
 ends the reads before a slow step such as an argon2 check (``store/users.py``). Outside this
 package, nothing calls them. Everything else begins its transaction at once (``BEGIN IMMEDIATE``
 on SQLite). A write statement met outside a transaction is a bug and raises
@@ -105,6 +107,10 @@ def register_unit_of_work(app) -> None:
     def commit_unit_of_work(response):
         if response.status_code >= 500:
             rollback()
+            return response
+        if getattr(_begin, "deferred", False) and not _wrote(db.session()):
+            # It read first and never began writing: every statement ran outside a transaction (a
+            # write there raises), so there is nothing to commit; the teardown ends the session.
             return response
         try:
             db.session.commit()
