@@ -25,7 +25,8 @@ dispatches the request, through :func:`reads_first`); those reads run outside a 
 writes calls :func:`begin_write` before its first write, which starts the transaction on the
 connection the reads used, on SQLite with the write lock, so that the writes and every read after
 them share it; a request that read first and never called it has nothing to commit, and its unit
-of work does not (an introspection, a client-credentials grant); :func:`release_reads`
+of work does not, unless something waits for the commit (an introspection, a client-credentials
+grant); :func:`release_reads`
 ends the reads before a slow step such as an argon2 check (``store/users.py``). Outside this
 package, nothing calls them. Everything else begins its transaction at once (``BEGIN IMMEDIATE``
 on SQLite). A write statement met outside a transaction is a bug and raises
@@ -108,9 +109,12 @@ def register_unit_of_work(app) -> None:
         if response.status_code >= 500:
             rollback()
             return response
-        if getattr(_begin, "deferred", False) and not _wrote(db.session()):
+        session = db.session()
+        if getattr(_begin, "deferred", False) and not session.info and not _wrote(session):
             # It read first and never began writing: every statement ran outside a transaction (a
-            # write there raises), so there is nothing to commit; the teardown ends the session.
+            # write there raises), so there is nothing to commit, and nothing waits for a commit
+            # (what does, such as metrics counted in step with the database, waits in session.info);
+            # the teardown ends the session.
             return response
         try:
             db.session.commit()
@@ -225,7 +229,7 @@ class Prepared:
 
     def __init__(self, statement):
         self.statement = statement
-        self._last = None  # the _Compiled of the dialect met last (one per process, but for tests)
+        self._last = None  # the _Compiled of the dialect met last (a process has one engine; tests, many)
         self._compiled: dict = {}
 
     def first(self, params: dict, on: Held | None = None):
@@ -268,7 +272,11 @@ class Prepared:
 
 class _Compiled:
     """A :class:`Prepared` statement for one dialect: its SQL text, its parameters in the driver's
-    order with their defaults and bind processors, its row's keys and result processors."""
+    order with their defaults and bind processors, its row's keys and result processors. These are
+    taken from SQLAlchemy's compiled statement with the helpers its own execution uses (private
+    ones: ``_cached_bind_processor``, ``_result_columns``...), so that the conversions are its own;
+    ``tests/store/test_sessions.py`` compares both ways. No result processor here depends on the
+    driver's column type (none is known before the first row), which is given as None."""
 
     def __init__(self, statement, dialect):
         compiled = statement.compile(dialect=dialect)
