@@ -1,7 +1,8 @@
 """Failure budgets' storage (the rules are ``accounts/throttle.py``): failures are rows of the
 security event log, so every node on the database shares the same counts. One statement, built
 once per set of budgets, counts inside a window the failures that spend each budget and finds the
-oldest of them; the hot endpoints run it on every request. Nothing here commits."""
+oldest of them; the hot endpoints run it on every request, on the driver's connection
+(:class:`.database.Prepared`). Nothing here commits."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy import type_coerce
 
 from . import security_events
+from .database import Prepared
 from .database import UTCDateTime
 from .database import db
 from .models import SecurityEvent
@@ -55,10 +57,11 @@ class FailureCounts:
                         type_coerce(func.min(SecurityEvent.created_at).filter(condition), UTCDateTime)]
         self.statement = select(*columns).where(
             _kind_is(kinds), SecurityEvent.created_at > bindparam("since", type_=UTCDateTime()), or_(*conditions))
+        self._prepared = Prepared(self.statement)
 
     def count(self, since: dt.datetime, **caller) -> list[tuple[int, dt.datetime | None]]:
         """(failures, the oldest one's time) per budget, in order, younger than ``since``."""
-        row = db.session.connection().execute(self.statement, {"since": since, **caller}).one()
+        row = self._prepared.first({"since": since, **caller})
         return [(row[index], row[index + 1]) for index in range(0, len(row), 2)]
 
 

@@ -1,6 +1,7 @@
-"""OAuth clients' rows: the prebuilt read behind the per-process client cache (``accounts/clients.py``),
-finding one in the request's session, adding one; those that registered themselves (RFC 7591/7592,
-metadata documents): by registration access token, saved, deleted. Nothing here commits."""
+"""OAuth clients' rows: the prebuilt read behind the per-process client cache (``accounts/clients.py``;
+run on the driver's connection, :class:`.database.Prepared`), finding one in the request's session,
+adding one; those that registered themselves (RFC 7591/7592, metadata documents): by registration
+access token, saved, deleted. Nothing here commits."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import select
 
+from .database import Prepared
 from .database import begin_write
 from .database import db
 from .database import insert
@@ -16,13 +18,14 @@ from .models import Client
 
 _clients = Client.__table__
 CLIENT_ROW = select(_clients).where(_clients.c.client_id == bindparam("client_id"))
+_client_row = Prepared(CLIENT_ROW)
 
 
 def read_client(client_id: str) -> Client | None:
     """The client as a transient object, attached to no database session (so that the cache may
     share it between threads), read with one prebuilt statement; None if there is none."""
-    row = db.session.connection().execute(CLIENT_ROW, {"client_id": client_id}).mappings().first()
-    return None if row is None else Client(**row)
+    row = _client_row.first({"client_id": client_id})
+    return None if row is None else Client(**row._asdict())
 
 
 def find_client(client_id: str) -> Client | None:

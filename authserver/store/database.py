@@ -22,25 +22,43 @@ declare that they start with reads (``READS_FIRST``, applied by ``oauth/server.p
 dispatches the request, through :func:`reads_first`); those reads run outside a transaction
 (autocommit: no write lock on SQLite, where readers never wait in WAL mode, and no
 ``BEGIN``/``COMMIT`` statements or round trips on either database). Every store operation that
-writes calls :func:`begin_write` before its first write, which starts the transaction, on SQLite
-with the write lock, so that the writes and every read after them share it; :func:`release_reads`
+writes calls :func:`begin_write` before its first write, which starts the transaction on the
+connection the reads used, on SQLite with the write lock, so that the writes and every read after
+them share it; a request that read first and never called it has nothing to commit, and its unit
+of work does not, unless something waits for the commit (an introspection, a client-credentials
+grant); :func:`release_reads`
 ends the reads before a slow step such as an argon2 check (``store/users.py``). Outside this
 package, nothing calls them. Everything else begins its transaction at once (``BEGIN IMMEDIATE``
 on SQLite). A write statement met outside a transaction is a bug and raises
 :class:`WriteOutsideTransaction`.
+
+Statements on the driver's connection (:class:`Prepared`): the hot paths' statements (a refresh's
+read and rotation write, an access token's state, the lookup budgets' count, a client's row) are
+Core statements compiled once per dialect into the SQL text SQLAlchemy itself would send, then run
+on the DB-API connection that the request's unit of work holds (so in its transaction, under its
+locks), with SQLAlchemy's own bind and result processors (UTC datetimes, booleans) applied, but
+without its execution machinery (compiled-cache lookups, parameter construction, result objects)
+on every request. sqlite3 keeps each connection's prepared statements by SQL text; on PostgreSQL
+psycopg prepares them server-side at their first use (``prepare=True``) and keeps them for the
+connection's life: the pool's reset on return (a rollback) does not clear them, since the unit of
+work has committed and psycopg's rollback of an idle connection sends nothing; only a real
+rollback (a failed request) makes psycopg drop them, and they are prepared again at next use.
 """
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import fcntl
 import os
 import sqlite3
 import threading
 import time
+from typing import NamedTuple
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DataError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import DisconnectionError
@@ -90,6 +108,13 @@ def register_unit_of_work(app) -> None:
     def commit_unit_of_work(response):
         if response.status_code >= 500:
             rollback()
+            return response
+        session = db.session()
+        if getattr(_begin, "deferred", False) and not session.info and not _wrote(session):
+            # It read first and never began writing: every statement ran outside a transaction (a
+            # write there raises), so there is nothing to commit, and nothing waits for a commit
+            # (what does, such as metrics counted in step with the database, waits in session.info);
+            # the teardown ends the session.
             return response
         try:
             db.session.commit()
@@ -153,15 +178,19 @@ def release_reads() -> None:
 
 def begin_write() -> None:
     """From here on this request writes: the reads so far, made outside a transaction, are over,
-    and the next statement begins the transaction (on SQLite ``BEGIN IMMEDIATE``, the write lock)
-    that the writes and every read after them share. A no-op if the request did not read first,
-    or already called it."""
+    and the transaction that the writes and every read after them share begins (on SQLite
+    ``BEGIN IMMEDIATE``, the write lock; on PostgreSQL with the next statement), on the connection
+    the reads used if they used one. A no-op if the request did not read first, or already called it."""
     if not getattr(_begin, "deferred", False):
         return
     _begin.deferred = False
     session = db.session()
     if session.in_transaction() and not _wrote(session):
-        session.rollback()
+        # The reads' connection, out of any transaction, begins the write transaction itself (no
+        # rollback, no second checkout from the pool); what was read reloads on its next use.
+        session.expire_all()
+        connection = session.connection()  # if it is new, its begin event has begun the write already
+        _BEGIN_WRITE[connection.dialect.name](connection)
 
 
 def insert(row):
@@ -171,6 +200,137 @@ def insert(row):
     db.session.add(row)
     db.session.flush()
     return row
+
+
+class Held(NamedTuple):
+    """The connection the request's unit of work holds: SQLAlchemy's, the driver's under it, its dialect."""
+
+    session: OrmSession
+    connection: Connection
+    driver: object
+    dialect: object
+
+
+def held() -> Held:
+    """The unit of work's connection (checked out, and its transaction begun, if it was not yet)."""
+    session = db.session()
+    connection = session.connection()
+    return Held(session, connection, connection.connection.dbapi_connection, connection.dialect)
+
+
+class Prepared:
+    """A Core statement that a hot path runs on the driver's connection (see the module docstring):
+    compiled once per dialect, then each call is the driver's ``execute`` with SQLAlchemy's own
+    conversions of the parameters and the row. Parameters are given by their bind names, as to
+    ``Connection.execute``; a row comes back as a named tuple with the keys SQLAlchemy's row has.
+    A write refuses to run outside a transaction (:class:`WriteOutsideTransaction`) and counts as
+    the unit of work having written; a failure is raised as SQLAlchemy would raise it (a
+    ``DBAPIError``, the connection invalidated if it was lost)."""
+
+    def __init__(self, statement):
+        self.statement = statement
+        self._last = None  # the _Compiled of the dialect met last (a process has one engine; tests, many)
+        self._compiled: dict = {}
+
+    def first(self, params: dict, on: Held | None = None):
+        """The first row (a named tuple), or None; ``on``: the connection :func:`held` gave, if the
+        caller runs several statements."""
+        compiled, cursor = self._execute(params, on or held())
+        row = cursor.fetchone()
+        return None if row is None else compiled.row(row)
+
+    def scalar(self, params: dict, on: Held | None = None):
+        """The first column of the first row, or None."""
+        row = self.first(params, on)
+        return None if row is None else row[0]
+
+    def rowcount(self, params: dict, on: Held | None = None) -> int:
+        """Run a write; the number of rows it changed."""
+        return self._execute(params, on or held())[1].rowcount
+
+    def _execute(self, params: dict, on: Held):
+        compiled = self._last
+        if compiled is None or compiled.dialect is not on.dialect:
+            compiled = self._compile(on.dialect)
+        if compiled.writes:
+            if not compiled.in_transaction(on.driver):
+                raise WriteOutsideTransaction("a write while reading first, outside a transaction: call begin_write()")
+            on.session.info["flushed"] = True
+        arguments = compiled.arguments(params)
+        try:
+            return compiled, compiled.run(on.driver, compiled.sql, arguments)
+        except compiled.driver_error as error:
+            on.connection._handle_dbapi_exception(error, compiled.sql, arguments, None, None)
+
+    def _compile(self, dialect):
+        compiled = self._compiled.get(dialect)
+        if compiled is None:
+            compiled = self._compiled[dialect] = _Compiled(self.statement, dialect)
+        self._last = compiled
+        return compiled
+
+
+class _Compiled:
+    """A :class:`Prepared` statement for one dialect: its SQL text, its parameters in the driver's
+    order with their defaults and bind processors, its row's keys and result processors. These are
+    taken from SQLAlchemy's compiled statement with the helpers its own execution uses (private
+    ones: ``_cached_bind_processor``, ``_result_columns``...), so that the conversions are its own;
+    ``tests/store/test_sessions.py`` compares both ways. No result processor here depends on the
+    driver's column type (none is known before the first row), which is given as None."""
+
+    def __init__(self, statement, dialect):
+        compiled = statement.compile(dialect=dialect)
+        if compiled.literal_execute_params or compiled.post_compile_params or compiled.escaped_bind_names:
+            raise ValueError("a prepared statement binds every value as it is (no IN lists, no escaped names)")
+        self.dialect = dialect
+        self.sql = compiled.string
+        self.writes = bool(compiled.isinsert or compiled.isupdate or compiled.isdelete)
+        self.in_transaction = IN_TRANSACTION[dialect.name]
+        self.driver_error = dialect.loaded_dbapi.Error
+        if dialect.name == "sqlite":
+            self.run = _run_sqlite
+        else:
+            self.run = _run_psycopg
+        # (bind name, the caller's key or None for a value the statement carries, that value, processor)
+        binds = {name: bind for bind, name in compiled.bind_names.items()}
+        order = compiled.positiontup if compiled.positional else list(binds)
+        self._positional = compiled.positional
+        self._binds = []
+        for name in order:
+            bind = binds[name]
+            self._binds.append((name, bind.key if bind.required else None,
+                                None if bind.required else bind.effective_value,
+                                bind.type._cached_bind_processor(dialect)))
+        columns = compiled._result_columns
+        self._row_type = collections.namedtuple("Row", [column.keyname for column in columns], rename=True)
+        self._result = [(index, processor) for index, processor in (
+            (index, column.type._cached_result_processor(dialect, None)) for index, column in enumerate(columns))
+            if processor is not None]
+
+    def arguments(self, params: dict):
+        values = []
+        for _name, key, value, processor in self._binds:
+            if key is not None:
+                value = params[key]
+            values.append(value if processor is None else processor(value))
+        if self._positional:
+            return tuple(values)
+        return {bind[0]: value for bind, value in zip(self._binds, values)}
+
+    def row(self, row):
+        if self._result:
+            row = list(row)
+            for index, processor in self._result:
+                row[index] = processor(row[index])
+        return self._row_type._make(row)
+
+
+def _run_sqlite(driver, sql, arguments):
+    return driver.execute(sql, arguments)  # sqlite3 keeps the prepared statement, by its text
+
+
+def _run_psycopg(driver, sql, arguments):
+    return driver.execute(sql, arguments, prepare=True)  # prepared server-side at its first use
 
 
 class WriterLockedConnection(sqlite3.Connection):
@@ -294,8 +454,13 @@ def prepare_sqlite_file(url: str) -> None:
         restrict(path + suffix, FILE_MODE)
 
 
+# Whether the driver's connection is inside a transaction, by dialect name.
+IN_TRANSACTION = {"sqlite": lambda dbapi_connection: dbapi_connection.in_transaction,
+                  "postgresql": lambda dbapi_connection: not dbapi_connection.autocommit}
+
+
 def install_sqlite_pragmas(engine) -> None:
-    refuse_writes_outside_transactions(engine, lambda dbapi_connection: dbapi_connection.in_transaction)
+    refuse_writes_outside_transactions(engine, IN_TRANSACTION["sqlite"])
 
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, _record):
@@ -311,16 +476,37 @@ def install_sqlite_pragmas(engine) -> None:
     def on_begin(connection):
         if getattr(_begin, "deferred", False):
             return  # reads first: no transaction until begin_write (isolation_level None is autocommit)
-        dbapi_connection = connection.connection.dbapi_connection
-        locked = isinstance(dbapi_connection, WriterLockedConnection)
+        _begin_immediate(connection)
+
+
+def _begin_immediate(connection) -> None:
+    """SQLite's write transaction on this connection, if it has none: the lock file, then
+    ``BEGIN IMMEDIATE`` (the driver's own error raised as SQLAlchemy's)."""
+    dbapi_connection = connection.connection.dbapi_connection
+    if dbapi_connection.in_transaction:
+        return
+    locked = isinstance(dbapi_connection, WriterLockedConnection)
+    if locked:
+        dbapi_connection.lock_for_write()
+    try:
+        dbapi_connection.execute("BEGIN IMMEDIATE")
+    except BaseException as error:
         if locked:
-            dbapi_connection.lock_for_write()
-        try:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        except BaseException:
-            if locked:
-                dbapi_connection.unlock()
-            raise
+            dbapi_connection.unlock()
+        if isinstance(error, sqlite3.Error):
+            connection._handle_dbapi_exception(error, "BEGIN IMMEDIATE", (), None, None)
+        raise
+
+
+def _end_autocommit(connection) -> None:
+    """PostgreSQL's write transaction on this connection: psycopg begins it with the next statement."""
+    dbapi_connection = connection.connection.dbapi_connection
+    if dbapi_connection.autocommit:
+        dbapi_connection.autocommit = False
+
+
+# How begin_write starts the write transaction on a connection that was reading outside one.
+_BEGIN_WRITE = {"sqlite": _begin_immediate, "postgresql": _end_autocommit}
 
 
 # A pooled PostgreSQL connection idle for longer than this is pinged before use.
@@ -370,7 +556,7 @@ def install_postgresql_hooks(engine) -> None:
         if dbapi_connection.autocommit != reading:
             dbapi_connection.autocommit = reading
 
-    refuse_writes_outside_transactions(engine, lambda dbapi_connection: not dbapi_connection.autocommit)
+    refuse_writes_outside_transactions(engine, IN_TRANSACTION["postgresql"])
 
 
 def rollback() -> None:

@@ -5,6 +5,9 @@ session is usable, which token is reuse, is decided above, over the plain rows r
 
 Reads take no lock: in a request that reads first they run outside a transaction (``database.py``),
 and the hot ones (:func:`token_state`, :func:`access_token_state`) are one prebuilt statement each.
+The hot statements (those two reads, the rotation write, and the long way's) run on the driver's
+connection of the request's unit of work (:class:`.database.Prepared`): built here once in Core,
+compiled once per dialect.
 Every write begins the write transaction itself (:func:`.database.begin_write`: on SQLite the
 database's write lock, on PostgreSQL a transaction whose statements take row locks); callers never
 manage the transaction. Nothing here commits: the request's unit of work does.
@@ -13,7 +16,8 @@ The rotation write (:func:`write_rotation`), shared by the fast and the long way
 conditional: the presented token marked used only if still unused, the session touched only if not
 ended, the successor added only if both held. On SQLite it is three statements under the write
 lock; on PostgreSQL one statement of three data-modifying CTEs (one round trip), locking the
-session row before the token's, as the long way (:func:`lock_session`) and the endings do.
+session row before the token's, as the long way (:func:`lock_session`) and the endings do. Which
+of the two runs is chosen here (:func:`write_rotation`), and nowhere else.
 """
 
 from __future__ import annotations
@@ -28,9 +32,11 @@ from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
 
+from .database import Prepared
 from .database import UTCDateTime
 from .database import begin_write
 from .database import db
+from .database import held
 from .models import DeviceSession
 from .models import RefreshToken
 from .models import RevokedAccessToken
@@ -78,7 +84,8 @@ TOUCH_SESSION = (
             # A session not yet bound to a DPoP key is bound by the first refresh that brings one (RFC 9449 §5).
             dpop_jkt=func.coalesce(_sessions.c.dpop_jkt, bindparam("bind_jkt", type_=_sessions.c.dpop_jkt.type)))
 )
-ADD_TOKEN = insert(_tokens)
+ADD_TOKEN = insert(_tokens).values({column: bindparam(column, type_=_tokens.c[column].type) for column in (
+    "session_id", "token_hash", "parent_id", "generation", "client_id", "issued_at")})
 _touched = TOUCH_SESSION.returning(_sessions.c.id).cte("touched")
 _used = (update(_tokens)
          .where(_tokens.c.id == bindparam("token_id"), _tokens.c.used_at.is_(None), exists(select(_touched.c.id)))
@@ -93,6 +100,12 @@ _added = (insert(_tokens).from_select(
 ).returning(_tokens.c.id).cte("added"))
 # PostgreSQL: the three writes as one statement, answering 1 if the successor was added, 0 if not.
 ROTATE_POSTGRESQL = select(func.count()).select_from(_added)
+
+# The statements above as the hot paths run them, on the driver's connection.
+_token_state, _access_token_state, _successor, _lock_session = (
+    Prepared(TOKEN_STATE), Prepared(ACCESS_TOKEN_STATE), Prepared(SUCCESSOR), Prepared(LOCK_SESSION))
+_mark_used, _touch_session, _add_token, _rotate_postgresql = (
+    Prepared(MARK_USED), Prepared(TOUCH_SESSION), Prepared(ADD_TOKEN), Prepared(ROTATE_POSTGRESQL))
 
 
 @dataclass(frozen=True)
@@ -118,23 +131,19 @@ class EndedSession:
     username: str | None
 
 
-def _connection():
-    return db.session.connection()
-
-
 def token_state(token_hash: str):
     """The :data:`TOKEN_STATE` row of the token with this digest, or None. No lock."""
-    return _connection().execute(TOKEN_STATE, {"token_hash": token_hash}).first()
+    return _token_state.first({"token_hash": token_hash})
 
 
 def access_token_state(session_id: str, jti: str):
     """The :data:`ACCESS_TOKEN_STATE` row of an access token's session, or None. No lock."""
-    return _connection().execute(ACCESS_TOKEN_STATE, {"sid": session_id, "jti": jti}).first()
+    return _access_token_state.first({"sid": session_id, "jti": jti})
 
 
 def successor_state(token_id: int):
     """The (id, used_at) of the token issued in exchange for this one, or None."""
-    return _connection().execute(SUCCESSOR, {"token_id": token_id}).first()
+    return _successor.first({"token_id": token_id})
 
 
 def find_token(token_hash: str) -> RefreshToken | None:
@@ -214,16 +223,14 @@ def touch_held_session(session: DeviceSession, now: dt.datetime, ip: str | None,
 def touch_session(session_id: str, now: dt.datetime, ip: str | None, user_agent: str | None) -> bool:
     """Record a use of a session not ended (a grace-window retry's). True if it was not ended."""
     begin_write()
-    touched = _connection().execute(TOUCH_SESSION, {"sid": session_id, "now": now, "ip": ip, "ua": user_agent,
-                                                    "bind_jkt": None})
-    return touched.rowcount == 1
+    return _touch_session.rowcount({"sid": session_id, "now": now, "ip": ip, "ua": user_agent, "bind_jkt": None}) == 1
 
 
 def lock_session(session_id: str) -> bool:
     """Lock the session's row until the transaction ends (``SELECT ... FOR UPDATE``; on SQLite the
     write transaction already holds the database's write lock). False if it is gone."""
     begin_write()
-    return _connection().execute(LOCK_SESSION, {"sid": session_id}).first() is not None
+    return _lock_session.first({"sid": session_id}) is not None
 
 
 def write_rotation(write: RotationWrite) -> bool:
@@ -233,21 +240,20 @@ def write_rotation(write: RotationWrite) -> bool:
     it: SQLite's first statement may have marked the token used (then the session had ended),
     PostgreSQL's may have touched the session (then the token had been used)."""
     begin_write()
-    connection = _connection()
-    if connection.dialect.name == "postgresql":
-        return connection.execute(ROTATE_POSTGRESQL, {
+    on = held()
+    if on.dialect.name == "postgresql":
+        return _rotate_postgresql.scalar({
             "now": write.now, "sid": write.session_id, "ip": write.ip, "ua": write.user_agent,
             "bind_jkt": write.bind_jkt, "token_id": write.token_id, "successor_hash": write.successor_hash,
-            "successor_generation": write.generation, "successor_client_id": write.client_id}).scalar_one() == 1
-    # Each statement gets only its own parameters: Core would SET any other that names a column.
-    if connection.execute(MARK_USED, {"token_id": write.token_id, "now": write.now}).rowcount != 1:
+            "successor_generation": write.generation, "successor_client_id": write.client_id}, on) == 1
+    if _mark_used.rowcount({"token_id": write.token_id, "now": write.now}, on) != 1:
         return False
-    if connection.execute(TOUCH_SESSION, {"sid": write.session_id, "now": write.now, "ip": write.ip,
-                                          "ua": write.user_agent, "bind_jkt": write.bind_jkt}).rowcount != 1:
+    if _touch_session.rowcount({"sid": write.session_id, "now": write.now, "ip": write.ip, "ua": write.user_agent,
+                                "bind_jkt": write.bind_jkt}, on) != 1:
         return False
-    connection.execute(ADD_TOKEN, {"session_id": write.session_id, "token_hash": write.successor_hash,
-                                   "parent_id": write.token_id, "generation": write.generation,
-                                   "client_id": write.client_id, "issued_at": write.now})
+    _add_token.rowcount({"session_id": write.session_id, "token_hash": write.successor_hash,
+                         "parent_id": write.token_id, "generation": write.generation, "client_id": write.client_id,
+                         "issued_at": write.now}, on)
     return True
 
 

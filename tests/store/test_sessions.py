@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import psycopg
 import pytest
 import sqlalchemy
 from sqlalchemy import event
@@ -15,6 +16,9 @@ from sqlalchemy import select
 
 from authserver.sessions.device_sessions import deadline_reached
 from authserver.store import sessions as store
+from authserver.store.database import Prepared
+from authserver.store.database import WriteOutsideTransaction
+from authserver.store.database import begin_write
 from authserver.store.database import db
 from authserver.store.database import reads_first
 from authserver.store.denylist import deny_access_token
@@ -100,17 +104,41 @@ def test_access_token_state_says_whether_the_jti_is_denied(app, people, open_ses
 
 
 def count_writes(app):
-    """The write statements the database receives (BEGIN and reads not counted)."""
-    statements = []
+    """The write statements the database receives (BEGIN and reads not counted), as the driver sees
+    them: the hot statements run on the driver's connection, past SQLAlchemy's events (SQLite: the
+    connection's trace callback; PostgreSQL: psycopg's cursor)."""
+    statements, counting = [], [True]
 
-    def note(_connection, _cursor, statement, _parameters, _context, _executemany):
-        if statement.lstrip().split(None, 1)[0].upper() in ("UPDATE", "INSERT", "WITH"):
+    def note(statement):
+        if counting[0] and statement.lstrip().split(None, 1)[0].upper() in ("UPDATE", "INSERT", "WITH"):
             statements.append(statement)
 
     with app.app_context():
         engine = db.engine
-    event.listen(engine, "before_cursor_execute", note)
-    return statements, lambda: event.remove(engine, "before_cursor_execute", note)
+    if engine.dialect.name == "sqlite":
+        def trace(dbapi_connection, _record, _proxy):
+            dbapi_connection.set_trace_callback(note)
+
+        event.listen(engine, "checkout", trace)
+
+        def stop():
+            counting[0] = False
+            event.remove(engine, "checkout", trace)
+
+        return statements, stop
+    cursor_execute = psycopg.Cursor.execute
+
+    def execute(self, query, params=None, **options):
+        note(query if isinstance(query, str) else query.decode() if isinstance(query, bytes) else str(query))
+        return cursor_execute(self, query, params, **options)
+
+    psycopg.Cursor.execute = execute
+
+    def stop():
+        counting[0] = False
+        psycopg.Cursor.execute = cursor_execute
+
+    return statements, stop
 
 
 def test_write_rotation_marks_used_touches_and_adds_the_successor_once(app, open_session, clock, backend):
@@ -276,3 +304,114 @@ def test_find_token_and_get_session(app, open_session):
         assert store.get_session(sid).user.username == "alice"
         assert store.get_session("nope") is None
         assert db.session.scalar(select(func.count()).select_from(RefreshToken)) == 1
+
+
+# -- the hot statements on the driver's connection (database.Prepared) ------------------------
+class Captured(Exception):
+    pass
+
+
+def sqlalchemy_parameters(app, statement, params):
+    """The SQL text and parameters SQLAlchemy's own execution hands the driver for ``statement``
+    (caught before the driver runs it)."""
+    with app.app_context():
+        engine = db.engine
+
+    def note(_connection, _cursor, sql, parameters, _context, _executemany):
+        if not sql.startswith("BEGIN"):
+            raise Captured(sql, parameters)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        with app.app_context():
+            begin_write()
+            with pytest.raises(Captured) as captured:
+                db.session.connection().execute(statement, params)
+            db.session.rollback()
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    return captured.value.args
+
+
+@pytest.mark.parametrize("now", [dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.timezone.utc),
+                                 dt.datetime(2026, 3, 1, 14, 0, 0, 250, tzinfo=dt.timezone(dt.timedelta(hours=2)))])
+def test_prepared_statements_hand_the_driver_what_sqlalchemy_would(app, now):
+    """The same SQL text and the same converted parameters (naive UTC datetimes, in SQLite's text form
+    there), whichever way the statement runs."""
+    cases = [(store.TOUCH_SESSION, {"sid": "s1", "now": now, "ip": None, "ua": "Phone/2", "bind_jkt": "k" * 43}),
+             (store.ADD_TOKEN, {"session_id": "s1", "token_hash": "h", "parent_id": 7, "generation": 2,
+                                "client_id": "c", "issued_at": now}),
+             (store.TOKEN_STATE, {"token_hash": "h"})]
+    with app.app_context():
+        dialect = db.engine.dialect
+    for statement, params in cases:
+        compiled = Prepared(statement)._compile(dialect)
+        assert (compiled.sql, compiled.arguments(params)) == sqlalchemy_parameters(app, statement, params)
+
+
+def test_prepared_reads_give_the_rows_sqlalchemy_gives(app, people, open_session, clock):
+    """Same keys, same values, same types (aware UTC datetimes, booleans), with or without a row."""
+    sid = open_session()
+    in_unit_of_work(app, lambda: deny_access_token("jti-1", clock.now() + IDLE, clock.now()))
+    with app.app_context():
+        reads = [(store.TOKEN_STATE, {"token_hash": sha256_hex("token-0")}),
+                 (store.ACCESS_TOKEN_STATE, {"sid": sid, "jti": "jti-1"}),
+                 (store.ACCESS_TOKEN_STATE, {"sid": sid, "jti": "jti-2"}),
+                 (store.TOKEN_STATE, {"token_hash": "none"})]
+        for statement, params in reads:
+            expected = db.session.connection().execute(statement, params).first()
+            row = Prepared(statement).first(params)
+            if expected is None:
+                assert row is None
+                continue
+            assert row._fields == expected._fields
+            assert [(value, type(value)) for value in row] == [(value, type(value)) for value in expected]
+        assert store.token_state(sha256_hex("token-0")).issued_at.tzinfo == dt.timezone.utc
+
+
+def test_a_prepared_write_outside_a_transaction_is_refused(app, open_session, clock):
+    sid = open_session()
+    with app.test_request_context():
+        reads_first()
+        assert store.token_state(sha256_hex("token-0")) is not None  # a read: fine outside a transaction
+        with pytest.raises(WriteOutsideTransaction):
+            Prepared(store.MARK_USED).rowcount({"token_id": 1, "now": clock.now()})
+        db.session.rollback()
+    assert chain(app, sid)[0][2] is None
+
+
+def test_a_failed_prepared_statement_raises_as_sqlalchemy_would(app, open_session, clock):
+    """A driver error comes out as SQLAlchemy's DBAPIError (which errors.py answers), the driver's as its cause."""
+    sid = open_session()
+    state = in_unit_of_work(app, lambda: store.token_state(sha256_hex("token-0")))
+    with app.app_context():
+        begin_write()
+        with pytest.raises(sqlalchemy.exc.IntegrityError) as raised:  # the chain's token_hash is unique
+            Prepared(store.ADD_TOKEN).rowcount({"session_id": sid, "token_hash": sha256_hex("token-0"),
+                                                "parent_id": state.id, "generation": 1, "client_id": state.client_id,
+                                                "issued_at": clock.now()})
+        assert isinstance(raised.value.orig, db.engine.dialect.loaded_dbapi.IntegrityError)
+        db.session.rollback()
+
+
+def test_postgresql_prepares_a_hot_statement_once_per_connection(app, open_session, backend):
+    """Server-side prepared at first use, and kept across units of work (the pool's reset on return
+    does not drop it)."""
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL's prepared statements")
+    open_session()
+
+    def prepared():
+        rows = db.session.connection().exec_driver_sql(
+            "SELECT name, prepare_time FROM pg_prepared_statements WHERE statement LIKE %(pattern)s",
+            {"pattern": "%refresh_tokens.token_hash = $1%"})
+        return [tuple(row) for row in rows]
+
+    def read_then_list():
+        assert store.token_state(sha256_hex("token-0")) is not None
+        return prepared()
+
+    first = in_unit_of_work(app, read_then_list)
+    assert len(first) == 1
+    for _ in range(3):
+        assert in_unit_of_work(app, read_then_list) == first
