@@ -6,6 +6,7 @@ grant costs in the app itself, no HTTP server in between, and which part of the 
     python benchmarks/cpu_budget.py                          # SQLite, every workload
     python benchmarks/cpu_budget.py --database postgresql --workloads refresh,introspect
     python benchmarks/cpu_budget.py --requests 3000 --profile-out benchmarks/results/budget
+    PYTHONPATH=/path/to/older/checkout python benchmarks/cpu_budget.py   # that code, for before/after
 
 The app is built by ``create_app`` as ``authserver serve`` builds it (metrics and the JSON request
 log on: every logger's lines formatted as ``serve`` formats them, written to ``/dev/null``), against a
@@ -41,7 +42,9 @@ from urllib.parse import urlencode
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCH)
-sys.path[:0] = [BENCH, REPO]
+# After PYTHONPATH's entries: `PYTHONPATH=<checkout> python benchmarks/cpu_budget.py` measures that code.
+sys.path.insert(0, BENCH)
+sys.path.append(REPO)
 
 from token_endpoint import authserver_env
 from token_endpoint import run_authserver
