@@ -181,14 +181,10 @@ class chain:
 
 
 class fixed:
+    """The same request ``n`` times (a fresh environ each, its body a new stream); each answer must hold ``expect``."""
+
     def __init__(self, make, n, expect=b'"access_token"'):
         self.make, self.n, self.expect = make, n, expect
-
-    def __iter__(self):
-        for _ in range(self.n):
-            answer = yield self.make()
-            if self.expect not in answer:
-                raise RuntimeError(answer[:300])
 
 
 def basic(client_id: str, secret: str) -> str:
@@ -209,31 +205,30 @@ def environ_of(method: str, path: str, body: bytes, headers: dict) -> dict:
     return environ
 
 
-def drive(bench: Bench, source, n: int) -> float:
-    """CPU seconds of ``n`` requests from ``source`` (:meth:`Bench.requests`; environs made outside the timing)."""
-    workload = type(source).__name__
-    steps = iter(source)
+def drive(bench: Bench, source) -> float:
+    """CPU seconds of the requests of ``source`` (:meth:`Bench.requests`); only the app's calls are timed."""
+    spent = 0.0
     if isinstance(source, chain):
-        # a generator: send each answer in, get the next environ out; only the app's calls are timed
-        environ, spent, answer = next(steps), 0.0, None
-        for _ in range(n):
+        # a generator: each answer is sent in, the next request comes out
+        steps = iter(source)
+        environ = next(steps)
+        while True:
             started = time.process_time()
             code, answer = bench.call(environ)
             spent += time.process_time() - started
             if code != 200:
-                raise RuntimeError(f"{workload}: {code} {answer[:300]!r}")
+                raise RuntimeError(f"refresh: {code} {answer[:300]!r}")
             try:
                 environ = steps.send(answer)
             except StopIteration:
-                break
-        return spent
-    environs = list(steps_of(source))
+                return spent
+    environs = [source.make() for _ in range(source.n)]
     started = time.process_time()
     answers = [bench.call(environ) for environ in environs]
     spent = time.process_time() - started
     for code, answer in answers:
         if code != 200 or source.expect not in answer:
-            raise RuntimeError(f"{workload}: {code} {answer[:300]!r}")
+            raise RuntimeError(f"{code} {answer[:300]!r}")
     return spent
 
 
@@ -247,11 +242,6 @@ def database_server_cpu(postmaster: int | None) -> float:
     return cpu_seconds(tree(postmaster))
 
 
-def steps_of(source: fixed):
-    for _ in range(source.n):
-        yield source.make()
-
-
 def profile(bench: Bench, workload: str, n: int, out: str | None) -> dict:
     """Shares by part of this process's samples while ``n`` requests run (py-spy, raw stacks)."""
     py_spy = shutil.which("py-spy", path=os.path.dirname(sys.executable)) or shutil.which("py-spy")
@@ -263,7 +253,7 @@ def profile(bench: Bench, workload: str, n: int, out: str | None) -> dict:
                             "--output", raw, "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     source = bench.requests(workload, n)
     time.sleep(1.5)  # py-spy attaches
-    drive(bench, source, n)
+    drive(bench, source)
     spy.send_signal(2)
     spy.wait(timeout=60)
     shares, functions, total = collections.Counter(), collections.Counter(), 0
@@ -316,12 +306,12 @@ def main(argv=None) -> int:
         results = {}
         for workload in workloads:
             warm = min(300, args.requests)
-            drive(bench, bench.requests(workload, warm), warm)  # warm-up: caches, prepared statements
+            drive(bench, bench.requests(workload, warm))  # warm-up: caches, prepared statements
             rounds, server = [], []
             for _ in range(args.repeats):
                 source = bench.requests(workload, args.requests)
                 server_before = database_server_cpu(postmaster)
-                rounds.append(drive(bench, source, args.requests) / args.requests * 1000)
+                rounds.append(drive(bench, source) / args.requests * 1000)
                 server.append((database_server_cpu(postmaster) - server_before) / args.requests * 1000)
             median = sorted(rounds)[len(rounds) // 2]
             results[workload] = {"cpu_ms": median, "rounds_ms": rounds}
