@@ -287,10 +287,7 @@ class _Compiled:
         self.writes = bool(compiled.isinsert or compiled.isupdate or compiled.isdelete)
         self.in_transaction = IN_TRANSACTION[dialect.name]
         self.driver_error = dialect.loaded_dbapi.Error
-        if dialect.name == "sqlite":
-            self.run = _run_sqlite
-        else:
-            self.run = _run_psycopg
+        self.run = _RUN[dialect.name]
         # (bind name, the caller's key or None for a value the statement carries, that value, processor)
         binds = {name: bind for bind, name in compiled.bind_names.items()}
         order = compiled.positiontup if compiled.positional else list(binds)
@@ -331,6 +328,10 @@ def _run_sqlite(driver, sql, arguments):
 
 def _run_psycopg(driver, sql, arguments):
     return driver.execute(sql, arguments, prepare=True)  # prepared server-side at its first use
+
+
+# How a prepared statement runs on the driver's connection, by dialect name.
+_RUN = {"sqlite": _run_sqlite, "postgresql": _run_psycopg}
 
 
 class WriterLockedConnection(sqlite3.Connection):
