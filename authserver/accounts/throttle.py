@@ -93,10 +93,28 @@ class Budgets:
         """Seconds until every budget is below its limit again, or None if none is spent.
 
         A spent budget frees up when its oldest failure leaves the window."""
+        since = self._since(services)
+        return self._wait(services, since, self.counts.count(since, **caller))
+
+    def check_with_next_read(self, services, what: str, **caller) -> None:
+        """:func:`retry_after`, counted by the request's next read (``store/database.read_with_next``):
+        :class:`Throttled` is raised then, before that read's row is used or anything is written."""
+        since = self._since(services)
+
+        def verdict(counts):
+            wait = self._wait(services, since, counts)
+            if wait:
+                raise Throttled(what, wait)
+
+        self.counts.count_with_next_read(since, verdict, **caller)
+
+    def _since(self, services):
+        return services.clock.now() - dt.timedelta(seconds=getattr(services.settings, self.window_setting))
+
+    def _wait(self, services, since, counts) -> int | None:
         settings = services.settings
-        since = services.clock.now() - dt.timedelta(seconds=getattr(settings, self.window_setting))
         waits = {}
-        for budget, (count, oldest) in zip(self.budgets, self.counts.count(since, **caller)):
+        for budget, (count, oldest) in zip(self.budgets, counts):
             if count >= getattr(settings, budget.limit_setting):
                 waits[budget.name] = max(1, int((oldest - since).total_seconds()) + 1)
         if not waits:
@@ -194,12 +212,18 @@ def check_user_codes(services, user_id: str, ip: str | None) -> None:
 
 
 # -- client authentication and token lookups -------------------------------------------------
-def check_lookups(services, ip: str | None, client=None) -> None:
+def check_lookups(services, ip: str | None, client=None, with_next_read: bool = False) -> None:
     """Raise :class:`Throttled` if this IP has spent its budget of failed client authentications and
     lookups, or this authenticated confidential client one of its budgets of tokens not ours (its
-    own, or as a resource server introspecting). One query for all three."""
+    own, or as a resource server introspecting). One query for all three; ``with_next_read``: one
+    that rides on the request's next read, its verdict given then (the endpoint's answer waits for
+    it: ``oauth/server.py``)."""
     counted = client if client is not None and client.auth_method != "none" else None
-    wait = LOOKUPS.retry_after(services, ip=ip, client_id=counted.client_id if counted else None)
+    caller = {"ip": ip, "client_id": counted.client_id if counted else None}
+    if with_next_read:
+        LOOKUPS.check_with_next_read(services, "failed requests", **caller)
+        return
+    wait = LOOKUPS.retry_after(services, **caller)
     if wait:
         raise Throttled("failed requests", wait)
 

@@ -15,6 +15,7 @@ from ..http.request_context import storable
 from ..ops.request_log import annotate
 from ..services import current_services
 from ..store.database import reads_first
+from ..store.database import settle_reads
 from ..store.models import AUTH_METHODS
 from ..tokens.access_tokens import AccessTokenGenerator
 from ..tokens.dpop import current_proof
@@ -66,6 +67,7 @@ def save_token(token, request):
     # The grant has written the session and refresh-token rows; the request's unit of work commits them.
     # A DPoP proof's jti joins that transaction, last: a replay found here undoes the grant's writes.
     services = current_services()
+    settle_reads()  # the lookup budgets' verdict, if no read carried it, before a token counts as issued
     proof = current_proof()
     if proof is not None:
         services.dpop.remember(proof)
@@ -85,9 +87,18 @@ class Server(AuthorizationServer):
         begin_transaction(grant)
         return grant
 
+    def create_token_response(self, request=None):
+        try:
+            return super().create_token_response(request)
+        finally:
+            settle_reads()  # the lookup budgets' verdict, if no read carried it: it replaces any answer
+
     def create_endpoint_response(self, name, request=None):
         begin_transaction(ENDPOINTS_BY_NAME[name])
-        return super().create_endpoint_response(name, request)
+        try:
+            return super().create_endpoint_response(name, request)
+        finally:
+            settle_reads()
 
     def authenticate_client(self, request, methods, endpoint="token"):
         """Every endpoint authenticates its client here, inside the lookup budgets (``throttle.py``):
@@ -104,7 +115,9 @@ class Server(AuthorizationServer):
             throttle.record_client_auth_failure(services, claimed_client_id(request), ip, endpoint)
             # One answer whether the client is unknown or its secret wrong (no probing of ids).
             raise InvalidClientError(status_code=401, description="Client authentication failed.") from None
-        throttle.check_lookups(services, ip, client)
+        # Counted with the request's next read (a token's): one statement, one round trip; the
+        # answer waits for the verdict (create_token_response, create_endpoint_response).
+        throttle.check_lookups(services, ip, client, with_next_read=True)
         annotate(client_id=client.client_id)
         if endpoint == "token" and client.dpop_bound_access_tokens and current_proof() is None:
             # RFC 9449 §5.2: a client registered for bound tokens gets none without a proof.

@@ -2,7 +2,8 @@
 security event log, so every node on the database shares the same counts. One statement, built
 once per set of budgets, counts inside a window the failures that spend each budget and finds the
 oldest of them; the hot endpoints run it on every request, on the driver's connection
-(:class:`.database.Prepared`). Nothing here commits."""
+(:class:`.database.Prepared`), joined to the request's token read when one follows
+(:meth:`FailureCounts.count_with_next_read`). Nothing here commits."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from . import security_events
 from .database import Prepared
 from .database import UTCDateTime
 from .database import db
+from .database import read_with_next
 from .models import SecurityEvent
 
 # The caller's values a failure must share to count against a budget, by column.
@@ -61,7 +63,15 @@ class FailureCounts:
 
     def count(self, since: dt.datetime, **caller) -> list[tuple[int, dt.datetime | None]]:
         """(failures, the oldest one's time) per budget, in order, younger than ``since``."""
-        row = self._prepared.first({"since": since, **caller})
+        return self._pairs(self._prepared.first({"since": since, **caller}))
+
+    def count_with_next_read(self, since: dt.datetime, then, **caller) -> None:
+        """:meth:`count`, run with the request's next read (:func:`.database.read_with_next`): ``then``
+        gets what :meth:`count` returns."""
+        read_with_next(self._prepared, {"since": since, **caller}, lambda row: then(self._pairs(row)))
+
+    @staticmethod
+    def _pairs(row) -> list[tuple[int, dt.datetime | None]]:
         return [(row[index], row[index + 1]) for index in range(0, len(row), 2)]
 
 

@@ -32,6 +32,14 @@ package, nothing calls them. Everything else begins its transaction at once (``B
 on SQLite). A write statement met outside a transaction is a bug and raises
 :class:`WriteOutsideTransaction`.
 
+A read that rides on the next one (:func:`read_with_next`): the lookup budgets' count, which every
+client authentication runs, is not a statement of its own when a read follows (a refresh token's,
+an access token's state): both are sent as one statement (``SELECT w.*, n.* FROM (w) LEFT JOIN (n)
+ON true``), one round trip on PostgreSQL, and the count's verdict is given before the other read's
+row is used. If anything else comes first (a write, :func:`begin_write`, any other statement, the end
+of the endpoint's answer: :func:`settle_reads`), the waiting read runs then, alone, so its verdict
+always comes before anything is written or answered.
+
 Statements on the driver's connection (:class:`Prepared`): the hot paths' statements (a refresh's
 read and rotation write, an access token's state, the lookup budgets' count, a client's row) are
 Core statements compiled once per dialect into the SQL text SQLAlchemy itself would send, then run
@@ -54,15 +62,22 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from typing import NamedTuple
 
 from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import bindparam
 from sqlalchemy import event
+from sqlalchemy import literal_column
+from sqlalchemy import select
+from sqlalchemy import true
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DataError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.types import DateTime
 from sqlalchemy.types import TypeDecorator
 
@@ -138,6 +153,7 @@ def register_unit_of_work(app) -> None:
     @app.teardown_request
     def back_to_immediate(_error=None):
         _begin.deferred = False
+        _begin.waiting = None
 
 
 @event.listens_for(OrmSession, "after_flush")
@@ -180,7 +196,9 @@ def begin_write() -> None:
     """From here on this request writes: the reads so far, made outside a transaction, are over,
     and the transaction that the writes and every read after them share begins (on SQLite
     ``BEGIN IMMEDIATE``, the write lock; on PostgreSQL with the next statement), on the connection
-    the reads used if they used one. A no-op if the request did not read first, or already called it."""
+    the reads used if they used one (a read waiting for the next, :func:`read_with_next`, runs first).
+    A no-op if the request did not read first, or already called it."""
+    settle_reads()
     if not getattr(_begin, "deferred", False):
         return
     _begin.deferred = False
@@ -231,13 +249,33 @@ class Prepared:
         self.statement = statement
         self._last = None  # the _Compiled of the dialect met last (a process has one engine; tests, many)
         self._compiled: dict = {}
+        self._joined: dict = {}  # the next read's Prepared -> this one joined with it (read_with_next)
 
     def first(self, params: dict, on: Held | None = None):
         """The first row (a named tuple), or None; ``on``: the connection :func:`held` gave, if the
         caller runs several statements."""
-        compiled, cursor = self._execute(params, on or held())
+        on = on or held()
+        waiting = getattr(_begin, "waiting", None)
+        if waiting is not None and not self._compile(on.dialect).writes:
+            _begin.waiting = None
+            return self._first_with(waiting, params, on)
+        compiled, cursor = self._execute(params, on)
         row = cursor.fetchone()
         return None if row is None else compiled.row(row)
+
+    def _first_with(self, waiting: _Waiting, params: dict, on: Held):
+        """:meth:`first`, with the waiting read's row handed to its ``then`` before this one's is returned."""
+        joined = waiting.prepared._joined.get(self)
+        if joined is None:
+            joined = waiting.prepared._joined[self] = Prepared(_joined_statement(waiting.prepared.statement,
+                                                                                self.statement))
+        arguments = {**waiting.params, **{_NEXT + name: value for name, value in params.items()}}
+        _, cursor = joined._execute(arguments, on)
+        row = cursor.fetchone()
+        width = len(waiting.prepared._compile(on.dialect).columns)
+        waiting.then(waiting.prepared._compile(on.dialect).row(row[:width]))
+        found = row[-1] is not None  # the marker column: NULL when the next read found no row
+        return self._compile(on.dialect).row(row[width:-1]) if found else None
 
     def scalar(self, params: dict, on: Held | None = None):
         """The first column of the first row, or None."""
@@ -249,6 +287,8 @@ class Prepared:
         return self._execute(params, on or held())[1].rowcount
 
     def _execute(self, params: dict, on: Held):
+        if getattr(_begin, "waiting", None) is not None:
+            settle_reads(on)  # a write, or a statement that cannot carry it, comes first: it runs alone
         compiled = self._last
         if compiled is None or compiled.dialect is not on.dialect:
             compiled = self._compile(on.dialect)
@@ -298,7 +338,7 @@ class _Compiled:
             self._binds.append((name, bind.key if bind.required else None,
                                 None if bind.required else bind.effective_value,
                                 bind.type._cached_bind_processor(dialect)))
-        columns = compiled._result_columns
+        columns = self.columns = compiled._result_columns
         self._row_type = collections.namedtuple("Row", [column.keyname for column in columns], rename=True)
         self._result = [(index, processor) for index, processor in (
             (index, column.type._cached_result_processor(dialect, None)) for index, column in enumerate(columns))
@@ -320,6 +360,47 @@ class _Compiled:
             for index, processor in self._result:
                 row[index] = processor(row[index])
         return self._row_type._make(row)
+
+
+class _Waiting(NamedTuple):
+    prepared: Prepared
+    params: dict
+    then: Callable
+
+
+_NEXT = "next_"  # the next read's bind names, in a joined statement
+
+
+def read_with_next(prepared: Prepared, params: dict, then: Callable) -> None:
+    """Run ``prepared``, a read of exactly one row (a count), with the request's next prepared read,
+    in one statement, and call ``then(row)`` (which may raise) before that read's row is used; or
+    alone, before whatever else comes first (see the module docstring). One waits at a time: a
+    second settles the first."""
+    settle_reads()
+    _begin.waiting = _Waiting(prepared, params, then)
+
+
+def settle_reads(on: Held | None = None) -> None:
+    """Run the read waiting for the next one now, alone, if there is one (its ``then`` may raise)."""
+    waiting = getattr(_begin, "waiting", None)
+    if waiting is not None:
+        _begin.waiting = None
+        waiting.then(waiting.prepared.first(waiting.params, on))
+
+
+def _joined_statement(waiting, following):
+    """``SELECT w.*, n.*, 1 FROM (waiting) w LEFT JOIN (following) n ON true``: one row whatever the
+    following read finds (its columns NULL and the marker NULL when nothing), its binds renamed apart."""
+
+    def renamed(element):
+        if isinstance(element, BindParameter) and element.required:
+            return bindparam(_NEXT + element.key, type_=element.type, required=True)
+        return None
+
+    first = waiting.subquery("w")
+    then = visitors.replacement_traverse(following, {}, renamed).add_columns(
+        literal_column("1").label("found")).subquery("n")
+    return select(first, then).select_from(first.outerjoin(then, true()))
 
 
 def _run_sqlite(driver, sql, arguments):
@@ -425,7 +506,14 @@ def init_database(app, settings) -> None:
             install_sqlite_pragmas(db.engine)
         else:
             install_postgresql_hooks(db.engine)
+        event.listen(db.engine, "before_cursor_execute", _settle_before_other_statements)
     register_unit_of_work(app)
+
+
+def _settle_before_other_statements(*_args):
+    # Any statement SQLAlchemy runs (ORM or Core) is one the waiting read cannot ride on: it runs first.
+    if getattr(_begin, "waiting", None) is not None:
+        settle_reads()
 
 
 def sqlite_path(url: str) -> str | None:

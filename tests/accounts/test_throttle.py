@@ -224,6 +224,31 @@ def test_wrong_client_secrets_are_throttled_per_address(app, client, registered,
 
 
 @pytest.mark.parametrize("settings_overrides", [LOOKUP_LIMITS])
+def test_a_throttled_address_is_refused_before_its_token_is_used_whatever_else_is_wrong(app, client, registered,
+                                                                                        introspector, factory):
+    # The lookup budgets are counted with the request's token read (store/database.read_with_next):
+    # their verdict still comes before that token is used, and replaces any other answer.
+    live = login(client, registered, ip="192.0.2.50").json
+    bound = factory.client(name="bound", dpop=True)
+    wrong = RegisteredClient(registered.client_id, "not-the-secret", registered.auth_method)
+    for _ in range(4):
+        assert post(client, "/oauth/token", wrong, grant_type="refresh_token", refresh_token="x").status_code == 401
+    assert_throttled(post(client, "/oauth/token", registered, grant_type="refresh_token",
+                          refresh_token=live["refresh_token"]))
+    assert_throttled(post(client, INTROSPECT, introspector, token=live["access_token"]))
+    # Refused before any read, or for want of a DPoP proof: the right secret still tells nothing.
+    assert_throttled(post(client, "/oauth/token", registered, grant_type="refresh_token"))
+    assert_throttled(post(client, "/oauth/token", registered, grant_type="client_credentials"))
+    assert_throttled(post(client, "/oauth/token", bound, grant_type="password", username="alice", password=PASSWORD))
+    # The token was neither rotated nor ended: it works from another address.
+    again = post(client, "/oauth/token", registered, ip="192.0.2.51", grant_type="refresh_token",
+                 refresh_token=live["refresh_token"])
+    assert again.status_code == 200, again.json
+    assert post(client, "/oauth/token", bound, ip="192.0.2.51", grant_type="password", username="alice",
+                password=PASSWORD).json["error"] == "invalid_dpop_proof"
+
+
+@pytest.mark.parametrize("settings_overrides", [LOOKUP_LIMITS])
 def test_unknown_refresh_tokens_are_throttled(app, client, registered, factory):
     for number in range(4):
         response = post(client, "/oauth/token", registered, grant_type="refresh_token", refresh_token=f"guess{number}")

@@ -83,3 +83,94 @@ def test_reads_first_run_outside_a_transaction_and_writes_wait_for_begin_write(a
         db.session.execute(delete(SecurityEvent))
         assert in_transaction()
         db.session.rollback()
+
+
+# -- a read that rides on the next one (read_with_next) ---------------------------------------
+def _reads():
+    from sqlalchemy import bindparam
+    from sqlalchemy import func
+    from sqlalchemy import select
+
+    from authserver.store.database import Prepared
+    from authserver.store.models import User
+
+    users = Prepared(select(func.count(), func.min(User.username)).select_from(User))
+    user = Prepared(select(User.id, User.username, User.created_at).where(User.username == bindparam("username")))
+    return users, user
+
+
+def test_a_waiting_read_rides_on_the_next_one_in_one_statement(app, factory, backend):
+    from authserver.store.database import read_with_next
+    from authserver.store.database import reads_first
+    from tests.statement_helpers import count_statements
+
+    factory.user("alice")
+    factory.user("bob")
+    users, user = _reads()
+    with app.test_request_context():
+        reads_first()
+        alone = user.first({"username": "bob"})
+    seen = []
+    statements, stop = count_statements(app)
+    try:
+        with app.test_request_context():
+            reads_first()
+            read_with_next(users, {}, seen.append)
+            assert seen == []  # nothing sent yet
+            assert user.first({"username": "bob"}) == alone  # the same row, its datetime UTC-aware as alone
+            assert seen == [(2, "alice")]  # given before the other read's row came back
+            read_with_next(users, {}, seen.append)
+            assert user.first({"username": "nobody"}) is None  # no row: None, and the waiting read still has its own
+            assert seen == [(2, "alice")] * 2
+    finally:
+        stop()
+    assert len(statements) == 2
+    assert alone.created_at.tzinfo is not None
+
+
+def test_a_waiting_reads_verdict_comes_before_the_next_reads_row_or_any_write(app, factory, backend):
+    from sqlalchemy import delete
+
+    from authserver.store.database import begin_write
+    from authserver.store.database import read_with_next
+    from authserver.store.database import reads_first
+    from authserver.store.database import rollback
+    from authserver.store.database import settle_reads
+    from authserver.store.models import SecurityEvent
+
+    factory.user("alice")
+    users, user = _reads()
+
+    class Refused(Exception):
+        pass
+
+    def refuse(row):
+        raise Refused(row)
+
+    order = []
+    with app.test_request_context():
+        reads_first()
+        read_with_next(users, {}, refuse)
+        with pytest.raises(Refused):  # the next read's row is never handed out
+            user.first({"username": "alice"})
+        # A write comes first: the waiting read runs alone, before the transaction begins.
+        read_with_next(users, {}, lambda row: order.append(("count", row[0])))
+        begin_write()
+        db.session.execute(delete(SecurityEvent))
+        assert order == [("count", 1)]
+        rollback()
+    with app.test_request_context():
+        reads_first()
+        # Any other statement (here the ORM's) comes first: it runs before that one.
+        read_with_next(users, {}, lambda row: order.append(("before the ORM's", row[0])))
+        assert db.session.scalar(db.select(db.func.count()).select_from(SecurityEvent)) == 0
+        assert order[-1] == ("before the ORM's", 1)
+        # Nothing came: settle_reads runs it (an endpoint's answer waits for it).
+        read_with_next(users, {}, refuse)
+        with pytest.raises(Refused):
+            settle_reads()
+        settle_reads()  # once only
+    with app.test_request_context():
+        read_with_next(users, {}, refuse)
+    with app.test_request_context():
+        settle_reads()  # the request that left it waiting took it with it

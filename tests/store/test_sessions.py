@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import psycopg
 import pytest
 import sqlalchemy
 from sqlalchemy import event
@@ -25,6 +24,7 @@ from authserver.store.denylist import deny_access_token
 from authserver.store.models import DeviceSession
 from authserver.store.models import RefreshToken
 from authserver.store.models import sha256_hex
+from tests.statement_helpers import count_statements
 
 IDLE = dt.timedelta(seconds=1000)
 MAX_AGE = dt.timedelta(seconds=3000)
@@ -104,41 +104,8 @@ def test_access_token_state_says_whether_the_jti_is_denied(app, people, open_ses
 
 
 def count_writes(app):
-    """The write statements the database receives (BEGIN and reads not counted), as the driver sees
-    them: the hot statements run on the driver's connection, past SQLAlchemy's events (SQLite: the
-    connection's trace callback; PostgreSQL: psycopg's cursor)."""
-    statements, counting = [], [True]
-
-    def note(statement):
-        if counting[0] and statement.lstrip().split(None, 1)[0].upper() in ("UPDATE", "INSERT", "WITH"):
-            statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    if engine.dialect.name == "sqlite":
-        def trace(dbapi_connection, _record, _proxy):
-            dbapi_connection.set_trace_callback(note)
-
-        event.listen(engine, "checkout", trace)
-
-        def stop():
-            counting[0] = False
-            event.remove(engine, "checkout", trace)
-
-        return statements, stop
-    cursor_execute = psycopg.Cursor.execute
-
-    def execute(self, query, params=None, **options):
-        note(query if isinstance(query, str) else query.decode() if isinstance(query, bytes) else str(query))
-        return cursor_execute(self, query, params, **options)
-
-    psycopg.Cursor.execute = execute
-
-    def stop():
-        counting[0] = False
-        psycopg.Cursor.execute = cursor_execute
-
-    return statements, stop
+    """The write statements the database receives (BEGIN and reads not counted)."""
+    return count_statements(app, ("UPDATE", "INSERT", "WITH"))
 
 
 def test_write_rotation_marks_used_touches_and_adds_the_successor_once(app, open_session, clock, backend):
