@@ -372,10 +372,11 @@ _NEXT = "next_"  # the next read's bind names, in a joined statement
 
 
 def read_with_next(prepared: Prepared, params: dict, then: Callable) -> None:
-    """Run ``prepared``, a read of exactly one row (a count), with the request's next prepared read,
-    in one statement, and call ``then(row)`` (which may raise) before that read's row is used; or
-    alone, before whatever else comes first (see the module docstring). One waits at a time: a
-    second settles the first."""
+    """Run ``prepared``, a read of exactly one row (a count), with the request's next prepared read
+    (of at most one row, as a read by key is: a join does not keep the order of several), in one
+    statement, and call ``then(row)`` (which may raise) before that read's row is used; or alone,
+    before whatever else comes first (see the module docstring). One waits at a time: a second
+    settles the first."""
     settle_reads()
     _begin.waiting = _Waiting(prepared, params, then)
 
