@@ -897,6 +897,8 @@ def summarise(runs: list[dict]) -> dict:
     return {"per_second": median("per_second"), "p50_ms": median("p50_ms"), "p99_ms": median("p99_ms"),
             "cpu_ms_per_request": median("cpu_ms_per_request"), "server_cpu_cores": median("server_cpu_cores"),
             "errors": sum(r["errors"] for r in runs), "ok": sum(r["ok"] for r in runs),
+            # connections wrk lost and opened again (a request may have been answered but not read)
+            "socket_errors": sum(r.get("socket_errors", 0) for r in runs),
             "repeats": [round(r["per_second"], 1) for r in runs],
             "failures_seen": [f for r in runs for f in r.get("failures_seen", [])][:3]}
 
@@ -932,6 +934,8 @@ def one_line(row: dict) -> str:
         text += f"\n  {'':<22} {'  + refresh alongside':<20} {side['per_second']:8.1f}/s  p99 {side['p99_ms']:7.1f} ms"
     if row.get("failures_seen"):
         text += f"\n    failures: {row['failures_seen']}"
+    if row.get("socket_errors"):
+        text += f"\n    connections lost and opened again: {row['socket_errors']}"
     return text
 
 

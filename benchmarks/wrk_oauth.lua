@@ -60,7 +60,10 @@ function response(status, headers, body)
   if status ~= 200 or not string.find(body, data.expect) then
     failures = failures + 1
     if failures <= 2 then
-      io.stderr:write("WRKFAIL " .. status .. " " .. string.sub(body, 1, 160) .. "\n")
+      -- which proof of the pool went with it: a proof sent twice (a pool too short, a request sent
+      -- again) shows as a number seen before, or past the pool's end
+      local proof = proofs and (" [proof " .. (next_proof - 1) .. " of " .. #proofs .. "]") or ""
+      io.stderr:write("WRKFAIL " .. status .. proof .. " " .. string.sub(body, 1, 160) .. "\n")
     end
     if data.kind == "chain" then
       -- the chain is broken (counted as a failure): go on with a spare one
