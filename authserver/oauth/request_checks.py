@@ -47,14 +47,12 @@ def check_token_request(request, token_endpoint: bool = False, repeatable=NONE_R
         body_pairs = parse_qsl(body, keep_blank_values=True, encoding="utf-8", errors="strict")
     except (UnicodeDecodeError, ValueError):
         raise InvalidRequestError("The body is not valid UTF-8 form data.") from None
-    pairs = body_pairs + list(request.args.items(multi=True))
-    given = len(pairs)
-    pairs = [(name, value) for name, value in pairs if value != ""]
-    if len(pairs) != given:
-        drop_empty_parameters(request, body_pairs)
-    else:
-        # The form as parsed here, so that Werkzeug does not parse the body a second time.
-        use_form(request, ImmutableMultiDict(body_pairs), request.args)
+    form_pairs = without_empty_values(body_pairs)
+    query_pairs = without_empty_values(request.args.items(multi=True))
+    # What Authlib reads (form, args, values) is these non-empty pairs; and Werkzeug need not parse the body again.
+    request.form, request.args = ImmutableMultiDict(form_pairs), ImmutableMultiDict(query_pairs)
+    request.values = CombinedMultiDict([request.args, request.form])
+    pairs = form_pairs + query_pairs
     # Counted in one pass: the check runs before client authentication, so it must stay linear.
     refuse_repeated(Counter(name for name, _ in pairs), repeatable)
     form = dict(pairs)
@@ -69,16 +67,6 @@ def check_token_request(request, token_endpoint: bool = False, repeatable=NONE_R
             raise InvalidRequestError("The client_id in the body differs from the one in Basic.")
 
 
-def drop_empty_parameters(request, body_pairs=None) -> None:
-    """RFC 6749 §3.1: "Parameters sent without a value MUST be treated as if they were omitted".
-    Authlib reads ``form``, ``args`` and ``values``; each is replaced by its non-empty pairs.
-    ``body_pairs``: the body's pairs if the caller parsed it already."""
-    given = request.form.items(multi=True) if body_pairs is None else body_pairs
-    form = ImmutableMultiDict([(k, v) for k, v in given if v != ""])
-    args = ImmutableMultiDict([(k, v) for k, v in request.args.items(multi=True) if v != ""])
-    use_form(request, form, args)
-
-
-def use_form(request, form: ImmutableMultiDict, args: ImmutableMultiDict) -> None:
-    request.form, request.args = form, args
-    request.values = CombinedMultiDict([args, form])
+def without_empty_values(pairs) -> list[tuple[str, str]]:
+    """RFC 6749 §3.1: "Parameters sent without a value MUST be treated as if they were omitted"."""
+    return [(name, value) for name, value in pairs if value != ""]
