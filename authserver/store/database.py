@@ -256,7 +256,7 @@ class Prepared:
         caller runs several statements."""
         on = on or held()
         waiting = getattr(_begin, "waiting", None)
-        if waiting is not None and not self._compile(on.dialect).writes:
+        if waiting is not None and self._compile(on.dialect).joinable:
             _begin.waiting = None
             return self._first_with(waiting, params, on)
         compiled, cursor = self._execute(params, on)
@@ -272,8 +272,9 @@ class Prepared:
         arguments = {**waiting.params, **{_NEXT + name: value for name, value in params.items()}}
         _, cursor = joined._execute(arguments, on)
         row = cursor.fetchone()
-        width = len(waiting.prepared._compile(on.dialect).columns)
-        waiting.then(waiting.prepared._compile(on.dialect).row(row[:width]))
+        counted = waiting.prepared._compile(on.dialect)
+        width = len(counted.columns)
+        waiting.then(counted.row(row[:width]))
         found = row[-1] is not None  # the marker column: NULL when the next read found no row
         return self._compile(on.dialect).row(row[width:-1]) if found else None
 
@@ -287,8 +288,7 @@ class Prepared:
         return self._execute(params, on or held())[1].rowcount
 
     def _execute(self, params: dict, on: Held):
-        if getattr(_begin, "waiting", None) is not None:
-            settle_reads(on)  # a write, or a statement that cannot carry it, comes first: it runs alone
+        settle_reads(on)  # a write, or a read that cannot carry a waiting one, comes first: that runs alone
         compiled = self._last
         if compiled is None or compiled.dialect is not on.dialect:
             compiled = self._compile(on.dialect)
@@ -325,6 +325,9 @@ class _Compiled:
         self.dialect = dialect
         self.sql = compiled.string
         self.writes = bool(compiled.isinsert or compiled.isupdate or compiled.isdelete)
+        # A plain read, that a waiting one may ride on (read_with_next); never a write or a locking
+        # read (PostgreSQL refuses FOR UPDATE on the nullable side of an outer join).
+        self.joinable = not self.writes and getattr(statement, "_for_update_arg", None) is None
         self.in_transaction = IN_TRANSACTION[dialect.name]
         self.driver_error = dialect.loaded_dbapi.Error
         self.run = _RUN[dialect.name]
@@ -373,7 +376,7 @@ _NEXT = "next_"  # the next read's bind names, in a joined statement
 
 def read_with_next(prepared: Prepared, params: dict, then: Callable) -> None:
     """Run ``prepared``, a read of exactly one row (a count), with the request's next prepared read
-    (of at most one row, as a read by key is: a join does not keep the order of several), in one
+    that takes no lock (of at most one row, as a read by key is: a join does not keep the order of several), in one
     statement, and call ``then(row)`` (which may raise) before that read's row is used; or alone,
     before whatever else comes first (see the module docstring). One waits at a time: a second
     settles the first."""
@@ -513,8 +516,7 @@ def init_database(app, settings) -> None:
 
 def _settle_before_other_statements(*_args):
     # Any statement SQLAlchemy runs (ORM or Core) is one the waiting read cannot ride on: it runs first.
-    if getattr(_begin, "waiting", None) is not None:
-        settle_reads()
+    settle_reads()
 
 
 def sqlite_path(url: str) -> str | None:

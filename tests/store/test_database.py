@@ -174,3 +174,29 @@ def test_a_waiting_reads_verdict_comes_before_the_next_reads_row_or_any_write(ap
         read_with_next(users, {}, refuse)
     with app.test_request_context():
         settle_reads()  # the request that left it waiting took it with it
+
+
+def test_a_locking_read_never_carries_a_waiting_one(app, factory, backend):
+    # PostgreSQL refuses FOR UPDATE on the nullable side of an outer join: the waiting read runs first, alone.
+    from sqlalchemy import bindparam
+    from sqlalchemy import select
+
+    from authserver.store.database import Prepared
+    from authserver.store.database import read_with_next
+    from authserver.store.models import User
+    from tests.statement_helpers import count_statements
+
+    factory.user("alice")
+    users, _ = _reads()
+    lock = Prepared(select(User.username).where(User.username == bindparam("username")).with_for_update())
+    seen = []
+    statements, stop = count_statements(app)
+    try:
+        with app.test_request_context():  # not reads first: the transaction is begun at once
+            read_with_next(users, {}, seen.append)
+            assert lock.first({"username": "alice"}).username == "alice"
+            assert seen == [(1, "alice")]
+            db.session.rollback()
+    finally:
+        stop()
+    assert len(statements) == 2
